@@ -1,0 +1,35 @@
+# Two commands do all the set-up: `make demo` runs the market, `make test` the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLANG := clang-19
+
+.PHONY: demo test bench program clang
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/tessera demo
+
+# clang-19 builds the on-chain program from source; tests rebuild it to prove
+# the shipped .so is what the sources produce.
+clang:
+	@command -v $(CLANG) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CLANG) >/dev/null; \
+	  else \
+	    echo "error: $(CLANG) is missing; install it with: sudo apt-get install -y $(CLANG)" >&2; exit 1; \
+	  fi; }
+
+test: $(VENV)/.installed clang
+	$(PY) -m pytest
+
+program: $(VENV)/.installed clang
+	$(VENV)/bin/tessera program build
+
+bench: $(VENV)/.installed
+	$(PY) -m tests.benchmarks

@@ -1,0 +1,125 @@
+/* The account and arithmetic checks every instruction uses. Each returns 0
+ * or a program error code, to be propagated with TRY. Cheap checks (flags,
+ * key and discriminator comparisons) come before PDA derivations. */
+#pragma once
+#include "tessera/context.h"
+
+#define TRY(expr)              \
+  do {                         \
+    uint64_t err_ = (expr);    \
+    if (err_) return err_;     \
+  } while (0)
+
+/* The System Program's id is 32 zero bytes. */
+static const SolPubkey SYSTEM_PROGRAM_ID = {{0}};
+
+#define BPS_DENOMINATOR 10000
+
+static inline bool pubkey_eq(const SolPubkey *a, const SolPubkey *b) {
+  const uint64_t *x = (const uint64_t *)a->x, *y = (const uint64_t *)b->x;
+  return (x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) ? false : true;
+}
+
+static inline uint64_t require_accounts(const Context *ctx, uint64_t count) {
+  return ctx->account_count < count ? ERR_NOT_ENOUGH_ACCOUNTS : 0;
+}
+
+static inline uint64_t require_data_len(const Context *ctx, uint64_t len) {
+  return ctx->data_len != len ? ERR_INVALID_INSTRUCTION_DATA : 0;
+}
+
+static inline uint64_t require_signer(const SolAccountInfo *account) {
+  return account->is_signer ? 0 : ERR_MISSING_SIGNER;
+}
+
+static inline uint64_t require_writable(const SolAccountInfo *account) {
+  return account->is_writable ? 0 : ERR_ACCOUNT_NOT_WRITABLE;
+}
+
+static inline uint64_t require_writable_signer(const SolAccountInfo *account) {
+  TRY(require_signer(account));
+  return require_writable(account);
+}
+
+static inline uint64_t require_system_program(const SolAccountInfo *account) {
+  return pubkey_eq(account->key, &SYSTEM_PROGRAM_ID) ? 0 : ERR_INVALID_SYSTEM_PROGRAM;
+}
+
+/* An account of one of the program's types: owned by the program, of the
+ * type's exact size, starting with the type's discriminator. Ownership and
+ * the discriminator prove it was created by this program, which checked its
+ * PDA then, so it needs no re-derivation. */
+static inline uint64_t load_account(const Context *ctx, const SolAccountInfo *account,
+                                    uint64_t discriminator, uint64_t len, bool writable,
+                                    void **out) {
+  if (writable) TRY(require_writable(account));
+  if (!pubkey_eq(account->owner, &ctx->program_id)) return ERR_INVALID_ACCOUNT_OWNER;
+  if (account->data_len != len) return ERR_INVALID_ACCOUNT_DATA;
+  if (*(const uint64_t *)account->data != discriminator) return ERR_INVALID_DISCRIMINATOR;
+  *out = account->data;
+  return 0;
+}
+
+#define LOAD_MARKET(ctx, account, writable, out) \
+  load_account((ctx), (account), MARKET_DISCRIMINATOR, MARKET_LEN, (writable), (void **)(out))
+#define LOAD_PROVIDER(ctx, account, writable, out) \
+  load_account((ctx), (account), PROVIDER_DISCRIMINATOR, PROVIDER_LEN, (writable), (void **)(out))
+
+/* An account about to be created at a PDA: not yet owned by the program. */
+static inline uint64_t require_uninitialized(const SolAccountInfo *account) {
+  TRY(require_writable(account));
+  if (!pubkey_eq(account->owner, &SYSTEM_PROGRAM_ID) || account->data_len != 0)
+    return ERR_ACCOUNT_ALREADY_INITIALIZED;
+  return 0;
+}
+
+/* Derives the canonical PDA of `seeds` and checks `account` is it. */
+static inline uint64_t require_pda(const Context *ctx, const SolAccountInfo *account,
+                                   const SolSignerSeed *seeds, uint64_t seed_count,
+                                   uint8_t *bump) {
+  SolPubkey derived;
+  if (sol_try_find_program_address(seeds, seed_count, &ctx->program_id, &derived, bump))
+    return ERR_INVALID_PDA;
+  return pubkey_eq(&derived, account->key) ? 0 : ERR_INVALID_PDA;
+}
+
+static inline uint64_t checked_add(uint64_t a, uint64_t b, uint64_t *out) {
+  return __builtin_add_overflow(a, b, out) ? ERR_ARITHMETIC_OVERFLOW : 0;
+}
+
+static inline uint64_t checked_sub(uint64_t a, uint64_t b, uint64_t *out) {
+  return __builtin_sub_overflow(a, b, out) ? ERR_ARITHMETIC_OVERFLOW : 0;
+}
+
+static inline uint64_t checked_add_i64(int64_t a, int64_t b, int64_t *out) {
+  return __builtin_add_overflow(a, b, out) ? ERR_ARITHMETIC_OVERFLOW : 0;
+}
+
+/* An endpoint is printable ASCII without spaces, then zero bytes only. */
+static inline uint64_t validate_endpoint(const uint8_t endpoint[128]) {
+  uint64_t i = 0;
+  while (i < 128 && endpoint[i] > 0x20 && endpoint[i] < 0x7f) i++;
+  if (i == 0) return ERR_INVALID_ENDPOINT;
+  for (; i < 128; i++)
+    if (endpoint[i]) return ERR_INVALID_ENDPOINT;
+  return 0;
+}
+
+static inline int64_t clock_unix_timestamp(void) {
+  SolClock clock;
+  sol_get_clock_sysvar(&clock);
+  return clock.unix_timestamp;
+}
+
+/* Lamports an account of `data_len` bytes needs to be rent-exempt. */
+static inline uint64_t rent_exempt_minimum(uint64_t data_len, uint64_t *out) {
+  SolRent rent;
+  sol_get_rent_sysvar(&rent);
+  if (rent.exemption_threshold_bits != RENT_EXEMPTION_THRESHOLD_2_0_BITS) return ERR_UNSUPPORTED_RENT;
+  /* Compared by division: a checked 64-bit multiply needs 128-bit helpers
+   * that SBPF v0 lacks. */
+  uint64_t bytes = data_len + ACCOUNT_STORAGE_OVERHEAD;
+  if (rent.lamports_per_byte_year > (~0ULL / 2) / bytes) return ERR_ARITHMETIC_OVERFLOW;
+  *out = bytes * rent.lamports_per_byte_year * 2;
+  return 0;
+}

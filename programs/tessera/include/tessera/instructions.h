@@ -1,0 +1,11 @@
+/* One handler per instruction, each in src/instructions/<name>.c. */
+#pragma once
+#include "tessera/context.h"
+
+static uint64_t process_initialize_market(const Context *ctx);
+static uint64_t process_update_market(const Context *ctx);
+static uint64_t process_register_provider(const Context *ctx);
+static uint64_t process_add_stake(const Context *ctx);
+static uint64_t process_request_unstake(const Context *ctx);
+static uint64_t process_withdraw_stake(const Context *ctx);
+static uint64_t process_update_provider(const Context *ctx);

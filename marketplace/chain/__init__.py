@@ -1,0 +1,28 @@
+"""Bindings to the Tessera program, generated from its IDL with anchorpy.
+
+Pure: building instructions, decoding accounts and events, naming errors.
+Sending transactions and fetching accounts belong to the callers' RPC clients.
+"""
+
+from marketplace.chain.accounts import MarketAccount, MarketConfig, ProviderAccount, ProviderStatus
+from marketplace.chain.errors import AccountDecodeError, ChainError, ProgramError, program_error
+from marketplace.chain.events import ProgramEvent, decode_events
+from marketplace.chain.program import PROGRAM_ID, idl, market_address, program_so, provider_address
+
+__all__ = [
+    "PROGRAM_ID",
+    "AccountDecodeError",
+    "ChainError",
+    "MarketAccount",
+    "MarketConfig",
+    "ProgramError",
+    "ProgramEvent",
+    "ProviderAccount",
+    "ProviderStatus",
+    "decode_events",
+    "idl",
+    "market_address",
+    "program_error",
+    "program_so",
+    "provider_address",
+]

@@ -1,0 +1,49 @@
+"""The Tessera program as clients see it: its id, IDL, `.so` and PDAs.
+
+The IDL (programs/tessera/idl/tessera.json, shipped beside this module) is
+the single source of truth for every layout; nothing here restates one.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from anchorpy import Idl
+from anchorpy.coder.coder import Coder
+from solders.pubkey import Pubkey
+
+IDL_PATH = Path(__file__).with_name("tessera.json")
+SO_PATH = Path(__file__).with_name("tessera.so")
+
+
+@cache
+def idl_json() -> dict:
+    return json.loads(IDL_PATH.read_text())
+
+
+@cache
+def idl() -> Idl:
+    return Idl.from_json(IDL_PATH.read_text())
+
+
+@cache
+def coder() -> Coder:
+    return Coder(idl())
+
+
+def program_so() -> bytes:
+    """The compiled program shipped in the package: no compiler needed to run a market."""
+    return SO_PATH.read_bytes()
+
+
+PROGRAM_ID = Pubkey.from_string(idl_json()["metadata"]["address"])
+
+
+def market_address(authority: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"market", bytes(authority)], program_id)
+
+
+def provider_address(market: Pubkey, owner: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"provider", bytes(market), bytes(owner)], program_id)

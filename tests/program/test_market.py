@@ -1,0 +1,199 @@
+"""initialize_market and update_market in the real runtime."""
+
+from __future__ import annotations
+
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from solders.system_program import TransferParams, transfer
+
+from marketplace.chain import MarketAccount, market_address
+from marketplace.chain import instructions as ix
+from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, config, expect_error
+
+MARKET_LEN = 160
+
+
+def test_initialize_market_success(runtime, funded):
+    authority = funded()
+    market, bump = market_address(authority.pubkey())
+    cfg = config(authority.pubkey())
+    balances = Balances(runtime, authority=authority.pubkey(), market=market)
+
+    outcome = runtime.send([ix.initialize_market(authority.pubkey(), cfg)], [authority])
+
+    assert outcome.ok, outcome.logs
+    rent = runtime.rent_exempt_minimum(MARKET_LEN)
+    assert balances.changes() == {"authority": -rent - FEE_PER_SIGNATURE, "market": rent}
+    account = MarketAccount.decode(runtime.account_data(market))
+    assert account.authority == authority.pubkey()
+    assert (account.verifier, account.treasury, account.min_stake) == (cfg.verifier, cfg.treasury, cfg.min_stake)
+    assert (account.fee_bps, account.slash_bps, account.sampling_rate_bps) == (200, 5_000, 1_000)
+    assert (account.next_job_id, account.total_stake, account.provider_count, account.bump) == (0, 0, 0, bump)
+    assert runtime.account(market).owner == runtime.program_id
+    [event] = outcome.events
+    assert event.name == "MarketInitialized"
+    assert (event.data.market, event.data.authority, event.data.treasury) == (market, authority.pubkey(), cfg.treasury)
+
+
+def test_initialize_market_success_when_address_was_prefunded(runtime, funded):
+    """Lamports sent to the PDA beforehand must not block creating it."""
+    authority, griefer = funded(), funded()
+    market, _ = market_address(authority.pubkey())
+    assert runtime.send([transfer(TransferParams(from_pubkey=griefer.pubkey(), to_pubkey=market, lamports=1_000))], [griefer]).ok
+
+    outcome = runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey()))], [authority])
+
+    assert outcome.ok, outcome.logs
+    assert runtime.balance(market) == runtime.rent_exempt_minimum(MARKET_LEN)
+    assert MarketAccount.decode(runtime.account_data(market)).authority == authority.pubkey()
+
+
+def test_initialize_market_fail_wrong_signer(runtime, funded):
+    authority, payer = funded(), funded()
+    instruction = ix.initialize_market(authority.pubkey(), config(authority.pubkey()))
+    metas = [AccountMeta(m.pubkey, is_signer=False, is_writable=m.is_writable) for m in instruction.accounts]
+    balances = Balances(runtime, authority=authority.pubkey(), payer=payer.pubkey())
+
+    outcome = runtime.send([Instruction(instruction.program_id, instruction.data, metas)], [payer])
+
+    expect_error(outcome, "MissingSigner")
+    assert balances.changes() == {"authority": 0, "payer": -FEE_PER_SIGNATURE}
+
+
+def test_initialize_market_fail_spoofed_pda(runtime, funded):
+    authority, impostor = funded(), Keypair()
+    instruction = ix.build_instruction(
+        "initialize_market",
+        {"config": config(authority.pubkey()).to_idl()},
+        {"authority": authority.pubkey(), "market": impostor.pubkey(), "system_program": SYSTEM_PROGRAM_ID},
+    )
+    outcome = runtime.send([instruction], [authority])
+    expect_error(outcome, "InvalidPda")
+    assert runtime.account(impostor.pubkey()) is None
+
+
+def test_initialize_market_fail_already_initialized(runtime, market):
+    balances = Balances(runtime, market=market.address)
+    outcome = runtime.send([ix.initialize_market(market.authority.pubkey(), market.config)], [market.authority])
+    expect_error(outcome, "AccountAlreadyInitialized")
+    assert balances.changes() == {"market": 0}
+
+
+def test_initialize_market_fail_invalid_bps(runtime, funded):
+    authority = funded()
+    for field in ("fee_bps", "slash_bps", "sampling_rate_bps"):
+        outcome = runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey(), **{field: 10_001}))], [authority])
+        expect_error(outcome, "InvalidBps")
+    assert runtime.account(market_address(authority.pubkey())[0]) is None
+
+
+def test_initialize_market_fail_invalid_config(runtime, funded):
+    authority = funded()
+    for bad in ({"min_stake": 0}, {"unbonding_period": -1}, {"claim_timeout": 0}):
+        outcome = runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey(), **bad))], [authority])
+        expect_error(outcome, "InvalidConfig")
+
+
+def test_initialize_market_fail_wrong_system_program(runtime, funded):
+    authority = funded()
+    market, _ = market_address(authority.pubkey())
+    instruction = ix.build_instruction(
+        "initialize_market",
+        {"config": config(authority.pubkey()).to_idl()},
+        {"authority": authority.pubkey(), "market": market, "system_program": Keypair().pubkey()},
+    )
+    expect_error(runtime.send([instruction], [authority]), "InvalidSystemProgram")
+
+
+def test_initialize_market_fail_duplicate_account(runtime, funded):
+    authority = funded()
+    instruction = ix.build_instruction(
+        "initialize_market",
+        {"config": config(authority.pubkey()).to_idl()},
+        {"authority": authority.pubkey(), "market": authority.pubkey(), "system_program": SYSTEM_PROGRAM_ID},
+    )
+    expect_error(runtime.send([instruction], [authority]), "DuplicateAccount")
+
+
+def test_instruction_fail_malformed_data(runtime, funded):
+    authority = funded()
+    good = ix.initialize_market(authority.pubkey(), config(authority.pubkey()))
+    for data, error in ((good.data[:-1], "InvalidInstructionData"), (good.data + b"\0", "InvalidInstructionData"),
+                        (b"\x01" * 8, "UnknownInstruction"), (b"\x01\x02", "UnknownInstruction"), (b"", "UnknownInstruction")):
+        outcome = runtime.send([Instruction(good.program_id, data, good.accounts)], [authority])
+        expect_error(outcome, error)
+
+
+def test_instruction_fail_not_enough_accounts(runtime, funded):
+    authority = funded()
+    good = ix.initialize_market(authority.pubkey(), config(authority.pubkey()))
+    outcome = runtime.send([Instruction(good.program_id, good.data, good.accounts[:2])], [authority])
+    expect_error(outcome, "NotEnoughAccounts")
+
+
+def test_update_market_success(runtime, market):
+    new = config(market.authority.pubkey(), fee_bps=300, min_stake=5 * SOL, sampling_rate_bps=3_000)
+    outcome = runtime.send([ix.update_market(market.authority.pubkey(), new)], [market.authority])
+    assert outcome.ok, outcome.logs
+    account = MarketAccount.decode(runtime.account_data(market.address))
+    assert (account.fee_bps, account.min_stake, account.sampling_rate_bps, account.treasury) == (300, 5 * SOL, 3_000, new.treasury)
+    assert account.authority == market.authority.pubkey()
+    assert [e.name for e in outcome.events] == ["MarketUpdated"]
+
+
+def test_update_market_fail_wrong_authority(runtime, market, funded):
+    intruder = funded()
+    instruction = ix.build_instruction(
+        "update_market",
+        {"config": config(intruder.pubkey(), fee_bps=10_000).to_idl()},
+        {"authority": intruder.pubkey(), "market": market.address},
+    )
+    before = runtime.account_data(market.address)
+    expect_error(runtime.send([instruction], [intruder]), "Unauthorized")
+    assert runtime.account_data(market.address) == before
+
+
+def test_update_market_fail_invalid_bps(runtime, market):
+    outcome = runtime.send([ix.update_market(market.authority.pubkey(), config(market.authority.pubkey(), slash_bps=20_000))], [market.authority])
+    expect_error(outcome, "InvalidBps")
+
+
+def test_update_market_fail_wrong_owner(runtime, market):
+    """A copy of the market's bytes in an account the program does not own is refused."""
+    fake = Keypair().pubkey()
+    original = runtime.account(market.address)
+    from solders.account import Account
+
+    runtime.svm.set_account(fake, Account(original.lamports, original.data, SYSTEM_PROGRAM_ID, False, 0))
+    instruction = ix.build_instruction(
+        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake}
+    )
+    expect_error(runtime.send([instruction], [market.authority]), "InvalidAccountOwner")
+
+
+def test_update_market_fail_wrong_discriminator(runtime, market):
+    from solders.account import Account
+
+    fake = Keypair().pubkey()
+    original = runtime.account(market.address)
+    data = bytearray(original.data)
+    data[0] ^= 0xFF
+    runtime.svm.set_account(fake, Account(original.lamports, bytes(data), runtime.program_id, False, 0))
+    instruction = ix.build_instruction(
+        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake}
+    )
+    expect_error(runtime.send([instruction], [market.authority]), "InvalidDiscriminator")
+
+
+def test_update_market_fail_provider_passed_as_market(runtime, market, provider):
+    instruction = ix.build_instruction(
+        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": provider.address}
+    )
+    expect_error(runtime.send([instruction], [market.authority]), "InvalidAccountData")
+
+
+def test_update_market_fail_not_writable(runtime, market):
+    instruction = ix.update_market(market.authority.pubkey(), market.config)
+    metas = [AccountMeta(m.pubkey, m.is_signer, is_writable=False) for m in instruction.accounts]
+    expect_error(runtime.send([Instruction(instruction.program_id, instruction.data, metas)], [market.authority]), "AccountNotWritable")

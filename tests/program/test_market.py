@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from solders.account import Account
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
@@ -163,8 +164,6 @@ def test_update_market_fail_wrong_owner(runtime, market):
     """A copy of the market's bytes in an account the program does not own is refused."""
     fake = Keypair().pubkey()
     original = runtime.account(market.address)
-    from solders.account import Account
-
     runtime.svm.set_account(fake, Account(original.lamports, original.data, SYSTEM_PROGRAM_ID, False, 0))
     instruction = ix.build_instruction(
         "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake}
@@ -173,8 +172,6 @@ def test_update_market_fail_wrong_owner(runtime, market):
 
 
 def test_update_market_fail_wrong_discriminator(runtime, market):
-    from solders.account import Account
-
     fake = Keypair().pubkey()
     original = runtime.account(market.address)
     data = bytearray(original.data)

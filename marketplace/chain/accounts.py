@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from construct import Container
 from solders.pubkey import Pubkey
@@ -38,6 +38,12 @@ def decode_endpoint(raw: bytes | list[int]) -> str:
     return bytes(raw).rstrip(b"\0").decode("ascii", errors="replace")
 
 
+def _shallow_dict(obj) -> dict:
+    """A dataclass as a dict for anchorpy. Not `asdict`: it deep-copies, and
+    solders keys cannot be deep-copied."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
 @dataclass(frozen=True)
 class MarketConfig:
     """What a market's authority sets; the program checks every field."""
@@ -52,9 +58,7 @@ class MarketConfig:
     sampling_rate_bps: int  # probability a shard is replicated for checking, basis points
 
     def to_idl(self) -> dict:
-        # A dict, not the dataclass: anchorpy deep-copies dataclasses, and
-        # solders keys cannot be deep-copied.
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return _shallow_dict(self)
 
 
 def _decode(data: bytes, name: str) -> Container:
@@ -89,7 +93,7 @@ class MarketAccount:
         return cls(**{f.name: getattr(raw, f.name) for f in fields(cls)})
 
     def encode(self) -> bytes:
-        return coder().accounts.build(Container(name="Market", data={**asdict(self), "padding": [0]}))
+        return coder().accounts.build(Container(name="Market", data={**_shallow_dict(self), "padding": [0]}))
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,6 @@ class ProviderAccount:
         return cls(**values)
 
     def encode(self) -> bytes:
-        data = {**asdict(self), "padding": [0, 0], "endpoint": encode_endpoint(self.endpoint)}
+        data = {**_shallow_dict(self), "padding": [0, 0], "endpoint": encode_endpoint(self.endpoint)}
         data["status"] = status_variant(self.status)
         return coder().accounts.build(Container(name="Provider", data=data))

@@ -65,13 +65,16 @@ def default_sources() -> ProgramSources:
     return ProgramSources(root)
 
 
-def compile_object(sources: ProgramSources, clang: str = CLANG) -> bytes:
-    """Compiles the program's single translation unit to a BPF object."""
+def compile_object(sources: ProgramSources, clang: str = CLANG, extra_flags: tuple[str, ...] = ()) -> bytes:
+    """Compiles the program's single translation unit to a BPF object.
+
+    `extra_flags` come last, so they override the defaults (tests use this to
+    produce what the linker must refuse)."""
     if shutil.which(clang) is None:
         raise CompilerError(f"{clang} not found; install it with: apt-get install -y {clang}")
     with tempfile.TemporaryDirectory(prefix="tessera-build-") as tmp:
         obj = Path(tmp) / "program.o"
-        cmd = [clang, *CLANG_FLAGS, "-I", "include", "-I", "src", "-c", "src/program.c", "-o", str(obj)]
+        cmd = [clang, *CLANG_FLAGS, "-I", "include", "-I", "src", "-c", "src/program.c", "-o", str(obj), *extra_flags]
         proc = subprocess.run(cmd, cwd=sources.root, capture_output=True, text=True)
         if proc.returncode != 0:
             raise CompilerError(f"{clang} failed:\n{proc.stderr.strip()}")

@@ -144,6 +144,12 @@ def _struct_c(type_name: str, layout: Layout, leading_discriminator: bool) -> li
     return lines
 
 
+def account_layouts(idl: dict) -> dict[str, Layout]:
+    """Each account's layout, discriminator included, as the header lays it out."""
+    layouts = _Layouts(idl)
+    return {a["name"]: layouts.struct(a["name"], a["type"]["fields"], base=8) for a in idl["accounts"]}
+
+
 def generate_header(idl: dict) -> str:
     layouts = _Layouts(idl)
     out = [

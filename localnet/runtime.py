@@ -24,11 +24,17 @@ from solders.transaction_status import InstructionErrorCustom, TransactionErrorI
 from marketplace.chain import PROGRAM_ID, ProgramEvent, decode_events, program_so
 
 
+# LiteSVM's fee structure, as on mainnet: 5,000 lamports per signature,
+# charged to the fee payer whether the transaction succeeds or fails.
+LAMPORTS_PER_SIGNATURE = 5_000
+
+
 @dataclass(frozen=True)
 class TransactionOutcome:
     signature: Signature
     logs: list[str]
     compute_units: int
+    fee: int  # lamports the fee payer paid
     error: str | None = None  # the runtime's error, None on success
     custom_error: int | None = None  # the program's error code, when it returned one
     events: list[ProgramEvent] = field(default_factory=list)
@@ -99,12 +105,13 @@ class LocalRuntime:
         result = self._svm.send_transaction(tx)
         # A fresh blockhash per transaction, so an identical retry is a new transaction.
         self._svm.expire_blockhash()
+        fee = LAMPORTS_PER_SIGNATURE * len(tx.signatures)
         if hasattr(result, "err"):
             meta = result.meta()
             err = result.err()
             custom = None
             if isinstance(err, TransactionErrorInstructionError) and isinstance(err.err, InstructionErrorCustom):
                 custom = err.err.code
-            return TransactionOutcome(tx.signatures[0], list(meta.logs()), meta.compute_units_consumed(), str(err), custom)
+            return TransactionOutcome(tx.signatures[0], list(meta.logs()), meta.compute_units_consumed(), fee, str(err), custom)
         logs = list(result.logs())
-        return TransactionOutcome(tx.signatures[0], logs, result.compute_units_consumed(), events=decode_events(logs))
+        return TransactionOutcome(tx.signatures[0], logs, result.compute_units_consumed(), fee, events=decode_events(logs))

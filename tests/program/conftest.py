@@ -8,13 +8,13 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from localnet import LocalRuntime, TransactionOutcome
+from localnet import LAMPORTS_PER_SIGNATURE, LocalRuntime, TransactionOutcome
 from marketplace.chain import MarketConfig, market_address, provider_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.program import idl_json
 
 SOL = 1_000_000_000
-FEE_PER_SIGNATURE = 5_000  # LiteSVM's default fee, charged on failure too
+FEE_PER_SIGNATURE = LAMPORTS_PER_SIGNATURE
 START_TIME = 1_750_000_000
 ERRORS = {e["name"]: e["code"] for e in idl_json()["errors"]}
 

@@ -1,0 +1,49 @@
+"""The `tessera` command line. Thin: parsing here, work in the packages, formatting in client.formatting."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from marketplace.sbf.errors import SbfBuildError
+
+
+@click.group()
+@click.version_option(package_name="tessera")
+def main() -> None:
+    """Tessera: a marketplace for AI inference settled on Solana."""
+
+
+@main.group()
+def program() -> None:
+    """Build and inspect the on-chain program."""
+
+
+@program.command("build")
+@click.option("--clang", default="clang-19", show_default=True, help="clang with the BPF backend.")
+def program_build(clang: str) -> None:
+    """Regenerate the C header from the IDL, compile with clang-19 and link the SBPF v0 .so."""
+    from marketplace.sbf.build import build_program
+
+    try:
+        result = build_program(clang=clang)
+    except SbfBuildError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if result.header_changed:
+        click.echo("regenerated programs/tessera/include/tessera/idl.h from the IDL")
+    click.echo(f"wrote {result.so_path} ({result.size:,} bytes, sha256 {result.sha256})")
+
+
+@main.command()
+def demo() -> None:
+    """Run a local market on an in-process chain and show its accounts."""
+    from client.demo import DemoError, run_demo
+
+    console = Console()
+    try:
+        run_demo(console)
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        sys.exit(1)

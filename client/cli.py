@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -23,12 +24,15 @@ def program() -> None:
 
 @program.command("build")
 @click.option("--clang", default="clang-19", show_default=True, help="clang with the BPF backend.")
-def program_build(clang: str) -> None:
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the .so (default: the one shipped in the package).")
+def program_build(clang: str, out: Path | None) -> None:
     """Regenerate the C header from the IDL, compile with clang-19 and link the SBPF v0 .so."""
+    from marketplace.chain.program import SO_PATH
     from marketplace.sbf.build import build_program
 
     try:
-        result = build_program(clang=clang)
+        result = build_program(out=out or SO_PATH, clang=clang)
     except SbfBuildError as exc:
         raise click.ClickException(str(exc)) from exc
     if result.header_changed:

@@ -1,0 +1,28 @@
+"""Runs the benchmarks and writes BENCHMARKS.md: `python -m tests.benchmarks` (or `make bench`)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tests.benchmarks import program_cu
+
+OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
+
+
+def main() -> int:
+    rows = program_cu.measure()
+    header = (
+        "# Benchmarks\n\n"
+        f"Written by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, "
+        f"Python {platform.python_version()}, {platform.machine()}.\n\n"
+    )
+    OUTPUT.write_text(header + program_cu.markdown(rows))
+    print(OUTPUT.read_text())
+    return 0 if all(r.meets_goal for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

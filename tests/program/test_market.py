@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from solders.account import Account
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -37,16 +38,18 @@ def test_initialize_market_success(runtime, funded):
     assert (event.data.market, event.data.authority, event.data.treasury) == (market, authority.pubkey(), cfg.treasury)
 
 
-def test_initialize_market_success_when_address_was_prefunded(runtime, funded):
+@pytest.mark.parametrize("prefund", [1_000, SOL])
+def test_initialize_market_success_when_address_was_prefunded(runtime, funded, prefund):
     """Lamports sent to the PDA beforehand must not block creating it."""
     authority, griefer = funded(), funded()
     market, _ = market_address(authority.pubkey())
-    assert runtime.send([transfer(TransferParams(from_pubkey=griefer.pubkey(), to_pubkey=market, lamports=1_000))], [griefer]).ok
+    assert runtime.send([transfer(TransferParams(from_pubkey=griefer.pubkey(), to_pubkey=market, lamports=prefund))], [griefer]).ok
 
     outcome = runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey()))], [authority])
 
     assert outcome.ok, outcome.logs
-    assert runtime.balance(market) == runtime.rent_exempt_minimum(MARKET_LEN)
+    assert runtime.balance(market) == max(prefund, runtime.rent_exempt_minimum(MARKET_LEN))
+    assert runtime.account(market).owner == runtime.program_id
     assert MarketAccount.decode(runtime.account_data(market)).authority == authority.pubkey()
 
 

@@ -112,6 +112,20 @@ class _Layouts:
         offset, max_align, fields = base, 8 if base else 1, []
         for index, item in enumerate(idl_fields):
             where = f"{name}.{item['name']}"
+            if isinstance(item["type"], dict) and "vec" in item["type"]:
+                # Borsh: u32 length, then the items. Only a trailing vec keeps
+                # every other field at a fixed offset.
+                if index + 1 < len(idl_fields):
+                    raise IdlLayoutError(f"{where}: a vec must be the last field")
+                c_type, count, item_size, align = self.type_of(item["type"]["vec"], where)
+                if count is not None or offset % 4 or (offset + 4) % align:
+                    raise IdlLayoutError(f"{where}: vec items must be structs or scalars at aligned offsets")
+                field_name = snake_case(item["name"])
+                fields.append(Field(f"{field_name}_len", "uint32_t", None, offset, 4, 4))
+                fields.append(Field(field_name, c_type, 0, offset + 4, item_size, align))
+                offset += 4
+                max_align = max(max_align, align, 4)
+                continue
             c_type, count, size, align = self.type_of(item["type"], where)
             # C pads a nested struct to its alignment, Borsh does not: only the
             # last field may be a struct whose size is not a multiple of it.
@@ -136,7 +150,7 @@ def _struct_c(type_name: str, layout: Layout, leading_discriminator: bool) -> li
     if leading_discriminator:
         lines.append("  uint64_t discriminator;")
     for f in layout.fields:
-        suffix = f"[{f.array_len}]" if f.array_len is not None else ""
+        suffix = "" if f.array_len is None else f"[{f.array_len or ''}]"
         lines.append(f"  {f.c_type} {f.name}{suffix};")
     lines.append(f"}} {type_name};")
     for f in layout.fields:
@@ -199,6 +213,9 @@ def generate_header(idl: dict) -> str:
         out.append(f"#define IX_{snake.upper()} {_u64_literal(discriminator('global', snake))}")
         out.append(f"#define {snake.upper()}_ACCOUNTS {len(ix['accounts'])}")
         out.append(f"#define {snake.upper()}_DATA_LEN {layout.size}")
+        for f in layout.fields:
+            if f.array_len == 0:  # a trailing vec: DATA_LEN is its fixed prefix
+                out.append(f"#define {snake.upper()}_{f.name.upper()}_ITEM_LEN {f.size}")
         out += _struct_c(f"{camel}Args", layout, leading_discriminator=True)
         out.append("")
 

@@ -62,6 +62,13 @@ uint64_t entrypoint(const uint8_t *input) {
     case IX_REQUEST_UNSTAKE: return process_request_unstake(&ctx);
     case IX_WITHDRAW_STAKE: return process_withdraw_stake(&ctx);
     case IX_UPDATE_PROVIDER: return process_update_provider(&ctx);
+    case IX_CREATE_JOB: return process_create_job(&ctx);
+    case IX_SUBMIT_RESULTS: return process_submit_results(&ctx);
+    case IX_SETTLE: return process_settle(&ctx);
+    case IX_CANCEL_JOB: return process_cancel_job(&ctx);
+    case IX_REFUND: return process_refund(&ctx);
+    case IX_CLOSE_JOB: return process_close_job(&ctx);
+    case IX_CLOSE_ASSIGNMENT: return process_close_assignment(&ctx);
     default: return ERR_UNKNOWN_INSTRUCTION;
   }
 }

@@ -45,25 +45,43 @@ static inline uint64_t require_system_program(const SolAccountInfo *account) {
   return pubkey_eq(account->key, &SYSTEM_PROGRAM_ID) ? 0 : ERR_INVALID_SYSTEM_PROGRAM;
 }
 
-/* An account of one of the program's types: owned by the program, of the
- * type's exact size, starting with the type's discriminator. Ownership and
- * the discriminator prove it was created by this program, which checked its
- * PDA then, so it needs no re-derivation. */
-static inline uint64_t load_account(const Context *ctx, const SolAccountInfo *account,
-                                    uint64_t discriminator, uint64_t len, bool writable,
-                                    void **out) {
+/* What identifies one of the program's account types. */
+typedef struct {
+  uint64_t discriminator;
+  uint64_t len;
+} AccountType;
+
+static const AccountType MARKET_TYPE = {MARKET_DISCRIMINATOR, MARKET_LEN};
+static const AccountType PROVIDER_TYPE = {PROVIDER_DISCRIMINATOR, PROVIDER_LEN};
+static const AccountType JOB_TYPE = {JOB_DISCRIMINATOR, JOB_LEN};
+static const AccountType ASSIGNMENT_TYPE = {ASSIGNMENT_DISCRIMINATOR, ASSIGNMENT_LEN};
+
+/* Whether `account` is a live account of `type`: owned by the program, of
+ * the type's exact size, starting with its discriminator. */
+static inline bool is_account_of_type(const Context *ctx, const SolAccountInfo *account, const AccountType *type) {
+  return pubkey_eq(account->owner, &ctx->program_id) && account->data_len == type->len &&
+         *(const uint64_t *)account->data == type->discriminator;
+}
+
+/* Loads an account of one of the program's types. Ownership and the
+ * discriminator prove the program created it, and checked its PDA then, so
+ * it needs no re-derivation. */
+static inline uint64_t load_account(const Context *ctx, const SolAccountInfo *account, const AccountType *type,
+                                    bool writable, void **out) {
   if (writable) TRY(require_writable(account));
   if (!pubkey_eq(account->owner, &ctx->program_id)) return ERR_INVALID_ACCOUNT_OWNER;
-  if (account->data_len != len) return ERR_INVALID_ACCOUNT_DATA;
-  if (*(const uint64_t *)account->data != discriminator) return ERR_INVALID_DISCRIMINATOR;
+  if (account->data_len != type->len) return ERR_INVALID_ACCOUNT_DATA;
+  if (*(const uint64_t *)account->data != type->discriminator) return ERR_INVALID_DISCRIMINATOR;
   *out = account->data;
   return 0;
 }
 
-#define LOAD_MARKET(ctx, account, writable, out) \
-  load_account((ctx), (account), MARKET_DISCRIMINATOR, MARKET_LEN, (writable), (void **)(out))
+#define LOAD_MARKET(ctx, account, writable, out) load_account((ctx), (account), &MARKET_TYPE, (writable), (void **)(out))
 #define LOAD_PROVIDER(ctx, account, writable, out) \
-  load_account((ctx), (account), PROVIDER_DISCRIMINATOR, PROVIDER_LEN, (writable), (void **)(out))
+  load_account((ctx), (account), &PROVIDER_TYPE, (writable), (void **)(out))
+#define LOAD_JOB(ctx, account, writable, out) load_account((ctx), (account), &JOB_TYPE, (writable), (void **)(out))
+#define LOAD_ASSIGNMENT(ctx, account, writable, out) \
+  load_account((ctx), (account), &ASSIGNMENT_TYPE, (writable), (void **)(out))
 
 /* An account about to be created at a PDA: not yet owned by the program. */
 static inline uint64_t require_uninitialized(const SolAccountInfo *account) {
@@ -89,6 +107,65 @@ static inline uint64_t checked_add(uint64_t a, uint64_t b, uint64_t *out) {
 
 static inline uint64_t checked_sub(uint64_t a, uint64_t b, uint64_t *out) {
   return __builtin_sub_overflow(a, b, out) ? ERR_ARITHMETIC_OVERFLOW : 0;
+}
+
+static inline uint64_t checked_add_u32(uint32_t a, uint64_t b, uint32_t *out) {
+  uint64_t sum;
+  if (__builtin_add_overflow((uint64_t)a, b, &sum) || sum > 0xffffffffULL) return ERR_ARITHMETIC_OVERFLOW;
+  *out = (uint32_t)sum;
+  return 0;
+}
+
+static inline uint64_t checked_sub_u32(uint32_t a, uint64_t b, uint32_t *out) {
+  if (b > a) return ERR_ARITHMETIC_OVERFLOW;
+  *out = (uint32_t)(a - b);
+  return 0;
+}
+
+/* Without 128-bit helpers (SBPF v0 has none), overflow is checked by division. */
+static inline uint64_t checked_mul(uint64_t a, uint64_t b, uint64_t *out) {
+  if (a != 0) {
+    uint64_t limit = ~0ULL / a;
+    /* Hide the quotient, or clang folds the check back into a 128-bit multiply. */
+    __asm__("" : "+r"(limit));
+    if (b > limit) return ERR_ARITHMETIC_OVERFLOW;
+  }
+  *out = a * b;
+  return 0;
+}
+
+/* amount × bps / 10000 without overflow (bps ≤ 10000), rounded down or up. */
+static inline uint64_t bps_floor(uint64_t amount, uint64_t bps) {
+  return amount / BPS_DENOMINATOR * bps + amount % BPS_DENOMINATOR * bps / BPS_DENOMINATOR;
+}
+
+static inline uint64_t bps_ceil(uint64_t amount, uint64_t bps) {
+  return amount / BPS_DENOMINATOR * bps +
+         (amount % BPS_DENOMINATOR * bps + BPS_DENOMINATOR - 1) / BPS_DENOMINATOR;
+}
+
+/* Moves lamports out of an account this program owns. */
+static inline uint64_t move_lamports(const SolAccountInfo *from, const SolAccountInfo *to, uint64_t amount) {
+  uint64_t from_after, to_after;
+  TRY(checked_sub(*from->lamports, amount, &from_after));
+  TRY(checked_add(*to->lamports, amount, &to_after));
+  *from->lamports = from_after;
+  *to->lamports = to_after;
+  return 0;
+}
+
+/* Closes an account this program owns: all lamports to `destination`, data
+ * wiped and shrunk to nothing, ownership back to the System Program, so the
+ * runtime deletes it and nothing can revive it as one of ours. */
+static inline uint64_t close_account(const SolAccountInfo *account, const SolAccountInfo *destination,
+                                     uint64_t *refunded) {
+  *refunded = *account->lamports;
+  TRY(move_lamports(account, destination, *refunded));
+  sol_memset_(account->data, 0, account->data_len);
+  /* The serialized data length precedes the data; the runtime reads it back. */
+  *(uint64_t *)(account->data - sizeof(uint64_t)) = 0;
+  *account->owner = SYSTEM_PROGRAM_ID;
+  return 0;
 }
 
 static inline uint64_t checked_add_i64(int64_t a, int64_t b, int64_t *out) {

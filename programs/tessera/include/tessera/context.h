@@ -4,9 +4,9 @@
 #pragma once
 #include "tessera/idl.h"
 
-/* The most accounts any Tessera instruction takes, with room to grow; the
+/* The most accounts an instruction takes: settle with 9 assignments; the
  * parsed infos live on the 4 KiB stack frame. */
-#define MAX_ACCOUNTS 16
+#define MAX_ACCOUNTS 32
 
 typedef struct {
   SolAccountInfo accounts[MAX_ACCOUNTS];

@@ -31,11 +31,41 @@
 #define ERR_INVALID_CAPACITY 6024 /* Capacity must be at least 1 */
 #define ERR_INVALID_STATUS 6025 /* Unknown provider status */
 #define ERR_TOO_MANY_ACCOUNTS 6026 /* More accounts than any Tessera instruction takes */
+#define ERR_JOB_ID_MISMATCH 6027 /* The job id is not the market's next job id */
+#define ERR_INVALID_SHARD_COUNT 6028 /* A job has 1 to 256 shards */
+#define ERR_INVALID_PRICE 6029 /* The price per shard must be greater than zero */
+#define ERR_INVALID_DEADLINE 6030 /* The deadline must be in the future */
+#define ERR_DEADLINE_PASSED 6031 /* The job's deadline has passed */
+#define ERR_DEADLINE_NOT_PASSED 6032 /* The job's deadline has not passed yet */
+#define ERR_EMPTY_SHARDS 6033 /* No shard was named */
+#define ERR_SHARD_OUT_OF_RANGE 6034 /* A shard index is beyond the job's shard count */
+#define ERR_DUPLICATE_SUBMISSION 6035 /* The provider already submitted one of these shards */
+#define ERR_PROVIDER_NOT_ACTIVE 6036 /* The provider is paused */
+#define ERR_ASSIGNMENT_PENDING 6037 /* The provider's previous submission to this job is not settled yet */
+#define ERR_ASSIGNMENT_NOT_PENDING 6038 /* The assignment has nothing awaiting settlement */
+#define ERR_INVALID_ACCEPTED_SHARDS 6039 /* Accepted shards must be a subset of the pending submission, non-empty to pay and empty to reject */
+#define ERR_INVALID_VERDICT 6040 /* Unknown verdict */
+#define ERR_BUDGET_EXCEEDED 6041 /* Paying these shards would exceed the job's execution budget */
+#define ERR_SEED_MISMATCH 6042 /* The seed does not hash to the job's commitment */
+#define ERR_JOB_HAS_SUBMISSIONS 6043 /* A job with submissions cannot be cancelled */
+#define ERR_NOTHING_TO_REFUND 6044 /* No escrow is free to refund */
+#define ERR_JOB_NOT_FINISHED 6045 /* Assignments are pending, or shards are unpaid before the deadline */
+#define ERR_JOB_NOT_CLOSED 6046 /* The assignment's job is still open */
+#define ERR_WRONG_JOB 6047 /* The account belongs to another job */
+#define ERR_TOO_MANY_ENTRIES 6048 /* More settlement entries than accounts allow */
 
 /* Enums: Borsh encodes a unit variant as its index in one byte. */
 #define PROVIDER_STATUS_ACTIVE 0
 #define PROVIDER_STATUS_PAUSED 1
 #define PROVIDER_STATUS_COUNT 2
+#define ASSIGNMENT_STATUS_PENDING 0
+#define ASSIGNMENT_STATUS_SETTLED 1
+#define ASSIGNMENT_STATUS_COUNT 2
+#define VERDICT_NONE 0
+#define VERDICT_PAY 1
+#define VERDICT_REJECT 2
+#define VERDICT_SLASH 3
+#define VERDICT_COUNT 4
 
 /* Types shared by accounts and arguments. */
 typedef struct {
@@ -57,6 +87,14 @@ _Static_assert(offsetof(MarketConfig, fee_bps) == 88, "MarketConfig.fee_bps");
 _Static_assert(offsetof(MarketConfig, slash_bps) == 90, "MarketConfig.slash_bps");
 _Static_assert(offsetof(MarketConfig, sampling_rate_bps) == 92, "MarketConfig.sampling_rate_bps");
 #define MARKET_CONFIG_LEN 94
+
+typedef struct {
+  uint8_t verdict;
+  uint8_t accepted[32];
+} SettlementEntry;
+_Static_assert(offsetof(SettlementEntry, verdict) == 0, "SettlementEntry.verdict");
+_Static_assert(offsetof(SettlementEntry, accepted) == 1, "SettlementEntry.accepted");
+#define SETTLEMENT_ENTRY_LEN 33
 
 /* Accounts: discriminator = sha256("account:<Name>")[:8] as a little-endian u64. */
 #define MARKET_DISCRIMINATOR 0x9ac6e30037d5bedbULL
@@ -129,6 +167,92 @@ _Static_assert(offsetof(Provider, padding) == 134, "Provider.padding");
 _Static_assert(offsetof(Provider, endpoint) == 136, "Provider.endpoint");
 _Static_assert(sizeof(Provider) == PROVIDER_LEN, "Provider size");
 
+#define JOB_DISCRIMINATOR 0x50cab4a1cb507c4bULL
+#define JOB_LEN 336
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey market;
+  SolPubkey client;
+  uint8_t model_digest[32];
+  uint8_t input_root[32];
+  uint8_t seed_commitment[32];
+  uint8_t revealed_seed[32];
+  uint8_t served_shards[32];
+  uint8_t paid_shards[32];
+  uint64_t job_id;
+  uint64_t price_per_shard;
+  uint64_t escrow;
+  int64_t deadline;
+  int64_t created_at;
+  uint32_t shard_count;
+  uint32_t execution_budget;
+  uint32_t executions_paid;
+  uint32_t pending_shards;
+  uint32_t assignment_count;
+  uint32_t pending_assignments;
+  uint16_t fee_bps;
+  uint16_t sampling_rate_bps;
+  uint8_t seed_revealed;
+  uint8_t bump;
+  uint8_t padding[2];
+} Job;
+_Static_assert(offsetof(Job, market) == 8, "Job.market");
+_Static_assert(offsetof(Job, client) == 40, "Job.client");
+_Static_assert(offsetof(Job, model_digest) == 72, "Job.model_digest");
+_Static_assert(offsetof(Job, input_root) == 104, "Job.input_root");
+_Static_assert(offsetof(Job, seed_commitment) == 136, "Job.seed_commitment");
+_Static_assert(offsetof(Job, revealed_seed) == 168, "Job.revealed_seed");
+_Static_assert(offsetof(Job, served_shards) == 200, "Job.served_shards");
+_Static_assert(offsetof(Job, paid_shards) == 232, "Job.paid_shards");
+_Static_assert(offsetof(Job, job_id) == 264, "Job.job_id");
+_Static_assert(offsetof(Job, price_per_shard) == 272, "Job.price_per_shard");
+_Static_assert(offsetof(Job, escrow) == 280, "Job.escrow");
+_Static_assert(offsetof(Job, deadline) == 288, "Job.deadline");
+_Static_assert(offsetof(Job, created_at) == 296, "Job.created_at");
+_Static_assert(offsetof(Job, shard_count) == 304, "Job.shard_count");
+_Static_assert(offsetof(Job, execution_budget) == 308, "Job.execution_budget");
+_Static_assert(offsetof(Job, executions_paid) == 312, "Job.executions_paid");
+_Static_assert(offsetof(Job, pending_shards) == 316, "Job.pending_shards");
+_Static_assert(offsetof(Job, assignment_count) == 320, "Job.assignment_count");
+_Static_assert(offsetof(Job, pending_assignments) == 324, "Job.pending_assignments");
+_Static_assert(offsetof(Job, fee_bps) == 328, "Job.fee_bps");
+_Static_assert(offsetof(Job, sampling_rate_bps) == 330, "Job.sampling_rate_bps");
+_Static_assert(offsetof(Job, seed_revealed) == 332, "Job.seed_revealed");
+_Static_assert(offsetof(Job, bump) == 333, "Job.bump");
+_Static_assert(offsetof(Job, padding) == 334, "Job.padding");
+_Static_assert(sizeof(Job) == JOB_LEN, "Job size");
+
+#define ASSIGNMENT_DISCRIMINATOR 0x1f49aa59336ec96aULL
+#define ASSIGNMENT_LEN 224
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  SolPubkey provider;
+  uint8_t results_root[32];
+  uint8_t submitted_shards[32];
+  uint8_t pending_shards[32];
+  uint8_t paid_shards[32];
+  uint64_t collateral;
+  int64_t submitted_at;
+  uint8_t status;
+  uint8_t last_verdict;
+  uint8_t bump;
+  uint8_t padding[5];
+} Assignment;
+_Static_assert(offsetof(Assignment, job) == 8, "Assignment.job");
+_Static_assert(offsetof(Assignment, provider) == 40, "Assignment.provider");
+_Static_assert(offsetof(Assignment, results_root) == 72, "Assignment.results_root");
+_Static_assert(offsetof(Assignment, submitted_shards) == 104, "Assignment.submitted_shards");
+_Static_assert(offsetof(Assignment, pending_shards) == 136, "Assignment.pending_shards");
+_Static_assert(offsetof(Assignment, paid_shards) == 168, "Assignment.paid_shards");
+_Static_assert(offsetof(Assignment, collateral) == 200, "Assignment.collateral");
+_Static_assert(offsetof(Assignment, submitted_at) == 208, "Assignment.submitted_at");
+_Static_assert(offsetof(Assignment, status) == 216, "Assignment.status");
+_Static_assert(offsetof(Assignment, last_verdict) == 217, "Assignment.last_verdict");
+_Static_assert(offsetof(Assignment, bump) == 218, "Assignment.bump");
+_Static_assert(offsetof(Assignment, padding) == 219, "Assignment.padding");
+_Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
+
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
 #define INITIALIZE_MARKET_ACCOUNTS 3
@@ -198,6 +322,80 @@ typedef struct {
 _Static_assert(offsetof(UpdateProviderArgs, endpoint) == 8, "UpdateProviderArgs.endpoint");
 _Static_assert(offsetof(UpdateProviderArgs, capacity) == 136, "UpdateProviderArgs.capacity");
 _Static_assert(offsetof(UpdateProviderArgs, status) == 140, "UpdateProviderArgs.status");
+
+#define IX_CREATE_JOB 0x77521b646ed982b2ULL
+#define CREATE_JOB_ACCOUNTS 4
+#define CREATE_JOB_DATA_LEN 132
+typedef struct {
+  uint64_t discriminator;
+  uint8_t model_digest[32];
+  uint8_t input_root[32];
+  uint8_t seed_commitment[32];
+  uint64_t job_id;
+  uint64_t price_per_shard;
+  int64_t deadline;
+  uint32_t shard_count;
+} CreateJobArgs;
+_Static_assert(offsetof(CreateJobArgs, model_digest) == 8, "CreateJobArgs.model_digest");
+_Static_assert(offsetof(CreateJobArgs, input_root) == 40, "CreateJobArgs.input_root");
+_Static_assert(offsetof(CreateJobArgs, seed_commitment) == 72, "CreateJobArgs.seed_commitment");
+_Static_assert(offsetof(CreateJobArgs, job_id) == 104, "CreateJobArgs.job_id");
+_Static_assert(offsetof(CreateJobArgs, price_per_shard) == 112, "CreateJobArgs.price_per_shard");
+_Static_assert(offsetof(CreateJobArgs, deadline) == 120, "CreateJobArgs.deadline");
+_Static_assert(offsetof(CreateJobArgs, shard_count) == 128, "CreateJobArgs.shard_count");
+
+#define IX_SUBMIT_RESULTS 0x3913eb5b9ffa1016ULL
+#define SUBMIT_RESULTS_ACCOUNTS 6
+#define SUBMIT_RESULTS_DATA_LEN 72
+typedef struct {
+  uint64_t discriminator;
+  uint8_t shards[32];
+  uint8_t results_root[32];
+} SubmitResultsArgs;
+_Static_assert(offsetof(SubmitResultsArgs, shards) == 8, "SubmitResultsArgs.shards");
+_Static_assert(offsetof(SubmitResultsArgs, results_root) == 40, "SubmitResultsArgs.results_root");
+
+#define IX_SETTLE 0xd466839057b92aafULL
+#define SETTLE_ACCOUNTS 5
+#define SETTLE_DATA_LEN 44
+#define SETTLE_ENTRIES_ITEM_LEN 33
+typedef struct {
+  uint64_t discriminator;
+  uint8_t seed[32];
+  uint32_t entries_len;
+  SettlementEntry entries[];
+} SettleArgs;
+_Static_assert(offsetof(SettleArgs, seed) == 8, "SettleArgs.seed");
+_Static_assert(offsetof(SettleArgs, entries_len) == 40, "SettleArgs.entries_len");
+_Static_assert(offsetof(SettleArgs, entries) == 44, "SettleArgs.entries");
+
+#define IX_CANCEL_JOB 0x7653ec32f19bf17eULL
+#define CANCEL_JOB_ACCOUNTS 2
+#define CANCEL_JOB_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} CancelJobArgs;
+
+#define IX_REFUND 0x2e2ed03ffbb76002ULL
+#define REFUND_ACCOUNTS 2
+#define REFUND_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} RefundArgs;
+
+#define IX_CLOSE_JOB 0xb678a3c8c8b4645aULL
+#define CLOSE_JOB_ACCOUNTS 2
+#define CLOSE_JOB_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} CloseJobArgs;
+
+#define IX_CLOSE_ASSIGNMENT 0xde0198a6c5bb7ab4ULL
+#define CLOSE_ASSIGNMENT_ACCOUNTS 4
+#define CLOSE_ASSIGNMENT_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} CloseAssignmentArgs;
 
 /* Events: logged with sol_log_data as discriminator (sha256("event:<Name>")[:8]) + Borsh. */
 #define EVENT_MARKET_INITIALIZED_DISCRIMINATOR 0x51ff0332577aa086ULL
@@ -301,3 +499,113 @@ typedef struct {
 _Static_assert(offsetof(ProviderUpdatedEvent, provider) == 8, "ProviderUpdatedEvent.provider");
 _Static_assert(offsetof(ProviderUpdatedEvent, capacity) == 40, "ProviderUpdatedEvent.capacity");
 _Static_assert(offsetof(ProviderUpdatedEvent, status) == 44, "ProviderUpdatedEvent.status");
+
+#define EVENT_JOB_CREATED_DISCRIMINATOR 0x839f4a43b1a26e30ULL
+#define EVENT_JOB_CREATED_LEN 140
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey market;
+  SolPubkey job;
+  SolPubkey client;
+  uint64_t job_id;
+  uint64_t price_per_shard;
+  uint64_t escrow;
+  int64_t deadline;
+  uint32_t shard_count;
+} JobCreatedEvent;
+_Static_assert(offsetof(JobCreatedEvent, market) == 8, "JobCreatedEvent.market");
+_Static_assert(offsetof(JobCreatedEvent, job) == 40, "JobCreatedEvent.job");
+_Static_assert(offsetof(JobCreatedEvent, client) == 72, "JobCreatedEvent.client");
+_Static_assert(offsetof(JobCreatedEvent, job_id) == 104, "JobCreatedEvent.job_id");
+_Static_assert(offsetof(JobCreatedEvent, price_per_shard) == 112, "JobCreatedEvent.price_per_shard");
+_Static_assert(offsetof(JobCreatedEvent, escrow) == 120, "JobCreatedEvent.escrow");
+_Static_assert(offsetof(JobCreatedEvent, deadline) == 128, "JobCreatedEvent.deadline");
+_Static_assert(offsetof(JobCreatedEvent, shard_count) == 136, "JobCreatedEvent.shard_count");
+
+#define EVENT_RESULTS_SUBMITTED_DISCRIMINATOR 0x29b55c1b900f6e73ULL
+#define EVENT_RESULTS_SUBMITTED_LEN 144
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  SolPubkey provider;
+  uint8_t results_root[32];
+  uint8_t shards[32];
+  uint64_t collateral;
+} ResultsSubmittedEvent;
+_Static_assert(offsetof(ResultsSubmittedEvent, job) == 8, "ResultsSubmittedEvent.job");
+_Static_assert(offsetof(ResultsSubmittedEvent, provider) == 40, "ResultsSubmittedEvent.provider");
+_Static_assert(offsetof(ResultsSubmittedEvent, results_root) == 72, "ResultsSubmittedEvent.results_root");
+_Static_assert(offsetof(ResultsSubmittedEvent, shards) == 104, "ResultsSubmittedEvent.shards");
+_Static_assert(offsetof(ResultsSubmittedEvent, collateral) == 136, "ResultsSubmittedEvent.collateral");
+
+#define EVENT_ASSIGNMENT_SETTLED_DISCRIMINATOR 0x07c61a4cd61bd98cULL
+#define EVENT_ASSIGNMENT_SETTLED_LEN 129
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  SolPubkey provider;
+  uint8_t accepted[32];
+  uint64_t paid;
+  uint64_t fee;
+  uint64_t slashed;
+  uint8_t verdict;
+} AssignmentSettledEvent;
+_Static_assert(offsetof(AssignmentSettledEvent, job) == 8, "AssignmentSettledEvent.job");
+_Static_assert(offsetof(AssignmentSettledEvent, provider) == 40, "AssignmentSettledEvent.provider");
+_Static_assert(offsetof(AssignmentSettledEvent, accepted) == 72, "AssignmentSettledEvent.accepted");
+_Static_assert(offsetof(AssignmentSettledEvent, paid) == 104, "AssignmentSettledEvent.paid");
+_Static_assert(offsetof(AssignmentSettledEvent, fee) == 112, "AssignmentSettledEvent.fee");
+_Static_assert(offsetof(AssignmentSettledEvent, slashed) == 120, "AssignmentSettledEvent.slashed");
+_Static_assert(offsetof(AssignmentSettledEvent, verdict) == 128, "AssignmentSettledEvent.verdict");
+
+#define EVENT_SEED_REVEALED_DISCRIMINATOR 0xecf08dff45cb1c1cULL
+#define EVENT_SEED_REVEALED_LEN 72
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  uint8_t seed[32];
+} SeedRevealedEvent;
+_Static_assert(offsetof(SeedRevealedEvent, job) == 8, "SeedRevealedEvent.job");
+_Static_assert(offsetof(SeedRevealedEvent, seed) == 40, "SeedRevealedEvent.seed");
+
+#define EVENT_JOB_CANCELLED_DISCRIMINATOR 0xbf4a8630828f54cbULL
+#define EVENT_JOB_CANCELLED_LEN 48
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  uint64_t refunded;
+} JobCancelledEvent;
+_Static_assert(offsetof(JobCancelledEvent, job) == 8, "JobCancelledEvent.job");
+_Static_assert(offsetof(JobCancelledEvent, refunded) == 40, "JobCancelledEvent.refunded");
+
+#define EVENT_JOB_REFUNDED_DISCRIMINATOR 0xa708ae11256fab9cULL
+#define EVENT_JOB_REFUNDED_LEN 56
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  uint64_t refunded;
+  uint64_t escrow;
+} JobRefundedEvent;
+_Static_assert(offsetof(JobRefundedEvent, job) == 8, "JobRefundedEvent.job");
+_Static_assert(offsetof(JobRefundedEvent, refunded) == 40, "JobRefundedEvent.refunded");
+_Static_assert(offsetof(JobRefundedEvent, escrow) == 48, "JobRefundedEvent.escrow");
+
+#define EVENT_JOB_CLOSED_DISCRIMINATOR 0x3702d4ae99f33f7bULL
+#define EVENT_JOB_CLOSED_LEN 48
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  uint64_t refunded;
+} JobClosedEvent;
+_Static_assert(offsetof(JobClosedEvent, job) == 8, "JobClosedEvent.job");
+_Static_assert(offsetof(JobClosedEvent, refunded) == 40, "JobClosedEvent.refunded");
+
+#define EVENT_ASSIGNMENT_CLOSED_DISCRIMINATOR 0x481984771a87913dULL
+#define EVENT_ASSIGNMENT_CLOSED_LEN 48
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey assignment;
+  uint64_t refunded;
+} AssignmentClosedEvent;
+_Static_assert(offsetof(AssignmentClosedEvent, assignment) == 8, "AssignmentClosedEvent.assignment");
+_Static_assert(offsetof(AssignmentClosedEvent, refunded) == 40, "AssignmentClosedEvent.refunded");

@@ -107,3 +107,5 @@ void sol_memset_(void *dst, uint8_t value, uint64_t len);
 /* clang lowers struct copies to these; forward them to the cheaper syscalls. */
 void *memcpy(void *dst, const void *src, uint64_t len);
 void *memset(void *dst, int value, uint64_t len);
+
+uint64_t sol_sha256(const SolBytes *values, uint64_t count, uint8_t *result);

@@ -4,14 +4,37 @@ Pure: building instructions, decoding accounts and events, naming errors.
 Sending transactions and fetching accounts belong to the callers' RPC clients.
 """
 
-from marketplace.chain.accounts import MarketAccount, MarketConfig, ProviderAccount, ProviderStatus
+from marketplace.chain.accounts import (
+    AssignmentAccount,
+    AssignmentStatus,
+    JobAccount,
+    MarketAccount,
+    MarketConfig,
+    ProviderAccount,
+    ProviderStatus,
+    Verdict,
+)
 from marketplace.chain.errors import AccountDecodeError, ChainError, ProgramError, program_error
 from marketplace.chain.events import ProgramEvent, decode_events
-from marketplace.chain.program import PROGRAM_ID, idl, market_address, program_so, provider_address
+from marketplace.chain.program import (
+    PROGRAM_ID,
+    assignment_address,
+    idl,
+    job_address,
+    market_address,
+    program_so,
+    provider_address,
+)
 
 __all__ = [
     "PROGRAM_ID",
     "AccountDecodeError",
+    "AssignmentAccount",
+    "AssignmentStatus",
+    "JobAccount",
+    "Verdict",
+    "assignment_address",
+    "job_address",
     "ChainError",
     "MarketAccount",
     "MarketConfig",

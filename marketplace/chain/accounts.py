@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 from construct import Container
@@ -12,6 +13,7 @@ from marketplace.chain.errors import AccountDecodeError, InstructionArgumentErro
 from marketplace.chain.program import coder
 
 ENDPOINT_BYTES = 128  # the endpoint field's size in Provider and its instructions
+MAX_SHARDS = 256  # shards one job holds: its bitmaps are 32 bytes
 
 
 class ProviderStatus(enum.IntEnum):
@@ -29,9 +31,40 @@ def encode_endpoint(endpoint: str) -> list[int]:
     return list(raw.ljust(ENDPOINT_BYTES, b"\0"))
 
 
+class AssignmentStatus(enum.IntEnum):
+    PENDING = 0  # a submission awaits settlement
+    SETTLED = 1
+
+
+class Verdict(enum.IntEnum):
+    NONE = 0  # never settled
+    PAY = 1  # accepted shards are paid
+    REJECT = 2  # nothing paid, collateral released
+    SLASH = 3  # stake slashed; accepted shards (if any) still paid
+
+
+def enum_variant(type_name: str, value: int) -> object:
+    """anchorpy's value for a variant of an IDL enum, as its coder encodes enums."""
+    return coder().types.decode(type_name, bytes([int(value)]))
+
+
 def status_variant(status: ProviderStatus) -> object:
-    """anchorpy's value for a ProviderStatus variant, as its coder encodes enums."""
-    return coder().types.decode("ProviderStatus", bytes([int(status)]))
+    return enum_variant("ProviderStatus", status)
+
+
+def shards_to_bitmap(shards: Iterable[int]) -> list[int]:
+    """Shard indexes as the program's 32-byte bitmap: bit i of byte i/8."""
+    bitmap = bytearray(MAX_SHARDS // 8)
+    for shard in shards:
+        if not isinstance(shard, int) or not 0 <= shard < MAX_SHARDS:
+            raise InstructionArgumentError(f"shard index must be 0 to {MAX_SHARDS - 1}: {shard!r}")
+        bitmap[shard // 8] |= 1 << (shard % 8)
+    return list(bitmap)
+
+
+def bitmap_to_shards(bitmap: bytes | list[int]) -> frozenset[int]:
+    raw = bytes(bitmap)
+    return frozenset(i for i in range(len(raw) * 8) if raw[i // 8] >> (i % 8) & 1)
 
 
 def decode_endpoint(raw: bytes | list[int]) -> str:
@@ -128,3 +161,86 @@ class ProviderAccount:
         data = {**_shallow_dict(self), "padding": [0, 0], "endpoint": encode_endpoint(self.endpoint)}
         data["status"] = status_variant(self.status)
         return coder().accounts.build(Container(name="Provider", data=data))
+
+
+@dataclass(frozen=True)
+class JobAccount:
+    market: Pubkey
+    client: Pubkey
+    model_digest: bytes
+    input_root: bytes
+    seed_commitment: bytes
+    revealed_seed: bytes | None  # None until settle reveals it
+    served_shards: frozenset[int]
+    paid_shards: frozenset[int]
+    job_id: int
+    price_per_shard: int
+    escrow: int  # lamports above rent still held
+    deadline: int
+    created_at: int
+    shard_count: int
+    execution_budget: int
+    executions_paid: int
+    pending_shards: int
+    assignment_count: int
+    pending_assignments: int
+    fee_bps: int
+    sampling_rate_bps: int
+    bump: int
+
+    @classmethod
+    def decode(cls, data: bytes) -> JobAccount:
+        raw = _decode(data, "Job")
+        values = {f.name: getattr(raw, f.name, None) for f in fields(cls)}
+        for name in ("model_digest", "input_root", "seed_commitment"):
+            values[name] = bytes(values[name])
+        values["revealed_seed"] = bytes(raw.revealed_seed) if raw.seed_revealed else None
+        values["served_shards"] = bitmap_to_shards(raw.served_shards)
+        values["paid_shards"] = bitmap_to_shards(raw.paid_shards)
+        return cls(**values)
+
+    def encode(self) -> bytes:
+        data = _shallow_dict(self)
+        for name in ("model_digest", "input_root", "seed_commitment"):
+            data[name] = list(data[name])
+        data["revealed_seed"] = list(self.revealed_seed or bytes(32))
+        data["seed_revealed"] = self.revealed_seed is not None
+        data["served_shards"] = shards_to_bitmap(self.served_shards)
+        data["paid_shards"] = shards_to_bitmap(self.paid_shards)
+        data["padding"] = [0, 0]
+        return coder().accounts.build(Container(name="Job", data=data))
+
+
+@dataclass(frozen=True)
+class AssignmentAccount:
+    job: Pubkey
+    provider: Pubkey
+    results_root: bytes
+    submitted_shards: frozenset[int]
+    pending_shards: frozenset[int]
+    paid_shards: frozenset[int]
+    collateral: int
+    submitted_at: int
+    status: AssignmentStatus
+    last_verdict: Verdict
+    bump: int
+
+    @classmethod
+    def decode(cls, data: bytes) -> AssignmentAccount:
+        raw = _decode(data, "Assignment")
+        return cls(
+            job=raw.job, provider=raw.provider, results_root=bytes(raw.results_root),
+            submitted_shards=bitmap_to_shards(raw.submitted_shards), pending_shards=bitmap_to_shards(raw.pending_shards),
+            paid_shards=bitmap_to_shards(raw.paid_shards), collateral=raw.collateral, submitted_at=raw.submitted_at,
+            status=AssignmentStatus(raw.status.index), last_verdict=Verdict(raw.last_verdict.index), bump=raw.bump,
+        )
+
+    def encode(self) -> bytes:
+        data = _shallow_dict(self)
+        data["results_root"] = list(self.results_root)
+        for name in ("submitted_shards", "pending_shards", "paid_shards"):
+            data[name] = shards_to_bitmap(data[name])
+        data["status"] = enum_variant("AssignmentStatus", self.status)
+        data["last_verdict"] = enum_variant("Verdict", self.last_verdict)
+        data["padding"] = [0] * 5
+        return coder().accounts.build(Container(name="Assignment", data=data))

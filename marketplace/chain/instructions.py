@@ -6,24 +6,58 @@ cannot disagree with the program about them; PDAs are derived here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
-from marketplace.chain.accounts import MarketConfig, ProviderStatus, encode_endpoint, status_variant
+from marketplace.chain.accounts import (
+    MarketConfig,
+    ProviderStatus,
+    Verdict,
+    encode_endpoint,
+    enum_variant,
+    shards_to_bitmap,
+    status_variant,
+)
 from marketplace.chain.errors import InstructionArgumentError
-from marketplace.chain.program import PROGRAM_ID, coder, idl, market_address, provider_address
+from marketplace.chain.program import (
+    PROGRAM_ID,
+    assignment_address,
+    coder,
+    idl,
+    job_address,
+    market_address,
+    provider_address,
+)
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
+I64_MAX = 2**63 - 1
+DIGEST_BYTES = 32
+
+
+def _digest(value: bytes, what: str) -> list[int]:
+    if not isinstance(value, (bytes, bytearray)) or len(value) != DIGEST_BYTES:
+        raise InstructionArgumentError(f"{what} must be {DIGEST_BYTES} bytes")
+    return list(value)
 
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
-def build_instruction(name: str, args: dict, accounts: dict[str, Pubkey], program_id: Pubkey = PROGRAM_ID) -> Instruction:
-    """Any instruction of the IDL by its snake_case name, with every account named."""
+def build_instruction(
+    name: str,
+    args: dict,
+    accounts: dict[str, Pubkey],
+    program_id: Pubkey = PROGRAM_ID,
+    remaining: Sequence[AccountMeta] = (),
+) -> Instruction:
+    """Any instruction of the IDL by its snake_case name, with every account named;
+    `remaining` accounts follow them (settle's per-assignment accounts)."""
     spec = next((ix for ix in idl().instructions if _snake(ix.name) == name), None)
     if spec is None:
         raise InstructionArgumentError(f"the IDL has no instruction {name!r}")
@@ -33,7 +67,7 @@ def build_instruction(name: str, args: dict, accounts: dict[str, Pubkey], progra
         if key not in accounts:
             raise InstructionArgumentError(f"{name}: account {key!r} is missing")
         metas.append(AccountMeta(accounts[key], is_signer=account.is_signer, is_writable=account.is_mut))
-    return Instruction(program_id, coder().instruction.encode(name, args), metas)
+    return Instruction(program_id, coder().instruction.encode(name, args), metas + list(remaining))
 
 
 def _amount(value: int, what: str, maximum: int = U64_MAX) -> int:
@@ -101,3 +135,98 @@ def update_provider(owner: Pubkey, market: Pubkey, endpoint: str, capacity: int,
         },
         {"owner": owner, "provider": provider},
     )
+
+
+def create_job(
+    client: Pubkey,
+    market: Pubkey,
+    job_id: int,
+    *,
+    model_digest: bytes,
+    input_root: bytes,
+    seed_commitment: bytes,
+    price_per_shard: int,
+    deadline: int,
+    shard_count: int,
+) -> Instruction:
+    """`job_id` must be the market's next_job_id, read from the Market account."""
+    job, _ = job_address(market, _amount(job_id, "job_id"))
+    return build_instruction(
+        "create_job",
+        {
+            "model_digest": _digest(model_digest, "model_digest"),
+            "input_root": _digest(input_root, "input_root"),
+            "seed_commitment": _digest(seed_commitment, "seed_commitment"),
+            "job_id": job_id,
+            "price_per_shard": _amount(price_per_shard, "price_per_shard"),
+            "deadline": _amount(deadline, "deadline", I64_MAX),
+            "shard_count": _amount(shard_count, "shard_count", U32_MAX),
+        },
+        {"client": client, "market": market, "job": job, "system_program": SYSTEM_PROGRAM_ID},
+    )
+
+
+def submit_results(owner: Pubkey, market: Pubkey, job: Pubkey, shards: Iterable[int], results_root: bytes) -> Instruction:
+    provider, _ = provider_address(market, owner)
+    assignment, _ = assignment_address(job, provider)
+    return build_instruction(
+        "submit_results",
+        {"shards": shards_to_bitmap(shards), "results_root": _digest(results_root, "results_root")},
+        {"owner": owner, "market": market, "provider": provider, "job": job, "assignment": assignment,
+         "system_program": SYSTEM_PROGRAM_ID},
+    )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The verdict on one provider's pending submission to a job."""
+
+    provider_owner: Pubkey
+    verdict: Verdict
+    accepted: frozenset[int] = frozenset()  # shards to pay: a subset of the submission
+
+
+def settle(
+    verifier: Pubkey,
+    market: Pubkey,
+    job: Pubkey,
+    client: Pubkey,
+    treasury: Pubkey,
+    seed: bytes,
+    settlements: Sequence[Settlement],
+) -> Instruction:
+    remaining = []
+    entries = []
+    for s in settlements:
+        provider, _ = provider_address(market, s.provider_owner)
+        assignment, _ = assignment_address(job, provider)
+        remaining += [
+            AccountMeta(assignment, is_signer=False, is_writable=True),
+            AccountMeta(provider, is_signer=False, is_writable=True),
+            AccountMeta(s.provider_owner, is_signer=False, is_writable=True),
+        ]
+        entries.append({"verdict": enum_variant("Verdict", s.verdict), "accepted": shards_to_bitmap(s.accepted)})
+    return build_instruction(
+        "settle",
+        {"seed": _digest(seed, "seed"), "entries": entries},
+        {"verifier": verifier, "market": market, "job": job, "client": client, "treasury": treasury},
+        remaining=remaining,
+    )
+
+
+def cancel_job(client: Pubkey, job: Pubkey) -> Instruction:
+    return build_instruction("cancel_job", {}, {"client": client, "job": job})
+
+
+def refund(client: Pubkey, job: Pubkey) -> Instruction:
+    return build_instruction("refund", {}, {"client": client, "job": job})
+
+
+def close_job(job: Pubkey, client: Pubkey) -> Instruction:
+    return build_instruction("close_job", {}, {"job": job, "client": client})
+
+
+def close_assignment(owner: Pubkey, market: Pubkey, job: Pubkey) -> Instruction:
+    provider, _ = provider_address(market, owner)
+    assignment, _ = assignment_address(job, provider)
+    return build_instruction("close_assignment", {}, {"owner": owner, "provider": provider, "assignment": assignment, "job": job})

@@ -47,3 +47,11 @@ def market_address(authority: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[
 
 def provider_address(market: Pubkey, owner: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
     return Pubkey.find_program_address([b"provider", bytes(market), bytes(owner)], program_id)
+
+
+def job_address(market: Pubkey, job_id: int, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"job", bytes(market), job_id.to_bytes(8, "little")], program_id)
+
+
+def assignment_address(job: Pubkey, provider: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"assignment", bytes(job), bytes(provider)], program_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pytest
@@ -9,7 +10,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from localnet import LAMPORTS_PER_SIGNATURE, LocalRuntime, TransactionOutcome
-from marketplace.chain import MarketConfig, market_address, provider_address
+from marketplace.chain import MarketAccount, MarketConfig, job_address, market_address, provider_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.program import idl_json
 
@@ -89,3 +90,45 @@ def provider(runtime: LocalRuntime, funded, market: MarketFixture) -> ProviderFi
     outcome = runtime.send([ix.register_provider(owner.pubkey(), market.address, "http://127.0.0.1:7001", stake, 4)], [owner])
     assert outcome.ok, outcome.logs
     return ProviderFixture(owner, provider_address(market.address, owner.pubkey())[0], stake)
+
+
+@dataclass
+class JobFixture:
+    client: Keypair
+    address: Pubkey
+    job_id: int
+    seed: bytes
+    price: int
+    shard_count: int
+    deadline: int
+
+
+def create_job(runtime: LocalRuntime, market: MarketFixture, client: Keypair, *, shard_count: int = 8,
+               price: int = 1_000_000, lifetime: int = 3600) -> JobFixture:
+    seed = hashlib.sha256(bytes(client.pubkey()) + shard_count.to_bytes(4, "little")).digest()
+    job_id = MarketAccount.decode(runtime.account_data(market.address)).next_job_id
+    deadline = runtime.unix_time + lifetime
+    instruction = ix.create_job(
+        client.pubkey(), market.address, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
+        seed_commitment=hashlib.sha256(seed).digest(), price_per_shard=price, deadline=deadline, shard_count=shard_count,
+    )
+    outcome = runtime.send([instruction], [client])
+    assert outcome.ok, outcome.logs
+    return JobFixture(client, job_address(market.address, job_id)[0], job_id, seed, price, shard_count, deadline)
+
+
+@pytest.fixture
+def job(runtime: LocalRuntime, funded, market: MarketFixture) -> JobFixture:
+    return create_job(runtime, market, funded())
+
+
+@pytest.fixture
+def providers(runtime: LocalRuntime, funded, market: MarketFixture) -> list[ProviderFixture]:
+    """Three registered providers with different owners."""
+    result = []
+    for port in (7001, 7002, 7003):
+        owner = funded()
+        outcome = runtime.send([ix.register_provider(owner.pubkey(), market.address, f"http://127.0.0.1:{port}", 2 * SOL, 4)], [owner])
+        assert outcome.ok, outcome.logs
+        result.append(ProviderFixture(owner, provider_address(market.address, owner.pubkey())[0], 2 * SOL))
+    return result

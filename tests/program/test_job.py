@@ -1,0 +1,352 @@
+"""create_job, submit_results, settle, cancel_job, refund, close_job, close_assignment in the real runtime."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from solders.instruction import AccountMeta, Instruction
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+
+from marketplace.chain import (
+    AssignmentAccount,
+    AssignmentStatus,
+    JobAccount,
+    MarketAccount,
+    ProviderAccount,
+    ProviderStatus,
+    Verdict,
+    assignment_address,
+    job_address,
+    market_address,
+)
+from marketplace.chain import instructions as ix
+from marketplace.chain.instructions import Settlement
+from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, MarketFixture, config, create_job, expect_error
+
+JOB_LEN, ASSIGNMENT_LEN = 336, 224
+ROOT = b"r" * 32
+
+
+def job_state(runtime, job) -> JobAccount:
+    return JobAccount.decode(runtime.account_data(job.address))
+
+
+def assignment_state(runtime, job, provider) -> AssignmentAccount:
+    return AssignmentAccount.decode(runtime.account_data(assignment_address(job.address, provider.address)[0]))
+
+
+def provider_state(runtime, provider) -> ProviderAccount:
+    return ProviderAccount.decode(runtime.account_data(provider.address))
+
+
+def submit(runtime, market, job, provider, shards):
+    return runtime.send([ix.submit_results(provider.owner.pubkey(), market.address, job.address, shards, ROOT)], [provider.owner])
+
+
+def settle(runtime, market, job, *settlements, seed=None, verifier=None, client=None, treasury=None):
+    verifier = verifier or market.authority
+    instruction = ix.settle(
+        verifier.pubkey(), market.address, job.address, client or job.client.pubkey(),
+        treasury or market.config.treasury, seed or job.seed, settlements,
+    )
+    return runtime.send([instruction], [verifier])
+
+
+def expected_escrow(price, shards, sampling_bps=1_000, fee_bps=200):
+    budget = shards + -(-shards * sampling_bps // 10_000)
+    work = price * budget
+    return work + -(-work * fee_bps // 10_000)
+
+
+# create_job
+
+def test_create_job_success(runtime, funded, market):
+    client = funded()
+    balances = Balances(runtime, client=client.pubkey())
+    job = create_job(runtime, market, client, shard_count=8, price=1_000_000)
+
+    escrow = expected_escrow(1_000_000, 8)
+    rent = runtime.rent_exempt_minimum(JOB_LEN)
+    assert balances.changes() == {"client": -(rent + escrow) - FEE_PER_SIGNATURE}
+    assert runtime.balance(job.address) == rent + escrow
+    state = job_state(runtime, job)
+    assert (state.client, state.market, state.job_id, state.shard_count, state.escrow) == (client.pubkey(), market.address, 0, 8, escrow)
+    assert (state.execution_budget, state.executions_paid, state.fee_bps, state.sampling_rate_bps) == (9, 0, 200, 1_000)
+    assert state.seed_commitment == hashlib.sha256(job.seed).digest() and state.revealed_seed is None
+    assert MarketAccount.decode(runtime.account_data(market.address)).next_job_id == 1
+
+
+def test_create_job_fail_job_id_mismatch(runtime, funded, market):
+    client = funded()
+    instruction = ix.create_job(client.pubkey(), market.address, 5, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 60, shard_count=1)
+    expect_error(runtime.send([instruction], [client]), "JobIdMismatch")
+
+
+@pytest.mark.parametrize("field,value,error", [
+    ("shard_count", 0, "InvalidShardCount"),
+    ("shard_count", 257, "InvalidShardCount"),
+    ("price_per_shard", 0, "InvalidPrice"),
+    ("price_per_shard", 2**64 - 1, "ArithmeticOverflow"),
+    ("deadline", 0, "InvalidDeadline"),
+])
+def test_create_job_fail_bad_arguments(runtime, funded, market, field, value, error):
+    client = funded()
+    args = dict(model_digest=b"m" * 32, input_root=b"i" * 32, seed_commitment=b"s" * 32, price_per_shard=1,
+                deadline=runtime.unix_time + 60, shard_count=1)
+    args[field] = value
+    balances = Balances(runtime, client=client.pubkey())
+    expect_error(runtime.send([ix.create_job(client.pubkey(), market.address, 0, **args)], [client]), error)
+    assert balances.changes() == {"client": -FEE_PER_SIGNATURE}
+
+
+def test_create_job_fail_spoofed_pda(runtime, funded, market):
+    client = funded()
+    good = ix.create_job(client.pubkey(), market.address, 0, model_digest=b"m" * 32, input_root=b"i" * 32,
+                         seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 60, shard_count=1)
+    spoofed = job_address(market.address, 1)[0]
+    metas = [AccountMeta(spoofed if i == 2 else m.pubkey, m.is_signer, m.is_writable) for i, m in enumerate(good.accounts)]
+    expect_error(runtime.send([Instruction(good.program_id, good.data, metas)], [client]), "InvalidPda")
+
+
+# submit_results
+
+def test_submit_results_success(runtime, market, job, providers):
+    p = providers[0]
+    rent = runtime.rent_exempt_minimum(ASSIGNMENT_LEN)
+    balances = Balances(runtime, owner=p.owner.pubkey(), provider=p.address)
+    outcome = submit(runtime, market, job, p, [0, 1, 2])
+    assert outcome.ok, outcome.logs
+    assert balances.changes() == {"owner": -rent - FEE_PER_SIGNATURE, "provider": 0}
+    a = assignment_state(runtime, job, p)
+    assert (a.pending_shards, a.submitted_shards, a.results_root, a.collateral, a.status) == (
+        {0, 1, 2}, {0, 1, 2}, ROOT, 3 * job.price, AssignmentStatus.PENDING)
+    assert provider_state(runtime, p).locked_stake == 3 * job.price
+    state = job_state(runtime, job)
+    assert (state.served_shards, state.pending_shards, state.pending_assignments, state.assignment_count) == ({0, 1, 2}, 3, 1, 1)
+    assert outcome.events[0].name == "ResultsSubmitted"
+
+
+def test_submit_results_fail_after_deadline(runtime, market, job, providers):
+    runtime.advance(job.deadline - runtime.unix_time + 1)
+    expect_error(submit(runtime, market, job, providers[0], [0]), "DeadlinePassed")
+
+
+def test_submit_results_fail_out_of_range_and_empty(runtime, market, job, providers):
+    expect_error(submit(runtime, market, job, providers[0], [job.shard_count]), "ShardOutOfRange")
+    expect_error(submit(runtime, market, job, providers[0], []), "EmptyShards")
+
+
+def test_submit_results_fail_twice_while_pending(runtime, market, job, providers):
+    assert submit(runtime, market, job, providers[0], [0]).ok
+    expect_error(submit(runtime, market, job, providers[0], [1]), "AssignmentPending")
+
+
+def test_submit_results_fail_same_shards_after_settlement(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    assert settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 1}))).ok
+    expect_error(submit(runtime, market, job, p, [1, 2]), "DuplicateSubmission")
+    assert submit(runtime, market, job, p, [2, 3]).ok  # new shards are fine
+
+
+def test_submit_results_fail_insufficient_free_stake(runtime, funded, market, providers):
+    big = create_job(runtime, market, funded(), shard_count=4, price=SOL)  # collateral 4 SOL > 2 SOL stake
+    expect_error(submit(runtime, market, big, providers[0], [0, 1, 2]), "InsufficientFreeStake")
+
+
+def test_submit_results_fail_paused_provider(runtime, market, job, providers):
+    p = providers[0]
+    assert runtime.send([ix.update_provider(p.owner.pubkey(), market.address, "http://a", 1, ProviderStatus.PAUSED)], [p.owner]).ok
+    expect_error(submit(runtime, market, job, p, [0]), "ProviderNotActive")
+
+
+def test_submit_results_fail_wrong_owner(runtime, funded, market, job, providers):
+    intruder = funded()
+    accounts = {"owner": intruder.pubkey(), "market": market.address, "provider": providers[0].address, "job": job.address,
+                "assignment": assignment_address(job.address, providers[0].address)[0], "system_program": SYSTEM_PROGRAM_ID}
+    args = {"shards": [1] + [0] * 31, "results_root": list(ROOT)}
+    expect_error(runtime.send([ix.build_instruction("submit_results", args, accounts)], [intruder]), "Unauthorized")
+
+
+def test_submit_results_fail_job_of_another_market(runtime, funded, market, providers):
+    authority = funded()
+    cfg = config(authority.pubkey())
+    assert runtime.send([ix.initialize_market(authority.pubkey(), cfg)], [authority]).ok
+    other = MarketFixture(authority, market_address(authority.pubkey())[0], cfg)
+    foreign_job = create_job(runtime, other, funded())
+    expect_error(submit(runtime, market, foreign_job, providers[0], [0]), "WrongMarket")
+
+
+# settle
+
+def test_settle_success_pay(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1, 2]).ok
+    balances = Balances(runtime, owner=p.owner.pubkey(), treasury=market.config.treasury, job=job.address, client=job.client.pubkey())
+    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 1})))
+    assert outcome.ok, outcome.logs
+    paid, fee = 2 * job.price, 2 * job.price * 200 // 10_000
+    assert balances.changes() == {"owner": paid, "treasury": fee, "job": -(paid + fee), "client": 0}
+    a = assignment_state(runtime, job, p)
+    assert (a.status, a.last_verdict, a.paid_shards, a.collateral) == (AssignmentStatus.SETTLED, Verdict.PAY, {0, 1}, 0)
+    assert provider_state(runtime, p).locked_stake == 0 and provider_state(runtime, p).shards_served == 2
+    state = job_state(runtime, job)
+    assert (state.revealed_seed, state.paid_shards, state.executions_paid, state.pending_assignments) == (job.seed, {0, 1}, 2, 0)
+    assert [e.name for e in outcome.events] == ["SeedRevealed", "AssignmentSettled"]
+
+
+def test_settle_success_slash(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    balances = Balances(runtime, provider=p.address, client=job.client.pubkey(), treasury=market.config.treasury, job=job.address)
+    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH))
+    assert outcome.ok, outcome.logs
+    slashed = p.stake * market.config.slash_bps // 10_000
+    assert balances.changes() == {"provider": -slashed, "client": slashed // 2, "treasury": slashed - slashed // 2, "job": 0}
+    state = provider_state(runtime, p)
+    assert (state.stake, state.locked_stake, state.shards_slashed) == (p.stake - slashed, 0, 2)
+    assert MarketAccount.decode(runtime.account_data(market.address)).total_stake == 3 * p.stake - slashed
+
+
+def test_settle_success_reject_releases_collateral(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
+    balances = Balances(runtime, owner=p.owner.pubkey(), provider=p.address, job=job.address)
+    assert settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.REJECT)).ok
+    assert balances.changes() == {"owner": 0, "provider": 0, "job": 0}
+    assert provider_state(runtime, p).locked_stake == 0
+
+
+def test_settle_fail_twice_never_pays_twice(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
+    entry = Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0}))
+    assert settle(runtime, market, job, entry).ok
+    balances = Balances(runtime, owner=p.owner.pubkey(), job=job.address)
+    expect_error(settle(runtime, market, job, entry), "AssignmentNotPending")
+    assert balances.changes() == {"owner": 0, "job": 0}
+
+
+def test_settle_fail_wrong_verifier(runtime, funded, market, job, providers):
+    assert submit(runtime, market, job, providers[0], [0]).ok
+    outcome = settle(runtime, market, job, Settlement(providers[0].owner.pubkey(), Verdict.PAY, frozenset({0})), verifier=funded())
+    expect_error(outcome, "Unauthorized")
+
+
+def test_settle_fail_seed_mismatch(runtime, market, job, providers):
+    assert submit(runtime, market, job, providers[0], [0]).ok
+    outcome = settle(runtime, market, job, Settlement(providers[0].owner.pubkey(), Verdict.PAY, frozenset({0})), seed=b"x" * 32)
+    expect_error(outcome, "SeedMismatch")
+
+
+def test_settle_fail_accepted_not_submitted(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
+    expect_error(settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 5}))), "InvalidAcceptedShards")
+    expect_error(settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY)), "InvalidAcceptedShards")
+    expect_error(settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.REJECT, frozenset({0}))), "InvalidAcceptedShards")
+
+
+def test_settle_fail_budget_exceeded(runtime, funded, market, providers):
+    job = create_job(runtime, market, funded(), shard_count=2)  # budget: 2 + ceil(0.2) = 3 executions
+    for p in providers:
+        assert submit(runtime, market, job, p, [0, 1]).ok
+    entries = [Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 1})) for p in providers[:2]]
+    expect_error(settle(runtime, market, job, *entries), "BudgetExceeded")
+    assert settle(runtime, market, job, entries[0]).ok
+    assert settle(runtime, market, job, Settlement(providers[1].owner.pubkey(), Verdict.PAY, frozenset({0}))).ok
+
+
+def test_settle_fail_wrong_client_or_treasury(runtime, funded, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
+    entry = Settlement(p.owner.pubkey(), Verdict.SLASH)
+    expect_error(settle(runtime, market, job, entry, client=funded().pubkey()), "WrongJob")
+    expect_error(settle(runtime, market, job, entry, treasury=funded().pubkey()), "WrongMarket")
+
+
+def test_settle_fail_malformed_entries(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
+    good = ix.settle(market.authority.pubkey(), market.address, job.address, job.client.pubkey(), market.config.treasury,
+                     job.seed, [Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0}))])
+    for data, error in ((good.data[:-1], "InvalidInstructionData"), (good.data[:-33], "InvalidInstructionData"),
+                        (good.data[:40] + (100).to_bytes(4, "little") + good.data[44:], "TooManyEntries"),
+                        (good.data[:44] + bytes([9]) + good.data[45:], "InvalidVerdict")):
+        expect_error(runtime.send([Instruction(good.program_id, data, good.accounts)], [market.authority]), error)
+    expect_error(runtime.send([Instruction(good.program_id, good.data, good.accounts[:7])], [market.authority]), "NotEnoughAccounts")
+
+
+# cancel_job, refund, close_job, close_assignment
+
+def test_cancel_job_success_refunds_everything(runtime, market, job):
+    balances = Balances(runtime, client=job.client.pubkey(), job=job.address)
+    held = runtime.balance(job.address)
+    outcome = runtime.send([ix.cancel_job(job.client.pubkey(), job.address)], [job.client])
+    assert outcome.ok, outcome.logs
+    assert balances.changes() == {"client": held - FEE_PER_SIGNATURE, "job": -held}
+    assert runtime.account(job.address) is None
+
+
+def test_cancel_job_fail_after_submission(runtime, market, job, providers):
+    assert submit(runtime, market, job, providers[0], [0]).ok
+    expect_error(runtime.send([ix.cancel_job(job.client.pubkey(), job.address)], [job.client]), "JobHasSubmissions")
+
+
+def test_cancel_job_fail_wrong_client(runtime, funded, market, job):
+    intruder = funded()
+    expect_error(runtime.send([ix.cancel_job(intruder.pubkey(), job.address)], [intruder]), "Unauthorized")
+
+
+def test_refund_fail_before_deadline(runtime, market, job):
+    expect_error(runtime.send([ix.refund(job.client.pubkey(), job.address)], [job.client]), "DeadlineNotPassed")
+
+
+def test_refund_success_keeps_pending_pay_reserved(runtime, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    runtime.advance(job.deadline - runtime.unix_time + 1)
+    escrow = job_state(runtime, job).escrow
+    reserved = 2 * job.price + -(-2 * job.price * 200 // 10_000)
+    balances = Balances(runtime, client=job.client.pubkey())
+    assert runtime.send([ix.refund(job.client.pubkey(), job.address)], [job.client]).ok
+    assert balances.changes() == {"client": escrow - reserved - FEE_PER_SIGNATURE}
+    assert job_state(runtime, job).escrow == reserved
+    expect_error(runtime.send([ix.refund(job.client.pubkey(), job.address)], [job.client]), "NothingToRefund")
+    assert settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 1}))).ok  # still payable
+
+
+def test_close_job_fail_while_assignments_pending(runtime, market, job, providers):
+    assert submit(runtime, market, job, providers[0], list(range(job.shard_count))[:4]).ok
+    expect_error(runtime.send([ix.close_job(job.address, job.client.pubkey())], [providers[1].owner]), "JobNotFinished")
+
+
+def test_close_job_fail_unpaid_shards_before_deadline(runtime, market, job):
+    expect_error(runtime.send([ix.close_job(job.address, job.client.pubkey())], [job.client]), "JobNotFinished")
+
+
+def test_close_job_success_and_no_revival(runtime, funded, market, providers):
+    job = create_job(runtime, market, funded(), shard_count=2)
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    assert settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 1}))).ok
+    expect_error(runtime.send([ix.close_assignment(p.owner.pubkey(), market.address, job.address)], [p.owner]), "JobNotClosed")
+    held = runtime.balance(job.address)
+    balances = Balances(runtime, client=job.client.pubkey())
+    cranker = funded()  # anyone may close a finished job; the client gets the lamports
+    outcome = runtime.send([ix.close_job(job.address, job.client.pubkey())], [cranker])
+    assert outcome.ok, outcome.logs
+    assert balances.changes() == {"client": held}
+    assert runtime.account(job.address) is None
+    # The job's address can never hold a job again: its id is spent.
+    instruction = ix.create_job(job.client.pubkey(), market.address, job.job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 60, shard_count=1)
+    expect_error(runtime.send([instruction], [job.client]), "JobIdMismatch")
+    expect_error(submit(runtime, market, job, providers[1], [0]), "InvalidAccountOwner")
+    # Its assignments can now close, returning their rent to the providers.
+    rent = runtime.rent_exempt_minimum(ASSIGNMENT_LEN)
+    balances = Balances(runtime, owner=p.owner.pubkey())
+    assert runtime.send([ix.close_assignment(p.owner.pubkey(), market.address, job.address)], [p.owner]).ok
+    assert balances.changes() == {"owner": rent - FEE_PER_SIGNATURE}

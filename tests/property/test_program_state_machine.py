@@ -1,0 +1,237 @@
+"""Random sequences of every instruction, from honest and hostile actors, in the real runtime.
+
+After every step: lamports are conserved (what leaves the accounts is the
+transaction fees), no wallet is debited without signing, program accounts
+are debited only by the instructions whose rules allow it, the books of
+every account add up, and no provider is ever paid twice for a shard.
+
+`TESSERA_PROPERTY_EXAMPLES` (default 40 sequences of up to 60 steps) runs more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+
+from localnet import LocalRuntime
+from marketplace.chain import (
+    AssignmentAccount,
+    JobAccount,
+    MarketAccount,
+    MarketConfig,
+    ProviderAccount,
+    Verdict,
+    assignment_address,
+    job_address,
+    market_address,
+    provider_address,
+)
+from marketplace.chain import instructions as ix
+from marketplace.chain.instructions import Settlement
+
+SOL = 1_000_000_000
+U64_MAX = 2**64 - 1
+EXAMPLES = int(os.environ.get("TESSERA_PROPERTY_EXAMPLES", "40"))
+PROGRAM_DEBITS = {  # which instructions may take lamports out of each program account type
+    "market": set(),
+    "provider": {"withdraw_stake", "settle"},
+    "job": {"settle", "refund", "cancel_job", "close_job"},
+    "assignment": {"close_assignment"},
+}
+amounts = st.one_of(st.integers(1, 3 * SOL), st.integers(U64_MAX - 10 * SOL, U64_MAX), st.just(0))
+shard_sets = st.frozensets(st.integers(0, 9), max_size=6)
+
+
+class ProgramMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.runtime = LocalRuntime(unix_time=1_750_000_000)
+        self.authority, self.attacker = Keypair(), Keypair()
+        self.clients = [Keypair() for _ in range(2)]
+        self.owners = [Keypair() for _ in range(4)]
+        self.treasury = Keypair().pubkey()
+        for key in (self.authority, self.attacker, *self.clients, *self.owners):
+            self.runtime.airdrop(key.pubkey(), 1_000 * SOL)
+        self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000)
+        self.market = market_address(self.authority.pubkey())[0]
+        self.jobs: list[tuple[Pubkey, Keypair, bytes]] = []  # (address, client, seed)
+        self.paid: set[tuple[Pubkey, Pubkey, int]] = set()  # (job, provider, shard)
+        self.sent: list[tuple[str, Instruction, Keypair]] = []
+        self.kinds = {self.market: "market", self.treasury: "wallet"}
+        for key in (self.authority, self.attacker, *self.clients, *self.owners):
+            self.kinds[key.pubkey()] = "wallet"
+        self.fees = 0
+        self.send("initialize_market", ix.initialize_market(self.authority.pubkey(), self.config), self.authority)
+        for i, owner in enumerate(self.owners):
+            self.kinds[provider_address(self.market, owner.pubkey())[0]] = "provider"
+            self.send("register_provider", ix.register_provider(owner.pubkey(), self.market, f"http://127.0.0.1:{7000 + i}", 2 * SOL, 4), owner)
+        self.total = self.total_lamports() + self.fees
+
+    # sending, and what every transaction must respect
+
+    def total_lamports(self) -> int:
+        return sum(self.runtime.balance(key) for key in self.kinds)
+
+    def send(self, name: str, instruction: Instruction, signer: Keypair):
+        before = {key: self.runtime.balance(key) for key in self.kinds}
+        outcome = self.runtime.send([instruction], [signer])
+        self.fees += outcome.fee
+        signers = {m.pubkey for m in instruction.accounts if m.is_signer} | {signer.pubkey()}
+        for key, kind in self.kinds.items():
+            lost = before[key] - self.runtime.balance(key) - (outcome.fee if key == signer.pubkey() else 0)
+            if lost <= 0:
+                continue
+            if kind == "wallet":
+                assert key in signers, f"{name} debited wallet {key} that did not sign"
+            else:
+                assert name in PROGRAM_DEBITS[kind], f"{name} debited a {kind} account"
+        if outcome.ok:
+            self.sent.append((name, instruction, signer))
+            for event in outcome.events:
+                if event.name == "AssignmentSettled":
+                    for shard in range(256):
+                        if event.data.accepted[shard // 8] >> (shard % 8) & 1:
+                            paid = (event.data.job, event.data.provider, shard)
+                            assert paid not in self.paid, f"shard {shard} paid twice to {event.data.provider}"
+                            self.paid.add(paid)
+        return outcome
+
+    def owner(self, index: int) -> Keypair:
+        return self.owners[index % len(self.owners)]
+
+    def job(self, index: int) -> tuple[Pubkey, Keypair, bytes]:
+        return self.jobs[index % len(self.jobs)]
+
+    # honest and careless actors
+
+    @rule(client=st.integers(0, 1), shards=st.integers(0, 12), price=st.one_of(st.integers(1, SOL // 10), st.just(U64_MAX)),
+          lifetime=st.integers(-10, 300), wrong_id=st.booleans())
+    def create_job(self, client, shards, price, lifetime, wrong_id):
+        client = self.clients[client]
+        job_id = MarketAccount.decode(self.runtime.account_data(self.market)).next_job_id + (1 if wrong_id else 0)
+        seed = hashlib.sha256(f"seed-{job_id}".encode()).digest()
+        address = job_address(self.market, job_id)[0]
+        instruction = ix.create_job(client.pubkey(), self.market, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                    seed_commitment=hashlib.sha256(seed).digest(), price_per_shard=price,
+                                    deadline=self.runtime.unix_time + lifetime, shard_count=shards)
+        if self.send("create_job", instruction, client).ok:
+            self.kinds[address] = "job"
+            self.jobs.append((address, client, seed))
+
+    @precondition(lambda self: self.jobs)
+    @rule(owner=st.integers(0, 3), job=st.integers(0, 50), shards=shard_sets)
+    def submit_results(self, owner, job, shards):
+        owner, (address, _, _) = self.owner(owner), self.job(job)
+        provider = provider_address(self.market, owner.pubkey())[0]
+        self.kinds[assignment_address(address, provider)[0]] = "assignment"
+        self.send("submit_results", ix.submit_results(owner.pubkey(), self.market, address, shards, b"r" * 32), owner)
+
+    @precondition(lambda self: self.jobs)
+    @rule(job=st.integers(0, 50), entries=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(list(Verdict)), shard_sets),
+                                                   min_size=1, max_size=3, unique_by=lambda e: e[0]),
+          hostile=st.sampled_from(["none", "verifier", "seed"]))
+    def settle(self, job, entries, hostile):
+        address, client, seed = self.job(job)
+        signer = self.attacker if hostile == "verifier" else self.authority
+        settlements = [Settlement(self.owner(o).pubkey(), verdict, accepted) for o, verdict, accepted in entries]
+        instruction = ix.settle(signer.pubkey(), self.market, address, client.pubkey(), self.treasury,
+                                b"\x00" * 32 if hostile == "seed" else seed, settlements)
+        self.send("settle", instruction, signer)
+
+    @precondition(lambda self: self.jobs)
+    @rule(job=st.integers(0, 50), by_attacker=st.booleans(), action=st.sampled_from(["cancel_job", "refund", "close_job"]))
+    def client_action(self, job, by_attacker, action):
+        address, client, _ = self.job(job)
+        signer = self.attacker if by_attacker else client
+        instruction = {
+            "cancel_job": lambda: ix.cancel_job(signer.pubkey(), address),
+            "refund": lambda: ix.refund(signer.pubkey(), address),
+            "close_job": lambda: ix.close_job(address, client.pubkey()),
+        }[action]()
+        self.send(action, instruction, signer)
+
+    @precondition(lambda self: self.jobs)
+    @rule(owner=st.integers(0, 3), job=st.integers(0, 50))
+    def close_assignment(self, owner, job):
+        owner, (address, _, _) = self.owner(owner), self.job(job)
+        self.send("close_assignment", ix.close_assignment(owner.pubkey(), self.market, address), owner)
+
+    @rule(owner=st.integers(0, 3), amount=amounts, action=st.sampled_from(["add_stake", "request_unstake", "withdraw_stake"]))
+    def stake_action(self, owner, amount, action):
+        owner = self.owner(owner)
+        instruction = {
+            "add_stake": lambda: ix.add_stake(owner.pubkey(), self.market, amount),
+            "request_unstake": lambda: ix.request_unstake(owner.pubkey(), self.market, amount),
+            "withdraw_stake": lambda: ix.withdraw_stake(owner.pubkey(), self.market),
+        }[action]()
+        self.send(action, instruction, owner)
+
+    @rule(seconds=st.integers(1, 400))
+    def time_passes(self, seconds):
+        self.runtime.advance(seconds)
+
+    # hostile actors
+
+    @precondition(lambda self: self.sent)
+    @rule(index=st.integers(0, 10_000))
+    def replay(self, index):
+        name, instruction, signer = self.sent[index % len(self.sent)]
+        self.send(name, instruction, signer)
+
+    @precondition(lambda self: self.sent)
+    @rule(index=st.integers(0, 10_000), position=st.integers(0, 20), replacement=st.integers(0, 10_000))
+    def substitute_account(self, index, position, replacement):
+        """Another account (of another type, job or market, or a spoofed address) where one is expected."""
+        name, instruction, signer = self.sent[index % len(self.sent)]
+        metas = list(instruction.accounts)
+        i = position % len(metas)
+        if metas[i].is_signer:
+            return
+        candidates = sorted(self.kinds, key=str) + [Keypair().pubkey(), SYSTEM_PROGRAM_ID]
+        metas[i] = AccountMeta(candidates[replacement % len(candidates)], False, metas[i].is_writable)
+        duplicated = len({m.pubkey for m in metas}) < len(metas)
+        outcome = self.send(name, Instruction(instruction.program_id, instruction.data, metas), signer)
+        if duplicated and metas[i].pubkey != SYSTEM_PROGRAM_ID:
+            assert not outcome.ok, f"{name} accepted a duplicated account"
+
+    # what must hold after every step
+
+    @invariant()
+    def lamports_are_conserved(self):
+        assert self.total_lamports() + self.fees == self.total
+
+    @invariant()
+    def books_add_up(self):
+        rent = self.runtime.rent_exempt_minimum
+        total_stake = 0
+        for key, kind in self.kinds.items():
+            data = self.runtime.account_data(key)
+            if kind == "provider":
+                p = ProviderAccount.decode(data)
+                assert p.locked_stake <= p.stake
+                assert self.runtime.balance(key) >= rent(264) + p.stake + p.unbonding_stake
+                total_stake += p.stake
+            elif kind == "job" and data is not None:
+                job = JobAccount.decode(data)
+                assert self.runtime.balance(key) == rent(336) + job.escrow
+                assert job.executions_paid <= job.execution_budget
+                assert job.paid_shards <= job.served_shards
+            elif kind == "assignment" and data is not None:
+                a = AssignmentAccount.decode(data)
+                assert a.paid_shards <= a.submitted_shards and a.pending_shards <= a.submitted_shards
+        assert MarketAccount.decode(self.runtime.account_data(self.market)).total_stake == total_stake
+
+
+ProgramMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_program_state_machine = ProgramMachine.TestCase

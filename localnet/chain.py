@@ -1,0 +1,277 @@
+"""The local chain: LiteSVM with the Tessera program, a slot clock, blockhashes, history and durability.
+
+Time behaves like a chain's: the slot advances on a clock and on every
+committed transaction, the Clock sysvar follows wall time, a blockhash is
+valid for 150 slots, and a signature is processed once. Everything here runs
+on one thread (the server's event loop); LiteSVM is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from solders.account import Account
+from solders.clock import Clock  # type: ignore[attr-defined]
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.rpc.responses import RpcSimulateTransactionResult
+from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction, VersionedTransaction
+from solders.transaction_status import TransactionErrorInstructionError
+
+from localnet.errors import InvalidParams, TransactionRejected
+from localnet.ledger import Ledger, StoredAccount
+from marketplace.chain import PROGRAM_ID, program_so
+
+MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
+SLOTS_PER_EPOCH = 432_000
+LAMPORTS_PER_SIGNATURE = 5_000
+FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
+NATIVE_LOADERS = {
+    Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111"),
+    Pubkey.from_string("BPFLoader2111111111111111111111111111111111"),
+    Pubkey.from_string("NativeLoader1111111111111111111111111111111"),
+    Pubkey.from_string("Sysvar1111111111111111111111111111111111111"),
+}
+
+
+def error_json(err: object) -> object:
+    """A solders TransactionError as the validator writes it in JSON."""
+    if err is None:
+        return None
+    return json.loads(RpcSimulateTransactionResult(err, None, None, None, None).to_json())["err"]
+
+
+def describe_error(err: object) -> str:
+    """The validator's sentence for a failed simulation."""
+    if isinstance(err, TransactionErrorInstructionError):
+        detail = error_json(err)["InstructionError"][1]
+        if isinstance(detail, dict) and "Custom" in detail:
+            return f"Error processing Instruction {err.index}: custom program error: 0x{detail['Custom']:x}"
+        return f"Error processing Instruction {err.index}: {detail}"
+    return str(error_json(err))
+
+
+@dataclass(frozen=True)
+class Simulation:
+    err: object  # solders TransactionError, or None
+    logs: list[str]
+    units_consumed: int
+    return_data: dict | None
+    post_accounts: dict[Pubkey, Account]
+
+    def to_json(self) -> dict:
+        return {"err": error_json(self.err), "logs": self.logs, "accounts": None,
+                "unitsConsumed": self.units_consumed, "returnData": self.return_data}
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What one committed transaction changed, for subscribers."""
+
+    slot: int
+    record: dict  # the transaction record, as getTransaction serves it
+    accounts: dict[Pubkey, Account | None]
+
+
+def _return_data(meta) -> dict | None:
+    data = meta.return_data()
+    if data is None or not data.data:
+        return None
+    return {"programId": str(data.program_id), "data": [base64.b64encode(bytes(data.data)).decode(), "base64"]}
+
+
+class LocalChain:
+    def __init__(self, ledger: Ledger | None = None, program: bytes | None = None, program_id: Pubkey = PROGRAM_ID,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.program_id = program_id
+        self.ledger = ledger
+        self._clock = clock
+        self.svm = LiteSVM()
+        # Blockhashes, duplicates and history are this class's job: LiteSVM
+        # keeps one blockhash and a bounded history.
+        self.svm.with_blockhash_check(False)
+        self.svm.with_transaction_history(0)
+        self.svm.with_spl_programs()
+        self.svm.add_program(program_id, program if program is not None else program_so())
+        self.transactions: dict[str, dict] = {}
+        self.by_address: dict[str, list[str]] = defaultdict(list)  # newest last
+        self.by_slot: dict[int, list[str]] = defaultdict(list)
+        self.known_accounts: set[Pubkey] = set()
+        self.subscribers: list[Callable[[Commit], None]] = []
+        self.slot_subscribers: list[Callable[[int], None]] = []
+        self._blockhashes: OrderedDict[Hash, int] = OrderedDict()
+        self._restore_or_genesis()
+
+    # genesis, restart, the clock
+
+    def _restore_or_genesis(self) -> None:
+        stored = self.ledger.get_state("faucet") if self.ledger else None
+        if stored is None:
+            self.faucet = Keypair()
+            self.genesis_hash = Hash(hashlib.sha256(bytes(self.faucet.pubkey()) + b"tessera-genesis").digest())
+            self.slot = 1
+            faucet_account = Account(FAUCET_LAMPORTS, b"", Pubkey.default(), False, 0)
+            self.svm.set_account(self.faucet.pubkey(), faucet_account)
+            self.known_accounts.add(self.faucet.pubkey())
+            if self.ledger:
+                self.ledger.commit("genesis", {"genesis": True}, [StoredAccount(self.faucet.pubkey(), faucet_account)],
+                                   self._state())
+        else:
+            self.faucet = Keypair.from_base58_string(stored)
+            self.genesis_hash = Hash.from_string(self.ledger.get_state("genesis_hash"))
+            self.slot = int(self.ledger.get_state("slot"))
+            for stored_account in self.ledger.accounts():
+                self.svm.set_account(stored_account.pubkey, stored_account.account)
+                self.known_accounts.add(stored_account.pubkey)
+            for record in self.ledger.transactions():
+                if "signature" in record:
+                    self._index(record)
+        self._enter_slot(self.slot)
+
+    def _state(self) -> dict[str, str]:
+        return {"faucet": str(self.faucet), "genesis_hash": str(self.genesis_hash), "slot": str(self.slot)}
+
+    def blockhash_of(self, slot: int) -> Hash:
+        return Hash(hashlib.sha256(bytes(self.genesis_hash) + slot.to_bytes(8, "little")).digest())
+
+    def _enter_slot(self, slot: int) -> None:
+        self.slot = slot
+        self._blockhashes[self.blockhash_of(slot)] = slot
+        while len(self._blockhashes) > MAX_PROCESSING_AGE + 1:
+            self._blockhashes.popitem(last=False)
+        now = int(self._clock())
+        self.svm.set_clock(Clock(slot, now, slot // SLOTS_PER_EPOCH, slot // SLOTS_PER_EPOCH + 1, now))
+
+    def tick(self) -> None:
+        """One slot passes (the server calls this every ~400 ms)."""
+        self._enter_slot(self.slot + 1)
+        for notify in self.slot_subscribers:
+            notify(self.slot)
+
+    @property
+    def latest_blockhash(self) -> Hash:
+        return next(reversed(self._blockhashes))
+
+    @property
+    def last_valid_block_height(self) -> int:
+        return self.slot + MAX_PROCESSING_AGE
+
+    def is_blockhash_valid(self, blockhash: Hash) -> bool:
+        return blockhash in self._blockhashes
+
+    # reading
+
+    def account(self, pubkey: Pubkey) -> Account | None:
+        account = self.svm.get_account(pubkey)
+        return account if account is not None and account.lamports > 0 else None
+
+    def balance(self, pubkey: Pubkey) -> int:
+        account = self.account(pubkey)
+        return account.lamports if account else 0
+
+    def accounts_owned_by(self, owner: Pubkey) -> list[tuple[Pubkey, Account]]:
+        found = []
+        for pubkey in sorted(self.known_accounts, key=bytes):
+            account = self.account(pubkey)
+            if account is not None and account.owner == owner:
+                found.append((pubkey, account))
+        return found
+
+    def rent_exempt_minimum(self, size: int) -> int:
+        return self.svm.minimum_balance_for_rent_exemption(size)
+
+    # writing
+
+    def simulate(self, tx: VersionedTransaction) -> Simulation:
+        result = self.svm.simulate_transaction(tx)
+        if hasattr(result, "err"):
+            meta = result.meta()
+            return Simulation(result.err(), list(meta.logs()), meta.compute_units_consumed(), _return_data(meta), {})
+        meta = result.meta()
+        return Simulation(None, list(meta.logs()), meta.compute_units_consumed(), _return_data(meta),
+                          dict(result.post_accounts()))
+
+    def send(self, tx: VersionedTransaction, preflight: bool = True) -> Signature:
+        """Commits a transaction, or raises TransactionRejected as the validator would."""
+        signature = tx.signatures[0]
+        if not all(tx.verify_with_results()):
+            raise TransactionRejected("Transaction signature verification failure")
+        if str(signature) in self.transactions:
+            raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
+                                      {"err": "AlreadyProcessed", "logs": [], "accounts": None, "unitsConsumed": 0, "returnData": None})
+        if not self.is_blockhash_valid(tx.message.recent_blockhash):
+            raise TransactionRejected("Transaction simulation failed: Blockhash not found",
+                                      {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0, "returnData": None})
+        if preflight:
+            simulation = self.simulate(tx)
+            if simulation.err is not None:
+                raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}", simulation.to_json())
+        keys = list(tx.message.account_keys)
+        pre_balances = [self.balance(k) for k in keys]
+        result = self.svm.send_transaction(tx)
+        failed = hasattr(result, "err")
+        meta = result.meta() if failed else result
+        err = result.err() if failed else None
+        # Errors before execution (unknown payer, no funds for the fee) are
+        # never committed by a validator; instruction errors are, with the fee.
+        if failed and not isinstance(err, TransactionErrorInstructionError):
+            raise TransactionRejected(f"Transaction simulation failed: {describe_error(err)}",
+                                      {"err": error_json(err), "logs": list(meta.logs()), "accounts": None,
+                                       "unitsConsumed": meta.compute_units_consumed(), "returnData": None})
+        self._enter_slot(self.slot + 1)
+        record = {
+            "signature": str(signature),
+            "slot": self.slot,
+            "blockTime": int(self._clock()),
+            "transaction": base64.b64encode(bytes(tx)).decode(),
+            "accountKeys": [str(k) for k in keys],
+            "err": error_json(err),
+            "logs": list(meta.logs()),
+            "unitsConsumed": meta.compute_units_consumed(),
+            "fee": LAMPORTS_PER_SIGNATURE * len(tx.signatures),
+            "preBalances": pre_balances,
+            "postBalances": [self.balance(k) for k in keys],
+            "returnData": None if failed else _return_data(meta),
+        }
+        touched = {k: self.account(k) for k in keys}
+        if self.ledger:
+            durable = [StoredAccount(k, a if a is not None else Account(0, b"", Pubkey.default(), False, 0))
+                       for k, a in touched.items() if self._persistable(k, a)]
+            self.ledger.commit(str(signature), record, durable, self._state())
+        self._index(record)
+        commit = Commit(self.slot, record, touched)
+        for notify in list(self.subscribers):
+            notify(commit)
+        for notify in self.slot_subscribers:
+            notify(self.slot)
+        return signature
+
+    def _persistable(self, pubkey: Pubkey, account: Account | None) -> bool:
+        """Programs and sysvars are loaded anew at start; everything else is state."""
+        return account is None or not (account.executable or account.owner in NATIVE_LOADERS)
+
+    def _index(self, record: dict) -> None:
+        self.transactions[record["signature"]] = record
+        self.by_slot[record["slot"]].append(record["signature"])
+        for key in record["accountKeys"]:
+            self.by_address[key].append(record["signature"])
+            self.known_accounts.add(Pubkey.from_string(key))
+
+    def airdrop(self, pubkey: Pubkey, lamports: int) -> Signature:
+        if lamports <= 0 or lamports > self.balance(self.faucet.pubkey()) // 2:
+            raise InvalidParams(f"airdrop of {lamports} lamports is out of the faucet's range")
+        message = Message([transfer(TransferParams(from_pubkey=self.faucet.pubkey(), to_pubkey=pubkey, lamports=lamports))],
+                          self.faucet.pubkey())
+        tx = Transaction([self.faucet], message, self.latest_blockhash)
+        return self.send(VersionedTransaction.from_legacy(tx))

@@ -1,0 +1,92 @@
+"""Parsing of JSON-RPC params: each helper raises InvalidParams with what was wrong."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import based58
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+from localnet.errors import InvalidParams
+
+MAX_MULTIPLE_ACCOUNTS = 100
+MAX_SIGNATURE_STATUSES = 256
+
+
+def positional(params: Any, index: int, name: str, required: bool = True) -> Any:
+    if params is None:
+        params = []
+    if not isinstance(params, list):
+        raise InvalidParams("params must be an array")
+    if index >= len(params) or params[index] is None:
+        if required:
+            raise InvalidParams(f"missing parameter {index}: {name}")
+        return None
+    return params[index]
+
+
+def config(params: Any, index: int) -> dict:
+    value = positional(params, index, "config", required=False)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParams(f"parameter {index} must be a configuration object")
+    return value
+
+
+def pubkey(value: Any, name: str = "pubkey") -> Pubkey:
+    if not isinstance(value, str):
+        raise InvalidParams(f"{name} must be a base58 string")
+    try:
+        return Pubkey.from_string(value)
+    except ValueError as exc:
+        raise InvalidParams(f"Invalid param: {name} {value!r} is not a valid public key") from exc
+
+
+def signature(value: Any) -> Signature:
+    if not isinstance(value, str):
+        raise InvalidParams("signature must be a base58 string")
+    try:
+        return Signature.from_string(value)
+    except ValueError as exc:
+        raise InvalidParams(f"Invalid param: {value!r} is not a valid signature") from exc
+
+
+def blockhash(value: Any) -> Hash:
+    if not isinstance(value, str):
+        raise InvalidParams("blockhash must be a base58 string")
+    try:
+        return Hash.from_string(value)
+    except ValueError as exc:
+        raise InvalidParams(f"Invalid param: {value!r} is not a valid blockhash") from exc
+
+
+def unsigned(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 2**64:
+        raise InvalidParams(f"{name} must be an unsigned 64-bit integer")
+    return value
+
+
+def decode_bytes(value: Any, encoding: str, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidParams(f"{what} must be a string")
+    try:
+        if encoding == "base64":
+            return base64.b64decode(value, validate=True)
+        if encoding == "base58":
+            return based58.b58decode(value.encode())
+    except ValueError as exc:
+        raise InvalidParams(f"invalid {encoding} in {what}: {exc}") from exc
+    raise InvalidParams(f"unsupported encoding {encoding!r} for {what}: use base58 or base64")
+
+
+def transaction(value: Any, cfg: dict) -> VersionedTransaction:
+    raw = decode_bytes(value, cfg.get("encoding", "base58"), "transaction")
+    try:
+        return VersionedTransaction.from_bytes(raw)
+    except ValueError as exc:
+        raise InvalidParams(f"failed to deserialize transaction: {exc}") from exc

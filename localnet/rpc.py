@@ -1,0 +1,282 @@
+"""The JSON-RPC methods of a Solana validator, answered from the local chain.
+
+Handlers parse their params, read or write the chain, and return the
+`result` the validator would; errors are RpcErrors with the validator's codes.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from solders.message import Message, MessageV0
+
+from localnet import params as p
+from localnet.chain import LAMPORTS_PER_SIGNATURE, SLOTS_PER_EPOCH, LocalChain
+from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data, token_amount
+from localnet.errors import InvalidParams, MethodNotFound, RpcError
+from localnet.transactions import status_json, transaction_json
+
+SOLANA_CORE_VERSION = "2.2.0"  # the RPC API whose shapes these answers follow
+FEATURE_SET = 3294202862
+MAX_SIGNATURES_FOR_ADDRESS = 1000
+
+
+class RpcMethods:
+    def __init__(self, chain: LocalChain) -> None:
+        self.chain = chain
+        self.identity = chain.faucet.pubkey()
+        self._methods: dict[str, Callable[[Any], Any]] = {
+            name[len("rpc_"):]: getattr(self, name) for name in dir(self) if name.startswith("rpc_")
+        }
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._methods)
+
+    def call(self, method: str, params: Any) -> Any:
+        handler = self._methods.get(method)
+        if handler is None:
+            raise MethodNotFound("Method not found")
+        return handler(params)
+
+    def _context(self, value: Any) -> dict:
+        return {"context": {"slot": self.chain.slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value}
+
+    def _decimals(self, mint) -> int:
+        account = self.chain.account(mint)
+        return bytes(account.data)[44] if account is not None and len(account.data) >= 45 else 0
+
+    def _account_json(self, pubkey, cfg: dict):
+        account = self.chain.account(pubkey)
+        if account is None:
+            return None
+        return encode_account(account, cfg.get("encoding", "base58"), cfg.get("dataSlice"), self._decimals)
+
+    # accounts
+
+    def rpc_getAccountInfo(self, params):
+        key = p.pubkey(p.positional(params, 0, "pubkey"))
+        return self._context(self._account_json(key, p.config(params, 1)))
+
+    def rpc_getMultipleAccounts(self, params):
+        keys = p.positional(params, 0, "pubkeys")
+        if not isinstance(keys, list) or len(keys) > p.MAX_MULTIPLE_ACCOUNTS:
+            raise InvalidParams(f"pubkeys must be an array of at most {p.MAX_MULTIPLE_ACCOUNTS} keys")
+        cfg = p.config(params, 1)
+        return self._context([self._account_json(p.pubkey(k), cfg) for k in keys])
+
+    def rpc_getProgramAccounts(self, params):
+        program = p.pubkey(p.positional(params, 0, "program id"))
+        cfg = p.config(params, 1)
+        filters = cfg.get("filters") or []
+        if not isinstance(filters, list) or len(filters) > 4:
+            raise InvalidParams("filters must be an array of at most 4 filters")
+        found = [
+            {"pubkey": str(key), "account": encode_account(account, cfg.get("encoding", "base58"), cfg.get("dataSlice"), self._decimals)}
+            for key, account in self.chain.accounts_owned_by(program)
+            if all(_matches(bytes(account.data), f) for f in filters)
+        ]
+        return self._context(found) if cfg.get("withContext") else found
+
+    def rpc_getBalance(self, params):
+        return self._context(self.chain.balance(p.pubkey(p.positional(params, 0, "pubkey"))))
+
+    def rpc_getMinimumBalanceForRentExemption(self, params):
+        size = p.unsigned(p.positional(params, 0, "data length"), "data length")
+        if size > 10 * 1024 * 1024:
+            raise InvalidParams("data length is above the 10 MiB account limit")
+        return self.chain.rent_exempt_minimum(size)
+
+    def rpc_getTokenAccountBalance(self, params):
+        key = p.pubkey(p.positional(params, 0, "token account"))
+        account = self.chain.account(key)
+        parsed = parse_token_account(bytes(account.data), self._decimals) if account and account.owner == TOKEN_PROGRAM_ID else None
+        if parsed is None or parsed["parsed"]["type"] != "account":
+            raise InvalidParams("Invalid param: not a Token account")
+        return self._context(parsed["parsed"]["info"]["tokenAmount"])
+
+    def rpc_getTokenAccountsByOwner(self, params):
+        owner = p.pubkey(p.positional(params, 0, "owner"), "owner")
+        selector = p.positional(params, 1, "mint or programId")
+        if not isinstance(selector, dict) or len(selector) != 1 or not ({"mint", "programId"} & selector.keys()):
+            raise InvalidParams("the second parameter must be {\"mint\": ...} or {\"programId\": ...}")
+        mint = p.pubkey(selector["mint"], "mint") if "mint" in selector else None
+        if "programId" in selector and p.pubkey(selector["programId"], "programId") != TOKEN_PROGRAM_ID:
+            raise InvalidParams("Invalid param: unrecognized Token program id")
+        cfg = p.config(params, 2)
+        found = []
+        for key, account in self.chain.accounts_owned_by(TOKEN_PROGRAM_ID):
+            data = bytes(account.data)
+            if len(data) == 165 and data[32:64] == bytes(owner) and (mint is None or data[0:32] == bytes(mint)):
+                found.append({"pubkey": str(key), "account": encode_account(account, cfg.get("encoding", "base58"), cfg.get("dataSlice"), self._decimals)})
+        return self._context(found)
+
+    # cluster
+
+    def rpc_getSlot(self, params):
+        return self.chain.slot
+
+    def rpc_getBlockHeight(self, params):
+        return self.chain.slot
+
+    def rpc_getTransactionCount(self, params):
+        return len(self.chain.transactions)
+
+    def rpc_getEpochInfo(self, params):
+        slot = self.chain.slot
+        return {"absoluteSlot": slot, "blockHeight": slot, "epoch": slot // SLOTS_PER_EPOCH,
+                "slotIndex": slot % SLOTS_PER_EPOCH, "slotsInEpoch": SLOTS_PER_EPOCH,
+                "transactionCount": len(self.chain.transactions)}
+
+    def rpc_getVersion(self, params):
+        return {"solana-core": SOLANA_CORE_VERSION, "feature-set": FEATURE_SET}
+
+    def rpc_getHealth(self, params):
+        return "ok"
+
+    def rpc_getGenesisHash(self, params):
+        return str(self.chain.genesis_hash)
+
+    def rpc_getIdentity(self, params):
+        return {"identity": str(self.identity)}
+
+    def rpc_getLatestBlockhash(self, params):
+        return self._context({"blockhash": str(self.chain.latest_blockhash),
+                              "lastValidBlockHeight": self.chain.last_valid_block_height})
+
+    def rpc_isBlockhashValid(self, params):
+        return self._context(self.chain.is_blockhash_valid(p.blockhash(p.positional(params, 0, "blockhash"))))
+
+    def rpc_getFeeForMessage(self, params):
+        raw = p.decode_bytes(p.positional(params, 0, "message"), "base64", "message")
+        try:
+            message = MessageV0.from_bytes(raw[1:]) if raw and raw[0] & 0x80 else Message.from_bytes(raw)
+        except ValueError as exc:
+            raise InvalidParams(f"failed to deserialize message: {exc}") from exc
+        if not self.chain.is_blockhash_valid(message.recent_blockhash):
+            return self._context(None)
+        return self._context(LAMPORTS_PER_SIGNATURE * message.header.num_required_signatures)
+
+    def rpc_getRecentPrioritizationFees(self, params):
+        return [{"slot": slot, "prioritizationFee": 0} for slot in range(max(1, self.chain.slot - 149), self.chain.slot + 1)]
+
+    # transactions
+
+    def rpc_requestAirdrop(self, params):
+        key = p.pubkey(p.positional(params, 0, "pubkey"))
+        lamports = p.unsigned(p.positional(params, 1, "lamports"), "lamports")
+        return str(self.chain.airdrop(key, lamports))
+
+    def rpc_sendTransaction(self, params):
+        cfg = p.config(params, 1)
+        tx = p.transaction(p.positional(params, 0, "transaction"), cfg)
+        return str(self.chain.send(tx, preflight=not cfg.get("skipPreflight", False)))
+
+    def rpc_simulateTransaction(self, params):
+        cfg = p.config(params, 1)
+        tx = p.transaction(p.positional(params, 0, "transaction"), cfg)
+        if cfg.get("sigVerify") and cfg.get("replaceRecentBlockhash"):
+            raise InvalidParams("sigVerify may not be used with replaceRecentBlockhash")
+        if cfg.get("sigVerify") and not all(tx.verify_with_results()):
+            raise RpcError("Transaction signature verification failure")
+        simulation = self.chain.simulate(tx)
+        value = simulation.to_json()
+        requested = cfg.get("accounts")
+        if requested:
+            addresses = [p.pubkey(a) for a in requested.get("addresses", [])]
+            encoding = requested.get("encoding", "base64")
+            value["accounts"] = [
+                encode_account(simulation.post_accounts[a], encoding, None, self._decimals)
+                if a in simulation.post_accounts else self._account_json(a, {"encoding": encoding})
+                for a in addresses
+            ]
+        if cfg.get("replaceRecentBlockhash"):
+            value["replacementBlockhash"] = {"blockhash": str(self.chain.latest_blockhash),
+                                             "lastValidBlockHeight": self.chain.last_valid_block_height}
+        return self._context(value)
+
+    def rpc_getSignatureStatuses(self, params):
+        signatures = p.positional(params, 0, "signatures")
+        if not isinstance(signatures, list) or len(signatures) > p.MAX_SIGNATURE_STATUSES:
+            raise InvalidParams(f"signatures must be an array of at most {p.MAX_SIGNATURE_STATUSES}")
+        values = []
+        for raw in signatures:
+            record = self.chain.transactions.get(str(p.signature(raw)))
+            values.append(status_json(record) if record else None)
+        return self._context(values)
+
+    def rpc_getTransaction(self, params):
+        record = self.chain.transactions.get(str(p.signature(p.positional(params, 0, "signature"))))
+        if record is None:
+            return None
+        cfg = p.config(params, 1)
+        body = transaction_json(record, cfg.get("encoding", "json"), cfg.get("maxSupportedTransactionVersion"))
+        return {"slot": record["slot"], "blockTime": record["blockTime"], **body}
+
+    def rpc_getSignaturesForAddress(self, params):
+        address = str(p.pubkey(p.positional(params, 0, "address"), "address"))
+        cfg = p.config(params, 1)
+        limit = cfg.get("limit", MAX_SIGNATURES_FOR_ADDRESS)
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_SIGNATURES_FOR_ADDRESS:
+            raise InvalidParams(f"limit must be 1 to {MAX_SIGNATURES_FOR_ADDRESS}")
+        signatures = list(reversed(self.chain.by_address.get(address, [])))
+        if cfg.get("before"):
+            before = str(p.signature(cfg["before"]))
+            signatures = signatures[signatures.index(before) + 1:] if before in signatures else []
+        if cfg.get("until"):
+            until = str(p.signature(cfg["until"]))
+            signatures = signatures[:signatures.index(until)] if until in signatures else signatures
+        out = []
+        for sig in signatures[:limit]:
+            record = self.chain.transactions[sig]
+            out.append({"signature": sig, "slot": record["slot"], "err": record["err"], "memo": None,
+                        "blockTime": record["blockTime"], "confirmationStatus": "finalized"})
+        return out
+
+    def rpc_getBlock(self, params):
+        slot = p.unsigned(p.positional(params, 0, "slot"), "slot")
+        if slot > self.chain.slot:
+            raise RpcError(f"Block not available for slot {slot}")
+        cfg = p.config(params, 1)
+        details = cfg.get("transactionDetails", "full")
+        records = [self.chain.transactions[s] for s in self.chain.by_slot.get(slot, [])]
+        block = {
+            "blockhash": str(self.chain.blockhash_of(slot)),
+            "previousBlockhash": str(self.chain.blockhash_of(max(slot - 1, 0))),
+            "parentSlot": max(slot - 1, 0),
+            "blockTime": records[0]["blockTime"] if records else None,
+            "blockHeight": slot,
+        }
+        if details == "full":
+            block["transactions"] = [transaction_json(r, cfg.get("encoding", "json"), cfg.get("maxSupportedTransactionVersion")) for r in records]
+        elif details == "signatures":
+            block["signatures"] = [r["signature"] for r in records]
+        elif details != "none":
+            raise InvalidParams("transactionDetails must be full, signatures or none")
+        if cfg.get("rewards", True):
+            block["rewards"] = []
+        return block
+
+    def rpc_getBlockTime(self, params):
+        slot = p.unsigned(p.positional(params, 0, "slot"), "slot")
+        records = self.chain.by_slot.get(slot)
+        if slot > self.chain.slot:
+            raise RpcError(f"Block not available for slot {slot}")
+        return self.chain.transactions[records[0]]["blockTime"] if records else None
+
+
+def _matches(data: bytes, flt: Any) -> bool:
+    if not isinstance(flt, dict) or len(flt) != 1:
+        raise InvalidParams("each filter must be {\"dataSize\": n} or {\"memcmp\": {...}}")
+    if "dataSize" in flt:
+        return len(data) == p.unsigned(flt["dataSize"], "dataSize")
+    if "memcmp" in flt:
+        memcmp = flt["memcmp"]
+        if not isinstance(memcmp, dict):
+            raise InvalidParams("memcmp must be an object")
+        offset = p.unsigned(memcmp.get("offset"), "memcmp offset")
+        expected = p.decode_bytes(memcmp.get("bytes"), memcmp.get("encoding", "base58"), "memcmp bytes")
+        return slice_data(data, {"offset": offset, "length": len(expected)}) == expected
+    raise InvalidParams(f"unknown filter {next(iter(flt))!r}")

@@ -1,0 +1,197 @@
+"""The localnet server: Solana JSON-RPC over HTTP and PubSub over WebSocket, on the local chain.
+
+`Localnet` runs it in-process as an async context manager (tests, the demo);
+`tessera localnet` runs it in the foreground.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from localnet.chain import LocalChain
+from localnet.errors import InvalidRequest, ParseError, RpcError
+from localnet.ledger import Ledger
+from localnet.rpc import RpcMethods
+from localnet.subscriptions import Subscriptions
+
+log = logging.getLogger("tessera.localnet")
+
+MAX_BODY_BYTES = 50 * 1024  # the validator's limit on a request body
+MAX_BATCH = 100
+CHAIN = web.AppKey("chain", LocalChain)
+METHODS = web.AppKey("methods", RpcMethods)
+SUBSCRIPTIONS = web.AppKey("subscriptions", Subscriptions)
+
+
+@dataclass(frozen=True)
+class LocalnetConfig:
+    host: str = "127.0.0.1"
+    port: int = 8899  # HTTP; WebSocket listens on port + 1, as solana-test-validator does
+    ledger: Path | None = None  # None: state lives in memory
+    reset: bool = False  # start the ledger afresh
+    slot_interval: float = 0.4  # seconds per slot
+
+
+def _response(id_: Any, result: Any = None, error: RpcError | None = None) -> dict:
+    if error is not None:
+        return {"jsonrpc": "2.0", "error": error.to_json(), "id": id_}
+    return {"jsonrpc": "2.0", "result": result, "id": id_}
+
+
+def run_call(methods: RpcMethods, request: Any) -> dict:
+    """One JSON-RPC request object to its response; nothing raised escapes."""
+    id_ = request.get("id") if isinstance(request, dict) else None
+    try:
+        if (not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str)
+                or not isinstance(id_, (int, str, type(None))) or isinstance(id_, bool)):
+            raise InvalidRequest("Invalid request")
+        return _response(id_, methods.call(request["method"], request.get("params")))
+    except RpcError as exc:
+        return _response(id_, error=exc)
+    except Exception:  # a bug must cost one request, never the server
+        log.exception("internal error in %s", request.get("method") if isinstance(request, dict) else request)
+        return _response(id_, error=RpcError("Internal error"))
+    except BaseException as exc:  # solders raises Rust panics as PanicException(BaseException)
+        if type(exc).__name__ != "PanicException":
+            raise
+        log.error("runtime panic in %s: %s", request.get("method"), exc)
+        return _response(id_, error=RpcError("Internal error"))
+
+
+async def handle_http(request: web.Request) -> web.Response:
+    methods = request.app[METHODS]
+    try:
+        payload = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return web.json_response(_response(None, error=ParseError("Parse error")))
+    if isinstance(payload, list):
+        if not payload or len(payload) > MAX_BATCH:
+            return web.json_response(_response(None, error=InvalidRequest(f"a batch holds 1 to {MAX_BATCH} requests")))
+        return web.json_response([run_call(methods, item) for item in payload])
+    return web.json_response(run_call(methods, payload))
+
+
+async def handle_ws(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES)
+    await ws.prepare(request)
+    subscriptions = request.app[SUBSCRIPTIONS]
+    outbox: asyncio.Queue[dict] = asyncio.Queue()
+    owned: set[int] = set()
+
+    async def writer() -> None:
+        while True:
+            await ws.send_json(await outbox.get())
+
+    writer_task = asyncio.create_task(writer())
+    try:
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                call = json.loads(message.data)
+                if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or not isinstance(call.get("method"), str):
+                    raise InvalidRequest("Invalid request")
+                result = subscriptions.handle(call["method"], call.get("params"), outbox.put_nowait, owned)
+                outbox.put_nowait(_response(call.get("id"), result))
+            except ValueError:
+                outbox.put_nowait(_response(None, error=ParseError("Parse error")))
+            except RpcError as exc:
+                outbox.put_nowait(_response(call.get("id") if isinstance(call, dict) else None, error=exc))
+    finally:
+        subscriptions.drop(owned)
+        writer_task.cancel()
+    return ws
+
+
+async def _slot_clock(chain: LocalChain, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        chain.tick()
+
+
+def create_app(chain: LocalChain, slot_interval: float = 0.4) -> web.Application:
+    """The HTTP JSON-RPC app; the WebSocket app shares its chain (see `Localnet`)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[CHAIN] = chain
+    app[METHODS] = RpcMethods(chain)
+    app.router.add_post("/", handle_http)
+
+    async def clock(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_slot_clock(app[CHAIN], slot_interval))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(clock)
+    return app
+
+
+def create_ws_app(chain: LocalChain) -> web.Application:
+    app = web.Application()
+    app[CHAIN] = chain
+    app[SUBSCRIPTIONS] = Subscriptions(chain)
+    app.router.add_get("/", handle_ws)
+    return app
+
+
+def open_chain(config: LocalnetConfig) -> LocalChain:
+    if config.ledger is None:
+        return LocalChain()
+    ledger = Ledger.reset(config.ledger) if config.reset else Ledger(config.ledger)
+    return LocalChain(ledger=ledger)
+
+
+class Localnet:
+    """The server in this process: `async with Localnet(LocalnetConfig(port=0)) as net: net.url`."""
+
+    def __init__(self, config: LocalnetConfig = LocalnetConfig()) -> None:
+        self.config = config
+        self.chain: LocalChain | None = None
+        self._runners: list[web.AppRunner] = []
+        self.port = self.ws_port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.config.host}:{self.ws_port}"
+
+    async def start(self) -> Localnet:
+        self.chain = open_chain(self.config)
+        http = web.AppRunner(create_app(self.chain, self.config.slot_interval), access_log=None)
+        ws = web.AppRunner(create_ws_app(self.chain), access_log=None)
+        for runner in (http, ws):
+            await runner.setup()
+            self._runners.append(runner)
+        http_site = web.TCPSite(http, self.config.host, self.config.port)
+        await http_site.start()
+        self.port = http_site._server.sockets[0].getsockname()[1]
+        ws_site = web.TCPSite(ws, self.config.host, self.port + 1 if self.config.port else 0)
+        await ws_site.start()
+        self.ws_port = ws_site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        if self.chain is not None and self.chain.ledger is not None:
+            self.chain.ledger.close()
+
+    async def __aenter__(self) -> Localnet:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()

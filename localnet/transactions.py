@@ -1,0 +1,95 @@
+"""Transactions and their status as getTransaction, getBlock and getSignatureStatuses serve them."""
+
+from __future__ import annotations
+
+import base64
+
+import based58
+from solders.message import MessageV0
+from solders.transaction import VersionedTransaction
+
+from localnet.errors import InvalidParams
+
+ENCODINGS = ("json", "jsonParsed", "base64", "base58")
+
+
+def _message_json(tx: VersionedTransaction) -> dict:
+    message = tx.message
+    keys = list(message.account_keys)
+    out = {
+        "accountKeys": [str(k) for k in keys],
+        "header": {
+            "numRequiredSignatures": message.header.num_required_signatures,
+            "numReadonlySignedAccounts": message.header.num_readonly_signed_accounts,
+            "numReadonlyUnsignedAccounts": message.header.num_readonly_unsigned_accounts,
+        },
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [
+            {"programIdIndex": ix.program_id_index, "accounts": list(ix.accounts),
+             "data": based58.b58encode(bytes(ix.data)).decode(), "stackHeight": None}
+            for ix in message.instructions
+        ],
+    }
+    if isinstance(message, MessageV0):
+        out["addressTableLookups"] = [
+            {"accountKey": str(l.account_key), "writableIndexes": list(l.writable_indexes),
+             "readonlyIndexes": list(l.readonly_indexes)} for l in message.address_table_lookups
+        ]
+    return out
+
+
+def version_of(tx: VersionedTransaction) -> object:
+    return 0 if isinstance(tx.message, MessageV0) else "legacy"
+
+
+def meta_json(record: dict) -> dict:
+    meta = {
+        "err": record["err"],
+        "status": {"Ok": None} if record["err"] is None else {"Err": record["err"]},
+        "fee": record["fee"],
+        "preBalances": record["preBalances"],
+        "postBalances": record["postBalances"],
+        "innerInstructions": [],
+        "logMessages": record["logs"],
+        "preTokenBalances": [],
+        "postTokenBalances": [],
+        "rewards": [],
+        "loadedAddresses": {"writable": [], "readonly": []},
+        "computeUnitsConsumed": record["unitsConsumed"],
+    }
+    if record.get("returnData"):
+        meta["returnData"] = record["returnData"]
+    return meta
+
+
+def transaction_json(record: dict, encoding: str, max_version: int | None) -> dict:
+    """The transaction with its meta, in `encoding`, without slot and blockTime."""
+    if encoding not in ENCODINGS:
+        raise InvalidParams(f"unsupported encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+    raw = base64.b64decode(record["transaction"])
+    tx = VersionedTransaction.from_bytes(raw)
+    version = version_of(tx)
+    if version != "legacy" and max_version is None:
+        raise InvalidParams("Transaction version (0) is not supported by the requesting client. "
+                            "Please try the request again with the following configuration parameter: "
+                            '"maxSupportedTransactionVersion": 0')
+    if encoding == "base64":
+        body: object = [record["transaction"], "base64"]
+    elif encoding == "base58":
+        body = [based58.b58encode(raw).decode(), "base58"]
+    else:
+        body = {"signatures": [str(s) for s in tx.signatures], "message": _message_json(tx)}
+    out = {"transaction": body, "meta": meta_json(record)}
+    if max_version is not None:
+        out["version"] = version
+    return out
+
+
+def status_json(record: dict) -> dict:
+    return {
+        "slot": record["slot"],
+        "confirmations": None,
+        "err": record["err"],
+        "status": {"Ok": None} if record["err"] is None else {"Err": record["err"]},
+        "confirmationStatus": "finalized",
+    }

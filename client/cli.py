@@ -41,6 +41,25 @@ def program_build(clang: str, out: Path | None) -> None:
 
 
 @main.command()
+@click.option("--port", default=8899, show_default=True, help="HTTP JSON-RPC port; WebSocket uses port + 1.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--ledger", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep state in this directory across restarts (default: in memory).")
+@click.option("--reset", is_flag=True, help="Start the ledger afresh.")
+@click.option("--quiet", is_flag=True, help="Print the URLs once instead of a live status.")
+@click.option("--validator", is_flag=True, help="Run solana-test-validator (on PATH) with the program preloaded instead.")
+def localnet(port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, validator: bool) -> None:
+    """A local Solana chain with the Tessera program deployed, for development and tests."""
+    from localnet.cli import run
+    from localnet.errors import LocalnetError
+
+    try:
+        run(port, host, ledger, reset, quiet, validator)
+    except (LocalnetError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
 def demo() -> None:
     """Run a local market on an in-process chain and show its accounts."""
     from client.demo import DemoError, run_demo
@@ -51,3 +70,7 @@ def demo() -> None:
     except DemoError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

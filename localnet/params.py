@@ -35,7 +35,8 @@ def config(params: Any, index: int) -> dict:
         return {}
     if not isinstance(value, dict):
         raise InvalidParams(f"parameter {index} must be a configuration object")
-    return value
+    # Clients send null for options they leave unset.
+    return {key: option for key, option in value.items() if option is not None}
 
 
 def pubkey(value: Any, name: str = "pubkey") -> Pubkey:

@@ -218,7 +218,7 @@ class RpcMethods:
     def rpc_getSignaturesForAddress(self, params):
         address = str(p.pubkey(p.positional(params, 0, "address"), "address"))
         cfg = p.config(params, 1)
-        limit = cfg.get("limit") or MAX_SIGNATURES_FOR_ADDRESS
+        limit = cfg.get("limit", MAX_SIGNATURES_FOR_ADDRESS)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SIGNATURES_FOR_ADDRESS:
             raise InvalidParams(f"limit must be 1 to {MAX_SIGNATURES_FOR_ADDRESS}")
         signatures = list(reversed(self.chain.by_address.get(address, [])))

@@ -1,0 +1,117 @@
+"""Bad input never crashes or corrupts localnet: standard JSON-RPC errors, and it keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import aiohttp
+import pytest
+from solders.keypair import Keypair
+
+from tests.integration.conftest import SOL, rpc_call
+
+
+async def post(url: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, object]:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=body, headers={"content-type": content_type}) as response:
+            text = await response.text()
+            try:
+                return response.status, __import__("json").loads(text)
+            except ValueError:
+                return response.status, text
+
+
+@pytest.mark.parametrize("body,code", [
+    (b"{not json", -32700),
+    (b"\xff\xfe", -32700),
+    (b"[]", -32600),
+    (b'{"jsonrpc": "1.0", "id": 1, "method": "getSlot"}', -32600),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": 42}', -32600),
+    (b'{"jsonrpc": "2.0", "id": {"x": 1}, "method": "getSlot"}', -32600),
+    (b'"just a string"', -32600),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "stealLamports"}', -32601),
+])
+async def test_malformed_requests_get_standard_errors(net, body, code):
+    status, answer = await post(net.url, body)
+    assert status == 200
+    assert answer["error"]["code"] == code
+
+
+@pytest.mark.parametrize("method,params", [
+    ("getBalance", []),
+    ("getBalance", ["not-a-key"]),
+    ("getBalance", [123]),
+    ("getAccountInfo", ["11111111111111111111111111111111", "base64"]),
+    ("getAccountInfo", ["11111111111111111111111111111111", {"encoding": "utf8"}]),
+    ("getMultipleAccounts", [["11111111111111111111111111111111"] * 101]),
+    ("getProgramAccounts", ["11111111111111111111111111111111", {"filters": [{"memcmp": {"offset": -1, "bytes": "1"}}]}]),
+    ("getProgramAccounts", ["11111111111111111111111111111111", {"filters": [{"bogus": 1}]}]),
+    ("requestAirdrop", ["11111111111111111111111111111111", -5]),
+    ("requestAirdrop", ["11111111111111111111111111111111", 10**30]),
+    ("getMinimumBalanceForRentExemption", ["big"]),
+    ("sendTransaction", ["%%%", {"encoding": "base58"}]),
+    ("sendTransaction", [base64.b64encode(b"\x01garbage transaction bytes").decode(), {"encoding": "base64"}]),
+    ("sendTransaction", ["AAAA", {"encoding": "base64"}]),
+    ("getTransaction", ["bad-signature"]),
+    ("getSignatureStatuses", ["not-a-list"]),
+    ("getBlock", [-1]),
+    ("getSignaturesForAddress", ["11111111111111111111111111111111", {"limit": 0}]),
+    ("getFeeForMessage", ["!!"]),
+    ("getBalance", {"pubkey": "11111111111111111111111111111111"}),
+])
+async def test_wrong_params_get_invalid_params(net, method, params):
+    answer = await rpc_call(net.url, method, params)
+    assert answer["error"]["code"] == -32602, answer
+
+
+async def test_oversized_body_is_refused(net):
+    status, _ = await post(net.url, b'{"jsonrpc": "2.0", "id": 1, "method": "getSlot", "pad": "' + b"x" * 60_000 + b'"}')
+    assert status == 413
+    assert (await rpc_call(net.url, "getHealth"))["result"] == "ok"
+
+
+async def test_batch_mixes_results_and_errors(net):
+    body = b'[{"jsonrpc": "2.0", "id": 1, "method": "getSlot"}, {"jsonrpc": "2.0", "id": 2, "method": "nope"}, 5]'
+    _, answer = await post(net.url, body)
+    assert "result" in answer[0] and answer[1]["error"]["code"] == -32601 and answer[2]["error"]["code"] == -32600
+    assert [a["id"] for a in answer] == [1, 2, None]
+
+
+async def test_bad_input_changes_nothing(net):
+    key = Keypair().pubkey()
+    await rpc_call(net.url, "requestAirdrop", [str(key), SOL])
+    slot, count = net.chain.slot, len(net.chain.transactions)
+    for body in (b"{", b'{"jsonrpc": "2.0", "id": 1, "method": "sendTransaction", "params": ["AAAA", {"encoding": "base64"}]}'):
+        await post(net.url, body)
+    assert len(net.chain.transactions) == count and net.chain.balance(key) == SOL
+    assert net.chain.slot >= slot
+
+
+async def test_serves_100_concurrent_clients(net):
+    keys = [Keypair().pubkey() for _ in range(100)]
+
+    async def one_client(key):
+        async with aiohttp.ClientSession() as session:
+            for method, params in (("requestAirdrop", [str(key), SOL]), ("getBalance", [str(key)]), ("getSlot", [])):
+                async with session.post(net.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}) as r:
+                    answer = await r.json()
+                    assert "result" in answer, answer
+            return answer
+
+    await asyncio.gather(*(one_client(k) for k in keys))
+    assert all(net.chain.balance(k) == SOL for k in keys)
+    assert len(set(net.chain.transactions)) == 100
+
+
+async def test_websocket_bad_input(net):
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(net.ws_url) as ws:
+            for message in ("{", '{"jsonrpc": "2.0", "id": 1, "method": "accountSubscribe", "params": ["bad"]}',
+                            '{"jsonrpc": "2.0", "id": 2, "method": "fooSubscribe"}',
+                            '{"jsonrpc": "2.0", "id": 3, "method": "slotUnsubscribe", "params": [999]}'):
+                await ws.send_str(message)
+            codes = [(await ws.receive_json())["error"]["code"] for _ in range(4)]
+            assert codes == [-32700, -32602, -32601, -32602]
+            await ws.send_str('{"jsonrpc": "2.0", "id": 4, "method": "slotSubscribe"}')
+            assert isinstance((await ws.receive_json())["result"], int)

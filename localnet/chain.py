@@ -1,8 +1,10 @@
 """The local chain: LiteSVM with the Tessera program, a slot clock, blockhashes, history and durability.
 
 Time behaves like a chain's: the slot advances on a clock and on every
-committed transaction, the Clock sysvar follows wall time, a blockhash is
-valid for 150 slots, and a signature is processed once. Everything here runs
+committed transaction, the Clock sysvar follows wall time, and a signature
+is processed once. A blockhash stays valid for 150 ticks of the clock (the
+block height), about a minute as on mainnet, however many transactions
+land meanwhile. Everything here runs
 on one thread (the server's event loop); LiteSVM is not thread-safe.
 """
 
@@ -84,6 +86,10 @@ class Commit:
     accounts: dict[Pubkey, Account | None]
 
 
+def _rejection(err: object) -> dict:
+    return {"err": err, "logs": [], "accounts": None, "unitsConsumed": 0, "returnData": None}
+
+
 def _return_data(meta) -> dict | None:
     data = meta.return_data()
     if data is None or not data.data:
@@ -110,7 +116,7 @@ class LocalChain:
         self.known_accounts: set[Pubkey] = set()
         self.subscribers: list[Callable[[Commit], None]] = []
         self.slot_subscribers: list[Callable[[int], None]] = []
-        self._blockhashes: OrderedDict[Hash, int] = OrderedDict()
+        self._blockhashes: OrderedDict[Hash, int] = OrderedDict()  # blockhash -> block height it was made at
         self._restore_or_genesis()
 
     # genesis, restart, the clock
@@ -121,6 +127,7 @@ class LocalChain:
             self.faucet = Keypair()
             self.genesis_hash = Hash(hashlib.sha256(bytes(self.faucet.pubkey()) + b"tessera-genesis").digest())
             self.slot = 1
+            self.block_height = 1
             faucet_account = Account(FAUCET_LAMPORTS, b"", Pubkey.default(), False, 0)
             self.svm.set_account(self.faucet.pubkey(), faucet_account)
             self.known_accounts.add(self.faucet.pubkey())
@@ -131,6 +138,7 @@ class LocalChain:
             self.faucet = Keypair.from_base58_string(stored)
             self.genesis_hash = Hash.from_string(self.ledger.get_state("genesis_hash"))
             self.slot = int(self.ledger.get_state("slot"))
+            self.block_height = int(self.ledger.get_state("block_height"))
             for stored_account in self.ledger.accounts():
                 self.svm.set_account(stored_account.pubkey, stored_account.account)
                 self.known_accounts.add(stored_account.pubkey)
@@ -140,21 +148,23 @@ class LocalChain:
         self._enter_slot(self.slot)
 
     def _state(self) -> dict[str, str]:
-        return {"faucet": str(self.faucet), "genesis_hash": str(self.genesis_hash), "slot": str(self.slot)}
+        return {"faucet": str(self.faucet), "genesis_hash": str(self.genesis_hash), "slot": str(self.slot),
+                "block_height": str(self.block_height)}
 
     def blockhash_of(self, slot: int) -> Hash:
         return Hash(hashlib.sha256(bytes(self.genesis_hash) + slot.to_bytes(8, "little")).digest())
 
     def _enter_slot(self, slot: int) -> None:
         self.slot = slot
-        self._blockhashes[self.blockhash_of(slot)] = slot
-        while len(self._blockhashes) > MAX_PROCESSING_AGE + 1:
+        self._blockhashes[self.blockhash_of(slot)] = self.block_height
+        while next(iter(self._blockhashes.values())) < self.block_height - MAX_PROCESSING_AGE:
             self._blockhashes.popitem(last=False)
         now = int(self._clock())
         self.svm.set_clock(Clock(slot, now, slot // SLOTS_PER_EPOCH, slot // SLOTS_PER_EPOCH + 1, now))
 
     def tick(self) -> None:
-        """One slot passes (the server calls this every ~400 ms)."""
+        """One slot passes on the clock (the server calls this every ~400 ms)."""
+        self.block_height += 1
         self._enter_slot(self.slot + 1)
         for notify in self.slot_subscribers:
             notify(self.slot)
@@ -165,10 +175,11 @@ class LocalChain:
 
     @property
     def last_valid_block_height(self) -> int:
-        return self.slot + MAX_PROCESSING_AGE
+        return self.block_height + MAX_PROCESSING_AGE
 
     def is_blockhash_valid(self, blockhash: Hash) -> bool:
-        return blockhash in self._blockhashes
+        made_at = self._blockhashes.get(blockhash)
+        return made_at is not None and self.block_height - made_at <= MAX_PROCESSING_AGE
 
     # reading
 
@@ -205,31 +216,33 @@ class LocalChain:
     def send(self, tx: VersionedTransaction, preflight: bool = True) -> Signature:
         """Commits a transaction, or raises TransactionRejected as the validator would."""
         signature = tx.signatures[0]
-        if not all(tx.verify_with_results()):
-            raise TransactionRejected("Transaction signature verification failure")
         if str(signature) in self.transactions:
             raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
-                                      {"err": "AlreadyProcessed", "logs": [], "accounts": None, "unitsConsumed": 0, "returnData": None})
+                                      _rejection("AlreadyProcessed"))
         if not self.is_blockhash_valid(tx.message.recent_blockhash):
-            raise TransactionRejected("Transaction simulation failed: Blockhash not found",
-                                      {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0, "returnData": None})
+            raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
+        keys = list(tx.message.account_keys)
+        pre_balances = [self.balance(k) for k in keys]
         if preflight:
+            # LiteSVM verifies signatures in simulation as in execution.
             simulation = self.simulate(tx)
             if simulation.err is not None:
                 raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}", simulation.to_json())
-        keys = list(tx.message.account_keys)
-        pre_balances = [self.balance(k) for k in keys]
-        result = self.svm.send_transaction(tx)
-        failed = hasattr(result, "err")
-        meta = result.meta() if failed else result
-        err = result.err() if failed else None
-        # Errors before execution (unknown payer, no funds for the fee) are
-        # never committed by a validator; instruction errors are, with the fee.
-        if failed and not isinstance(err, TransactionErrorInstructionError):
-            raise TransactionRejected(f"Transaction simulation failed: {describe_error(err)}",
-                                      {"err": error_json(err), "logs": list(meta.logs()), "accounts": None,
-                                       "unitsConsumed": meta.compute_units_consumed(), "returnData": None})
+            err, logs, units, return_data = None, simulation.logs, simulation.units_consumed, simulation.return_data
+            self._apply(tx, simulation)
+        else:
+            result = self.svm.send_transaction(tx)
+            failed = hasattr(result, "err")
+            meta = result.meta() if failed else result
+            err = result.err() if failed else None
+            # Errors before execution (bad signature, unknown payer, no funds
+            # for the fee) are never committed; instruction errors are, with the fee.
+            if failed and not isinstance(err, TransactionErrorInstructionError):
+                raise TransactionRejected(f"Transaction simulation failed: {describe_error(err)}",
+                                          {**_rejection(error_json(err)), "logs": list(meta.logs())})
+            logs, units, return_data = list(meta.logs()), meta.compute_units_consumed(), None if failed else _return_data(meta)
         self._enter_slot(self.slot + 1)
+        touched = {k: self.account(k) for k in keys}
         record = {
             "signature": str(signature),
             "slot": self.slot,
@@ -237,17 +250,16 @@ class LocalChain:
             "transaction": base64.b64encode(bytes(tx)).decode(),
             "accountKeys": [str(k) for k in keys],
             "err": error_json(err),
-            "logs": list(meta.logs()),
-            "unitsConsumed": meta.compute_units_consumed(),
+            "logs": logs,
+            "unitsConsumed": units,
             "fee": LAMPORTS_PER_SIGNATURE * len(tx.signatures),
             "preBalances": pre_balances,
-            "postBalances": [self.balance(k) for k in keys],
-            "returnData": None if failed else _return_data(meta),
+            "postBalances": [a.lamports if a else 0 for a in touched.values()],
+            "returnData": return_data,
         }
-        touched = {k: self.account(k) for k in keys}
         if self.ledger:
             durable = [StoredAccount(k, a if a is not None else Account(0, b"", Pubkey.default(), False, 0))
-                       for k, a in touched.items() if self._persistable(k, a)]
+                       for k, a in touched.items() if self._persistable(a)]
             self.ledger.commit(str(signature), record, durable, self._state())
         self._index(record)
         commit = Commit(self.slot, record, touched)
@@ -257,7 +269,19 @@ class LocalChain:
             notify(self.slot)
         return signature
 
-    def _persistable(self, pubkey: Pubkey, account: Account | None) -> bool:
+    def _apply(self, tx: VersionedTransaction, simulation: Simulation) -> None:
+        """Commits a successful simulation's writes (its post-accounts are the writable
+        accounts), so the transaction runs once, not twice. Nothing ran in between (one
+        thread), so they are exactly what running it again would write. Transactions that
+        write programs themselves (deployments) run for real, to reach LiteSVM's cache."""
+        written = simulation.post_accounts
+        if any(a.executable or a.owner in NATIVE_LOADERS for a in written.values()):
+            self.svm.send_transaction(tx)
+            return
+        for key, account in written.items():
+            self.svm.set_account(key, account)
+
+    def _persistable(self, account: Account | None) -> bool:
         """Programs and sysvars are loaded anew at start; everything else is state."""
         return account is None or not (account.executable or account.owner in NATIVE_LOADERS)
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 from pathlib import Path
 
+import uvloop
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -76,4 +77,5 @@ def run(port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, val
     config = LocalnetConfig(host=host, port=port, ledger=ledger, reset=reset)
     if validator:
         os.execvp(VALIDATOR, validator_command(config, quiet))
-    asyncio.run(serve(config, quiet, Console()))
+    # uvloop's event loop roughly halves the per-request cost of the server.
+    uvloop.run(serve(config, quiet, Console()))

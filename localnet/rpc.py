@@ -119,14 +119,14 @@ class RpcMethods:
         return self.chain.slot
 
     def rpc_getBlockHeight(self, params):
-        return self.chain.slot
+        return self.chain.block_height
 
     def rpc_getTransactionCount(self, params):
         return len(self.chain.transactions)
 
     def rpc_getEpochInfo(self, params):
         slot = self.chain.slot
-        return {"absoluteSlot": slot, "blockHeight": slot, "epoch": slot // SLOTS_PER_EPOCH,
+        return {"absoluteSlot": slot, "blockHeight": self.chain.block_height, "epoch": slot // SLOTS_PER_EPOCH,
                 "slotIndex": slot % SLOTS_PER_EPOCH, "slotsInEpoch": SLOTS_PER_EPOCH,
                 "transactionCount": len(self.chain.transactions)}
 

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.benchmarks import program_cu
+from tests.benchmarks import localnet_throughput, program_cu
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -19,7 +19,8 @@ def main() -> int:
         f"Written by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, "
         f"Python {platform.python_version()}, {platform.machine()}.\n\n"
     )
-    OUTPUT.write_text(header + program_cu.markdown(rows))
+    throughput = localnet_throughput.measure()
+    OUTPUT.write_text(header + program_cu.markdown(rows) + "\n" + localnet_throughput.markdown(throughput))
     print(OUTPUT.read_text())
     missed = [r.instruction for r in rows if not r.meets_goal]
     if missed:

@@ -115,3 +115,19 @@ async def test_websocket_bad_input(net):
             assert codes == [-32700, -32602, -32601, -32602]
             await ws.send_str('{"jsonrpc": "2.0", "id": 4, "method": "slotSubscribe"}')
             assert isinstance((await ws.receive_json())["result"], int)
+
+
+@pytest.mark.parametrize("skip_preflight", [False, True])
+async def test_forged_signature_is_rejected_and_nothing_moves(net, skip_preflight):
+    from solders.message import Message
+    from solders.system_program import TransferParams, transfer
+    from solders.transaction import Transaction
+
+    victim, thief = Keypair(), Keypair()
+    await rpc_call(net.url, "requestAirdrop", [str(victim.pubkey()), SOL])
+    signed_by_thief = Transaction([thief], Message([transfer(TransferParams(from_pubkey=thief.pubkey(), to_pubkey=thief.pubkey(), lamports=1))], thief.pubkey()), net.chain.latest_blockhash)
+    steal = transfer(TransferParams(from_pubkey=victim.pubkey(), to_pubkey=thief.pubkey(), lamports=SOL // 2))
+    forged = Transaction.populate(Message.new_with_blockhash([steal], victim.pubkey(), net.chain.latest_blockhash), [signed_by_thief.signatures[0]])
+    answer = await rpc_call(net.url, "sendTransaction", [base64.b64encode(bytes(forged)).decode(), {"encoding": "base64", "skipPreflight": skip_preflight}])
+    assert answer["error"]["code"] == -32002
+    assert net.chain.balance(victim.pubkey()) == SOL and net.chain.balance(thief.pubkey()) == 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import based58
 from solders.hash import Hash
@@ -13,6 +14,7 @@ from solders.transaction import VersionedTransaction
 
 from localnet.errors import InvalidParams
 
+T = TypeVar("T")
 MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
 
@@ -39,31 +41,25 @@ def config(params: Any, index: int) -> dict:
     return {key: option for key, option in value.items() if option is not None}
 
 
-def pubkey(value: Any, name: str = "pubkey") -> Pubkey:
+def _base58(value: Any, parse: Callable[[str], T], name: str) -> T:
     if not isinstance(value, str):
         raise InvalidParams(f"{name} must be a base58 string")
     try:
-        return Pubkey.from_string(value)
+        return parse(value)
     except ValueError as exc:
-        raise InvalidParams(f"Invalid param: {name} {value!r} is not a valid public key") from exc
+        raise InvalidParams(f"Invalid param: {name} {value!r} is not valid") from exc
+
+
+def pubkey(value: Any, name: str = "pubkey") -> Pubkey:
+    return _base58(value, Pubkey.from_string, name)
 
 
 def signature(value: Any) -> Signature:
-    if not isinstance(value, str):
-        raise InvalidParams("signature must be a base58 string")
-    try:
-        return Signature.from_string(value)
-    except ValueError as exc:
-        raise InvalidParams(f"Invalid param: {value!r} is not a valid signature") from exc
+    return _base58(value, Signature.from_string, "signature")
 
 
 def blockhash(value: Any) -> Hash:
-    if not isinstance(value, str):
-        raise InvalidParams("blockhash must be a base58 string")
-    try:
-        return Hash.from_string(value)
-    except ValueError as exc:
-        raise InvalidParams(f"Invalid param: {value!r} is not a valid blockhash") from exc
+    return _base58(value, Hash.from_string, "blockhash")
 
 
 def unsigned(value: Any, name: str) -> int:

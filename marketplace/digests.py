@@ -1,0 +1,58 @@
+"""Digests of shard inputs and results: what providers commit to and replicas compare.
+
+A generation digest covers the token ids (not logits: those differ across
+thread counts around 1e-6 while greedy tokens do not), the decoding
+parameters, the model and the input. An embedding digest covers the vector
+quantized to a fixed grid, so run-to-run noise far below the grid step
+leaves it unchanged; disputes compare the raw vectors with a tolerance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+DIGEST_BYTES = 32
+EMBEDDING_QUANTUM = 1e-4  # grid step of embedding digests; CPU noise is ~1e-6
+
+
+@dataclass(frozen=True)
+class DecodingParams:
+    max_new_tokens: int
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int | None = None  # sampling seed, from the job, when temperature > 0
+
+    def digest(self) -> bytes:
+        return _tagged("decoding", json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode())
+
+
+def _tagged(tag: str, payload: bytes) -> bytes:
+    return hashlib.sha256(f"tessera/{tag}/v1\0".encode() + payload).digest()
+
+
+def input_digest(shard_input: object) -> bytes:
+    """A shard's input (prompt text, token ids, or text to embed) in canonical JSON."""
+    return _tagged("input", json.dumps(shard_input, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def generation_digest(model: bytes, shard_input: bytes, params: DecodingParams, token_ids: Sequence[int]) -> bytes:
+    body = model + shard_input + params.digest() + struct.pack(f"<I{len(token_ids)}I", len(token_ids), *token_ids)
+    return _tagged("generation", body)
+
+
+def quantize(vector: Sequence[float], quantum: float = EMBEDDING_QUANTUM) -> list[int]:
+    return [round(v / quantum) for v in vector]
+
+
+def embedding_digest(model: bytes, shard_input: bytes, vector: Sequence[float]) -> bytes:
+    grid = quantize(vector)
+    return _tagged("embedding", model + shard_input + struct.pack(f"<I{len(grid)}q", len(grid), *grid))
+
+
+def embeddings_agree(a: Sequence[float], b: Sequence[float], tolerance: float = 10 * EMBEDDING_QUANTUM) -> bool:
+    """Two runs of one input agree when no component differs by more than the tolerance."""
+    return len(a) == len(b) and all(abs(x - y) <= tolerance for x, y in zip(a, b))

@@ -1,0 +1,45 @@
+"""Errors of the shared marketplace core. Each has a stable `code` that HTTP APIs return.
+
+    MarketplaceError
+    └── MessageError                 a signed message was refused
+        ├── MessageFormatError       malformed: missing or mistyped fields     (message_malformed)
+        ├── SignatureInvalid         the signature does not verify            (signature_invalid)
+        ├── MessageExpired           past its expiry, or expiring too far ahead (message_expired)
+        ├── MessageReplayed          its nonce was seen before                (message_replayed)
+        ├── WrongKind                signed for another purpose               (message_wrong_kind)
+        └── WrongJob                 bound to another job                     (message_wrong_job)
+"""
+
+from __future__ import annotations
+
+
+class MarketplaceError(Exception):
+    code = "marketplace_error"
+
+
+class MessageError(MarketplaceError):
+    code = "message_invalid"
+
+
+class MessageFormatError(MessageError):
+    code = "message_malformed"
+
+
+class SignatureInvalid(MessageError):
+    code = "signature_invalid"
+
+
+class MessageExpired(MessageError):
+    code = "message_expired"
+
+
+class MessageReplayed(MessageError):
+    code = "message_replayed"
+
+
+class WrongKind(MessageError):
+    code = "message_wrong_kind"
+
+
+class WrongJob(MessageError):
+    code = "message_wrong_job"

@@ -1,0 +1,69 @@
+"""Sampling, generation checks with near-ties, and verdicts."""
+
+from __future__ import annotations
+
+import os
+
+from marketplace.chain.accounts import Verdict
+from marketplace.verification import (
+    CheckOutcome,
+    ShardResult,
+    TokenCheck,
+    check_generation,
+    is_sampled,
+    provider_verdicts,
+    seed_commitment,
+    shard_faults,
+)
+
+
+def test_sampling_rate_matches_the_rate_and_is_reproducible():
+    seed = os.urandom(32)
+    draws = [is_sampled(seed, "JobA", shard, 1_000) for shard in range(20_000)]
+    assert 0.09 < sum(draws) / len(draws) < 0.11
+    assert draws == [is_sampled(seed, "JobA", shard, 1_000) for shard in range(20_000)]
+    assert draws != [is_sampled(os.urandom(32), "JobA", shard, 1_000) for shard in range(20_000)]
+    assert not any(is_sampled(seed, "JobA", s, 0) for s in range(1000))
+    assert all(is_sampled(seed, "JobA", s, 10_000) for s in range(1000))
+    assert len(seed_commitment(seed)) == 32
+
+
+def check(argmax, gap=5.0, claimed_gap=0.0):
+    return TokenCheck(argmax, gap, claimed_gap)
+
+
+def test_consistent_generation():
+    result = check_generation([5, 6, 7], [check(5), check(6), check(7)])
+    assert (result.outcome, result.first_divergence) == (CheckOutcome.CONSISTENT, None)
+
+
+def test_near_tie_divergence_is_a_tie_not_a_lie():
+    result = check_generation([5, 9, 7], [check(5), check(6, gap=1e-5, claimed_gap=1e-5), check(7)])
+    assert (result.outcome, result.first_divergence) == (CheckOutcome.TIE, 1)
+
+
+def test_clear_divergence_is_inconsistent():
+    result = check_generation([5, 9, 7], [check(5), check(6, claimed_gap=3.2), check(7)])
+    assert (result.outcome, result.first_divergence) == (CheckOutcome.INCONSISTENT, 1)
+    assert check_generation([5, 6], [check(5)]).outcome is CheckOutcome.INCONSISTENT
+
+
+def test_faults_on_a_shard():
+    honest = ShardResult("alice", 0, b"a" * 32, True)
+    same = ShardResult("bob", 0, b"a" * 32, True)
+    liar = ShardResult("mallory", 0, b"x" * 32, True)
+    digest_only = ShardResult("lazy", 0, b"a" * 32, False)
+    assert shard_faults(honest, same, None) == set()
+    assert shard_faults(honest, None, None) == set()
+    assert shard_faults(honest, liar, {"alice": CheckOutcome.CONSISTENT, "mallory": CheckOutcome.INCONSISTENT}) == {"mallory"}
+    assert shard_faults(honest, liar, {"alice": CheckOutcome.CONSISTENT, "mallory": CheckOutcome.TIE}) == set()
+    assert shard_faults(digest_only, same, None) == {"lazy"}
+
+
+def test_provider_verdicts():
+    verdicts = provider_verdicts({"alice": [0, 1], "mallory": [2, 3], "idle": []}, {"mallory": [3]})
+    assert [(v.provider_owner, v.verdict, v.accepted) for v in verdicts] == [
+        ("alice", Verdict.PAY, frozenset({0, 1})),
+        ("idle", Verdict.REJECT, frozenset()),
+        ("mallory", Verdict.SLASH, frozenset({2})),
+    ]

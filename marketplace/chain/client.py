@@ -1,0 +1,124 @@
+"""The Tessera program over JSON-RPC: typed accounts in, instructions out, errors named.
+
+Works against localnet, solana-test-validator or any cluster; every
+component of Tessera reaches the chain through this (or solana-py itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solana.rpc.core import RPCException
+from solana.rpc.types import MemcmpOpts, TxOpts
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction
+
+from marketplace.chain.accounts import AssignmentAccount, JobAccount, MarketAccount, ProviderAccount
+from marketplace.chain.errors import ChainError, program_error
+from marketplace.chain.events import ProgramEvent, decode_events
+from marketplace.chain.program import PROGRAM_ID
+
+A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount)
+ACCOUNT_SIZES = {MarketAccount: 160, ProviderAccount: 264, JobAccount: 336, AssignmentAccount: 224}
+CONFIRM_TIMEOUT = 30.0  # seconds
+
+
+class RpcFailure(ChainError):
+    """The RPC node refused or failed a request; the message says what it answered."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    signature: Signature
+    events: list[ProgramEvent]
+    fee: int
+
+
+def _custom_code(error: object) -> int | None:
+    """The program's custom error code in a preflight failure, if it returned one."""
+    data = getattr(error, "data", None)
+    err = getattr(data, "err", None)
+    inner = getattr(err, "err", None)
+    return getattr(inner, "code", None)
+
+
+class TesseraChain:
+    """One RPC connection and the program it talks to."""
+
+    def __init__(self, url: str, program_id: Pubkey = PROGRAM_ID) -> None:
+        self.url = url
+        self.program_id = program_id
+        self.rpc = AsyncClient(url, commitment=Confirmed)
+
+    async def close(self) -> None:
+        await self.rpc.close()
+
+    async def __aenter__(self) -> TesseraChain:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def fetch(self, cls: type[A], address: Pubkey) -> A | None:
+        """A typed account, or None if there is none at `address`."""
+        response = await self.rpc.get_account_info(address, encoding="base64")
+        if response.value is None:
+            return None
+        if response.value.owner != self.program_id:
+            raise ChainError(f"{address} is not a Tessera account (owner {response.value.owner})")
+        return cls.decode(bytes(response.value.data))
+
+    async def all(self, cls: type[A], market: Pubkey | None = None) -> list[tuple[Pubkey, A]]:
+        """Every account of a type, optionally only those whose first field is `market`."""
+        filters: list = [ACCOUNT_SIZES[cls]]
+        if market is not None:
+            filters.append(MemcmpOpts(offset=8, bytes=str(market)))
+        response = await self.rpc.get_program_accounts(self.program_id, encoding="base64", filters=filters)
+        return [(item.pubkey, cls.decode(bytes(item.account.data))) for item in response.value]
+
+    async def balance(self, address: Pubkey) -> int:
+        return (await self.rpc.get_balance(address)).value
+
+    async def airdrop(self, address: Pubkey, lamports: int) -> None:
+        signature = (await self.rpc.request_airdrop(address, lamports)).value
+        await self.confirm(signature)
+
+    async def confirm(self, signature: Signature) -> None:
+        deadline = asyncio.get_running_loop().time() + CONFIRM_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            [status] = (await self.rpc.get_signature_statuses([signature], search_transaction_history=True)).value
+            if status is not None:
+                if status.err is not None:
+                    raise RpcFailure(f"transaction {signature} failed: {status.err}")
+                return
+            await asyncio.sleep(0.1)
+        raise RpcFailure(f"transaction {signature} was not confirmed within {CONFIRM_TIMEOUT:.0f} s")
+
+    async def send(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Sent:
+        """Sends and confirms one transaction (signers[0] pays); program errors come back named."""
+        blockhash = (await self.rpc.get_latest_blockhash()).value.blockhash
+        tx = Transaction(list(signers), Message(list(instructions), signers[0].pubkey()), blockhash)
+        try:
+            signature = (await self.rpc.send_raw_transaction(bytes(tx), TxOpts(preflight_commitment=Confirmed))).value
+        except RPCException as exc:
+            error = exc.args[0] if exc.args else exc
+            code = _custom_code(error)
+            named = program_error(code) if code is not None else None
+            if named is not None:
+                raise named from exc
+            raise RpcFailure(f"transaction refused: {getattr(error, 'message', error)}") from exc
+        await self.confirm(signature)
+        tx_info = (await self.rpc.get_transaction(signature, encoding="json")).value
+        logs = list(tx_info.transaction.meta.log_messages or []) if tx_info else []
+        fee = tx_info.transaction.meta.fee if tx_info else 0
+        return Sent(signature, decode_events(logs), fee)
+

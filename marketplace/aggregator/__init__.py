@@ -1,0 +1,1 @@
+"""The aggregator: the market's orchestrator, verifier and cache (see DESIGN.md, "Aggregator")."""

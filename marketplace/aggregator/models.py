@@ -1,0 +1,131 @@
+"""The aggregator's tables. The schema changes only through Alembic migrations (migrations/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Quote(Base):
+    """A price offered to a client, with the sampling seed committed before the job exists."""
+
+    __tablename__ = "quotes"
+    seed_commitment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(64))  # secret until settlement reveals it
+    model_digest: Mapped[str] = mapped_column(String(64))
+    shard_count: Mapped[int] = mapped_column(Integer)
+    price_per_shard: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    job: Mapped[str | None] = mapped_column(String(44), unique=True)  # set when a job uses it
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    address: Mapped[str] = mapped_column(String(44), primary_key=True)
+    client: Mapped[str] = mapped_column(String(44), index=True)
+    chain_job_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # generate | embed
+    model_digest: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    shard_count: Mapped[int] = mapped_column(Integer)
+    price_per_shard: Mapped[int] = mapped_column(BigInteger)
+    sampling_rate_bps: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    seed_commitment: Mapped[str] = mapped_column(ForeignKey("quotes.seed_commitment"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | settling | settled | closed | cancelled
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    cache_hits: Mapped[int] = mapped_column(Integer, default=0)
+    close_signature: Mapped[str | None] = mapped_column(String(88))
+
+
+class Shard(Base):
+    __tablename__ = "shards"
+    job: Mapped[str] = mapped_column(ForeignKey("jobs.address"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input: Mapped[Any] = mapped_column(JSON)
+    input_digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # running | disputed | verified | cached
+    digest: Mapped[str | None] = mapped_column(String(64))
+    output: Mapped[Any | None] = mapped_column(JSON)
+    verification: Mapped[str | None] = mapped_column(String(32))  # unsampled | replica_agreed | referee | cache
+
+
+class Task(Base):
+    """One unit of provider work: run a shard (primary or replica) or check claims (referee)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("job", "shard", "role", "attempt", name="uq_tasks_job_shard_role_attempt"),
+        Index("ix_tasks_queue", "status", "model_digest"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(ForeignKey("jobs.address"), index=True)
+    shard: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))  # primary | replica | referee
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    model_digest: Mapped[str] = mapped_column(String(64))
+    excluded_owners: Mapped[list[str]] = mapped_column(JSON, default=list)  # owners that may not take it
+    claims: Mapped[Any | None] = mapped_column(JSON)  # for a referee: the outputs to check
+    status: Mapped[str] = mapped_column(String(16))  # queued | claimed | done | expired
+    provider_owner: Mapped[str | None] = mapped_column(String(44), index=True)
+    claimed_at: Mapped[int | None] = mapped_column(BigInteger)
+    claim_deadline: Mapped[int | None] = mapped_column(BigInteger)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    output: Mapped[Any | None] = mapped_column(JSON)
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    owner: Mapped[str] = mapped_column(String(44), primary_key=True)
+    address: Mapped[str] = mapped_column(String(44), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    models: Mapped[list[str]] = mapped_column(JSON)
+    capacity: Mapped[int] = mapped_column(Integer)
+    registered_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    tasks_done: Mapped[int] = mapped_column(Integer, default=0)
+    timeouts: Mapped[int] = mapped_column(Integer, default=0)
+    faults: Mapped[int] = mapped_column(Integer, default=0)
+    busy_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class Nonce(Base):
+    """Nonces of signed messages already accepted: the primary key refuses a replay."""
+
+    __tablename__ = "nonces"
+    signer: Mapped[str] = mapped_column(String(44), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class CachedResult(Base):
+    __tablename__ = "cache"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # model, input and params digests
+    digest: Mapped[str] = mapped_column(String(64))
+    output: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Settlement(Base):
+    """The verdict on one provider's submission to one job, and whether the chain has it."""
+
+    __tablename__ = "settlements"
+    job: Mapped[str] = mapped_column(ForeignKey("jobs.address"), primary_key=True)
+    provider_owner: Mapped[str] = mapped_column(String(44), primary_key=True)
+    verdict: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[list[int]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # planned | confirmed
+    signature: Mapped[str | None] = mapped_column(String(88))

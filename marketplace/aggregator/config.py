@@ -1,0 +1,26 @@
+"""The aggregator's configuration: one dataclass, units in the comments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AggregatorConfig:
+    rpc_url: str  # Solana JSON-RPC (localnet, a test validator, devnet)
+    keypair: Path  # the market's verifier key (Solana CLI JSON)
+    market: str  # the Market account's address
+    db_url: str = "sqlite+aiosqlite:///tessera-aggregator.sqlite3"
+    db_schema: str | None = None  # PostgreSQL schema to confine the tables to
+    host: str = "127.0.0.1"
+    port: int = 8080
+    price_per_shard: int = 100_000  # lamports quoted per shard execution
+    quote_ttl: int = 300  # seconds a quote stays valid
+    job_lifetime: int = 600  # seconds from quote to the job's deadline
+    claim_timeout: int = 60  # seconds a provider has to return claimed work
+    long_poll: float = 20.0  # seconds a work request waits for work
+    tick: float = 0.2  # seconds between two passes of the conductor
+    tie_tolerance: float = 1e-3  # logits: a top-2 gap below this is a tie
+    max_body: int = 4 * 1024 * 1024  # bytes of one HTTP body
+    max_shards: int = 256  # what one Job account holds

@@ -1,0 +1,72 @@
+"""Who runs what: pure functions from providers, shards and the sampling seed to tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from marketplace.verification import is_sampled
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    owner: str
+    capacity: int  # shards it runs at once
+    free_stake: int  # lamports not locked by open work
+    seconds_per_task: float  # observed; 0 until it has done any
+    timeouts: int = 0
+
+
+@dataclass(frozen=True)
+class Placement:
+    shard: int
+    role: str  # primary | replica
+    owner: str
+
+
+def sampled_shards(seed: bytes, job: str, shard_count: int, rate_bps: int, budget: int) -> list[int]:
+    """Shards that get a replica: drawn from the seed, capped by the replicas the escrow pays for."""
+    extra = budget - shard_count
+    drawn = [s for s in range(shard_count) if is_sampled(seed, job, s, rate_bps)]
+    return drawn[: max(extra, 0)]
+
+
+def execution_budget(shard_count: int, rate_bps: int) -> int:
+    """What create_job escrows for: every shard once plus the replicas sampling may add, rounded up."""
+    return shard_count + -(-shard_count * rate_bps // BPS)
+
+
+def _weight(c: Candidate) -> float:
+    """Throughput we expect: declared capacity, slowed by observed latency and timeouts."""
+    speed = 1.0 / (1.0 + c.seconds_per_task)
+    return c.capacity * speed / (1 + c.timeouts)
+
+
+def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candidate], collateral_per_shard: int) -> list[Placement]:
+    """Spreads primaries by expected throughput and puts each replica on another owner.
+    Raises ValueError when no provider can take the work (or no second owner a replica)."""
+    eligible = [c for c in candidates if c.free_stake >= collateral_per_shard and c.capacity > 0]
+    if not eligible:
+        raise ValueError("no provider with the model and enough free stake")
+    load = {c.owner: 0.0 for c in eligible}
+    stake_left = {c.owner: c.free_stake for c in eligible}
+    weights = {c.owner: _weight(c) for c in eligible}
+
+    def pick(exclude: set[str]) -> str:
+        options = [o for o in load if o not in exclude and stake_left[o] >= collateral_per_shard]
+        if not options:
+            raise ValueError("not enough providers with free stake for this job")
+        owner = min(options, key=lambda o: ((load[o] + 1) / weights[o], o))
+        load[owner] += 1
+        stake_left[owner] -= collateral_per_shard
+        return owner
+
+    placements, primaries = [], {}
+    for shard in range(shard_count):
+        primaries[shard] = pick(set())
+        placements.append(Placement(shard, "primary", primaries[shard]))
+    for shard in sampled:
+        placements.append(Placement(shard, "replica", pick({primaries[shard]})))
+    return placements

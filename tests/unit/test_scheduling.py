@@ -1,0 +1,45 @@
+"""Scheduling: spread by throughput, replicas on other owners, stake respected."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
+
+
+def test_budget_matches_the_program():
+    assert execution_budget(8, 1_000) == 9 and execution_budget(2, 1_000) == 3 and execution_budget(10, 0) == 10
+
+
+def test_sampled_shards_are_capped_by_budget():
+    seed = os.urandom(32)
+    assert len(sampled_shards(seed, "J", 100, 10_000, execution_budget(100, 1_000))) == 10
+    assert sampled_shards(seed, "J", 100, 0, 100) == []
+
+
+def test_primaries_spread_by_capacity_and_replicas_avoid_the_primary():
+    candidates = [Candidate("a", 4, 10**9, 0.0), Candidate("b", 2, 10**9, 0.0), Candidate("c", 2, 10**9, 0.0)]
+    placements = place(8, [0, 3, 5], candidates, 1_000)
+    primaries = {p.shard: p.owner for p in placements if p.role == "primary"}
+    counts = {o: list(primaries.values()).count(o) for o in "abc"}
+    assert counts == {"a": 4, "b": 2, "c": 2}
+    for p in placements:
+        if p.role == "replica":
+            assert p.owner != primaries[p.shard]
+
+
+def test_slow_or_timing_out_providers_get_less():
+    fast, slow = Candidate("fast", 2, 10**9, 0.1), Candidate("slow", 2, 10**9, 5.0, timeouts=3)
+    owners = [p.owner for p in place(10, [], [fast, slow], 1)]
+    assert owners.count("fast") > owners.count("slow")
+
+
+def test_stake_limits_and_errors():
+    with pytest.raises(ValueError, match="no provider"):
+        place(1, [], [Candidate("poor", 4, 10, 0.0)], 1_000)
+    with pytest.raises(ValueError):
+        place(1, [0], [Candidate("alone", 4, 10**9, 0.0)], 1)  # a replica needs another owner
+    placements = place(3, [], [Candidate("a", 8, 2_000, 0.0), Candidate("b", 8, 1_000, 0.0)], 1_000)
+    assert sorted(p.owner for p in placements) == ["a", "a", "b"]

@@ -83,8 +83,9 @@ class Task(Base):
     provider_owner: Mapped[str | None] = mapped_column(String(44), index=True)
     claimed_at: Mapped[int | None] = mapped_column(BigInteger)
     claim_deadline: Mapped[int | None] = mapped_column(BigInteger)
-    digest: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str | None] = mapped_column(String(64))  # what the provider committed to
     output: Mapped[Any | None] = mapped_column(JSON)
+    fault: Mapped[bool | None] = mapped_column()  # decided: True if this work was wrong or missing
 
 
 class Provider(Base):

@@ -1,0 +1,217 @@
+"""The conductor: decides shards from finished work, asks referees, settles on chain, closes jobs.
+
+It runs as a loop in every aggregator process; rows are claimed with
+SKIP LOCKED and every on-chain write is preceded by a read of the chain, so
+several processes (or a restarted one) never settle anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from solders.pubkey import Pubkey
+from sqlalchemy import select
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.errors import BadRequest
+from marketplace.aggregator.outputs import parse_checks, parse_params, result_digest
+from marketplace.aggregator.service import Aggregator, cache_key
+from marketplace.chain import AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, assignment_address
+from marketplace.chain import instructions as ix
+from marketplace.chain.instructions import Settlement
+from marketplace.digests import embeddings_agree
+from marketplace.merkle import merkle_root
+from marketplace.verification import CheckOutcome, check_generation, provider_verdicts
+
+log = logging.getLogger("tessera.aggregator")
+MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
+
+
+class Conductor:
+    def __init__(self, aggregator: Aggregator) -> None:
+        self.agg = aggregator
+
+    async def step(self) -> None:
+        await self.agg.expire_claims()
+        await self.decide_shards()
+        for job in await self._jobs("open", "settling"):
+            try:
+                await self.settle_job(job)
+            except (ProgramError, OSError) as exc:  # retried on the next pass
+                log.warning("settling %s failed: %s", job, exc)
+
+    async def _jobs(self, *statuses: str) -> list[str]:
+        async with self.agg.sessions() as session:
+            return list((await session.execute(select(m.Job.address).where(m.Job.status.in_(statuses)))).scalars())
+
+    # deciding shards
+
+    def _honest_output(self, job: m.Job, shard: m.Shard, task: m.Task) -> bool:
+        """The output arrived, is well-formed, and is what the committed digest says."""
+        if task.output is None or task.digest is None:
+            return False
+        try:
+            params = parse_params(job.kind, job.params or None)
+            return result_digest(job.kind, bytes.fromhex(job.model_digest), shard.input, params, task.output).hex() == task.digest
+        except BadRequest:
+            return False
+
+    async def decide_shards(self) -> None:
+        async with self.agg.sessions() as session:
+            shards = (await session.execute(
+                select(m.Shard).where(m.Shard.status.in_(("running", "disputed"))).with_for_update(skip_locked=True)
+            )).scalars().all()
+            for shard in shards:
+                job = await session.get(m.Job, shard.job)
+                tasks = (await session.execute(select(m.Task).where(
+                    m.Task.job == shard.job, m.Task.shard == shard.index, m.Task.status != "expired"))).scalars().all()
+                if any(t.status != "done" for t in tasks):
+                    continue
+                runs = [t for t in tasks if t.role != "referee" and t.fault is None]
+                referee = next((t for t in tasks if t.role == "referee" and t.fault is None), None)
+                if referee is not None:
+                    self._judge(job, shard, runs, referee, session)
+                    continue
+                for run in runs:
+                    if not self._honest_output(job, shard, run):
+                        run.fault = True  # a digest without (its) output
+                good = [r for r in runs if not r.fault]
+                if len(good) == len(runs) and len({r.digest for r in good}) == 1:
+                    for run in good:
+                        run.fault = False
+                    self._verified(session, job, shard, good[0], "replica_agreed" if len(good) > 1 else "unsampled")
+                elif len(good) == 1 and len(runs) == 2:
+                    good[0].fault = False
+                    self._verified(session, job, shard, good[0], "replica_agreed")
+                elif len(good) == 2:  # two well-formed, different answers: ask a third provider
+                    shard.status = "disputed"
+                    session.add(m.Task(
+                        job=shard.job, shard=shard.index, role="referee", attempt=0, model_digest=job.model_digest,
+                        claims=[{"owner": r.provider_owner, "output": r.output} for r in good], status="queued",
+                        excluded_owners=sorted({r.provider_owner for r in good}), provider_owner=None))
+                    self.agg.work_available.set()
+                else:  # nothing usable: run it again elsewhere
+                    self._rerun(session, job, shard, runs)
+            await session.commit()
+
+    def _judge(self, job: m.Job, shard: m.Shard, runs: list[m.Task], referee: m.Task, session) -> None:
+        claims = referee.claims or []
+        try:
+            if job.kind == "generate":
+                checks = parse_checks(referee.output, len(claims))
+                outcomes = [check_generation(c["output"]["token_ids"], k, self.agg.config.tie_tolerance).outcome
+                            for c, k in zip(claims, checks)]
+            else:
+                vector = referee.output["vector"]
+                outcomes = [CheckOutcome.CONSISTENT if embeddings_agree(c["output"]["vector"], vector)
+                            else CheckOutcome.INCONSISTENT for c in claims]
+        except (BadRequest, KeyError, TypeError):
+            referee.fault = True  # an unusable check: ask another referee
+            session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=referee.attempt + 1,
+                               model_digest=job.model_digest, claims=claims, status="queued", provider_owner=None,
+                               excluded_owners=sorted(set(referee.excluded_owners or []) | {referee.provider_owner})))
+            return
+        referee.fault = False
+        verdicts = {c["owner"]: o for c, o in zip(claims, outcomes)}
+        for run in runs:
+            run.fault = verdicts.get(run.provider_owner) is CheckOutcome.INCONSISTENT
+        good = [r for r in runs if not r.fault]
+        if good:
+            self._verified(session, job, shard, good[0], "referee")
+        else:
+            self._rerun(session, job, shard, runs)
+
+    def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
+        shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how
+        key = cache_key(job.model_digest, shard.input_digest, job.params or None)
+        session.add(m.CachedResult(key=key, digest=run.digest, output=run.output, created_at=int(self.agg.now())))
+
+    def _rerun(self, session, job: m.Job, shard: m.Shard, runs: list[m.Task]) -> None:
+        shard.status = "running"
+        attempt = max(r.attempt for r in runs) + 1 if runs else 1
+        session.add(m.Task(job=shard.job, shard=shard.index, role="primary", attempt=attempt, model_digest=job.model_digest,
+                           excluded_owners=sorted({r.provider_owner for r in runs}), status="queued", provider_owner=None))
+        self.agg.work_available.set()
+
+    # settling and closing
+
+    async def settle_job(self, address: str) -> None:
+        async with self.agg.sessions() as session:
+            job = await session.get(m.Job, address)
+            tasks = (await session.execute(select(m.Task).where(m.Task.job == address, m.Task.role != "referee"))).scalars().all()
+            providers = {p.owner: p for p in (await session.execute(select(m.Provider))).scalars()}
+        job_key = Pubkey.from_string(address)
+        by_owner: dict[str, list[m.Task]] = defaultdict(list)
+        for task in tasks:
+            if task.provider_owner:
+                by_owner[task.provider_owner].append(task)
+        settlements: list[Settlement] = []
+        for owner, owned in sorted(by_owner.items()):
+            assignment = await self.agg.chain.fetch(
+                AssignmentAccount, assignment_address(job_key, Pubkey.from_string(providers[owner].address))[0])
+            if assignment is None or assignment.status != AssignmentStatus.PENDING:
+                continue  # nothing on chain to settle (yet, or any more: never twice)
+            pending = sorted(assignment.pending_shards)
+            if any(t.shard in assignment.pending_shards and (t.status in ("queued", "claimed") or (t.status == "done" and t.fault is None))
+                   for t in owned):
+                continue  # some of its shards are still running or being verified
+            runs = {t.shard: t for t in owned if t.status == "done"}
+            committed = [runs.get(s) for s in pending]
+            honest_root = all(r is not None for r in committed) and assignment.results_root == merkle_root(
+                [bytes.fromhex(r.digest) for r in committed])
+            faulty = set(pending) if not honest_root else {s for s in pending if runs[s].fault}
+            [verdict] = provider_verdicts({owner: pending}, {owner: faulty})
+            settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted))
+            if faulty:
+                log.info("job %s: slashing %s for shards %s", address, owner, sorted(faulty))
+        async with self.agg.sessions() as session:
+            quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
+            seed = bytes.fromhex(quote.seed)
+        market = await self.agg.market_account()
+        for start in range(0, len(settlements), MAX_SETTLE_ENTRIES):
+            chunk = settlements[start:start + MAX_SETTLE_ENTRIES]
+            await self.agg.chain.send([ix.settle(
+                self.agg.verifier.pubkey(), self.agg.market, job_key, Pubkey.from_string(job.client), market.treasury,
+                seed, chunk)], [self.agg.verifier])
+            await self._record(address, chunk)
+        await self._close_if_done(address, job_key)
+
+    async def _record(self, address: str, chunk: list[Settlement]) -> None:
+        async with self.agg.sessions() as session:
+            for s in chunk:
+                row = await session.get(m.Settlement, (address, str(s.provider_owner)))
+                if row is None:
+                    session.add(m.Settlement(job=address, provider_owner=str(s.provider_owner), verdict=int(s.verdict),
+                                             accepted=sorted(s.accepted), status="confirmed"))
+                else:
+                    row.verdict, row.accepted, row.status = int(s.verdict), sorted(s.accepted), "confirmed"
+                if s.verdict == 3:
+                    provider = await session.get(m.Provider, str(s.provider_owner))
+                    provider.faults += 1
+            job = await session.get(m.Job, address)
+            job.status = "settling"
+            await session.commit()
+
+    async def _close_if_done(self, address: str, job_key: Pubkey) -> None:
+        async with self.agg.sessions() as session:
+            open_shards = (await session.execute(select(m.Shard).where(
+                m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).scalars().first()
+            open_tasks = (await session.execute(select(m.Task).where(
+                m.Task.job == address, m.Task.status.in_(("queued", "claimed"))))).scalars().first()
+        if open_shards is not None or open_tasks is not None:
+            return
+        account = await self.agg.chain.fetch(JobAccount, job_key)
+        if account is None:  # closed already (by us before a crash, or by anyone)
+            await self._mark_closed(address, None)
+            return
+        if account.pending_assignments or (len(account.paid_shards) < account.shard_count and account.deadline >= self.agg.now()):
+            return
+        sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
+        await self._mark_closed(address, str(sent.signature))
+
+    async def _mark_closed(self, address: str, signature: str | None) -> None:
+        async with self.agg.sessions() as session:
+            job = await session.get(m.Job, address)
+            job.status, job.close_signature = "closed", signature
+            await session.commit()

@@ -1,0 +1,72 @@
+"""Shard inputs and provider outputs: validated at the boundary, digested the way providers digest them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from marketplace.aggregator.errors import BadRequest
+from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
+from marketplace.verification import TokenCheck
+
+KINDS = ("generate", "embed")
+MAX_INPUT_CHARS = 16_384
+MAX_NEW_TOKENS = 512
+MAX_VECTOR = 8_192
+TOKEN_ID_LIMIT = 2**32
+
+
+def parse_params(kind: str, params: Any) -> DecodingParams | None:
+    if kind == "embed":
+        if params not in (None, {}):
+            raise BadRequest("embedding jobs take no decoding parameters")
+        return None
+    if not isinstance(params, dict):
+        raise BadRequest("params must be an object with max_new_tokens")
+    try:
+        decoded = DecodingParams(
+            max_new_tokens=int(params["max_new_tokens"]), temperature=float(params.get("temperature", 0.0)),
+            top_p=float(params.get("top_p", 1.0)), seed=None if params.get("seed") is None else int(params["seed"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadRequest(f"invalid decoding params: {exc}") from exc
+    if not 1 <= decoded.max_new_tokens <= MAX_NEW_TOKENS or not 0 <= decoded.temperature <= 10 or not 0 < decoded.top_p <= 1:
+        raise BadRequest(f"max_new_tokens must be 1 to {MAX_NEW_TOKENS}, temperature 0 to 10, top_p in (0, 1]")
+    if decoded.temperature > 0 and decoded.seed is None:
+        raise BadRequest("sampling (temperature > 0) needs a seed so replicas can reproduce it")
+    return decoded
+
+
+def parse_input(kind: str, shard_input: Any) -> dict:
+    field = "prompt" if kind == "generate" else "text"
+    if not isinstance(shard_input, dict) or set(shard_input) != {field} or not isinstance(shard_input[field], str):
+        raise BadRequest(f"each {kind} input is {{\"{field}\": string}}")
+    if not 0 < len(shard_input[field]) <= MAX_INPUT_CHARS:
+        raise BadRequest(f"{field} must be 1 to {MAX_INPUT_CHARS} characters")
+    return shard_input
+
+
+def result_digest(kind: str, model: bytes, shard_input: dict, params: DecodingParams | None, output: Any) -> bytes:
+    """The digest an honest provider computes for `output`; BadRequest if the output is malformed."""
+    if kind == "generate":
+        tokens = output.get("token_ids") if isinstance(output, dict) else None
+        if (not isinstance(tokens, list) or len(tokens) > params.max_new_tokens
+                or not all(isinstance(t, int) and 0 <= t < TOKEN_ID_LIMIT for t in tokens)):
+            raise BadRequest(f"a generation output is {{\"token_ids\": [at most {params.max_new_tokens} ids], \"text\": ...}}")
+        return generation_digest(model, input_digest(shard_input), params, tokens)
+    vector = output.get("vector") if isinstance(output, dict) else None
+    if not isinstance(vector, list) or not 0 < len(vector) <= MAX_VECTOR or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in vector):
+        raise BadRequest(f"an embedding output is {{\"vector\": [1 to {MAX_VECTOR} finite numbers]}}")
+    return embedding_digest(model, input_digest(shard_input), vector)
+
+
+def parse_checks(output: Any, claims: int) -> list[list[TokenCheck]]:
+    """A referee's teacher-forced checks: one list of positions per claim."""
+    checks = output.get("checks") if isinstance(output, dict) else None
+    if not isinstance(checks, list) or len(checks) != claims:
+        raise BadRequest(f"a check output is {{\"checks\": [one list per claim, {claims} claims]}}")
+    try:
+        return [[TokenCheck(int(a), float(g), float(c)) for a, g, c in claim] for claim in checks]
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"each check is [argmax, top2_gap, claimed_gap]: {exc}") from exc

@@ -1,0 +1,363 @@
+"""The aggregator's operations on jobs, providers and work: parse, check against the chain, write rows.
+
+Every state change is a database row first; the conductor (conductor.py)
+turns rows into verification work and on-chain settlement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.config import AggregatorConfig
+from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from marketplace.aggregator.outputs import KINDS, parse_input, parse_params, result_digest
+from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
+from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
+from marketplace.chain.client import TesseraChain
+from marketplace.digests import input_digest
+from marketplace.merkle import merkle_root
+from marketplace.messages import SignedMessage, verify_message
+from marketplace.verification import seed_commitment
+
+MAX_CLAIM = 64  # tasks handed out per work request
+
+
+def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
+    return hashlib.sha256(f"{model_digest}:{shard_input_digest}:{sorted((params or {}).items())}".encode()).hexdigest()
+
+
+class DatabaseReplayGuard:
+    """Replay protection shared by every aggregator process: the nonce table's primary key."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self.sessions = sessions
+
+    async def claim(self, message: SignedMessage) -> bool:
+        async with self.sessions() as session:
+            session.add(m.Nonce(signer=str(message.signer), nonce=message.nonce, expires_at=message.expires_at))
+            try:
+                await session.commit()
+            except IntegrityError:
+                return False
+        return True
+
+
+class _Claimed:
+    """The synchronous guard verify_message wants, for a nonce already claimed in the database."""
+
+    def __init__(self, fresh: bool) -> None:
+        self.fresh = fresh
+
+    def claim(self, *_: object) -> bool:
+        return self.fresh
+
+
+@dataclass
+class Aggregator:
+    config: AggregatorConfig
+    sessions: async_sessionmaker
+    chain: TesseraChain
+    verifier: Keypair
+    now: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.market = Pubkey.from_string(self.config.market)
+        self.nonces = DatabaseReplayGuard(self.sessions)
+        self.work_available = asyncio.Event()
+
+    async def market_account(self) -> MarketAccount:
+        account = await self.chain.fetch(MarketAccount, self.market)
+        if account is None:
+            raise Unavailable(f"market {self.market} does not exist on {self.chain.url}", "market_missing")
+        return account
+
+    async def verify(self, message: SignedMessage, kind: str, job: str | None = None) -> None:
+        """Signature, purpose, job and expiry first; then the nonce, once, in the shared table."""
+        verify_message(message, kind, _Claimed(True), job=job, now=self.now)
+        if not await self.nonces.claim(message):
+            verify_message(message, kind, _Claimed(False), job=job, now=self.now)
+
+    # quotes and jobs
+
+    async def quote(self, body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise BadRequest("a quote request is {model_digest, shard_count, kind}")
+        model, count, kind = body.get("model_digest"), body.get("shard_count"), body.get("kind", "generate")
+        if not isinstance(model, str) or len(model) != 64 or not all(c in "0123456789abcdef" for c in model):
+            raise BadRequest("model_digest must be 64 lowercase hex characters")
+        if not isinstance(count, int) or not 1 <= count <= self.config.max_shards:
+            raise BadRequest(f"shard_count must be 1 to {self.config.max_shards}")
+        if kind not in KINDS:
+            raise BadRequest(f"kind must be one of {KINDS}")
+        market = await self.market_account()
+        seed = os.urandom(32)
+        commitment = seed_commitment(seed).hex()
+        price = self.config.price_per_shard
+        budget = execution_budget(count, market.sampling_rate_bps)
+        work = price * budget
+        escrow = work + -(-work * market.fee_bps // 10_000)
+        now = int(self.now())
+        async with self.sessions() as session:
+            session.add(m.Quote(seed_commitment=commitment, seed=seed.hex(), model_digest=model, shard_count=count,
+                                price_per_shard=price, expires_at=now + self.config.quote_ttl))
+            await session.commit()
+        return {
+            "market": str(self.market), "job_id": market.next_job_id, "seed_commitment": commitment,
+            "price_per_shard": price, "shard_count": count, "execution_budget": budget, "fee_bps": market.fee_bps,
+            "sampling_rate_bps": market.sampling_rate_bps, "escrow": escrow,
+            "deadline": now + self.config.job_lifetime, "expires_at": now + self.config.quote_ttl,
+        }
+
+    async def intake(self, message: SignedMessage) -> dict:
+        body = message.body
+        job_text = body.get("job") if isinstance(body, dict) else None
+        if not isinstance(job_text, str):
+            raise BadRequest("the body names the job account: {job, kind, params, inputs}")
+        await self.verify(message, "job", job=job_text)
+        kind = body.get("kind")
+        if kind not in KINDS:
+            raise BadRequest(f"kind must be one of {KINDS}")
+        params = parse_params(kind, body.get("params"))
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise BadRequest("inputs must be a non-empty list, one per shard")
+        inputs = [parse_input(kind, item) for item in inputs]
+        try:
+            job_key = Pubkey.from_string(job_text)
+        except ValueError as exc:
+            raise BadRequest(f"job {job_text!r} is not an address") from exc
+        job = await self.chain.fetch(JobAccount, job_key)
+        if job is None:
+            raise NotFound(f"job {job_text} is not on chain yet: send create_job first", "job_not_on_chain")
+        if job.market != self.market or job.client != message.signer:
+            raise Forbidden("the job belongs to another market or client", "job_not_yours")
+        if job_address(self.market, job.job_id)[0] != job_key:
+            raise Unprocessable("the job account is not at its PDA", "job_mismatch")
+        digests = [input_digest(item) for item in inputs]
+        checks = {
+            "shard count": job.shard_count == len(inputs),
+            "input root": job.input_root == merkle_root(digests),
+            "deadline": job.deadline > self.now(),
+        }
+        async with self.sessions() as session:
+            quote = await session.get(m.Quote, job.seed_commitment.hex())
+            if quote is None:
+                raise NotFound("no quote has this job's seed commitment: ask for a quote first", "quote_not_found")
+            checks["model"] = quote.model_digest == job.model_digest.hex()
+            checks["price"] = job.price_per_shard >= quote.price_per_shard
+            if not all(checks.values()):
+                failed = ", ".join(name for name, ok in checks.items() if not ok)
+                raise Unprocessable(f"the job on chain does not match the request: {failed}", "job_mismatch")
+            if quote.job is not None:
+                raise Conflict(f"quote already used by job {quote.job}", "quote_used")
+            plan = await self._plan(session, job_text, bytes.fromhex(quote.seed), job, kind, inputs, body.get("params"))
+            quote.job = job_text
+            session.add(m.Job(
+                address=job_text, client=str(job.client), chain_job_id=job.job_id, kind=kind,
+                model_digest=job.model_digest.hex(), params=body.get("params") or {}, shard_count=job.shard_count,
+                price_per_shard=job.price_per_shard, sampling_rate_bps=job.sampling_rate_bps, deadline=job.deadline,
+                seed_commitment=quote.seed_commitment, status="open", created_at=int(self.now()),
+                cache_hits=sum(1 for s in plan["shards"] if s.status == "cached"),
+            ))
+            await session.flush()
+            session.add_all(plan["shards"])
+            await session.flush()
+            session.add_all(plan["tasks"])
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                raise Conflict(f"job {job_text} was already submitted", "job_exists") from exc
+        self.work_available.set()
+        return {"job": job_text, "shards": job.shard_count, "cache_hits": plan["cache_hits"], "tasks": len(plan["tasks"])}
+
+    async def _plan(self, session, job_text, seed, job: JobAccount, kind, inputs, params) -> dict:
+        model = job.model_digest.hex()
+        shards, fresh = [], []
+        for index, item in enumerate(inputs):
+            digest = input_digest(item).hex()
+            cached = await session.get(m.CachedResult, cache_key(model, digest, params))
+            shards.append(m.Shard(job=job_text, index=index, input=item, input_digest=digest,
+                                  status="cached" if cached else "running", digest=cached.digest if cached else None,
+                                  output=cached.output if cached else None, verification="cache" if cached else None))
+            if not cached:
+                fresh.append(index)
+        tasks = []
+        if fresh:
+            candidates = await self._candidates(session, model)
+            budget = execution_budget(job.shard_count, job.sampling_rate_bps)
+            sampled = [s for s in sampled_shards(seed, job_text, job.shard_count, job.sampling_rate_bps, budget) if s in fresh]
+            try:
+                placements = place(len(fresh), [fresh.index(s) for s in sampled], candidates, job.price_per_shard)
+            except ValueError as exc:
+                raise Unavailable(f"cannot schedule the job: {exc}") from exc
+            for p in placements:
+                tasks.append(m.Task(job=job_text, shard=fresh[p.shard], role=p.role, attempt=0, model_digest=model,
+                                    excluded_owners=[], status="queued", provider_owner=p.owner))
+        return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
+
+    async def _candidates(self, session, model: str) -> list[Candidate]:
+        rows = (await session.execute(select(m.Provider))).scalars().all()
+        candidates = []
+        for row in rows:
+            if model not in row.models:
+                continue
+            account = await self.chain.fetch(ProviderAccount, Pubkey.from_string(row.address))
+            if account is None or account.status != ProviderStatus.ACTIVE:
+                continue
+            speed = row.busy_seconds / row.tasks_done if row.tasks_done else 0.0
+            candidates.append(Candidate(row.owner, row.capacity, account.free_stake, speed, row.timeouts))
+        return candidates
+
+    # providers and their work
+
+    async def register(self, message: SignedMessage) -> dict:
+        await self.verify(message, "register")
+        body = message.body
+        models, capacity, endpoint = body.get("models"), body.get("capacity"), body.get("endpoint")
+        if not isinstance(models, list) or not models or not all(isinstance(x, str) and len(x) == 64 for x in models):
+            raise BadRequest("models must be a list of 64-hex model digests")
+        if not isinstance(capacity, int) or not 1 <= capacity <= 1024 or not isinstance(endpoint, str) or len(endpoint) > 128:
+            raise BadRequest("capacity must be 1 to 1024 and endpoint a URL of at most 128 characters")
+        address = provider_address(self.market, message.signer)[0]
+        account = await self.chain.fetch(ProviderAccount, address)
+        market = await self.market_account()
+        if account is None or account.owner != message.signer:
+            raise Forbidden(f"no Provider account for {message.signer} in market {self.market}: register on chain first", "provider_unknown")
+        if account.stake < market.min_stake or account.status != ProviderStatus.ACTIVE:
+            raise Forbidden("the provider is paused or below the market's minimum stake", "provider_inactive")
+        now = int(self.now())
+        async with self.sessions() as session:
+            row = await session.get(m.Provider, str(message.signer))
+            if row is None:
+                row = m.Provider(owner=str(message.signer), address=str(address), registered_at=now, tasks_done=0,
+                                 timeouts=0, faults=0, busy_seconds=0.0)
+                session.add(row)
+            row.endpoint, row.models, row.capacity, row.last_seen = endpoint, sorted(set(models)), capacity, now
+            await session.commit()
+        return {"provider": str(address), "owner": str(message.signer), "stake": account.stake, "free_stake": account.free_stake}
+
+    async def claim_work(self, message: SignedMessage) -> dict:
+        await self.verify(message, "claim")
+        owner = str(message.signer)
+        limit = message.body.get("max_tasks", MAX_CLAIM)
+        wait = min(float(message.body.get("wait", self.config.long_poll)), self.config.long_poll)
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_CLAIM:
+            raise BadRequest(f"max_tasks must be 1 to {MAX_CLAIM}")
+        deadline = self.now() + max(wait, 0.0)
+        while True:
+            tasks = await self._claim(owner, limit)
+            if tasks or self.now() >= deadline:
+                return {"tasks": tasks}
+            self.work_available.clear()
+            try:
+                await asyncio.wait_for(self.work_available.wait(), timeout=min(1.0, deadline - self.now()))
+            except TimeoutError:
+                pass
+
+    async def _claim(self, owner: str, limit: int) -> list[dict]:
+        now = int(self.now())
+        async with self.sessions() as session:
+            provider = await session.get(m.Provider, owner)
+            if provider is None:
+                raise Forbidden("register with POST /v1/providers before asking for work", "provider_unknown")
+            provider.last_seen = now
+            # Work placed on this provider, then work anyone with the model may take.
+            query = (
+                select(m.Task)
+                .where(m.Task.status == "queued", m.Task.model_digest.in_(provider.models),
+                       or_(m.Task.provider_owner == owner, m.Task.provider_owner.is_(None)))
+                .order_by(m.Task.provider_owner.is_(None), m.Task.id)
+                .limit(limit * 4)
+                .with_for_update(skip_locked=True)
+            )
+            tasks = [t for t in (await session.execute(query)).scalars() if owner not in (t.excluded_owners or [])][:limit]
+            payloads = []
+            for task in tasks:
+                task.status, task.provider_owner = "claimed", owner
+                task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout
+                job = await session.get(m.Job, task.job)
+                shard = await session.get(m.Shard, (task.job, task.shard))
+                payloads.append({
+                    "task": task.id, "job": task.job, "shard": task.shard, "role": task.role, "kind": job.kind,
+                    "model_digest": task.model_digest, "params": job.params, "input": shard.input,
+                    "claims": task.claims, "deadline": task.claim_deadline,
+                })
+            await session.commit()
+        return payloads
+
+    async def accept_results(self, job: str, message: SignedMessage) -> dict:
+        await self.verify(message, "results", job=job)
+        results = message.body.get("results")
+        if not isinstance(results, list) or not results or len(results) > MAX_CLAIM:
+            raise BadRequest(f"results must be a list of 1 to {MAX_CLAIM} {{task, digest, output}}")
+        owner, now = str(message.signer), int(self.now())
+        accepted = []
+        async with self.sessions() as session:
+            job_row = await session.get(m.Job, job)
+            if job_row is None:
+                raise NotFound(f"no job {job}", "job_not_found")
+            for item in results:
+                if not isinstance(item, dict) or not isinstance(item.get("task"), int):
+                    raise BadRequest("each result is {task, digest, output}")
+                task = await session.get(m.Task, item["task"], with_for_update=True)
+                if task is None or task.job != job:
+                    raise NotFound(f"task {item.get('task')} is not part of job {job}", "task_not_found")
+                if task.provider_owner != owner:
+                    raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
+                if task.status != "claimed":
+                    raise Conflict(f"task {task.id} is {task.status}: it can no longer take results", "task_closed")
+                shard = await session.get(m.Shard, (job, task.shard))
+                params = parse_params(job_row.kind, job_row.params or None)
+                if task.role == "referee":
+                    task.output = item.get("output")
+                else:
+                    claimed = item.get("digest")
+                    if not isinstance(claimed, str) or len(claimed) != 64:
+                        raise BadRequest("digest must be 64 hex characters")
+                    task.digest, task.output = claimed, item.get("output")
+                    if item.get("output") is not None:
+                        result_digest(job_row.kind, bytes.fromhex(job_row.model_digest), shard.input, params, item["output"])
+                task.status = "done"
+                provider = await session.get(m.Provider, owner)
+                provider.tasks_done += 1
+                provider.busy_seconds += max(now - (task.claimed_at or now), 0)
+                accepted.append(task.id)
+            await session.commit()
+        return {"accepted": accepted}
+
+    async def expire_claims(self) -> int:
+        """Claimed work past its deadline goes to someone else; the late provider is noted."""
+        now = int(self.now())
+        async with self.sessions() as session:
+            late = (await session.execute(
+                select(m.Task).where(m.Task.status == "claimed", m.Task.claim_deadline < now).with_for_update(skip_locked=True)
+            )).scalars().all()
+            for task in late:
+                task.status, task.fault = "expired", True
+                # A replica must stay on another owner than the shard's other runs.
+                others = (await session.execute(select(m.Task.provider_owner).where(
+                    m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id,
+                    m.Task.provider_owner.is_not(None)))).scalars().all()
+                await session.execute(update(m.Provider).where(m.Provider.owner == task.provider_owner)
+                                      .values(timeouts=m.Provider.timeouts + 1))
+                session.add(m.Task(job=task.job, shard=task.shard, role=task.role, attempt=task.attempt + 1,
+                                   model_digest=task.model_digest, claims=task.claims, status="queued",
+                                   excluded_owners=sorted(set(task.excluded_owners or []) | {task.provider_owner} | set(others)),
+                                   provider_owner=None))
+            await session.commit()
+        if late:
+            self.work_available.set()
+        return len(late)

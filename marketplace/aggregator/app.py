@@ -1,0 +1,165 @@
+"""The aggregator's aiohttp application: routes parse, call the service, map errors to HTTP.
+
+Resources (database engine, chain client, the conductor loop) live in
+`cleanup_ctx`, opened with the app and closed with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from solders.keypair import Keypair
+from sqlalchemy import text
+
+from marketplace.aggregator.conductor import Conductor
+from marketplace.aggregator.config import AggregatorConfig
+from marketplace.aggregator.db import create_engine, migrate, sessions
+from marketplace.aggregator.errors import AggregatorError, BadRequest, NotFound
+from marketplace.aggregator.openapi import openapi_document
+from marketplace.aggregator.reports import job_report, metrics_text
+from marketplace.aggregator.service import Aggregator
+from marketplace.chain.client import TesseraChain
+from marketplace.errors import MessageError
+from marketplace.messages import SignedMessage
+
+log = logging.getLogger("tessera.aggregator")
+CONFIG = web.AppKey("config", AggregatorConfig)
+SERVICE = web.AppKey("service", Aggregator)
+
+
+def load_keypair(path) -> Keypair:
+    try:
+        return Keypair.from_bytes(bytes(json.loads(path.read_text())))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"cannot read the verifier keypair {path}: {exc}") from exc
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AggregatorError as exc:
+        return _error(exc.status, exc.code, str(exc))
+    except MessageError as exc:
+        return _error(401, exc.code, str(exc))
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "body_too_large", "the body is larger than this aggregator accepts")
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return _error(500, "internal_error", "internal error; nothing was changed by this request")
+
+
+async def _json(request: web.Request) -> object:
+    try:
+        return await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
+
+
+async def _signed(request: web.Request) -> SignedMessage:
+    return SignedMessage.from_json(await _json(request))
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/health")
+async def health(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    async with service.sessions() as session:
+        await session.execute(text("SELECT 1"))
+    market = await service.market_account()
+    return web.json_response({"status": "ok", "market": str(service.market), "next_job_id": market.next_job_id})
+
+
+@routes.get("/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+@routes.post("/v1/quotes")
+async def quote(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].quote(await _json(request)))
+
+
+@routes.post("/v1/jobs")
+async def submit_job(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].intake(await _signed(request)), status=201)
+
+
+@routes.get("/v1/jobs/{job}")
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(await job_report(request.app[SERVICE].sessions, request.match_info["job"]))
+
+
+@routes.get("/v1/jobs/{job}/seed")
+async def get_seed(request: web.Request) -> web.Response:
+    report = await job_report(request.app[SERVICE].sessions, request.match_info["job"])
+    if report["seed"] is None:
+        raise NotFound("the seed is revealed by the job's first settlement", "seed_not_revealed")
+    return web.json_response({"job": report["job"], "seed": report["seed"]})
+
+
+@routes.post("/v1/jobs/{job}/results")
+async def post_results(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].accept_results(request.match_info["job"], await _signed(request)))
+
+
+@routes.post("/v1/providers")
+async def register(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].register(await _signed(request)))
+
+
+@routes.post("/v1/work")
+async def work(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].claim_work(await _signed(request)))
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=await metrics_text(request.app[SERVICE].sessions), content_type="text/plain")
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    await migrate(config.db_url, config.db_schema)
+    engine = create_engine(config.db_url, config.db_schema)
+    chain = TesseraChain(config.rpc_url)
+    service = Aggregator(config, sessions(engine), chain, load_keypair(config.keypair))
+    app[SERVICE] = service
+    conductor = Conductor(service)
+
+    async def conduct() -> None:
+        while True:
+            try:
+                await conductor.step()
+            except Exception:  # a failed pass is retried; the loop must not die
+                log.exception("conductor pass failed")
+            await asyncio.sleep(config.tick)
+
+    task = asyncio.create_task(conduct())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await chain.close()
+    await engine.dispose()
+
+
+def create_app(config: AggregatorConfig) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=config.max_body)
+    app[CONFIG] = config
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_resources)
+    return app

@@ -1,0 +1,48 @@
+"""The OpenAPI document the aggregator serves at /v1/openapi.json."""
+
+from __future__ import annotations
+
+SIGNED = {"$ref": "#/components/schemas/SignedMessage"}
+ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _op(summary: str, body: dict | None = None, ok: str = "200") -> dict:
+    op = {"summary": summary, "responses": {ok: {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
+                                            "4XX": ERROR}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def openapi_document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tessera aggregator", "version": "1", "description":
+                 "Quotes, job intake, provider work and results, verification reports. Messages that act for a "
+                 "participant are signed with their Solana key (Ed25519), with a nonce, an expiry and, where a job "
+                 "is concerned, the job's address."},
+        "paths": {
+            "/v1/health": {"get": _op("Liveness, database and chain reachability")},
+            "/v1/quotes": {"post": _op("Price, sampling rate, deadline and a committed sampling seed for a job", {
+                "type": "object", "required": ["model_digest", "shard_count"], "properties": {
+                    "model_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "shard_count": {"type": "integer", "minimum": 1, "maximum": 256},
+                    "kind": {"enum": ["generate", "embed"]}}})},
+            "/v1/jobs": {"post": _op("Submit a job already created on chain, with its shard inputs (signed, kind `job`)", SIGNED, "201")},
+            "/v1/jobs/{job}": {"get": _op("Status, verified outputs and the verification report")},
+            "/v1/jobs/{job}/seed": {"get": _op("The sampling seed, once settlement revealed it, for audit")},
+            "/v1/jobs/{job}/results": {"post": _op("A provider's outputs and digests for its tasks (signed, kind `results`)", SIGNED)},
+            "/v1/providers": {"post": _op("Register a staked provider's models and capacity (signed, kind `register`)", SIGNED)},
+            "/v1/work": {"post": _op("Long-poll for tasks (signed, kind `claim`)", SIGNED)},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
+        },
+        "components": {"schemas": {
+            "SignedMessage": {"type": "object", "required": ["kind", "signer", "nonce", "expires_at", "body", "signature"],
+                              "properties": {"kind": {"type": "string"}, "signer": {"type": "string"},
+                                             "job": {"type": ["string", "null"]}, "nonce": {"type": "string", "minLength": 16, "maxLength": 64},
+                                             "expires_at": {"type": "integer"}, "body": {"type": "object"},
+                                             "signature": {"type": "string"}}},
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}}}}},
+        }},
+    }

@@ -1,0 +1,151 @@
+"""Scripted providers for aggregator tests: a tiny deterministic language model, run honestly or not.
+
+The model is real in the sense that matters here: outputs are a function of
+the inputs, and a teacher-forced check recomputes them, so a lie is
+detectable exactly as with a transformer. Behaviours: honest, liar (wrong
+tokens on some shards, consistent digests), lazy (claims, never answers),
+digest_only (commits digests, sends no output), copier (copies another's digest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import aiohttp
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from marketplace.chain import ProgramError
+from marketplace.chain import instructions as ix
+from marketplace.chain.client import TesseraChain
+from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
+from marketplace.merkle import merkle_root
+from marketplace.messages import sign_message
+
+VOCAB = 1000
+MODEL_DIGEST = bytes(range(32))
+
+
+def next_token(context: list[int]) -> int:
+    return (sum(context) * 31 + len(context) * 7) % VOCAB
+
+
+def prompt_tokens(prompt: str) -> list[int]:
+    return list(prompt.encode())
+
+
+def generate(prompt: str, max_new_tokens: int) -> list[int]:
+    context = prompt_tokens(prompt)
+    out = []
+    for _ in range(max_new_tokens):
+        token = next_token(context)
+        out.append(token)
+        context.append(token)
+    return out
+
+
+def check(prompt: str, claimed: list[int]) -> list[list[float]]:
+    """Teacher-forced: at each position the model's argmax, its top-2 gap, and the claimed token's gap."""
+    context, rows = prompt_tokens(prompt), []
+    for token in claimed:
+        best = next_token(context)
+        rows.append([best, 1.0, 0.0 if token == best else 2.0])
+        context.append(token)
+    return rows
+
+
+def embed(text: str) -> list[float]:
+    data = text.encode()
+    return [((sum(data) * (i + 1)) % 997) / 997 for i in range(8)]
+
+
+@dataclass
+class ScriptedProvider:
+    aggregator: str
+    chain: TesseraChain
+    market: Pubkey
+    behaviour: str = "honest"  # honest | liar | lazy | digest_only | copier
+    lie_on: set[int] = field(default_factory=lambda: {0, 1, 2, 3, 4, 5, 6, 7})
+    keypair: Keypair = field(default_factory=Keypair)
+    seen: dict[tuple[str, int], bytes] = field(default_factory=dict)  # digests it computed, by (job, shard)
+    source: ScriptedProvider | None = None  # for a copier: whose digests it copies
+    backlog: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)  # job -> (shard, digest) to commit
+    tasks_done: int = 0
+
+    @property
+    def owner(self) -> Pubkey:
+        return self.keypair.pubkey()
+
+    async def join(self, stake: int, endpoint: str) -> None:
+        await self.chain.airdrop(self.owner, stake + 10**9)
+        await self.chain.send([ix.register_provider(self.owner, self.market, endpoint, stake, 4)], [self.keypair])
+        await self.post("/v1/providers", sign_message(self.keypair, "register",
+                                                      {"models": [MODEL_DIGEST.hex()], "capacity": 4, "endpoint": endpoint}))
+
+    async def post(self, path: str, message) -> dict:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.aggregator + path, json=message.to_json()) as response:
+                answer = await response.json()
+                if response.status >= 400:
+                    raise RuntimeError(f"{path}: {response.status} {answer}")
+                return answer
+
+    def run_task(self, task: dict) -> tuple[bytes | None, dict | None]:
+        shard_input, params = task["input"], task["params"]
+        if task["role"] == "referee":
+            if task["kind"] == "generate":
+                return None, {"checks": [check(shard_input["prompt"], c["output"]["token_ids"]) for c in task["claims"]]}
+            return None, {"vector": embed(shard_input["text"])}
+        model = bytes.fromhex(task["model_digest"])
+        if task["kind"] == "generate":
+            decoding = DecodingParams(**params)
+            tokens = generate(shard_input["prompt"], decoding.max_new_tokens)
+            if self.behaviour == "liar" and task["shard"] in self.lie_on:
+                tokens = [(t + 1) % VOCAB for t in tokens]
+            return generation_digest(model, input_digest(shard_input), decoding, tokens), {"token_ids": tokens, "text": ""}
+        vector = embed(shard_input["text"])
+        return embedding_digest(model, input_digest(shard_input), vector), {"vector": vector}
+
+    async def work_once(self) -> int:
+        claimed = (await self.post("/v1/work", sign_message(self.keypair, "claim", {"max_tasks": 16, "wait": 0.5})))["tasks"]
+        if self.behaviour == "lazy":
+            return len(claimed)
+        by_job: dict[str, list[dict]] = {}
+        for task in claimed:
+            digest, output = self.run_task(task)
+            if self.behaviour == "digest_only" and task["role"] != "referee":
+                output = None
+            if self.behaviour == "copier" and task["role"] != "referee":
+                digest = self.source.seen.get((task["job"], task["shard"]), bytes(32)) if self.source else bytes(32)
+                output = None
+            elif digest is not None:
+                self.seen[(task["job"], task["shard"])] = digest
+            item = {"task": task["task"], "digest": digest.hex() if digest else None, "output": output}
+            by_job.setdefault(task["job"], []).append(item)
+            if task["role"] != "referee":
+                self.backlog.setdefault(task["job"], []).append((task["shard"], digest))
+        for job, items in by_job.items():
+            await self.post(f"/v1/jobs/{job}/results", sign_message(self.keypair, "results", {"results": items}, job=job))
+            self.tasks_done += len(items)
+        await self.commit_backlog()
+        return len(claimed)
+
+    async def commit_backlog(self) -> None:
+        for job, entries in list(self.backlog.items()):
+            entries.sort()
+            root = merkle_root([digest for _, digest in entries])
+            try:
+                await self.chain.send([ix.submit_results(self.owner, self.market, Pubkey.from_string(job),
+                                                         [s for s, _ in entries], root)], [self.keypair])
+                del self.backlog[job]
+            except ProgramError as exc:
+                if exc.name not in ("AssignmentPending",):
+                    del self.backlog[job]  # the job is gone or closed: nothing to commit
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(RuntimeError, aiohttp.ClientError):
+                if await self.work_once() == 0:
+                    await asyncio.sleep(0.05)

@@ -1,0 +1,77 @@
+"""The aggregator over HTTP with localnet and scripted providers: jobs verified, settled, closed."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import pytest
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from marketplace.chain import JobAccount, ProviderAccount, provider_address
+from marketplace.verification import is_sampled
+from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
+from tests.integration.scripted import ScriptedProvider
+
+pytestmark = pytest.mark.slow
+
+
+@asynccontextmanager
+async def providers_running(market, behaviours):
+    providers = []
+    for i, behaviour in enumerate(behaviours):
+        provider = ScriptedProvider(market.aggregator_url, market.chain, market.address, behaviour)
+        await provider.join(3 * SOL, f"http://127.0.0.1:{7100 + i}")
+        providers.append(provider)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in providers]
+    try:
+        yield providers
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_honest_market_runs_a_job_to_close(tmp_path):
+    async with running_market(tmp_path) as market, providers_running(market, ["honest"] * 3) as providers:
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        before = await market.chain.balance(client.pubkey())
+        inputs = prompt_inputs(6)
+        job = await market.submit_job(client, inputs, {"max_new_tokens": 5})
+        report = await market.wait_for(job)
+        for shard, item in zip(report["shards"], inputs):
+            assert shard["output"]["token_ids"] == expected_tokens(item["prompt"], 5)
+            assert shard["verification"] in ("unsampled", "replica_agreed")
+        assert report["faults"] == []
+        assert {s["verdict"] for s in report["settlements"]} == {"pay"}
+        assert await market.chain.fetch(JobAccount, Pubkey.from_string(job)) is None
+        seed = bytes.fromhex(report["seed"])
+        replicas = sum(len(s["providers"]) == 2 for s in report["shards"])
+        assert replicas == min(sum(is_sampled(seed, job, i, 5_000) for i in range(6)), 3)  # budget caps replicas
+        # The client paid price × executions run + fee, and got the rest back at close.
+        executions = 6 + replicas
+        price = 100_000
+        spent = before - await market.chain.balance(client.pubkey())
+        assert spent == executions * price + executions * price * 200 // 10_000 + 5_000
+        assert sum(p.tasks_done for p in providers) >= executions
+
+
+async def test_liar_is_caught_and_slashed(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, \
+            providers_running(market, ["honest", "honest", "liar"]) as providers:
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        inputs = prompt_inputs(4)
+        job = await market.submit_job(client, inputs, {"max_new_tokens": 4})
+        report = await market.wait_for(job)
+        liar = str(providers[2].owner)
+        for shard, item in zip(report["shards"], inputs):
+            assert shard["output"]["token_ids"] == expected_tokens(item["prompt"], 4)
+        verdicts = {s["provider"]: s["verdict"] for s in report["settlements"]}
+        assert verdicts[liar] == "slash"
+        assert all(v == "pay" for owner, v in verdicts.items() if owner != liar)
+        assert any(f["provider"] == liar for f in report["faults"])
+        account = await market.chain.fetch(ProviderAccount, provider_address(market.address, providers[2].owner)[0])
+        assert account.stake < 3 * SOL and account.shards_slashed > 0

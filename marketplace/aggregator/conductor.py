@@ -31,6 +31,7 @@ MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
 class Conductor:
     def __init__(self, aggregator: Aggregator) -> None:
         self.agg = aggregator
+        self._to_cache: dict[str, m.CachedResult] = {}
 
     async def step(self) -> None:
         await self.agg.expire_claims()
@@ -93,6 +94,9 @@ class Conductor:
                     self.agg.work_available.set()
                 else:  # nothing usable: run it again elsewhere
                     self._rerun(session, job, shard, runs)
+            for entry in self._to_cache.values():
+                await session.merge(entry)
+            self._to_cache.clear()
             await session.commit()
 
     def _judge(self, job: m.Job, shard: m.Shard, runs: list[m.Task], referee: m.Task, session) -> None:
@@ -124,8 +128,10 @@ class Conductor:
 
     def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
         shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how
+        if how == "unsampled":
+            return  # only results a second party confirmed are served to other clients
         key = cache_key(job.model_digest, shard.input_digest, job.params or None)
-        session.add(m.CachedResult(key=key, digest=run.digest, output=run.output, created_at=int(self.agg.now())))
+        self._to_cache[key] = m.CachedResult(key=key, digest=run.digest, output=run.output, created_at=int(self.agg.now()))
 
     def _rerun(self, session, job: m.Job, shard: m.Shard, runs: list[m.Task]) -> None:
         shard.status = "running"

@@ -27,7 +27,9 @@ async def job_report(sessions, address: str) -> dict:
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
              "output": s.output if s.status in ("verified", "cached") else None,
-             "providers": sorted({t.provider_owner for t in tasks if t.shard == s.index and t.role != "referee" and t.fault is False})}
+             "providers": sorted({t.provider_owner for t in tasks if t.shard == s.index and t.role != "referee" and t.fault is False}),
+             "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault}
+                      for t in sorted(tasks, key=lambda t: t.id) if t.shard == s.index]}
             for s in shards
         ],
         "faults": [{"shard": t.shard, "role": t.role, "provider": t.provider_owner, "reason": "expired" if t.status == "expired" else "wrong_output"}

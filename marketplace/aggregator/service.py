@@ -209,13 +209,15 @@ class Aggregator:
         return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
 
     async def _candidates(self, session, model: str) -> list[Candidate]:
+        """Registered providers with the model, active on chain, at or above the minimum stake."""
         rows = (await session.execute(select(m.Provider))).scalars().all()
+        min_stake = (await self.market_account()).min_stake
         candidates = []
         for row in rows:
             if model not in row.models:
                 continue
             account = await self.chain.fetch(ProviderAccount, Pubkey.from_string(row.address))
-            if account is None or account.status != ProviderStatus.ACTIVE:
+            if account is None or account.status != ProviderStatus.ACTIVE or account.stake < min_stake:
                 continue
             speed = row.busy_seconds / row.tasks_done if row.tasks_done else 0.0
             candidates.append(Candidate(row.owner, row.capacity, account.free_stake, speed, row.timeouts))

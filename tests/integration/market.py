@@ -68,7 +68,7 @@ class Market:
 
 @asynccontextmanager
 async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url: str | None = None, db_schema: str | None = None,
-                         claim_timeout: int = 60, slot_interval: float = 0.4):
+                         claim_timeout: int = 60, slot_interval: float = 0.4, job_lifetime: int = 600):
     async with Localnet(LocalnetConfig(port=0, slot_interval=slot_interval)) as net:
         chain = TesseraChain(net.url)
         authority, treasury = Keypair(), Keypair().pubkey()
@@ -81,7 +81,7 @@ async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url:
         config = AggregatorConfig(
             rpc_url=net.url, keypair=keypair_file, market=str(market),
             db_url=db_url or f"sqlite+aiosqlite:///{tmp_path / 'aggregator.sqlite3'}", db_schema=db_schema,
-            port=0, claim_timeout=claim_timeout, long_poll=1.0, tick=0.1,
+            port=0, claim_timeout=claim_timeout, long_poll=1.0, tick=0.1, job_lifetime=job_lifetime,
         )
         runner = web.AppRunner(create_app(config), access_log=None)
         await runner.setup()
@@ -99,5 +99,5 @@ def expected_tokens(prompt: str, n: int) -> list[int]:
     return generate(prompt, n)
 
 
-def prompt_inputs(count: int) -> list[dict]:
-    return [{"prompt": f"prompt number {i}: " + hashlib.sha256(str(i).encode()).hexdigest()[:8]} for i in range(count)]
+def prompt_inputs(count: int, salt: str = "") -> list[dict]:
+    return [{"prompt": f"prompt number {i}: " + hashlib.sha256(f"{salt}{i}".encode()).hexdigest()[:8]} for i in range(count)]

@@ -1,0 +1,97 @@
+"""Lazy, digest-only and copying providers, the cache, and the sampling statistics."""
+
+from __future__ import annotations
+
+import pytest
+from solders.keypair import Keypair
+
+from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
+from tests.integration.test_aggregator_market import providers_running
+
+pytestmark = pytest.mark.slow
+
+
+async def funded_client(market) -> Keypair:
+    client = Keypair()
+    await market.chain.airdrop(client.pubkey(), 10 * SOL)
+    return client
+
+
+async def test_lazy_provider_times_out_and_its_shards_are_rerun(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0, claim_timeout=2) as market, \
+            providers_running(market, ["honest", "honest", "lazy"]) as providers:
+        inputs = prompt_inputs(6)
+        job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 3})
+        report = await market.wait_for(job, timeout=90)
+        lazy = str(providers[2].owner)
+        assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 3) for s, i in zip(report["shards"], inputs))
+        assert any(f["provider"] == lazy and f["reason"] == "expired" for f in report["faults"])
+        assert lazy not in {s["provider"] for s in report["settlements"]}  # it committed nothing on chain
+        assert all(s["verdict"] == "pay" for s in report["settlements"])
+        _, metrics = await market.request("GET", "/v1/jobs/" + job)
+        assert metrics["status"] == "closed"
+
+
+async def test_digest_without_output_is_slashed(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, \
+            providers_running(market, ["honest", "honest", "digest_only"]) as providers:
+        inputs = prompt_inputs(6)
+        job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 3})
+        report = await market.wait_for(job, timeout=90)
+        cheat = str(providers[2].owner)
+        verdicts = {s["provider"]: s["verdict"] for s in report["settlements"]}
+        assert verdicts.get(cheat) == "slash"
+        assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 3) for s, i in zip(report["shards"], inputs))
+
+
+async def test_copier_is_slashed(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, \
+            providers_running(market, ["honest", "honest", "copier"]) as providers:
+        providers[2].source = providers[0]
+        inputs = prompt_inputs(4)
+        job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 3})
+        report = await market.wait_for(job, timeout=90)
+        verdicts = {s["provider"]: s["verdict"] for s in report["settlements"]}
+        assert verdicts.get(str(providers[2].owner)) == "slash"
+
+
+async def test_repeat_is_served_from_cache(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=10_000, job_lifetime=4) as market, \
+            providers_running(market, ["honest", "honest"]) as providers:
+        client = await funded_client(market)
+        inputs = prompt_inputs(3)
+        first = await market.submit_job(client, inputs, {"max_new_tokens": 3})
+        await market.wait_for(first, timeout=60)
+        done = sum(p.tasks_done for p in providers)
+        before = await market.chain.balance(client.pubkey())
+        second = await market.submit_job(client, inputs, {"max_new_tokens": 3})
+        report = await market.wait_for(second, timeout=60)
+        assert report["cache_hits"] == 3 and {s["verification"] for s in report["shards"]} == {"cache"}
+        assert sum(p.tasks_done for p in providers) == done  # no provider work
+        assert before - await market.chain.balance(client.pubkey()) == 5_000  # escrow refunded at close; only the fee
+        assert providers  # both honest providers stay idle for the repeat
+
+
+async def test_liars_are_caught_at_the_sampling_rate(tmp_path):
+    """A lie is caught exactly when its shard had a second run; shards get one at the sampling rate."""
+    async with running_market(tmp_path, sampling_rate_bps=5_000) as market, \
+            providers_running(market, ["honest", "honest", "liar"]) as providers:
+        client = await funded_client(market)
+        liar = str(providers[2].owner)
+        lying_runs = checked = caught = shards = replicated = 0
+        for round_ in range(8):
+            job = await market.submit_job(client, prompt_inputs(4, salt=f"round {round_}"), {"max_new_tokens": 2})
+            report = await market.wait_for(job, timeout=60)
+            for shard in report["shards"]:
+                runs = [r for r in shard["runs"] if r["role"] != "referee"]
+                shards += 1
+                replicated += len(runs) > 1
+                for run in runs:
+                    if run["provider"] == liar:
+                        lying_runs += 1
+                        checked += len(runs) > 1
+                        caught += bool(run["fault"])
+        print(f"\nshards {shards}, replicated {replicated} ({replicated / shards:.0%}, rate 50% capped at 2 of 4 by the budget); "
+              f"liar's runs {lying_runs}, checked {checked}, caught {caught}")
+        assert lying_runs > 0 and caught == checked  # every checked lie is caught, no unchecked one is
+        assert 0.25 <= replicated / shards <= 0.5

@@ -276,11 +276,14 @@ class Aggregator:
             if provider is None:
                 raise Forbidden("register with POST /v1/providers before asking for work", "provider_unknown")
             provider.last_seen = now
-            # Work placed on this provider, then work anyone with the model may take.
+            # Claims are at-least-once: work this provider claimed and has not returned is
+            # handed again (its answer may have been lost), then work placed on it, then
+            # work anyone with the model may take. Providers deduplicate by task id.
             query = (
                 select(m.Task)
-                .where(m.Task.status == "queued", m.Task.model_digest.in_(provider.models),
-                       or_(m.Task.provider_owner == owner, m.Task.provider_owner.is_(None)))
+                .where(m.Task.model_digest.in_(provider.models), or_(
+                    (m.Task.provider_owner == owner) & m.Task.status.in_(("queued", "claimed")),
+                    m.Task.provider_owner.is_(None) & (m.Task.status == "queued")))
                 .order_by(m.Task.provider_owner.is_(None), m.Task.id)
                 .limit(limit * 4)
                 .with_for_update(skip_locked=True)
@@ -288,8 +291,9 @@ class Aggregator:
             tasks = [t for t in (await session.execute(query)).scalars() if owner not in (t.excluded_owners or [])][:limit]
             payloads = []
             for task in tasks:
-                task.status, task.provider_owner = "claimed", owner
-                task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout
+                if task.status == "queued":
+                    task.status, task.provider_owner = "claimed", owner
+                    task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout
                 job = await session.get(m.Job, task.job)
                 shard = await session.get(m.Shard, (task.job, task.shard))
                 payloads.append({
@@ -319,6 +323,9 @@ class Aggregator:
                     raise NotFound(f"task {item.get('task')} is not part of job {job}", "task_not_found")
                 if task.provider_owner != owner:
                     raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
+                if task.status == "done" and task.role != "referee" and task.digest == item.get("digest"):
+                    accepted.append(task.id)  # a retry of results already taken: idempotent
+                    continue
                 if task.status != "claimed":
                     raise Conflict(f"task {task.id} is {task.status}: it can no longer take results", "task_closed")
                 shard = await session.get(m.Shard, (job, task.shard))

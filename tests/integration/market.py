@@ -68,7 +68,9 @@ class Market:
 
 @asynccontextmanager
 async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url: str | None = None, db_schema: str | None = None,
-                         claim_timeout: int = 60, slot_interval: float = 0.4, job_lifetime: int = 600):
+                         claim_timeout: int = 60, slot_interval: float = 0.4, job_lifetime: int = 600,
+                         with_aggregator: bool = True):
+    """A market on an in-process localnet; with `with_aggregator`, an in-process aggregator serves it."""
     async with Localnet(LocalnetConfig(port=0, slot_interval=slot_interval)) as net:
         chain = TesseraChain(net.url)
         authority, treasury = Keypair(), Keypair().pubkey()
@@ -84,12 +86,14 @@ async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url:
             port=0, claim_timeout=claim_timeout, long_poll=1.0, tick=0.1, job_lifetime=job_lifetime,
         )
         runner = web.AppRunner(create_app(config), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        url = ""
+        if with_aggregator:
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
         try:
-            yield Market(net, chain, authority, treasury, market, f"http://127.0.0.1:{port}", config)
+            yield Market(net, chain, authority, treasury, market, url, config)
         finally:
             await runner.cleanup()
             await chain.close()

@@ -61,6 +61,12 @@ def embed(text: str) -> list[float]:
     return [((sum(data) * (i + 1)) % 997) / 997 for i in range(8)]
 
 
+class Refused(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class ScriptedProvider:
     aggregator: str
@@ -71,8 +77,10 @@ class ScriptedProvider:
     keypair: Keypair = field(default_factory=Keypair)
     seen: dict[tuple[str, int], bytes] = field(default_factory=dict)  # digests it computed, by (job, shard)
     source: ScriptedProvider | None = None  # for a copier: whose digests it copies
-    backlog: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)  # job -> (shard, digest) to commit
+    backlog: dict[str, dict[int, bytes]] = field(default_factory=dict)  # job -> shard -> digest, posted, to commit
     tasks_done: int = 0
+    fees_paid: int = 0  # lamports of transaction fees it paid
+    unposted: dict[str, tuple[list[dict], dict[int, bytes]]] = field(default_factory=dict)  # job -> results not yet taken
 
     @property
     def owner(self) -> Pubkey:
@@ -80,16 +88,19 @@ class ScriptedProvider:
 
     async def join(self, stake: int, endpoint: str) -> None:
         await self.chain.airdrop(self.owner, stake + 10**9)
-        await self.chain.send([ix.register_provider(self.owner, self.market, endpoint, stake, 4)], [self.keypair])
+        await self.send(ix.register_provider(self.owner, self.market, endpoint, stake, 4))
         await self.post("/v1/providers", sign_message(self.keypair, "register",
                                                       {"models": [MODEL_DIGEST.hex()], "capacity": 4, "endpoint": endpoint}))
+
+    async def send(self, instruction) -> None:
+        self.fees_paid += (await self.chain.send([instruction], [self.keypair])).fee
 
     async def post(self, path: str, message) -> dict:
         async with aiohttp.ClientSession() as session:
             async with session.post(self.aggregator + path, json=message.to_json()) as response:
                 answer = await response.json()
                 if response.status >= 400:
-                    raise RuntimeError(f"{path}: {response.status} {answer}")
+                    raise Refused(response.status, f"{path}: {response.status} {answer}")
                 return answer
 
     def run_task(self, task: dict) -> tuple[bytes | None, dict | None]:
@@ -109,10 +120,12 @@ class ScriptedProvider:
         return embedding_digest(model, input_digest(shard_input), vector), {"vector": vector}
 
     async def work_once(self) -> int:
+        await self.post_results()
         claimed = (await self.post("/v1/work", sign_message(self.keypair, "claim", {"max_tasks": 16, "wait": 0.5})))["tasks"]
         if self.behaviour == "lazy":
             return len(claimed)
         by_job: dict[str, list[dict]] = {}
+        runs: dict[str, dict[int, bytes]] = {}
         for task in claimed:
             digest, output = self.run_task(task)
             if self.behaviour == "digest_only" and task["role"] != "referee":
@@ -125,20 +138,34 @@ class ScriptedProvider:
             item = {"task": task["task"], "digest": digest.hex() if digest else None, "output": output}
             by_job.setdefault(task["job"], []).append(item)
             if task["role"] != "referee":
-                self.backlog.setdefault(task["job"], []).append((task["shard"], digest))
+                runs.setdefault(task["job"], {})[task["shard"]] = digest
         for job, items in by_job.items():
-            await self.post(f"/v1/jobs/{job}/results", sign_message(self.keypair, "results", {"results": items}, job=job))
-            self.tasks_done += len(items)
-        await self.commit_backlog()
+            self.unposted[job] = (items, runs.get(job, {}))
+        await self.post_results()
         return len(claimed)
 
+    async def post_results(self) -> None:
+        """Claims are at-least-once and results idempotent: what was not surely taken is sent
+        again; a shard is committed on chain once the aggregator has its output."""
+        for job, (items, digests) in list(self.unposted.items()):
+            try:
+                await self.post(f"/v1/jobs/{job}/results", sign_message(self.keypair, "results", {"results": items}, job=job))
+            except Refused as exc:
+                if exc.status in (404, 409):  # the work went to someone else meanwhile
+                    del self.unposted[job]
+                    continue
+                raise
+            del self.unposted[job]
+            self.backlog.setdefault(job, {}).update(digests)
+            self.tasks_done += len(items)
+        await self.commit_backlog()
+
     async def commit_backlog(self) -> None:
-        for job, entries in list(self.backlog.items()):
-            entries.sort()
+        for job, by_shard in list(self.backlog.items()):
+            entries = sorted(by_shard.items())
             root = merkle_root([digest for _, digest in entries])
             try:
-                await self.chain.send([ix.submit_results(self.owner, self.market, Pubkey.from_string(job),
-                                                         [s for s, _ in entries], root)], [self.keypair])
+                await self.send(ix.submit_results(self.owner, self.market, Pubkey.from_string(job), [s for s, _ in entries], root))
                 del self.backlog[job]
             except ProgramError as exc:
                 if exc.name not in ("AssignmentPending",):

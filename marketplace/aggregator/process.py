@@ -1,0 +1,29 @@
+"""Runs `tessera aggregator` in a subprocess: `async with AggregatorProcess(...) as agg: agg.url`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from marketplace.process import ServiceProcess, free_port
+
+
+class AggregatorProcess(ServiceProcess):
+    def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
+                 port: int | None = None, claim_timeout: int = 60, log: Path | None = None) -> None:
+        self.port = port or free_port()
+        command = [sys.executable, "-m", "client.cli", "aggregator", "--rpc", rpc, "--keypair", str(keypair),
+                   "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
+        if db_schema:
+            command += ["--db-schema", db_schema]
+        super().__init__(command, self._healthy, log)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _healthy(self, session: aiohttp.ClientSession) -> bool:
+        async with session.get(self.url + "/v1/health") as response:
+            return response.status == 200

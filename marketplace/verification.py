@@ -65,6 +65,11 @@ def check_generation(claimed: Sequence[int], checks: Sequence[TokenCheck], toler
     return GenerationCheck(outcome, first)
 
 
+def check_digest(claimed_digest: bytes, outcome: CheckOutcome) -> bytes:
+    """What a checking replica commits to on chain: the claim it checked and its finding."""
+    return hashlib.sha256(b"tessera/check/v1\0" + claimed_digest + outcome.value.encode()).digest()
+
+
 @dataclass(frozen=True)
 class ShardResult:
     """What one provider returned for one shard."""

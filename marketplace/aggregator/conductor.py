@@ -22,7 +22,7 @@ from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.digests import embeddings_agree
 from marketplace.merkle import merkle_root
-from marketplace.verification import CheckOutcome, check_generation, provider_verdicts
+from marketplace.verification import CheckOutcome, check_digest, check_generation, provider_verdicts
 
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
@@ -66,7 +66,10 @@ class Conductor:
             for shard in shards:
                 job = await session.get(m.Job, shard.job)
                 tasks = (await session.execute(select(m.Task).where(
-                    m.Task.job == shard.job, m.Task.shard == shard.index, m.Task.status != "expired"))).scalars().all()
+                    m.Task.job == shard.job, m.Task.shard == shard.index, m.Task.status.not_in(("expired", "cancelled"))))).scalars().all()
+                if job.kind == "generate":
+                    self._decide_generation(session, job, shard, tasks)
+                    continue
                 if any(t.status != "done" for t in tasks):
                     continue
                 runs = [t for t in tasks if t.role != "referee" and t.fault is None]
@@ -99,6 +102,71 @@ class Conductor:
             self._to_cache.clear()
             await session.commit()
 
+    def _decide_generation(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
+        """Primary, then (if sampled) a checking replica, then (if they disagree) a referee check."""
+        primary = next((t for t in tasks if t.role == "primary" and t.fault is None), None)
+        replica = next((t for t in tasks if t.role == "replica" and t.fault is None), None)
+        referee = next((t for t in tasks if t.role == "referee" and t.fault is None), None)
+        if primary is None or primary.status != "done":
+            return
+        if not self._honest_output(job, shard, primary):
+            primary.fault = True  # a digest without (its) output
+            if replica is not None:
+                replica.status = "cancelled"
+            self._rerun(session, job, shard, [primary])
+            return
+        if replica is None:
+            primary.fault = False
+            self._verified(session, job, shard, primary, "unsampled")
+            return
+        claim = [{"owner": primary.provider_owner, "output": primary.output, "digest": primary.digest}]
+        if replica.status == "waiting":
+            replica.claims, replica.status = claim, "queued"
+            self.agg.work_available.set()
+            return
+        if replica.status != "done":
+            return
+        finding = self._check_outcome(job, primary, replica.output)
+        if finding is None or check_digest(bytes.fromhex(primary.digest), finding).hex() != replica.digest:
+            replica.fault = True  # no usable check, or not the check it committed to
+            primary.fault = False
+            self._verified(session, job, shard, primary, "unchecked")
+            return
+        if finding is not CheckOutcome.INCONSISTENT:
+            primary.fault = replica.fault = False
+            self._verified(session, job, shard, primary, "checked")
+            return
+        if referee is None:
+            shard.status = "disputed"
+            session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=0, model_digest=job.model_digest,
+                               claims=claim, status="queued", provider_owner=None,
+                               excluded_owners=sorted({primary.provider_owner, replica.provider_owner})))
+            self.agg.work_available.set()
+            return
+        if referee.status != "done":
+            return
+        verdict = self._check_outcome(job, primary, referee.output)
+        if verdict is None:
+            referee.fault = True
+            session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=referee.attempt + 1,
+                               model_digest=job.model_digest, claims=claim, status="queued", provider_owner=None,
+                               excluded_owners=sorted(set(referee.excluded_owners or []) | {referee.provider_owner})))
+            return
+        referee.fault = False
+        if verdict is CheckOutcome.INCONSISTENT:  # the checker was right: the primary lied
+            primary.fault, replica.fault = True, False
+            self._rerun(session, job, shard, [primary, replica])
+        else:  # the checker accused an honest primary
+            primary.fault, replica.fault = False, True
+            self._verified(session, job, shard, primary, "referee")
+
+    def _check_outcome(self, job: m.Job, primary: m.Task, output) -> CheckOutcome | None:
+        try:
+            [checks] = parse_checks(output, 1)
+        except BadRequest:
+            return None
+        return check_generation(primary.output["token_ids"], checks, self.agg.config.tie_tolerance).outcome
+
     def _judge(self, job: m.Job, shard: m.Shard, runs: list[m.Task], referee: m.Task, session) -> None:
         claims = referee.claims or []
         try:
@@ -128,7 +196,7 @@ class Conductor:
 
     def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
         shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how
-        if how == "unsampled":
+        if how not in ("replica_agreed", "checked", "referee"):
             return  # only results a second party confirmed are served to other clients
         key = cache_key(job.model_digest, shard.input_digest, job.params or None)
         self._to_cache[key] = m.CachedResult(key=key, digest=run.digest, output=run.output, created_at=int(self.agg.now()))
@@ -196,8 +264,8 @@ class Conductor:
                 if row is None:
                     session.add(m.Settlement(job=address, provider_owner=str(s.provider_owner), verdict=int(s.verdict),
                                              accepted=sorted(s.accepted), status="confirmed"))
-                else:
-                    row.verdict, row.accepted, row.status = int(s.verdict), sorted(s.accepted), "confirmed"
+                else:  # a later round: what it was paid for accumulates
+                    row.verdict, row.accepted, row.status = int(s.verdict), sorted(set(row.accepted) | s.accepted), "confirmed"
                 if s.verdict == 3:
                     provider = await session.get(m.Provider, str(s.provider_owner))
                     provider.faults += 1
@@ -210,8 +278,16 @@ class Conductor:
             open_shards = (await session.execute(select(m.Shard).where(
                 m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).scalars().first()
             open_tasks = (await session.execute(select(m.Task).where(
-                m.Task.job == address, m.Task.status.in_(("queued", "claimed"))))).scalars().first()
+                m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).scalars().first()
+            settled = {r.provider_owner: set(r.accepted) for r in (await session.execute(
+                select(m.Settlement).where(m.Settlement.job == address))).scalars()}
+            good_work = (await session.execute(select(m.Task).where(
+                m.Task.job == address, m.Task.role != "referee", m.Task.fault.is_(False)))).scalars().all()
         if open_shards is not None or open_tasks is not None:
+            return
+        # Good work not yet committed and paid keeps the job open until its deadline.
+        unpaid = any(t.shard not in settled.get(t.provider_owner, set()) for t in good_work)
+        if unpaid and self.agg.now() <= (await self._deadline(address)):
             return
         account = await self.agg.chain.fetch(JobAccount, job_key)
         if account is None:  # closed already (by us before a crash, or by anyone)
@@ -221,6 +297,10 @@ class Conductor:
             return
         sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
         await self._mark_closed(address, str(sent.signature))
+
+    async def _deadline(self, address: str) -> int:
+        async with self.agg.sessions() as session:
+            return (await session.get(m.Job, address)).deadline
 
     async def _mark_closed(self, address: str, signature: str | None) -> None:
         async with self.agg.sessions() as session:

@@ -204,8 +204,11 @@ class Aggregator:
             except ValueError as exc:
                 raise Unavailable(f"cannot schedule the job: {exc}") from exc
             for p in placements:
+                # A generation replica checks the primary's tokens (one teacher-forced pass),
+                # so it waits for them; an embedding replica recomputes and can start now.
+                waits = p.role == "replica" and kind == "generate"
                 tasks.append(m.Task(job=job_text, shard=fresh[p.shard], role=p.role, attempt=0, model_digest=model,
-                                    excluded_owners=[], status="queued", provider_owner=p.owner))
+                                    excluded_owners=[], status="waiting" if waits else "queued", provider_owner=p.owner))
         return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
 
     async def _candidates(self, session, model: str) -> list[Candidate]:
@@ -332,6 +335,11 @@ class Aggregator:
                 params = parse_params(job_row.kind, job_row.params or None)
                 if task.role == "referee":
                     task.output = item.get("output")
+                elif task.role == "replica" and job_row.kind == "generate":
+                    claimed = item.get("digest")
+                    if not isinstance(claimed, str) or len(claimed) != 64:
+                        raise BadRequest("digest must be 64 hex characters")
+                    task.digest, task.output = claimed, item.get("output")
                 else:
                     claimed = item.get("digest")
                     if not isinstance(claimed, str) or len(claimed) != 64:

@@ -23,6 +23,7 @@ from marketplace.chain.client import TesseraChain
 from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
 from marketplace.merkle import merkle_root
 from marketplace.messages import sign_message
+from marketplace.verification import TokenCheck, check_digest, check_generation
 
 VOCAB = 1000
 MODEL_DIGEST = bytes(range(32))
@@ -105,6 +106,14 @@ class ScriptedProvider:
 
     def run_task(self, task: dict) -> tuple[bytes | None, dict | None]:
         shard_input, params = task["input"], task["params"]
+        if task["role"] == "replica" and task["kind"] == "generate":  # check the primary's tokens
+            claim = task["claims"][0]
+            rows = check(shard_input["prompt"], claim["output"]["token_ids"])
+            if self.behaviour == "liar" and task["shard"] in self.lie_on:
+                rows[0] = [(rows[0][0] + 1) % VOCAB, 1.0, 2.0]  # a false accusation
+            checks = [TokenCheck(int(a), g, c) for a, g, c in rows]
+            outcome = check_generation(claim["output"]["token_ids"], checks).outcome
+            return check_digest(bytes.fromhex(claim["digest"]), outcome), {"checks": [rows]}
         if task["role"] == "referee":
             if task["kind"] == "generate":
                 return None, {"checks": [check(shard_input["prompt"], c["output"]["token_ids"]) for c in task["claims"]]}

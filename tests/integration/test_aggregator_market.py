@@ -43,7 +43,7 @@ async def test_honest_market_runs_a_job_to_close(tmp_path):
         report = await market.wait_for(job)
         for shard, item in zip(report["shards"], inputs):
             assert shard["output"]["token_ids"] == expected_tokens(item["prompt"], 5)
-            assert shard["verification"] in ("unsampled", "replica_agreed")
+            assert shard["verification"] in ("unsampled", "checked")
         assert report["faults"] == []
         assert {s["verdict"] for s in report["settlements"]} == {"pay"}
         assert await market.chain.fetch(JobAccount, Pubkey.from_string(job)) is None

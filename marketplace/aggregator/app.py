@@ -24,7 +24,7 @@ from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.reports import job_report, metrics_text
 from marketplace.aggregator.service import Aggregator
 from marketplace.chain.client import TesseraChain
-from marketplace.errors import MessageError
+from marketplace.errors import MessageError, MessageFormatError
 from marketplace.messages import SignedMessage
 
 log = logging.getLogger("tessera.aggregator")
@@ -49,6 +49,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return await handler(request)
     except AggregatorError as exc:
         return _error(exc.status, exc.code, str(exc))
+    except MessageFormatError as exc:
+        return _error(400, exc.code, str(exc))
     except MessageError as exc:
         return _error(401, exc.code, str(exc))
     except web.HTTPRequestEntityTooLarge:

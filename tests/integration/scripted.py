@@ -82,6 +82,7 @@ class ScriptedProvider:
     tasks_done: int = 0
     fees_paid: int = 0  # lamports of transaction fees it paid
     unposted: dict[str, tuple[list[dict], dict[int, bytes]]] = field(default_factory=dict)  # job -> results not yet taken
+    delivered: set[int] = field(default_factory=set)  # task ids handed to it
 
     @property
     def owner(self) -> Pubkey:
@@ -131,6 +132,7 @@ class ScriptedProvider:
     async def work_once(self) -> int:
         await self.post_results()
         claimed = (await self.post("/v1/work", sign_message(self.keypair, "claim", {"max_tasks": 16, "wait": 0.5})))["tasks"]
+        self.delivered.update(task["task"] for task in claimed)
         if self.behaviour == "lazy":
             return len(claimed)
         by_job: dict[str, list[dict]] = {}

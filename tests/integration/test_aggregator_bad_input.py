@@ -1,0 +1,77 @@
+"""Bad input at the aggregator's HTTP boundary: a 4xx with a stable code, and nothing changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import aiohttp
+import pytest
+from solders.keypair import Keypair
+from sqlalchemy import func, select
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.db import create_engine, sessions
+from marketplace.messages import sign_message
+from tests.integration.market import SOL, prompt_inputs, running_market
+from tests.integration.scripted import MODEL_DIGEST, ScriptedProvider
+
+pytestmark = pytest.mark.slow
+
+
+async def counts(market) -> dict:
+    engine = create_engine(market.config.db_url)
+    async with sessions(engine)() as session:
+        result = {table.__tablename__: (await session.execute(select(func.count()).select_from(table))).scalar_one()
+                  for table in (m.Job, m.Shard, m.Task, m.Provider, m.Settlement)}
+    await engine.dispose()
+    return result
+
+
+async def raw(market, path: str, body: bytes) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(market.aggregator_url + path, data=body, headers={"content-type": "application/json"}) as r:
+            return r.status, await r.json()
+
+
+async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
+    async with running_market(tmp_path) as market:
+        provider = ScriptedProvider(market.aggregator_url, market.chain, market.address)
+        await provider.join(3 * SOL, "http://127.0.0.1:7300")
+        client, stranger = Keypair(), Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        job = await market.submit_job(client, prompt_inputs(2), {"max_new_tokens": 2})
+        before = await counts(market)
+        good_job_message = sign_message(client, "job", {"job": job, "kind": "generate", "params": {"max_new_tokens": 2},
+                                                        "inputs": prompt_inputs(2)}, job=job)
+        cases = [
+            ("/v1/quotes", b"{nope", 400, "bad_request"),
+            ("/v1/quotes", b'{"model_digest": "xyz", "shard_count": 2}', 400, "bad_request"),
+            ("/v1/quotes", ('{"model_digest": "%s", "shard_count": 0}' % MODEL_DIGEST.hex()).encode(), 400, "bad_request"),
+            ("/v1/jobs", b'{"job": "unsigned"}', 400, "message_malformed"),
+            ("/v1/jobs", b"[]", 400, "message_malformed"),
+            ("/v1/jobs", json.dumps(dataclasses.replace(good_job_message, body={**good_job_message.body, "kind": "embed"}).to_json()).encode(), 401, "signature_invalid"),
+            ("/v1/jobs", json.dumps(good_job_message.to_json()).encode(), 409, "quote_used"),
+            ("/v1/jobs", json.dumps(good_job_message.to_json()).encode(), 401, "message_replayed"),
+            ("/v1/jobs", json.dumps(sign_message(client, "job", good_job_message.body, job=str(Keypair().pubkey())).to_json()).encode(), 401, "message_wrong_job"),
+            ("/v1/jobs", json.dumps(sign_message(client, "results", good_job_message.body, job=job).to_json()).encode(), 401, "message_wrong_kind"),
+            ("/v1/work", json.dumps(sign_message(stranger, "claim", {"max_tasks": 1, "wait": 0}).to_json()).encode(), 403, "provider_unknown"),
+            ("/v1/providers", json.dumps(sign_message(stranger, "register", {"models": [MODEL_DIGEST.hex()], "capacity": 1, "endpoint": "http://x"}).to_json()).encode(), 403, "provider_unknown"),
+            (f"/v1/jobs/{job}/results", json.dumps(sign_message(stranger, "results", {"results": [{"task": 1, "digest": "00" * 32, "output": None}]}, job=job).to_json()).encode(), 403, "task_not_yours"),
+            (f"/v1/jobs/{job}/results", json.dumps(sign_message(stranger, "results", {"results": [{"task": 99999, "digest": "00" * 32, "output": None}]}, job=job).to_json()).encode(), 404, "task_not_found"),
+            ("/v1/quotes", b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}', 413, "body_too_large"),
+        ]
+        for path, body, status, code in cases:
+            got_status, answer = await raw(market, path, body)
+            assert (got_status, answer["error"]["code"]) == (status, code), (path, answer)
+        after = await counts(market)
+        assert after == before
+        status, missing = await market.request("GET", f"/v1/jobs/{Keypair().pubkey()}")
+        assert (status, missing["error"]["code"]) == (404, "job_not_found")
+        status, seed = await market.request("GET", f"/v1/jobs/{job}/seed")
+        assert (status, seed["error"]["code"]) == (404, "seed_not_revealed")
+        status, document = await market.request("GET", "/v1/openapi.json")
+        assert status == 200 and "/v1/work" in document["paths"]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(market.aggregator_url + "/metrics") as r:
+                assert r.status == 200 and "tessera_jobs" in await r.text()

@@ -63,10 +63,15 @@ class Conductor:
             shards = (await session.execute(
                 select(m.Shard).where(m.Shard.status.in_(("running", "disputed"))).with_for_update(skip_locked=True)
             )).scalars().all()
+            jobs = {j.address: j for j in (await session.execute(
+                select(m.Job).where(m.Job.address.in_({s.job for s in shards})))).scalars()}
+            live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)
+            for task in (await session.execute(select(m.Task).where(
+                    m.Task.job.in_(jobs), m.Task.status.not_in(("expired", "cancelled"))).order_by(m.Task.id))).scalars():
+                live[(task.job, task.shard)].append(task)
             for shard in shards:
-                job = await session.get(m.Job, shard.job)
-                tasks = (await session.execute(select(m.Task).where(
-                    m.Task.job == shard.job, m.Task.shard == shard.index, m.Task.status.not_in(("expired", "cancelled"))))).scalars().all()
+                job = jobs[shard.job]
+                tasks = live[(shard.job, shard.index)]
                 if job.kind == "generate":
                     self._decide_generation(session, job, shard, tasks)
                     continue
@@ -210,7 +215,26 @@ class Conductor:
 
     # settling and closing
 
+    async def stop_if_over(self, address: str, job_key: Pubkey) -> bool:
+        """A job cancelled on chain, or past its deadline, takes no more work."""
+        async with self.agg.sessions() as session:
+            job = await session.get(m.Job, address)
+            expired = self.agg.now() > job.deadline
+            gone = not expired and await self.agg.chain.fetch(JobAccount, job_key) is None
+            if not (expired or gone):
+                return False
+            open_tasks = (await session.execute(select(m.Task).where(
+                m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).scalars().all()
+            for task in open_tasks:
+                task.status = "cancelled"
+            if gone:
+                job.status = "cancelled"
+            await session.commit()
+            return gone
+
     async def settle_job(self, address: str) -> None:
+        if await self.stop_if_over(address, Pubkey.from_string(address)):
+            return
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
             tasks = (await session.execute(select(m.Task).where(m.Task.job == address, m.Task.role != "referee"))).scalars().all()
@@ -283,11 +307,12 @@ class Conductor:
                 select(m.Settlement).where(m.Settlement.job == address))).scalars()}
             good_work = (await session.execute(select(m.Task).where(
                 m.Task.job == address, m.Task.role != "referee", m.Task.fault.is_(False)))).scalars().all()
-        if open_shards is not None or open_tasks is not None:
+        past_deadline = self.agg.now() > await self._deadline(address)
+        if (open_shards is not None and not past_deadline) or open_tasks is not None:
             return
         # Good work not yet committed and paid keeps the job open until its deadline.
         unpaid = any(t.shard not in settled.get(t.provider_owner, set()) for t in good_work)
-        if unpaid and self.agg.now() <= (await self._deadline(address)):
+        if unpaid and not past_deadline:
             return
         account = await self.agg.chain.fetch(JobAccount, job_key)
         if account is None:  # closed already (by us before a crash, or by anyone)

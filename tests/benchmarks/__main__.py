@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.benchmarks import localnet_throughput, program_cu
+from tests.benchmarks import aggregator_throughput, localnet_throughput, program_cu
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -20,7 +20,9 @@ def main() -> int:
         f"Python {platform.python_version()}, {platform.machine()}.\n\n"
     )
     throughput = localnet_throughput.measure()
-    OUTPUT.write_text(header + program_cu.markdown(rows) + "\n" + localnet_throughput.markdown(throughput))
+    results = aggregator_throughput.measure()
+    OUTPUT.write_text("\n".join((header + program_cu.markdown(rows), localnet_throughput.markdown(throughput),
+                                 aggregator_throughput.markdown(results))))
     print(OUTPUT.read_text())
     missed = [r.instruction for r in rows if not r.meets_goal]
     if missed:

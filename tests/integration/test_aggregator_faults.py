@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from marketplace.chain import instructions as ix
 
 from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
+from tests.integration.scripted import ScriptedProvider
 from tests.integration.test_aggregator_market import providers_running
 
 pytestmark = pytest.mark.slow
@@ -95,3 +99,17 @@ async def test_liars_are_caught_at_the_sampling_rate(tmp_path):
               f"liar's runs {lying_runs}, checked {checked}, caught {caught}")
         assert lying_runs > 0 and caught == checked  # every checked lie is caught, no unchecked one is
         assert 0.25 <= replicated / shards <= 0.5
+
+
+async def test_cancelled_job_stops_cleanly(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0) as market:
+        provider = ScriptedProvider(market.aggregator_url, market.chain, market.address)
+        await provider.join(3 * SOL, "http://127.0.0.1:7400")  # registered, but not asking for work
+        client = await funded_client(market)
+        job = await market.submit_job(client, prompt_inputs(3, salt="cancel"), {"max_new_tokens": 2})
+        before = await market.chain.balance(client.pubkey())
+        sent = await market.chain.send([ix.cancel_job(client.pubkey(), Pubkey.from_string(job))], [client])
+        report = await market.wait_for(job, status="cancelled", timeout=30)
+        assert all(run["status"] == "cancelled" for s in report["shards"] for run in s["runs"])
+        assert await market.chain.balance(client.pubkey()) > before - sent.fee  # escrow and rent came back
+        assert (await provider.work_once()) == 0  # nothing left to hand out

@@ -245,13 +245,13 @@ class Conductor:
             if task.provider_owner:
                 by_owner[task.provider_owner].append(task)
         async with self.agg.sessions() as session:
-            recorded = {row.provider_owner for row in (await session.execute(
+            recorded = {row.provider_owner: set(row.accepted) for row in (await session.execute(
                 select(m.Settlement).where(m.Settlement.job == address, m.Settlement.status == "confirmed"))).scalars()}
         settlements: list[Settlement] = []
         for owner, owned in sorted(by_owner.items()):
             assignment = await self.agg.chain.fetch(
                 AssignmentAccount, assignment_address(job_key, Pubkey.from_string(providers[owner].address))[0])
-            if assignment is not None and assignment.status == AssignmentStatus.SETTLED and owner not in recorded:
+            if assignment is not None and assignment.last_verdict and assignment.paid_shards - recorded.get(owner, set()):
                 # Settled on chain by a pass that died before writing it down: the chain is the record.
                 await self._record(address, [Settlement(Pubkey.from_string(owner), assignment.last_verdict, assignment.paid_shards)])
             if assignment is None or assignment.status != AssignmentStatus.PENDING:

@@ -228,7 +228,10 @@ class Conductor:
             for task in open_tasks:
                 task.status = "cancelled"
             if gone:
-                job.status = "cancelled"
+                # Closed by another aggregator (or anyone) once done, or cancelled by its client.
+                undecided = (await session.execute(select(m.Shard).where(
+                    m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).scalars().first()
+                job.status = "cancelled" if undecided is not None else "closed"
             await session.commit()
             return gone
 

@@ -35,7 +35,7 @@ async def raw(market, path: str, body: bytes) -> tuple[int, dict]:
 
 
 async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
-    async with running_market(tmp_path) as market:
+    async with running_market(tmp_path, sampling_rate_bps=0) as market:  # one provider: no replicas
         provider = ScriptedProvider(market.aggregator_url, market.chain, market.address)
         await provider.join(3 * SOL, "http://127.0.0.1:7300")
         client, stranger = Keypair(), Keypair()

@@ -93,9 +93,8 @@ class MemoryReplayGuard:
         return True
 
 
-def verify_message(message: SignedMessage, kind: str, guard: ReplayGuard, job: str | None = None,
-                   now: Callable[[], float] = time.time) -> None:
-    """Raises a MessageError unless the message is authentic, fresh, for `kind` and `job`, and new."""
+def authenticate(message: SignedMessage, kind: str, job: str | None = None, now: Callable[[], float] = time.time) -> None:
+    """Raises a MessageError unless the message is authentic, fresh, and for `kind` and `job`."""
     if message.kind != kind:
         raise WrongKind(f"message signed for {message.kind!r}, expected {kind!r}")
     if job is not None and message.job != job:
@@ -105,5 +104,11 @@ def verify_message(message: SignedMessage, kind: str, guard: ReplayGuard, job: s
         raise MessageExpired(f"message expires at {message.expires_at}; now is {int(current)} (at most {MAX_TTL} s ahead)")
     if not message.signature.verify(message.signer, message.signing_bytes()):
         raise SignatureInvalid(f"signature does not verify for {message.signer}")
+
+
+def verify_message(message: SignedMessage, kind: str, guard: ReplayGuard, job: str | None = None,
+                   now: Callable[[], float] = time.time) -> None:
+    """`authenticate`, then refuse a nonce the guard has seen."""
+    authenticate(message, kind, job, now)
     if not guard.claim(message.signer, message.nonce, message.expires_at):
         raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")

@@ -29,7 +29,8 @@ from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, Provid
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.merkle import merkle_root
-from marketplace.messages import SignedMessage, verify_message
+from marketplace.errors import MessageReplayed
+from marketplace.messages import SignedMessage, authenticate
 from marketplace.verification import seed_commitment
 
 MAX_CLAIM = 64  # tasks handed out per work request
@@ -55,16 +56,6 @@ class DatabaseReplayGuard:
         return True
 
 
-class _Claimed:
-    """The synchronous guard verify_message wants, for a nonce already claimed in the database."""
-
-    def __init__(self, fresh: bool) -> None:
-        self.fresh = fresh
-
-    def claim(self, *_: object) -> bool:
-        return self.fresh
-
-
 @dataclass
 class Aggregator:
     config: AggregatorConfig
@@ -86,9 +77,9 @@ class Aggregator:
 
     async def verify(self, message: SignedMessage, kind: str, job: str | None = None) -> None:
         """Signature, purpose, job and expiry first; then the nonce, once, in the shared table."""
-        verify_message(message, kind, _Claimed(True), job=job, now=self.now)
+        authenticate(message, kind, job=job, now=self.now)
         if not await self.nonces.claim(message):
-            verify_message(message, kind, _Claimed(False), job=job, now=self.now)
+            raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
 
     # quotes and jobs
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from solders.pubkey import Pubkey
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import BadRequest
@@ -105,7 +106,10 @@ class Conductor:
             for entry in self._to_cache.values():
                 await session.merge(entry)
             self._to_cache.clear()
-            await session.commit()
+            try:
+                await session.commit()
+            except StaleDataError:  # a task changed under this pass: decide again on the next
+                await session.rollback()
 
     def _decide_generation(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
         """Primary, then (if sampled) a checking replica, then (if they disagree) a referee check."""

@@ -86,6 +86,10 @@ class Task(Base):
     digest: Mapped[str | None] = mapped_column(String(64))  # what the provider committed to
     output: Mapped[Any | None] = mapped_column(JSON)
     fault: Mapped[bool | None] = mapped_column()  # decided: True if this work was wrong or missing
+    # Optimistic concurrency: an update of a row someone else changed since it was read
+    # fails (StaleDataError), on SQLite too, where SELECT ... FOR UPDATE locks nothing.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Provider(Base):

@@ -18,6 +18,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from marketplace.aggregator import models as m
@@ -295,7 +296,10 @@ class Aggregator:
                     "model_digest": task.model_digest, "params": job.params, "input": shard.input,
                     "claims": task.claims, "deadline": task.claim_deadline,
                 })
-            await session.commit()
+            try:
+                await session.commit()
+            except StaleDataError:  # another process took some of them first: ask again
+                return []
         return payloads
 
     async def accept_results(self, job: str, message: SignedMessage) -> dict:
@@ -344,7 +348,10 @@ class Aggregator:
                 provider.tasks_done += 1
                 provider.busy_seconds += max(now - (task.claimed_at or now), 0)
                 accepted.append(task.id)
-            await session.commit()
+            try:
+                await session.commit()
+            except StaleDataError as exc:  # expired (and handed on) while these results arrived
+                raise Conflict("a task changed while its results arrived; ask for work again", "task_closed") from exc
         return {"accepted": accepted}
 
     async def expire_claims(self) -> int:
@@ -366,7 +373,10 @@ class Aggregator:
                                    model_digest=task.model_digest, claims=task.claims, status="queued",
                                    excluded_owners=sorted(set(task.excluded_owners or []) | {task.provider_owner} | set(others)),
                                    provider_owner=None))
-            await session.commit()
+            try:
+                await session.commit()
+            except StaleDataError:  # results arrived meanwhile: nothing was late after all
+                return 0
         if late:
             self.work_available.set()
         return len(late)

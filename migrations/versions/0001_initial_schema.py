@@ -120,6 +120,7 @@ def upgrade() -> None:
     sa.Column('digest', sa.String(length=64), nullable=True),
     sa.Column('output', sa.JSON(), nullable=True),
     sa.Column('fault', sa.Boolean(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['job'], ['jobs.address'], name=op.f('fk_tasks_job_jobs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tasks')),
     sa.UniqueConstraint('job', 'shard', 'role', 'attempt', name='uq_tasks_job_shard_role_attempt')

@@ -31,7 +31,7 @@ async def test_lazy_provider_times_out_and_its_shards_are_rerun(tmp_path):
         assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 3) for s, i in zip(report["shards"], inputs))
         assert any(f["provider"] == lazy and f["reason"] == "expired" for f in report["faults"])
         assert lazy not in {s["provider"] for s in report["settlements"]}  # it committed nothing on chain
-        assert all(s["verdict"] == "pay" for s in report["settlements"])
+        assert all(s["verdict"] == "pay" for s in report["settlements"]), "\n".join(map(str, (report["settlements"], report["faults"], *[s["runs"] for s in report["shards"]])))
         _, metrics = await market.request("GET", "/v1/jobs/" + job)
         assert metrics["status"] == "closed"
 

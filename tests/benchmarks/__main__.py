@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.benchmarks import aggregator_throughput, localnet_throughput, program_cu
+from tests.benchmarks import aggregator_throughput, localnet_throughput, program_cu, verification_overhead
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -21,8 +21,9 @@ def main() -> int:
     )
     throughput = localnet_throughput.measure()
     results = aggregator_throughput.measure()
+    overhead = verification_overhead.measure()
     OUTPUT.write_text("\n".join((header + program_cu.markdown(rows), localnet_throughput.markdown(throughput),
-                                 aggregator_throughput.markdown(results))))
+                                 aggregator_throughput.markdown(results), verification_overhead.markdown(overhead))))
     print(OUTPUT.read_text())
     missed = [r.instruction for r in rows if not r.meets_goal]
     if missed:

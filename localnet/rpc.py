@@ -6,7 +6,6 @@ Handlers parse their params, read or write the chain, and return the
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ from solders.message import Message, MessageV0
 
 from localnet import params as p
 from localnet.chain import LAMPORTS_PER_SIGNATURE, SLOTS_PER_EPOCH, LocalChain
-from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data, token_amount
+from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data
 from localnet.errors import InvalidParams, MethodNotFound, RpcError
 from localnet.transactions import status_json, transaction_json
 

@@ -71,26 +71,6 @@ def check_digest(claimed_digest: bytes, outcome: CheckOutcome) -> bytes:
 
 
 @dataclass(frozen=True)
-class ShardResult:
-    """What one provider returned for one shard."""
-
-    provider_owner: str
-    shard: int
-    digest: bytes
-    output_received: bool  # the output itself arrived, not only its digest
-
-
-def shard_faults(primary: ShardResult, replica: ShardResult | None, referee: Mapping[str, CheckOutcome] | None) -> set[str]:
-    """Owners at fault on one shard. A digest without its output is a fault; equal digests
-    need nothing more; different ones are settled by the referee's check of each side
-    (a copied digest is caught here too: it cannot match the copier's own output)."""
-    faults = {r.provider_owner for r in (primary, replica) if r is not None and not r.output_received}
-    if replica is None or primary.digest == replica.digest or referee is None:
-        return faults
-    return faults | {owner for owner, outcome in referee.items() if outcome is CheckOutcome.INCONSISTENT}
-
-
-@dataclass(frozen=True)
 class ProviderVerdict:
     provider_owner: str
     verdict: Verdict

@@ -122,7 +122,7 @@ class Aggregator:
         kind = body.get("kind")
         if kind not in KINDS:
             raise BadRequest(f"kind must be one of {KINDS}")
-        params = parse_params(kind, body.get("params"))
+        parse_params(kind, body.get("params"))  # refuses bad decoding parameters before any lookup
         inputs = body.get("inputs")
         if not isinstance(inputs, list) or not inputs:
             raise BadRequest("inputs must be a non-empty list, one per shard")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 
 import pytest
 from anchorpy import Context, Program, Provider, Wallet
-from solana.exceptions import SolanaRpcException
 from solana.rpc.core import RPCException
 from solana.rpc.types import MemcmpOpts, TokenAccountOpts, TxOpts
 from solana.rpc.websocket_api import connect

@@ -7,13 +7,11 @@ import os
 from marketplace.chain.accounts import Verdict
 from marketplace.verification import (
     CheckOutcome,
-    ShardResult,
     TokenCheck,
     check_generation,
     is_sampled,
     provider_verdicts,
     seed_commitment,
-    shard_faults,
 )
 
 
@@ -46,18 +44,6 @@ def test_clear_divergence_is_inconsistent():
     result = check_generation([5, 9, 7], [check(5), check(6, claimed_gap=3.2), check(7)])
     assert (result.outcome, result.first_divergence) == (CheckOutcome.INCONSISTENT, 1)
     assert check_generation([5, 6], [check(5)]).outcome is CheckOutcome.INCONSISTENT
-
-
-def test_faults_on_a_shard():
-    honest = ShardResult("alice", 0, b"a" * 32, True)
-    same = ShardResult("bob", 0, b"a" * 32, True)
-    liar = ShardResult("mallory", 0, b"x" * 32, True)
-    digest_only = ShardResult("lazy", 0, b"a" * 32, False)
-    assert shard_faults(honest, same, None) == set()
-    assert shard_faults(honest, None, None) == set()
-    assert shard_faults(honest, liar, {"alice": CheckOutcome.CONSISTENT, "mallory": CheckOutcome.INCONSISTENT}) == {"mallory"}
-    assert shard_faults(honest, liar, {"alice": CheckOutcome.CONSISTENT, "mallory": CheckOutcome.TIE}) == set()
-    assert shard_faults(digest_only, same, None) == {"lazy"}
 
 
 def test_provider_verdicts():

@@ -83,6 +83,16 @@ static inline uint64_t load_account(const Context *ctx, const SolAccountInfo *ac
 #define LOAD_ASSIGNMENT(ctx, account, writable, out) \
   load_account((ctx), (account), &ASSIGNMENT_TYPE, (writable), (void **)(out))
 
+/* The client's own job, for instructions that take [writable, signer] client
+ * and [writable] job and no arguments (cancel_job, refund). */
+static inline uint64_t load_clients_job(const Context *ctx, uint64_t account_count, uint64_t data_len, Job **job) {
+  TRY(require_accounts(ctx, account_count));
+  TRY(require_data_len(ctx, data_len));
+  TRY(require_writable_signer(&ctx->accounts[0]));
+  TRY(LOAD_JOB(ctx, &ctx->accounts[1], true, job));
+  return pubkey_eq(&(*job)->client, ctx->accounts[0].key) ? 0 : ERR_UNAUTHORIZED;
+}
+
 /* An account about to be created at a PDA: not yet owned by the program. */
 static inline uint64_t require_uninitialized(const SolAccountInfo *account) {
   TRY(require_writable(account));

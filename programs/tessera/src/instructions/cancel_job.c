@@ -4,15 +4,11 @@
 #include "tessera/events.h"
 
 static uint64_t process_cancel_job(const Context *ctx) {
-  TRY(require_accounts(ctx, CANCEL_JOB_ACCOUNTS));
-  TRY(require_data_len(ctx, CANCEL_JOB_DATA_LEN));
   const SolAccountInfo *client = &ctx->accounts[0];
   const SolAccountInfo *job_account = &ctx->accounts[1];
   Job *job;
 
-  TRY(require_writable_signer(client));
-  TRY(LOAD_JOB(ctx, job_account, true, &job));
-  if (!pubkey_eq(&job->client, client->key)) return ERR_UNAUTHORIZED;
+  TRY(load_clients_job(ctx, CANCEL_JOB_ACCOUNTS, CANCEL_JOB_DATA_LEN, &job));
   if (job->assignment_count != 0) return ERR_JOB_HAS_SUBMISSIONS;
 
   JobCancelledEvent event = {EVENT_JOB_CANCELLED_DISCRIMINATOR, *job_account->key};

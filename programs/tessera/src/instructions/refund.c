@@ -4,15 +4,11 @@
 #include "tessera/events.h"
 
 static uint64_t process_refund(const Context *ctx) {
-  TRY(require_accounts(ctx, REFUND_ACCOUNTS));
-  TRY(require_data_len(ctx, REFUND_DATA_LEN));
   const SolAccountInfo *client = &ctx->accounts[0];
   const SolAccountInfo *job_account = &ctx->accounts[1];
   Job *job;
 
-  TRY(require_writable_signer(client));
-  TRY(LOAD_JOB(ctx, job_account, true, &job));
-  if (!pubkey_eq(&job->client, client->key)) return ERR_UNAUTHORIZED;
+  TRY(load_clients_job(ctx, REFUND_ACCOUNTS, REFUND_DATA_LEN, &job));
   if (clock_unix_timestamp() <= job->deadline) return ERR_DEADLINE_NOT_PASSED;
   /* Pending submissions may still be paid, with their fee: keep that back.
    * Settle pays at most price × shards plus the fee rounded down. */

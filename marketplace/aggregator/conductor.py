@@ -239,9 +239,24 @@ class Conductor:
             await session.commit()
             return gone
 
+    async def serve_cached(self, address: str, job_key: Pubkey) -> None:
+        """Cached shards are paid at the market's cache fee; the chain is read first, so never twice."""
+        async with self.agg.sessions() as session:
+            cached = set((await session.execute(select(m.Shard.index).where(
+                m.Shard.job == address, m.Shard.status == "cached"))).scalars())
+        if not cached:
+            return
+        account = await self.agg.chain.fetch(JobAccount, job_key)
+        due = cached - account.served_shards if account is not None else set()
+        if due:
+            market = await self.agg.market_account()
+            await self.agg.chain.send([ix.serve_cached(self.agg.verifier.pubkey(), self.agg.market, job_key,
+                                                       market.treasury, sorted(due))], [self.agg.verifier])
+
     async def settle_job(self, address: str) -> None:
         if await self.stop_if_over(address, Pubkey.from_string(address)):
             return
+        await self.serve_cached(address, Pubkey.from_string(address))
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
             tasks = (await session.execute(select(m.Task).where(m.Task.job == address, m.Task.role != "referee"))).scalars().all()

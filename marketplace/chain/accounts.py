@@ -89,6 +89,7 @@ class MarketConfig:
     fee_bps: int  # market fee, basis points of the job price
     slash_bps: int  # share of a faulty provider's stake slashed, basis points
     sampling_rate_bps: int  # probability a shard is replicated for checking, basis points
+    cache_fee_bps: int = 0  # what a shard served from cache costs, basis points of the job's price
 
     def to_idl(self) -> dict:
         return _shallow_dict(self)
@@ -119,6 +120,7 @@ class MarketAccount:
     slash_bps: int
     sampling_rate_bps: int
     bump: int
+    cache_fee_bps: int = 0
 
     @classmethod
     def decode(cls, data: bytes) -> MarketAccount:
@@ -126,7 +128,7 @@ class MarketAccount:
         return cls(**{f.name: getattr(raw, f.name) for f in fields(cls)})
 
     def encode(self) -> bytes:
-        return coder().accounts.build(Container(name="Market", data={**_shallow_dict(self), "padding": [0]}))
+        return coder().accounts.build(Container(name="Market", data={**_shallow_dict(self), "padding": [0] * 7}))
 
 
 @dataclass(frozen=True)

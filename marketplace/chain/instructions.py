@@ -230,3 +230,10 @@ def close_assignment(owner: Pubkey, market: Pubkey, job: Pubkey) -> Instruction:
     provider, _ = provider_address(market, owner)
     assignment, _ = assignment_address(job, provider)
     return build_instruction("close_assignment", {}, {"owner": owner, "provider": provider, "assignment": assignment, "job": job})
+
+
+def serve_cached(verifier: Pubkey, market: Pubkey, job: Pubkey, treasury: Pubkey, shards: Iterable[int]) -> Instruction:
+    return build_instruction(
+        "serve_cached", {"shards": shards_to_bitmap(shards)},
+        {"verifier": verifier, "market": market, "job": job, "treasury": treasury},
+    )

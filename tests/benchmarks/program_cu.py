@@ -51,6 +51,7 @@ GOALS = {
     "refund": Goal(2_500, ANCHOR_LOAD[1]),
     "close_job": Goal(2_500, ANCHOR_LOAD[1]),
     "close_assignment": Goal(2_500, ANCHOR_LOAD[2]),
+    "serve_cached": Goal(2_500, ANCHOR_LOAD[2]),
 }
 
 
@@ -98,7 +99,7 @@ class _Scenario:
         owners = [self.funded() for _ in range(3)]
         market = market_address(authority.pubkey())[0]
         treasury = Keypair().pubkey()
-        config = MarketConfig(authority.pubkey(), treasury, SOL, 3600, 60, 200, 5_000, 1_000)
+        config = MarketConfig(authority.pubkey(), treasury, SOL, 3600, 60, 200, 5_000, 1_000, cache_fee_bps=2_500)
         self.send("initialize_market", ix.initialize_market(authority.pubkey(), config), authority)
         self.send("update_market", ix.update_market(authority.pubkey(), config), authority)
         for i, owner in enumerate(owners):
@@ -112,8 +113,10 @@ class _Scenario:
 
         seed = b"s" * 32
         cancelled = self.new_job(market, client, 0, seed)
+        self.send("serve_cached", ix.serve_cached(authority.pubkey(), market, cancelled, treasury, [0, 1]), authority)
+        cancelled = self.new_job(market, client, 1, seed)
         self.send("cancel_job", ix.cancel_job(client.pubkey(), cancelled), client)
-        job = self.new_job(market, client, 1, seed)
+        job = self.new_job(market, client, 2, seed)
         for i, owner in enumerate(owners):
             self.send("submit_results (first: creates the assignment)",
                       ix.submit_results(owner.pubkey(), market, job, [2 * i, 2 * i + 1], b"r" * 32), owner)

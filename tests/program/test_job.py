@@ -350,3 +350,41 @@ def test_close_job_success_and_no_revival(runtime, funded, market, providers):
     balances = Balances(runtime, owner=p.owner.pubkey())
     assert runtime.send([ix.close_assignment(p.owner.pubkey(), market.address, job.address)], [p.owner]).ok
     assert balances.changes() == {"owner": rent - FEE_PER_SIGNATURE}
+
+
+# serve_cached
+
+def cache_market(runtime, market, bps=2_500):
+    cfg = config(market.authority.pubkey(), treasury=market.config.treasury, cache_fee_bps=bps)
+    assert runtime.send([ix.update_market(market.authority.pubkey(), cfg)], [market.authority]).ok
+
+
+def serve(runtime, market, job, shards, verifier=None):
+    verifier = verifier or market.authority
+    return runtime.send([ix.serve_cached(verifier.pubkey(), market.address, job.address, market.config.treasury, shards)], [verifier])
+
+
+def test_serve_cached_success_pays_the_cache_fee_to_the_treasury(runtime, market, job):
+    cache_market(runtime, market)
+    balances = Balances(runtime, treasury=market.config.treasury, job=job.address)
+    outcome = serve(runtime, market, job, [0, 1, 2])
+    assert outcome.ok, outcome.logs
+    fee = 3 * (job.price * 2_500 // 10_000)
+    assert balances.changes() == {"treasury": fee, "job": -fee}
+    state = job_state(runtime, job)
+    assert state.paid_shards == {0, 1, 2} and state.executions_paid == 3
+    assert outcome.events[0].name == "CachedServed" and outcome.events[0].data.paid == fee
+
+
+def test_serve_cached_fail_twice_or_after_submission(runtime, market, job, providers):
+    cache_market(runtime, market)
+    assert submit(runtime, market, job, providers[0], [5]).ok
+    assert serve(runtime, market, job, [0]).ok
+    expect_error(serve(runtime, market, job, [0]), "DuplicateSubmission")
+    expect_error(serve(runtime, market, job, [5]), "DuplicateSubmission")
+    expect_error(serve(runtime, market, job, []), "EmptyShards")
+    expect_error(serve(runtime, market, job, [job.shard_count]), "ShardOutOfRange")
+
+
+def test_serve_cached_fail_wrong_verifier(runtime, funded, market, job):
+    expect_error(serve(runtime, market, job, [0], verifier=funded()), "Unauthorized")

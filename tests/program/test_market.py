@@ -13,7 +13,7 @@ from marketplace.chain import MarketAccount, market_address
 from marketplace.chain import instructions as ix
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, config, expect_error
 
-MARKET_LEN = 160
+MARKET_LEN = 168
 
 
 def test_initialize_market_success(runtime, funded):

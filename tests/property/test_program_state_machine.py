@@ -43,7 +43,7 @@ EXAMPLES = int(os.environ.get("TESSERA_PROPERTY_EXAMPLES", "40"))
 PROGRAM_DEBITS = {  # which instructions may take lamports out of each program account type
     "market": set(),
     "provider": {"withdraw_stake", "settle"},
-    "job": {"settle", "refund", "cancel_job", "close_job"},
+    "job": {"settle", "refund", "cancel_job", "close_job", "serve_cached"},
     "assignment": {"close_assignment"},
 }
 amounts = st.one_of(st.integers(1, 3 * SOL), st.integers(U64_MAX - 10 * SOL, U64_MAX), st.just(0))
@@ -60,7 +60,7 @@ class ProgramMachine(RuleBasedStateMachine):
         self.treasury = Keypair().pubkey()
         for key in (self.authority, self.attacker, *self.clients, *self.owners):
             self.runtime.airdrop(key.pubkey(), 1_000 * SOL)
-        self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000)
+        self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000, cache_fee_bps=5_000)
         self.market = market_address(self.authority.pubkey())[0]
         self.jobs: list[tuple[Pubkey, Keypair, bytes]] = []  # (address, client, seed)
         self.paid: set[tuple[Pubkey, Pubkey, int]] = set()  # (job, provider, shard)
@@ -145,6 +145,13 @@ class ProgramMachine(RuleBasedStateMachine):
         instruction = ix.settle(signer.pubkey(), self.market, address, client.pubkey(), self.treasury,
                                 b"\x00" * 32 if hostile == "seed" else seed, settlements)
         self.send("settle", instruction, signer)
+
+    @precondition(lambda self: self.jobs)
+    @rule(job=st.integers(0, 50), shards=shard_sets, by_attacker=st.booleans())
+    def serve_cached(self, job, shards, by_attacker):
+        address, _, _ = self.job(job)
+        signer = self.attacker if by_attacker else self.authority
+        self.send("serve_cached", ix.serve_cached(signer.pubkey(), self.market, address, self.treasury, shards), signer)
 
     @precondition(lambda self: self.jobs)
     @rule(job=st.integers(0, 50), by_attacker=st.booleans(), action=st.sampled_from(["cancel_job", "refund", "close_job"]))

@@ -69,6 +69,7 @@ uint64_t entrypoint(const uint8_t *input) {
     case IX_REFUND: return process_refund(&ctx);
     case IX_CLOSE_JOB: return process_close_job(&ctx);
     case IX_CLOSE_ASSIGNMENT: return process_close_assignment(&ctx);
+    case IX_SERVE_CACHED: return process_serve_cached(&ctx);
     default: return ERR_UNKNOWN_INSTRUCTION;
   }
 }

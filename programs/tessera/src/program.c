@@ -16,3 +16,4 @@
 #include "instructions/refund.c"
 #include "instructions/close_job.c"
 #include "instructions/close_assignment.c"
+#include "instructions/serve_cached.c"

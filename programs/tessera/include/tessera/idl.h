@@ -77,6 +77,7 @@ typedef struct {
   uint16_t fee_bps;
   uint16_t slash_bps;
   uint16_t sampling_rate_bps;
+  uint16_t cache_fee_bps;
 } MarketConfig;
 _Static_assert(offsetof(MarketConfig, verifier) == 0, "MarketConfig.verifier");
 _Static_assert(offsetof(MarketConfig, treasury) == 32, "MarketConfig.treasury");
@@ -86,7 +87,8 @@ _Static_assert(offsetof(MarketConfig, claim_timeout) == 80, "MarketConfig.claim_
 _Static_assert(offsetof(MarketConfig, fee_bps) == 88, "MarketConfig.fee_bps");
 _Static_assert(offsetof(MarketConfig, slash_bps) == 90, "MarketConfig.slash_bps");
 _Static_assert(offsetof(MarketConfig, sampling_rate_bps) == 92, "MarketConfig.sampling_rate_bps");
-#define MARKET_CONFIG_LEN 94
+_Static_assert(offsetof(MarketConfig, cache_fee_bps) == 94, "MarketConfig.cache_fee_bps");
+#define MARKET_CONFIG_LEN 96
 
 typedef struct {
   uint8_t verdict;
@@ -98,7 +100,7 @@ _Static_assert(offsetof(SettlementEntry, accepted) == 1, "SettlementEntry.accept
 
 /* Accounts: discriminator = sha256("account:<Name>")[:8] as a little-endian u64. */
 #define MARKET_DISCRIMINATOR 0x9ac6e30037d5bedbULL
-#define MARKET_LEN 160
+#define MARKET_LEN 168
 typedef struct {
   uint64_t discriminator;
   SolPubkey authority;
@@ -113,8 +115,9 @@ typedef struct {
   uint16_t fee_bps;
   uint16_t slash_bps;
   uint16_t sampling_rate_bps;
+  uint16_t cache_fee_bps;
   uint8_t bump;
-  uint8_t padding[1];
+  uint8_t padding[7];
 } Market;
 _Static_assert(offsetof(Market, authority) == 8, "Market.authority");
 _Static_assert(offsetof(Market, verifier) == 40, "Market.verifier");
@@ -128,8 +131,9 @@ _Static_assert(offsetof(Market, provider_count) == 144, "Market.provider_count")
 _Static_assert(offsetof(Market, fee_bps) == 152, "Market.fee_bps");
 _Static_assert(offsetof(Market, slash_bps) == 154, "Market.slash_bps");
 _Static_assert(offsetof(Market, sampling_rate_bps) == 156, "Market.sampling_rate_bps");
-_Static_assert(offsetof(Market, bump) == 158, "Market.bump");
-_Static_assert(offsetof(Market, padding) == 159, "Market.padding");
+_Static_assert(offsetof(Market, cache_fee_bps) == 158, "Market.cache_fee_bps");
+_Static_assert(offsetof(Market, bump) == 160, "Market.bump");
+_Static_assert(offsetof(Market, padding) == 161, "Market.padding");
 _Static_assert(sizeof(Market) == MARKET_LEN, "Market size");
 
 #define PROVIDER_DISCRIMINATOR 0xc350d84b1147b4a4ULL
@@ -256,7 +260,7 @@ _Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
 #define INITIALIZE_MARKET_ACCOUNTS 3
-#define INITIALIZE_MARKET_DATA_LEN 102
+#define INITIALIZE_MARKET_DATA_LEN 104
 typedef struct {
   uint64_t discriminator;
   MarketConfig config;
@@ -265,7 +269,7 @@ _Static_assert(offsetof(InitializeMarketArgs, config) == 8, "InitializeMarketArg
 
 #define IX_UPDATE_MARKET 0xd9c732b3c5022799ULL
 #define UPDATE_MARKET_ACCOUNTS 2
-#define UPDATE_MARKET_DATA_LEN 102
+#define UPDATE_MARKET_DATA_LEN 104
 typedef struct {
   uint64_t discriminator;
   MarketConfig config;
@@ -396,6 +400,15 @@ typedef struct {
 typedef struct {
   uint64_t discriminator;
 } CloseAssignmentArgs;
+
+#define IX_SERVE_CACHED 0xe10dc920d9b72e54ULL
+#define SERVE_CACHED_ACCOUNTS 4
+#define SERVE_CACHED_DATA_LEN 40
+typedef struct {
+  uint64_t discriminator;
+  uint8_t shards[32];
+} ServeCachedArgs;
+_Static_assert(offsetof(ServeCachedArgs, shards) == 8, "ServeCachedArgs.shards");
 
 /* Events: logged with sol_log_data as discriminator (sha256("event:<Name>")[:8]) + Borsh. */
 #define EVENT_MARKET_INITIALIZED_DISCRIMINATOR 0x51ff0332577aa086ULL
@@ -609,3 +622,15 @@ typedef struct {
 } AssignmentClosedEvent;
 _Static_assert(offsetof(AssignmentClosedEvent, assignment) == 8, "AssignmentClosedEvent.assignment");
 _Static_assert(offsetof(AssignmentClosedEvent, refunded) == 40, "AssignmentClosedEvent.refunded");
+
+#define EVENT_CACHED_SERVED_DISCRIMINATOR 0x4325d0405e4680b4ULL
+#define EVENT_CACHED_SERVED_LEN 80
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  uint8_t shards[32];
+  uint64_t paid;
+} CachedServedEvent;
+_Static_assert(offsetof(CachedServedEvent, job) == 8, "CachedServedEvent.job");
+_Static_assert(offsetof(CachedServedEvent, shards) == 40, "CachedServedEvent.shards");
+_Static_assert(offsetof(CachedServedEvent, paid) == 72, "CachedServedEvent.paid");

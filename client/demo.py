@@ -70,6 +70,7 @@ def run_demo(console: Console) -> None:
     config = MarketConfig(
         verifier=Keypair().pubkey(), treasury=Keypair().pubkey(), min_stake=LAMPORTS_PER_SOL,
         unbonding_period=WEEK, claim_timeout=60, fee_bps=200, slash_bps=5_000, sampling_rate_bps=1_000,
+        cache_fee_bps=2_500,
     )
     ledger.send("initialize_market", ix.initialize_market(authority.pubkey(), config), authority)
     ledger.send("register_provider (alice)", ix.register_provider(alice.pubkey(), market, "http://127.0.0.1:7001", 2 * LAMPORTS_PER_SOL, 4), alice)

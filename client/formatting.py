@@ -46,6 +46,7 @@ def market_table(address: Pubkey, market: MarketAccount) -> Table:
         ("market fee", bps(market.fee_bps)),
         ("slash", bps(market.slash_bps)),
         ("sampling rate", bps(market.sampling_rate_bps)),
+        ("cache fee", f"{bps(market.cache_fee_bps)} of the price"),
         ("unbonding period", f"{market.unbonding_period:,} s"),
         ("claim timeout", f"{market.claim_timeout:,} s"),
         ("providers", str(market.provider_count)),

@@ -75,34 +75,8 @@ class Conductor:
                 tasks = live[(shard.job, shard.index)]
                 if job.kind == "generate":
                     self._decide_generation(session, job, shard, tasks)
-                    continue
-                if any(t.status != "done" for t in tasks):
-                    continue
-                runs = [t for t in tasks if t.role != "referee" and t.fault is None]
-                referee = next((t for t in tasks if t.role == "referee" and t.fault is None), None)
-                if referee is not None:
-                    self._judge(job, shard, runs, referee, session)
-                    continue
-                for run in runs:
-                    if not self._honest_output(job, shard, run):
-                        run.fault = True  # a digest without (its) output
-                good = [r for r in runs if not r.fault]
-                if len(good) == len(runs) and len({r.digest for r in good}) == 1:
-                    for run in good:
-                        run.fault = False
-                    self._verified(session, job, shard, good[0], "replica_agreed" if len(good) > 1 else "unsampled")
-                elif len(good) == 1 and len(runs) == 2:
-                    good[0].fault = False
-                    self._verified(session, job, shard, good[0], "replica_agreed")
-                elif len(good) == 2:  # two well-formed, different answers: ask a third provider
-                    shard.status = "disputed"
-                    session.add(m.Task(
-                        job=shard.job, shard=shard.index, role="referee", attempt=0, model_digest=job.model_digest,
-                        claims=[{"owner": r.provider_owner, "output": r.output} for r in good], status="queued",
-                        excluded_owners=sorted({r.provider_owner for r in good}), provider_owner=None))
-                    self.agg.work_available.set()
-                else:  # nothing usable: run it again elsewhere
-                    self._rerun(session, job, shard, runs)
+                else:
+                    self._decide_embedding(session, job, shard, tasks)
             for entry in self._to_cache.values():
                 await session.merge(entry)
             self._to_cache.clear()
@@ -110,6 +84,36 @@ class Conductor:
                 await session.commit()
             except StaleDataError:  # a task changed under this pass: decide again on the next
                 await session.rollback()
+
+    def _decide_embedding(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
+        """Primary and (if sampled) a recomputing replica; a referee recomputes when they differ."""
+        if any(t.status != "done" for t in tasks):
+            return
+        runs = [t for t in tasks if t.role != "referee" and t.fault is None]
+        referee = next((t for t in tasks if t.role == "referee" and t.fault is None), None)
+        if referee is not None:
+            self._judge(job, shard, runs, referee, session)
+            return
+        for run in runs:
+            if not self._honest_output(job, shard, run):
+                run.fault = True  # a digest without (its) output
+        good = [r for r in runs if not r.fault]
+        if len(good) == len(runs) and len({r.digest for r in good}) == 1:
+            for run in good:
+                run.fault = False
+            self._verified(session, job, shard, good[0], "replica_agreed" if len(good) > 1 else "unsampled")
+        elif len(good) == 1 and len(runs) == 2:  # the other run was unusable: no second opinion
+            good[0].fault = False
+            self._verified(session, job, shard, good[0], "unchecked")
+        elif len(good) == 2:  # two well-formed, different answers: ask a third provider
+            shard.status = "disputed"
+            session.add(m.Task(
+                job=shard.job, shard=shard.index, role="referee", attempt=0, model_digest=job.model_digest,
+                claims=[{"owner": r.provider_owner, "output": r.output} for r in good], status="queued",
+                excluded_owners=sorted({r.provider_owner for r in good}), provider_owner=None))
+            self.agg.work_available.set()
+        else:  # nothing usable: run it again elsewhere
+            self._rerun(session, job, shard, runs)
 
     def _decide_generation(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
         """Primary, then (if sampled) a checking replica, then (if they disagree) a referee check."""

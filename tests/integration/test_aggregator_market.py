@@ -12,7 +12,7 @@ from solders.pubkey import Pubkey
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.verification import is_sampled
 from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
-from tests.integration.scripted import ScriptedProvider
+from tests.integration.scripted import ScriptedProvider, embed
 
 pytestmark = pytest.mark.slow
 
@@ -75,3 +75,15 @@ async def test_liar_is_caught_and_slashed(tmp_path):
         assert any(f["provider"] == liar for f in report["faults"])
         account = await market.chain.fetch(ProviderAccount, provider_address(market.address, providers[2].owner)[0])
         assert account.stake < 3 * SOL and account.shards_slashed > 0
+
+
+async def test_embedding_job_is_recomputed_by_replicas(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, providers_running(market, ["honest"] * 3):
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        inputs = [{"text": f"sentence {i}"} for i in range(4)]
+        job = await market.submit_job(client, inputs, kind="embed")
+        report = await market.wait_for(job)
+        assert [s["output"]["vector"] for s in report["shards"]] == [embed(i["text"]) for i in inputs]
+        assert {s["verification"] for s in report["shards"]} == {"replica_agreed"}
+        assert {s["verdict"] for s in report["settlements"]} == {"pay"}

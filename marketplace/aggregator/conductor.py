@@ -106,12 +106,8 @@ class Conductor:
             good[0].fault = False
             self._verified(session, job, shard, good[0], "unchecked")
         elif len(good) == 2:  # two well-formed, different answers: ask a third provider
-            shard.status = "disputed"
-            session.add(m.Task(
-                job=shard.job, shard=shard.index, role="referee", attempt=0, model_digest=job.model_digest,
-                claims=[{"owner": r.provider_owner, "output": r.output} for r in good], status="queued",
-                excluded_owners=sorted({r.provider_owner for r in good}), provider_owner=None))
-            self.agg.work_available.set()
+            self._ask_referee(session, job, shard, [{"owner": r.provider_owner, "output": r.output} for r in good],
+                              {r.provider_owner for r in good})
         else:  # nothing usable: run it again elsewhere
             self._rerun(session, job, shard, runs)
 
@@ -150,20 +146,14 @@ class Conductor:
             self._verified(session, job, shard, primary, "checked")
             return
         if referee is None:
-            shard.status = "disputed"
-            session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=0, model_digest=job.model_digest,
-                               claims=claim, status="queued", provider_owner=None,
-                               excluded_owners=sorted({primary.provider_owner, replica.provider_owner})))
-            self.agg.work_available.set()
+            self._ask_referee(session, job, shard, claim, {primary.provider_owner, replica.provider_owner})
             return
         if referee.status != "done":
             return
         verdict = self._check_outcome(job, primary, referee.output)
         if verdict is None:
             referee.fault = True
-            session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=referee.attempt + 1,
-                               model_digest=job.model_digest, claims=claim, status="queued", provider_owner=None,
-                               excluded_owners=sorted(set(referee.excluded_owners or []) | {referee.provider_owner})))
+            self._ask_another_referee(session, job, shard, referee)
             return
         referee.fault = False
         if verdict is CheckOutcome.INCONSISTENT:  # the checker was right: the primary lied
@@ -193,9 +183,7 @@ class Conductor:
                             else CheckOutcome.INCONSISTENT for c in claims]
         except (BadRequest, KeyError, TypeError):
             referee.fault = True  # an unusable check: ask another referee
-            session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=referee.attempt + 1,
-                               model_digest=job.model_digest, claims=claims, status="queued", provider_owner=None,
-                               excluded_owners=sorted(set(referee.excluded_owners or []) | {referee.provider_owner})))
+            self._ask_another_referee(session, job, shard, referee)
             return
         referee.fault = False
         verdicts = {c["owner"]: o for c, o in zip(claims, outcomes)}
@@ -206,6 +194,18 @@ class Conductor:
             self._verified(session, job, shard, good[0], "referee")
         else:
             self._rerun(session, job, shard, runs)
+
+    def _ask_referee(self, session, job: m.Job, shard: m.Shard, claims: list[dict], excluded: set[str], attempt: int = 0) -> None:
+        """A third provider, of none of the `excluded` owners, checks the `claims` on this shard."""
+        shard.status = "disputed"
+        session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=attempt, model_digest=job.model_digest,
+                           claims=claims, status="queued", provider_owner=None, excluded_owners=sorted(excluded)))
+        self.agg.work_available.set()
+
+    def _ask_another_referee(self, session, job: m.Job, shard: m.Shard, referee: m.Task) -> None:
+        """A referee whose check was unusable is replaced, and may not take it again."""
+        self._ask_referee(session, job, shard, referee.claims or [],
+                          set(referee.excluded_owners or []) | {referee.provider_owner}, referee.attempt + 1)
 
     def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
         shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how

@@ -32,5 +32,4 @@ program: $(VENV)/.installed clang
 	$(VENV)/bin/tessera program build
 
 bench: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test,bench]'
-	$(PY) -m tests.benchmarks
+		$(PY) -m tests.benchmarks

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -24,19 +23,13 @@ from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.reports import job_report, metrics_text
 from marketplace.aggregator.service import Aggregator
 from marketplace.chain.client import TesseraChain
-from marketplace.errors import MessageError, MessageFormatError
+from marketplace.errors import KeypairError, MessageError, MessageFormatError
+from marketplace.keys import load_keypair
 from marketplace.messages import SignedMessage
 
 log = logging.getLogger("tessera.aggregator")
 CONFIG = web.AppKey("config", AggregatorConfig)
 SERVICE = web.AppKey("service", Aggregator)
-
-
-def load_keypair(path) -> Keypair:
-    try:
-        return Keypair.from_bytes(bytes(json.loads(path.read_text())))
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"cannot read the verifier keypair {path}: {exc}") from exc
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -133,12 +126,19 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text=await metrics_text(request.app[SERVICE].sessions), content_type="text/plain")
 
 
+def _verifier(path) -> Keypair:
+    try:
+        return load_keypair(path)
+    except KeypairError as exc:
+        raise SystemExit(f"the verifier keypair: {exc}") from exc
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     await migrate(config.db_url, config.db_schema)
     engine = create_engine(config.db_url, config.db_schema)
     chain = TesseraChain(config.rpc_url)
-    service = Aggregator(config, sessions(engine), chain, load_keypair(config.keypair))
+    service = Aggregator(config, sessions(engine), chain, _verifier(config.keypair))
     app[SERVICE] = service
     conductor = Conductor(service)
 

@@ -68,7 +68,7 @@ class Conductor:
                 select(m.Job).where(m.Job.address.in_({s.job for s in shards})))).scalars()}
             live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)
             for task in (await session.execute(select(m.Task).where(
-                    m.Task.job.in_(jobs), m.Task.status.not_in(("expired", "cancelled"))).order_by(m.Task.id))).scalars():
+                    m.Task.job.in_(jobs), m.Task.status.not_in(("expired", "declined", "cancelled"))).order_by(m.Task.id))).scalars():
                 live[(task.job, task.shard)].append(task)
             for shard in shards:
                 job = jobs[shard.job]

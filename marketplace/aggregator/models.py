@@ -79,7 +79,7 @@ class Task(Base):
     model_digest: Mapped[str] = mapped_column(String(64))
     excluded_owners: Mapped[list[str]] = mapped_column(JSON, default=list)  # owners that may not take it
     claims: Mapped[Any | None] = mapped_column(JSON)  # for a referee: the outputs to check
-    status: Mapped[str] = mapped_column(String(16))  # queued | claimed | done | expired
+    status: Mapped[str] = mapped_column(String(16))  # queued | waiting | claimed | done | expired | declined | cancelled
     provider_owner: Mapped[str | None] = mapped_column(String(44), index=True)
     claimed_at: Mapped[int | None] = mapped_column(BigInteger)
     claim_deadline: Mapped[int | None] = mapped_column(BigInteger)

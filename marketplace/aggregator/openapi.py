@@ -31,7 +31,7 @@ def openapi_document() -> dict:
             "/v1/jobs": {"post": _op("Submit a job already created on chain, with its shard inputs (signed, kind `job`)", SIGNED, "201")},
             "/v1/jobs/{job}": {"get": _op("Status, verified outputs and the verification report")},
             "/v1/jobs/{job}/seed": {"get": _op("The sampling seed, once settlement revealed it, for audit")},
-            "/v1/jobs/{job}/results": {"post": _op("A provider's outputs and digests for its tasks (signed, kind `results`)", SIGNED)},
+            "/v1/jobs/{job}/results": {"post": _op("A provider's outputs and digests for its tasks, or `error` {code, message} to hand a task back (signed, kind `results`)", SIGNED)},
             "/v1/providers": {"post": _op("Register a staked provider's models and capacity (signed, kind `register`)", SIGNED)},
             "/v1/work": {"post": _op("Long-poll for tasks (signed, kind `claim`)", SIGNED)},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},

@@ -309,8 +309,8 @@ class Aggregator:
             raise BadRequest(f"results must be a list of 1 to {MAX_CLAIM} {{task, digest, output}}")
         owner, now = str(message.signer), int(self.now())
         if not all(isinstance(item, dict) and isinstance(item.get("task"), int) for item in results):
-            raise BadRequest("each result is {task, digest, output}")
-        accepted = []
+            raise BadRequest("each result is {task, digest, output} or {task, error: {code, message}}")
+        accepted, declined = [], []
         async with self.sessions() as session:
             job_row = await session.get(m.Job, job)
             if job_row is None:
@@ -332,8 +332,19 @@ class Aggregator:
                 if task.status == "done" and task.role != "referee" and task.digest == item.get("digest"):
                     accepted.append(task.id)  # a retry of results already taken: idempotent
                     continue
+                if task.status == "declined" and item.get("error") is not None:
+                    accepted.append(task.id)  # a retry of a decline: idempotent
+                    continue
                 if task.status != "claimed":
                     raise Conflict(f"task {task.id} is {task.status}: it can no longer take results", "task_closed")
+                if item.get("error") is not None:
+                    # The provider cannot run it (model, limits, shutting down): someone else will.
+                    error = item["error"]
+                    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+                        raise BadRequest("error must be {code, message}")
+                    await self._hand_on(session, task, "declined")
+                    declined.append(task.id)
+                    continue
                 if task.role != "referee":
                     claimed = item.get("digest")
                     if not isinstance(claimed, str) or len(claimed) != 64:
@@ -352,7 +363,22 @@ class Aggregator:
                 await session.commit()
             except StaleDataError as exc:  # expired (and handed on) while these results arrived
                 raise Conflict("a task changed while its results arrived; ask for work again", "task_closed") from exc
-        return {"accepted": accepted}
+        if declined:
+            self.work_available.set()
+        return {"accepted": accepted, "declined": declined}
+
+    @staticmethod
+    async def _hand_on(session, task: m.Task, status: str) -> None:
+        """Closes `task` as expired (a fault) or declined (not one) and queues it for another provider."""
+        task.status, task.fault = status, status == "expired"
+        # A replica must stay on another owner than the shard's other runs.
+        others = (await session.execute(select(m.Task.provider_owner).where(
+            m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id,
+            m.Task.provider_owner.is_not(None)))).scalars().all()
+        session.add(m.Task(job=task.job, shard=task.shard, role=task.role, attempt=task.attempt + 1,
+                           model_digest=task.model_digest, claims=task.claims, status="queued",
+                           excluded_owners=sorted(set(task.excluded_owners or []) | {task.provider_owner} | set(others)),
+                           provider_owner=None))
 
     async def expire_claims(self) -> int:
         """Claimed work past its deadline goes to someone else; the late provider is noted."""
@@ -362,17 +388,9 @@ class Aggregator:
                 select(m.Task).where(m.Task.status == "claimed", m.Task.claim_deadline < now).with_for_update(skip_locked=True)
             )).scalars().all()
             for task in late:
-                task.status, task.fault = "expired", True
-                # A replica must stay on another owner than the shard's other runs.
-                others = (await session.execute(select(m.Task.provider_owner).where(
-                    m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id,
-                    m.Task.provider_owner.is_not(None)))).scalars().all()
                 await session.execute(update(m.Provider).where(m.Provider.owner == task.provider_owner)
                                       .values(timeouts=m.Provider.timeouts + 1))
-                session.add(m.Task(job=task.job, shard=task.shard, role=task.role, attempt=task.attempt + 1,
-                                   model_digest=task.model_digest, claims=task.claims, status="queued",
-                                   excluded_owners=sorted(set(task.excluded_owners or []) | {task.provider_owner} | set(others)),
-                                   provider_owner=None))
+                await self._hand_on(session, task, "expired")
             try:
                 await session.commit()
             except StaleDataError:  # results arrived meanwhile: nothing was late after all

@@ -1,0 +1,160 @@
+"""Tasks in, results out: the aggregator's task payloads run on loaded models, batched by model and operation.
+
+No I/O here: the node (node.py) claims, journals and posts; this decides what
+each task means and what digest it commits to.
+
+    role      generate                              embed
+    primary   generate; digest of the token ids     embed; digest of the vector
+    replica   check the primary's tokens;           embed again; digest of the vector
+              digest of (its digest, the outcome)
+    referee   check each claim; no digest           embed again; no digest
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
+from marketplace.verification import DEFAULT_TIE_TOLERANCE, check_digest, check_generation
+from provider.embedding import embed_batch
+from provider.errors import ModelMissing, ProviderError, TaskMalformed
+from provider.generation import CheckRequest, GenerationRequest, check_batch, generate_batch
+from provider.journal import Result
+from provider.models import LoadedModel, ModelKind
+
+
+@dataclass(frozen=True)
+class Task:
+    """A claimed task, parsed: what the aggregator sent, checked for shape."""
+
+    id: int
+    job: str
+    shard: int
+    role: str  # primary | replica | referee
+    kind: str  # generate | embed
+    model: str  # digest, hex
+    params: DecodingParams | None
+    input: dict
+    claims: list[dict]
+
+    @property
+    def text(self) -> str:
+        return self.input["prompt" if self.kind == "generate" else "text"]
+
+    @property
+    def input_digest(self) -> bytes:
+        return input_digest(self.input)
+
+    @classmethod
+    def parse(cls, payload: Any) -> Task:
+        try:
+            kind, role = payload["kind"], payload["role"]
+            if kind not in ("generate", "embed") or role not in ("primary", "replica", "referee"):
+                raise ValueError(f"unknown kind {kind!r} or role {role!r}")
+            field = "prompt" if kind == "generate" else "text"
+            if not isinstance(payload["input"], dict) or not isinstance(payload["input"].get(field), str):
+                raise ValueError(f"input must be {{{field}: string}}")
+            params = DecodingParams(**payload["params"]) if kind == "generate" else None
+            claims = payload.get("claims") or []
+            if (role == "referee" or (role == "replica" and kind == "generate")) and not all(
+                    isinstance(c, dict) and isinstance(c.get("output"), dict) for c in claims) or (
+                    role in ("referee", "replica") and kind == "generate" and not claims):
+                raise ValueError("a check needs the claims it checks")
+            return cls(int(payload["task"]), str(payload["job"]), int(payload["shard"]), role, kind,
+                       str(payload["model_digest"]), params, payload["input"], claims)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TaskMalformed(f"cannot read task {payload.get('task') if isinstance(payload, dict) else payload!r}: {exc}") from exc
+
+
+def _claimed_tokens(claim: dict) -> list[int]:
+    tokens = claim["output"].get("token_ids")
+    if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
+        raise TaskMalformed("a claim's output has no token_ids")
+    return tokens
+
+
+class Executor:
+    """Runs tasks on the models this node serves."""
+
+    def __init__(self, models: Sequence[LoadedModel], tie_tolerance: float = DEFAULT_TIE_TOLERANCE) -> None:
+        self.models = {m.hex: m for m in models}
+        self.tie_tolerance = tie_tolerance
+
+    def run(self, tasks: Sequence[Task]) -> list[Result]:
+        """Each task's result, or a hand-back naming why this node cannot run it."""
+        groups: dict[tuple[str, str], list[Task]] = defaultdict(list)
+        results: dict[int, Result] = {}
+        for task in tasks:
+            lm = self.models.get(task.model)
+            if lm is None:
+                results[task.id] = _declined(task, ModelMissing(f"this node does not serve model {task.model}"))
+            elif (lm.kind is ModelKind.CAUSAL_LM) != (task.kind == "generate"):
+                results[task.id] = _declined(task, ModelMissing(f"model {lm.name} cannot {task.kind}"))
+            else:
+                operation = "check" if task.kind == "generate" and task.role != "primary" else task.kind
+                groups[(task.model, operation)].append(task)
+        for (model, operation), batch in groups.items():
+            run = {"generate": self._generate, "check": self._check, "embed": self._embed}[operation]
+            for task, result in zip(batch, self._isolating(run, self.models[model], batch)):
+                results[task.id] = result
+        return [results[t.id] for t in tasks]
+
+    @staticmethod
+    def _isolating(run: Callable, lm: LoadedModel, batch: list[Task]) -> list[Result]:
+        """One batch; if a task in it cannot run, each task alone, so only that one is handed back."""
+        try:
+            return run(lm, batch)
+        except ProviderError:
+            if len(batch) == 1:
+                raise
+        isolated = []
+        for task in batch:
+            try:
+                isolated.extend(run(lm, [task]))
+            except ProviderError as exc:
+                isolated.append(_declined(task, exc))
+        return isolated
+
+    def _generate(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
+        generations = generate_batch(lm, [GenerationRequest(t.text, t.params, t.input_digest) for t in batch])
+        return [Result(t.id, t.job, t.shard, t.role,
+                       generation_digest(lm.digest, t.input_digest, t.params, g.token_ids).hex(),
+                       {"token_ids": g.token_ids, "text": g.text, "top2_gaps": g.top2_gaps})
+                for t, g in zip(batch, generations)]
+
+    def _check(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
+        requests, owners = [], []
+        for task in batch:
+            claims = task.claims[:1] if task.role == "replica" else task.claims
+            for claim in claims:
+                requests.append(CheckRequest(task.text, task.params, task.input_digest, _claimed_tokens(claim)))
+                owners.append(task.id)
+        checks = check_batch(lm, requests)
+        by_task: dict[int, list] = defaultdict(list)
+        for owner, rows in zip(owners, checks):
+            by_task[owner].append(rows)
+        results = []
+        for task in batch:
+            rows = by_task[task.id]
+            output = {"checks": [[[c.argmax, c.top2_gap, c.claimed_gap] for c in claim_rows] for claim_rows in rows]}
+            digest = None
+            if task.role == "replica":
+                claim = task.claims[0]
+                outcome = check_generation(_claimed_tokens(claim), rows[0], self.tie_tolerance).outcome
+                digest = check_digest(bytes.fromhex(claim["digest"]), outcome).hex()
+            results.append(Result(task.id, task.job, task.shard, task.role, digest, output))
+        return results
+
+    def _embed(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
+        vectors = embed_batch(lm, [t.text for t in batch])
+        return [Result(t.id, t.job, t.shard, t.role,
+                       None if t.role == "referee" else embedding_digest(lm.digest, t.input_digest, e.vector).hex(),
+                       {"vector": e.vector})
+                for t, e in zip(batch, vectors)]
+
+
+def _declined(task: Task, error: ProviderError) -> Result:
+    return Result(task.id, task.job, task.shard, task.role, None, None, {"code": error.code, "message": str(error)})

@@ -1,0 +1,121 @@
+"""The node's journal: every result is a row before it leaves the machine.
+
+A crash between running a task, posting it and committing its digest on
+chain loses nothing and repeats nothing: on restart the node posts what was
+not acknowledged and commits what was not confirmed (after asking the chain
+whether an earlier attempt landed). SQLite through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String, create_engine, func, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ResultRow(Base):
+    __tablename__ = "results"
+    task: Mapped[int] = mapped_column(Integer, primary_key=True)  # the aggregator's task id
+    job: Mapped[str] = mapped_column(String(44), index=True)
+    shard: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str | None] = mapped_column(String(64))
+    output: Mapped[Any | None] = mapped_column(JSON)
+    error: Mapped[Any | None] = mapped_column(JSON)  # {code, message} when the node hands the task back
+    # ran -> posted (the aggregator took it) -> committing (submit_results sent) -> committed
+    # a result nobody will take (the job moved on) is dropped.
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    root: Mapped[str | None] = mapped_column(String(64))  # of the submission this row went into
+    signature: Mapped[str | None] = mapped_column(String(88))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+@dataclass(frozen=True)
+class Result:
+    task: int
+    job: str
+    shard: int
+    role: str
+    digest: str | None
+    output: Any | None
+    error: dict | None = None
+
+    @property
+    def committed_on_chain(self) -> bool:
+        """Runs of a shard go into the provider's on-chain root; referee checks and hand-backs do not."""
+        return self.role != "referee" and self.error is None
+
+    def payload(self) -> dict:
+        if self.error is not None:
+            return {"task": self.task, "error": self.error}
+        return {"task": self.task, "digest": self.digest, "output": self.output}
+
+
+class Journal:
+    def __init__(self, path: Path | str) -> None:
+        self.engine = create_engine(f"sqlite:///{path}")
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def known(self, tasks: list[int]) -> set[int]:
+        """Task ids already run here: a claim handed again is not run twice."""
+        with Session(self.engine) as session:
+            return set(session.scalars(select(ResultRow.task).where(ResultRow.task.in_(tasks))))
+
+    def record(self, results: list[Result]) -> None:
+        now = int(time.time())
+        with Session(self.engine) as session, session.begin():
+            for r in results:
+                session.merge(ResultRow(task=r.task, job=r.job, shard=r.shard, role=r.role, digest=r.digest,
+                                        output=r.output, error=r.error, state="ran", created_at=now))
+
+    def _rows(self, *conditions) -> list[ResultRow]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(ResultRow).where(*conditions).order_by(ResultRow.task)))
+
+    def unposted(self) -> dict[str, list[Result]]:
+        by_job: dict[str, list[Result]] = defaultdict(list)
+        for row in self._rows(ResultRow.state == "ran"):
+            by_job[row.job].append(Result(row.task, row.job, row.shard, row.role, row.digest, row.output, row.error))
+        return dict(by_job)
+
+    def _set(self, tasks: list[int], **values) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(ResultRow).where(ResultRow.task.in_(tasks)).values(**values))
+
+    def mark_posted(self, results: list[Result]) -> None:
+        """Taken by the aggregator; shard runs wait for their on-chain commitment, the rest is done."""
+        committed = [r.task for r in results if r.committed_on_chain]
+        self._set(committed, state="posted")
+        self._set([r.task for r in results if not r.committed_on_chain], state="done")
+
+    def mark_dropped(self, results: list[Result]) -> None:
+        self._set([r.task for r in results], state="dropped")
+
+    def to_commit(self) -> dict[str, list[ResultRow]]:
+        """Per job, the shard runs posted but not yet committed, and any submission in flight."""
+        by_job: dict[str, list[ResultRow]] = defaultdict(list)
+        for row in self._rows(ResultRow.state.in_(("posted", "committing"))):
+            by_job[row.job].append(row)
+        return dict(by_job)
+
+    def mark_committing(self, rows: list[ResultRow], root: str) -> None:
+        self._set([r.task for r in rows], state="committing", root=root)
+
+    def mark_committed(self, rows: list[ResultRow], signature: str | None) -> None:
+        self._set([r.task for r in rows], state="committed", signature=signature)
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return dict(session.execute(select(ResultRow.state, func.count()).group_by(ResultRow.state)).all())

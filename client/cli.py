@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from marketplace.sbf.errors import SbfBuildError
+from provider.cli import provider
 
 # The Solana CLI's default keypair, as `solana` and `anchor` use it.
 DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
@@ -99,6 +100,8 @@ def demo() -> None:
         console.print(f"[red]demo failed:[/red] {exc}")
         sys.exit(1)
 
+
+main.add_command(provider)
 
 if __name__ == "__main__":
     main()

@@ -107,9 +107,9 @@ class Executor:
         """One batch; if a task in it cannot run, each task alone, so only that one is handed back."""
         try:
             return run(lm, batch)
-        except ProviderError:
+        except ProviderError as exc:
             if len(batch) == 1:
-                raise
+                return [_declined(batch[0], exc)]
         isolated = []
         for task in batch:
             try:

@@ -110,6 +110,20 @@ class Journal:
             by_job[row.job].append(row)
         return dict(by_job)
 
+    def post_again(self, tasks: list[int]) -> None:
+        """The aggregator handed these again, so it never got their results: send them once more
+        (a round already on its way on chain keeps its state; its results were taken before)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(ResultRow).where(ResultRow.task.in_(tasks), ResultRow.state.in_(("posted", "done")))
+                            .values(state="ran"))
+
+    def mark_posted_again(self, rows: list[ResultRow]) -> None:
+        """A submission the chain refused for now (the previous round awaits settlement)."""
+        self._set([r.task for r in rows], state="posted", root=None)
+
+    def mark_dropped_rows(self, rows: list[ResultRow]) -> None:
+        self._set([r.task for r in rows], state="dropped")
+
     def mark_committing(self, rows: list[ResultRow], root: str) -> None:
         self._set([r.task for r in rows], state="committing", root=root)
 

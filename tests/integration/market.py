@@ -44,12 +44,12 @@ class Market:
                 return response.status, await response.json()
 
     async def submit_job(self, client: Keypair, inputs: list[dict], params: dict | None = None, kind: str = "generate",
-                         price: int | None = None) -> str:
-        status, quote = await self.request("POST", "/v1/quotes", {"model_digest": MODEL_DIGEST.hex(), "shard_count": len(inputs), "kind": kind})
+                         price: int | None = None, model: bytes = MODEL_DIGEST) -> str:
+        status, quote = await self.request("POST", "/v1/quotes", {"model_digest": model.hex(), "shard_count": len(inputs), "kind": kind})
         assert status == 200, quote
         job = job_address(self.address, quote["job_id"])[0]
         await self.chain.send([ix.create_job(
-            client.pubkey(), self.address, quote["job_id"], model_digest=MODEL_DIGEST,
+            client.pubkey(), self.address, quote["job_id"], model_digest=model,
             input_root=merkle_root([input_digest(i) for i in inputs]), seed_commitment=bytes.fromhex(quote["seed_commitment"]),
             price_per_shard=price or quote["price_per_shard"], deadline=quote["deadline"], shard_count=len(inputs))], [client])
         body = {"job": str(job), "kind": kind, "params": params if kind == "generate" else None, "inputs": inputs}

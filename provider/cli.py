@@ -1,0 +1,205 @@
+"""`tessera provider ...`: stake through the program and run the node. Parsing here; work in the package."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from solders.pubkey import Pubkey
+
+from marketplace.chain import ChainError
+from marketplace.errors import MarketplaceError
+
+DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
+LAMPORTS_PER_SOL = 1_000_000_000
+
+
+def parse_sol(text: str) -> int:
+    """'1.5' SOL -> lamports, exactly; refuses negatives, dust below a lamport and junk."""
+    try:
+        lamports = Decimal(text) * LAMPORTS_PER_SOL
+    except InvalidOperation as exc:
+        raise click.BadParameter(f"{text!r} is not an amount of SOL") from exc
+    if lamports <= 0 or lamports != lamports.to_integral_value() or lamports >= 2**64:
+        raise click.BadParameter(f"{text!r} must be a positive amount of SOL with at most 9 decimals")
+    return int(lamports)
+
+
+def _market(text: str) -> Pubkey:
+    try:
+        return Pubkey.from_string(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a base58 address") from exc
+
+
+keypair_option = click.option("--keypair", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_KEYPAIR,
+                              show_default=True, help="The provider owner's Solana keypair (Solana CLI JSON).")
+rpc_option = click.option("--rpc", default="http://127.0.0.1:8899", show_default=True, help="Solana JSON-RPC URL.")
+market_option = click.option("--market", required=True, help="The Market account's address.")
+
+
+def _run_chain(action):
+    """Runs `action(staking)` against the chain; errors become one clear line."""
+    from marketplace.chain.client import TesseraChain
+    from marketplace.keys import load_keypair
+    from provider.errors import ProviderError
+    from provider.staking import Staking
+
+    ctx = click.get_current_context()
+    params = ctx.params
+
+    async def go():
+        async with TesseraChain(params["rpc"]) as chain:
+            return await action(Staking(chain, load_keypair(params["keypair"]), _market(params["market"])))
+
+    try:
+        return asyncio.run(go())
+    except (ProviderError, ChainError, MarketplaceError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _done(sent, what: str) -> None:
+    click.echo(f"{what}: {sent.signature} (fee {sent.fee} lamports)")
+
+
+@click.group()
+def provider() -> None:
+    """Stake SOL and serve inference as a provider."""
+
+
+@provider.command()
+@keypair_option
+@rpc_option
+@market_option
+@click.option("--stake", "amount", required=True, help="SOL to stake (at least the market's minimum).")
+@click.option("--endpoint", default="http://127.0.0.1", show_default=True, help="The node's public URL (on chain).")
+@click.option("--capacity", default=8, show_default=True, type=click.IntRange(1, 1024), help="Shards served at once.")
+def register(keypair, rpc, market, amount, endpoint, capacity) -> None:
+    """Create this owner's Provider account with an initial stake."""
+    lamports = parse_sol(amount)
+    _done(_run_chain(lambda staking: staking.register(lamports, endpoint, capacity)), "registered")
+
+
+@provider.command()
+@keypair_option
+@rpc_option
+@market_option
+@click.argument("amount")
+def stake(keypair, rpc, market, amount) -> None:
+    """Add AMOUNT SOL to the stake."""
+    lamports = parse_sol(amount)
+    _done(_run_chain(lambda staking: staking.add(lamports)), "staked")
+
+
+@provider.command()
+@keypair_option
+@rpc_option
+@market_option
+@click.argument("amount")
+def unstake(keypair, rpc, market, amount) -> None:
+    """Start unbonding AMOUNT SOL (withdrawable after the market's unbonding period)."""
+    lamports = parse_sol(amount)
+    _done(_run_chain(lambda staking: staking.unstake(lamports)), "unbonding")
+
+
+@provider.command()
+@keypair_option
+@rpc_option
+@market_option
+def withdraw(keypair, rpc, market) -> None:
+    """Withdraw stake whose unbonding period has passed."""
+    _done(_run_chain(lambda staking: staking.withdraw()), "withdrawn")
+
+
+@provider.command()
+@keypair_option
+@rpc_option
+@market_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(keypair, rpc, market, as_json) -> None:
+    """Balances, stake (locked and unbonding), unbonding time and counters."""
+    from client.formatting import sol, timestamp
+
+    report = _run_chain(lambda staking: staking.report())
+    if as_json:
+        click.echo(json.dumps({
+            "owner": str(report.owner), "provider": str(report.provider), "registered": report.registered,
+            "wallet": report.wallet, "stake": report.stake, "locked": report.locked, "unbonding": report.unbonding,
+            "unbond_at": report.unbond_at, "withdrawable_in": report.withdrawable_in, "min_stake": report.min_stake,
+            "status": report.status.name.lower() if report.status else None, "shards_served": report.shards_served,
+            "shards_slashed": report.shards_slashed, "endpoint": report.endpoint}))
+        return
+    table = Table(title=f"Provider {report.provider}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [("owner", str(report.owner)), ("wallet", sol(report.wallet)), ("registered", "yes" if report.registered else "no")]
+    if report.registered:
+        rows += [("status", report.status.name.lower()), ("stake", sol(report.stake)), ("locked by open work", sol(report.locked)),
+                 ("free", sol(report.stake - report.locked)), ("unbonding", sol(report.unbonding)),
+                 ("withdrawable at", timestamp(report.unbond_at) + (f" (in {report.withdrawable_in} s)" if report.withdrawable_in else "")),
+                 ("market minimum", sol(report.min_stake)), ("shards served", str(report.shards_served)),
+                 ("shards slashed", str(report.shards_slashed)), ("endpoint", report.endpoint)]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+
+
+@provider.command()
+@keypair_option
+@rpc_option
+@click.option("--market", default=None, help="The Market account (default: the one the aggregator serves).")
+@click.option("--aggregator", default="http://127.0.0.1:8080", show_default=True, help="The aggregator's URL.")
+@click.option("--model", "models", multiple=True, required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A transformers model directory to serve (repeat for several).")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), default=Path("tessera-provider.sqlite3"),
+              show_default=True, help="The node's SQLite journal: results survive a crash here.")
+@click.option("--capacity", default=8, show_default=True, type=click.IntRange(1, 64), help="Tasks batched at once.")
+@click.option("--threads", default=None, type=click.IntRange(1, 256), help="torch CPU threads (default: torch's choice).")
+@click.option("--max-input-tokens", default=None, type=click.IntRange(1), help="Refuse longer inputs (default: the model's limit).")
+@click.option("--health-port", default=0, show_default=True, help="Port of GET /health on 127.0.0.1 (0: any free port).")
+@click.option("--endpoint", default="", help="URL advertised to the aggregator (default: the health server's).")
+@click.option("--log-level", default="info", show_default=True)
+def run(keypair, rpc, market, aggregator, models, journal, capacity, threads, max_input_tokens, health_port, endpoint,
+        log_level) -> None:
+    """Serve the models: claim shards, run them, post results, commit digests on chain. SIGTERM stops it cleanly."""
+    from marketplace import logs
+
+    logs.configure(log_level)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from provider.errors import ProviderError
+    from provider.runner import NodeSetup, run_node
+
+    try:
+        asyncio.run(run_node(NodeSetup(keypair=keypair, rpc=rpc, market=market, aggregator=aggregator, models=list(models),
+                                       journal=journal, capacity=capacity, threads=threads, max_input_tokens=max_input_tokens,
+                                       health_port=health_port, endpoint=endpoint), _install_stop))
+    except (ProviderError, MarketplaceError, ChainError, OSError) as exc:
+        raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+
+@provider.command("build-model")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--family", type=click.Choice(["gpt2", "llama"]), default="gpt2", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--layers", default=2, show_default=True)
+@click.option("--width", default=64, show_default=True)
+def build_model(directory, family, seed, layers, width) -> None:
+    """Write a small seeded random causal LM (and its tokenizer) for demos and tests, offline."""
+    from provider.model_builder import build_causal_lm
+    from provider.models import model_digest
+
+    path = build_causal_lm(directory, family, seed, layers, width)
+    click.echo(f"{path} model digest {model_digest(path).hex()}")

@@ -1,0 +1,121 @@
+"""Real provider nodes (transformers models from disk) in a market on localnet with the aggregator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from solders.keypair import Keypair
+
+from marketplace.chain import AssignmentAccount, ProviderAccount, assignment_address, provider_address
+from marketplace.digests import DecodingParams, generation_digest, input_digest
+from provider.executor import Executor
+from provider.generation import GenerationRequest, generate_batch
+from provider.journal import Journal
+from provider.node import NodeConfig, ProviderNode
+from provider.staking import Staking
+from tests.integration.market import SOL, running_market
+
+
+@contextlib.asynccontextmanager
+async def nodes(market, tmp_path, models, count: int = 3, capacity: int = 8):
+    """`count` staked, registered nodes serving `models`, running until the block ends."""
+    running, stop = [], asyncio.Event()
+    for i in range(count):
+        owner = Keypair()
+        await market.chain.airdrop(owner.pubkey(), 5 * SOL)
+        await Staking(market.chain, owner, market.address).register(2 * SOL, "http://127.0.0.1", capacity)
+        node = ProviderNode(NodeConfig(aggregator=market.aggregator_url, journal=tmp_path / f"journal-{i}.sqlite3",
+                                       capacity=capacity, claim_wait=0.5),
+                            owner, market.address, market.chain, Executor(models), Journal(tmp_path / f"journal-{i}.sqlite3"))
+        running.append(node)
+    tasks = [asyncio.create_task(node.run(stop)) for node in running]
+    try:
+        yield running
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_generation_job_is_served_checked_and_paid(tmp_path, gpt2):
+    async with running_market(tmp_path, sampling_rate_bps=5_000) as market, nodes(market, tmp_path, [gpt2]) as running:
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        inputs = [{"prompt": f"Agents pay per request {i}"} for i in range(6)]
+        params = {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.95, "seed": 11}
+        job = await market.submit_job(client, inputs, params, model=gpt2.digest)
+        report = await market.wait_for(job, "closed", timeout=90)
+
+        expected = generate_batch(gpt2, [GenerationRequest(i["prompt"], DecodingParams(**params), input_digest(i)) for i in inputs])
+        for shard, item, generation in zip(report["shards"], inputs, expected):
+            assert shard["status"] == "verified"
+            assert shard["output"]["token_ids"] == generation.token_ids
+            assert shard["digest"] == generation_digest(gpt2.digest, input_digest(item), DecodingParams(**params),
+                                                        generation.token_ids).hex()
+        assert {s["verification"] for s in report["shards"]} <= {"checked", "unsampled"}
+        assert any(s["verification"] == "checked" for s in report["shards"])  # half are sampled: some replica checked
+        assert not report["faults"]
+        served = 0
+        for node in running:
+            account = await market.chain.fetch(ProviderAccount, provider_address(market.address, node.keypair.pubkey())[0])
+            assert account.shards_slashed == 0 and account.locked_stake == 0
+            served += account.shards_served
+            assert node.journal.counts().get("ran", 0) == 0  # nothing left unposted
+        assert served >= len(inputs)
+
+
+async def test_embedding_job_with_minilm(tmp_path, minilm):
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, nodes(market, tmp_path, [minilm], count=2):
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        texts = [{"text": t} for t in ("a cat sat on the mat", "Solana settles the escrow", "shards run in parallel")]
+        job = await market.submit_job(client, texts, kind="embed", model=minilm.digest)
+        report = await market.wait_for(job, "closed", timeout=90)
+        vectors = [s["output"]["vector"] for s in report["shards"]]
+        assert all(len(v) == 384 for v in vectors)
+        assert {s["verification"] for s in report["shards"]} == {"replica_agreed"}  # every shard sampled, both agreed
+        norms = [sum(x * x for x in v) ** 0.5 for v in vectors]
+        assert all(abs(n - 1) < 1e-3 for n in norms)
+
+
+async def test_a_node_hands_back_what_it_cannot_serve(tmp_path, gpt2, llama):
+    """A job for a model only one node has: the other never takes it; an input over the limit is handed back."""
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, nodes(market, tmp_path, [llama], count=1) as running:
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        long_prompt = "word " * 600  # over the tiny model's 512 positions
+        job = await market.submit_job(client, [{"prompt": long_prompt}], {"max_new_tokens": 4}, model=llama.digest)
+        for _ in range(100):
+            if running[0].journal.counts() == {"done": 1}:  # handed back, and the aggregator took it
+                break
+            await asyncio.sleep(0.1)
+        assert running[0].stats.tasks_declined == 1 and running[0].stats.tasks_run == 0
+        _, report = await market.request("GET", f"/v1/jobs/{job}")
+        assert report["shards"][0]["status"] == "running"  # waiting for a node that can take it
+
+
+async def test_restart_after_a_lost_confirmation_does_not_submit_twice(tmp_path, gpt2):
+    """A node that crashed after sending submit_results resumes: it finds the round on chain and marks it done."""
+    async with running_market(tmp_path, sampling_rate_bps=0) as market:
+        async with nodes(market, tmp_path, [gpt2], count=1) as running:
+            client = Keypair()
+            await market.chain.airdrop(client.pubkey(), 10 * SOL)
+            job = await market.submit_job(client, [{"prompt": "one"}, {"prompt": "two"}], {"max_new_tokens": 4},
+                                          model=gpt2.digest)
+            await market.wait_for(job, "closed", timeout=60)
+        node = running[0]
+        journal = Journal(node.config.journal)
+        rows = [r for rows in [journal._rows()] for r in rows]
+        assert {r.state for r in rows} == {"committed"}
+        # Pretend the confirmation was lost: the journal says the round is still in flight.
+        journal.mark_committing(rows, rows[0].root)
+        fees_before = await market.chain.balance(node.keypair.pubkey())
+        restarted = ProviderNode(node.config, node.keypair, market.address, market.chain, Executor([gpt2]), journal)
+        await restarted.commit()
+        assert {r.state for r in journal._rows()} == {"committed"}
+        assert await market.chain.balance(node.keypair.pubkey()) == fees_before  # no second transaction
+        assignment = await market.chain.fetch(AssignmentAccount, assignment_address(
+            __import__("solders.pubkey", fromlist=["Pubkey"]).Pubkey.from_string(job), node.provider)[0])
+        assert assignment is None or assignment.submitted_shards == {0, 1}
+        journal.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-STARTUP_TIMEOUT = 30.0  # seconds; importing solders and anchorpy dominates
+STARTUP_TIMEOUT = 60.0  # seconds; importing torch, solders and anchorpy dominates on a busy machine
 
 
 class ServiceStartError(RuntimeError):

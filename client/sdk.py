@@ -1,0 +1,258 @@
+"""The Tessera client SDK: pay per request for inference, escrow straight on chain.
+
+    async with TesseraClient("http://127.0.0.1:8080", "http://127.0.0.1:8899", keypair) as tessera:
+        result = await tessera.generate(["Hello,", "Solana is"], model=digest, max_new_tokens=16)
+        print(result.texts, result.receipt.paid)
+
+A request is a job: the client asks the aggregator for a quote, signs
+`create_job` itself (the escrow goes from its wallet to the Job account,
+never through the aggregator), uploads the shard inputs, and follows the job
+until it is settled and closed. Outputs arrive as shards are verified
+(`stream`); the receipt says what moved on chain and how each shard was
+verified. `TesseraSyncClient` (client.sync) is the same API without async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from client.errors import AggregatorRefused, BudgetExceeded, ChainRefused, InvalidRequest, JobFailed, JobTimeout
+from client.receipts import JobResult, Receipt, ShardResult
+from marketplace.chain import ChainError, MarketAccount, job_address
+from marketplace.chain import instructions as ix
+from marketplace.chain.accounts import MAX_SHARDS
+from marketplace.chain.client import TesseraChain
+from marketplace.chain.events import decode_events
+from marketplace.digests import input_digest
+from marketplace.errors import ApiError
+from marketplace.http import JsonApi
+from marketplace.merkle import merkle_root
+from marketplace.messages import sign_message
+
+FINISHED = ("closed", "cancelled")
+CREATE_RETRIES = 5  # another client may take the quoted job id first: quote again
+RACED = {"JobIdMismatch", "AccountAlreadyInitialized", "InvalidPda"}
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    job: str
+    kind: str
+    shard_count: int
+    escrow: int
+    job_rent: int
+    create_signature: str
+    fee: int
+    quote: dict
+
+
+def _model_hex(model: str | bytes) -> str:
+    text = model.hex() if isinstance(model, bytes) else model
+    if not isinstance(text, str) or len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise InvalidRequest("model must be a model digest: 32 bytes or 64 lowercase hex characters")
+    return text
+
+
+class TesseraClient:
+    """Async client: one aggregator, one RPC node, one paying keypair.
+
+    `max_lamports` caps the escrow of any one job (a quote above it raises
+    BudgetExceeded before anything is signed); `timeout` bounds how long a
+    call waits for its job."""
+
+    def __init__(self, aggregator_url: str, rpc_url: str, keypair: Keypair, *, max_lamports: int | None = None,
+                 timeout: float = 300.0, poll_interval: float = 0.2) -> None:
+        self.keypair = keypair
+        self.max_lamports, self.timeout, self.poll_interval = max_lamports, timeout, poll_interval
+        self.api = JsonApi(aggregator_url)
+        self.chain = TesseraChain(rpc_url)
+
+    async def close(self) -> None:
+        await self.api.close()
+        await self.chain.close()
+
+    async def __aenter__(self) -> TesseraClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            return await self.api.request(method, path, body)
+        except ApiError as exc:
+            raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
+
+    # high level
+
+    async def generate(self, prompts: str | Sequence[str], *, model: str | bytes, max_new_tokens: int = 32,
+                       temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
+                       max_lamports: int | None = None, timeout: float | None = None) -> JobResult:
+        """Generates text for each prompt (one shard each); greedy unless `temperature` > 0, then seeded.
+
+            result = await tessera.generate("Once upon a time", model=digest, max_new_tokens=8)
+            result.texts[0], result.receipt.paid
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if temperature > 0 and seed is None:
+            seed = secrets.randbits(31)  # in the job, so replicas reproduce the sampling
+        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
+        return await self.run("generate", [{"prompt": p} for p in prompts], model, params, max_lamports, timeout)
+
+    async def embed(self, texts: str | Sequence[str], *, model: str | bytes, max_lamports: int | None = None,
+                    timeout: float | None = None) -> JobResult:
+        """One embedding vector per text.
+
+            result = await tessera.embed(["a cat", "a kitten"], model=minilm_digest)
+            result.vectors
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return await self.run("embed", [{"text": t} for t in texts], model, None, max_lamports, timeout)
+
+    async def run(self, kind: str, inputs: list[dict], model: str | bytes, params: dict | None = None,
+                  max_lamports: int | None = None, timeout: float | None = None) -> JobResult:
+        """Submits one job and waits for it to close; outputs in input order, with the receipt."""
+        submitted = await self.submit(kind, inputs, model, params, max_lamports)
+        return await self.wait(submitted, timeout)
+
+    # steps
+
+    async def quote(self, kind: str, shard_count: int, model: str | bytes) -> dict:
+        return await self._call("POST", "/v1/quotes", {"model_digest": _model_hex(model), "shard_count": shard_count,
+                                                        "kind": kind})
+
+    async def submit(self, kind: str, inputs: list[dict], model: str | bytes, params: dict | None = None,
+                     max_lamports: int | None = None) -> SubmittedJob:
+        """Quote, sign create_job (escrow on chain), upload the inputs. Returns once the aggregator has the job."""
+        if kind not in ("generate", "embed"):
+            raise InvalidRequest("kind must be generate or embed")
+        if not 1 <= len(inputs) <= MAX_SHARDS:
+            raise InvalidRequest(f"a job has 1 to {MAX_SHARDS} inputs; split larger batches (see run_batch)")
+        cap = max_lamports if max_lamports is not None else self.max_lamports
+        root = merkle_root([input_digest(item) for item in inputs])
+        for attempt in range(CREATE_RETRIES):
+            quote = await self.quote(kind, len(inputs), model)
+            if cap is not None and quote["escrow"] > cap:
+                raise BudgetExceeded(quote["escrow"], cap)
+            market = Pubkey.from_string(quote["market"])
+            job = job_address(market, quote["job_id"])[0]
+            instruction = ix.create_job(
+                self.keypair.pubkey(), market, quote["job_id"], model_digest=bytes.fromhex(_model_hex(model)),
+                input_root=root, seed_commitment=bytes.fromhex(quote["seed_commitment"]),
+                price_per_shard=quote["price_per_shard"], deadline=quote["deadline"], shard_count=len(inputs))
+            try:
+                sent = await self.chain.send([instruction], [self.keypair])
+                break
+            except ChainError as exc:
+                if getattr(exc, "name", None) in RACED and attempt + 1 < CREATE_RETRIES:
+                    continue
+                raise ChainRefused(f"create_job was refused: {exc}") from exc
+        created = next((e.data for e in sent.events if e.name == "JobCreated"), None)
+        escrow = created.escrow if created is not None else quote["escrow"]
+        job_rent = await self.chain.balance(job) - escrow
+        body = {"job": str(job), "kind": kind, "params": params, "inputs": inputs}
+        await self._call("POST", "/v1/jobs", sign_message(self.keypair, "job", body, job=str(job)).to_json())
+        return SubmittedJob(str(job), kind, len(inputs), escrow, job_rent, str(sent.signature), sent.fee, quote)
+
+    async def status(self, job: str) -> dict:
+        """The aggregator's report of a job: status, shards, verification, settlements."""
+        return await self._call("GET", f"/v1/jobs/{job}")
+
+    async def stream(self, job: str | SubmittedJob, timeout: float | None = None) -> AsyncIterator[ShardResult]:
+        """Yields each shard's result as soon as it is verified (or served from the cache), in completion order."""
+        address = job.job if isinstance(job, SubmittedJob) else job
+        deadline = time.monotonic() + (timeout or self.timeout)
+        seen: set[int] = set()
+        while True:
+            report = await self.status(address)
+            for shard in report["shards"]:
+                if shard["index"] not in seen and shard["status"] in ("verified", "cached"):
+                    seen.add(shard["index"])
+                    yield _shard(shard)
+            if len(seen) == report["shard_count"] or report["status"] in FINISHED:
+                return
+            if time.monotonic() > deadline:
+                raise JobTimeout(address, timeout or self.timeout)
+            await asyncio.sleep(self.poll_interval)
+
+    async def wait(self, job: SubmittedJob, timeout: float | None = None) -> JobResult:
+        """Waits for the job to be settled and closed; JobTimeout leaves it to `refund` after its deadline."""
+        limit = timeout or self.timeout
+        deadline = time.monotonic() + limit
+        while True:
+            report = await self.status(job.job)
+            if report["status"] in FINISHED:
+                break
+            if time.monotonic() > deadline:
+                raise JobTimeout(job.job, limit)
+            await asyncio.sleep(self.poll_interval)
+        shards = [_shard(s) for s in report["shards"]]
+        if report["status"] != "closed" or any(s["status"] not in ("verified", "cached") for s in report["shards"]):
+            raise JobFailed(job.job, report["status"])
+        refunded = await self._refunded(report.get("close_signature"), "JobClosed")
+        return JobResult(job.job, shards, self._receipt(job, report, refunded, {"close_job": report.get("close_signature")}))
+
+    async def cancel(self, job: SubmittedJob) -> Receipt:
+        """Cancels a job no provider has submitted results for: the whole escrow and rent come back."""
+        sent = await self._client_instruction(ix.cancel_job(self.keypair.pubkey(), Pubkey.from_string(job.job)), "cancel_job")
+        refunded = next((e.data.refunded for e in sent.events if e.name == "JobCancelled"), 0)
+        return self._receipt(job, {"status": "cancelled", "shards": [], "cache_hits": 0}, refunded,
+                             {"cancel_job": str(sent.signature)}, sent.fee)
+
+    async def refund(self, job: SubmittedJob) -> Receipt:
+        """After the deadline: the escrow of shards nobody served comes back (pending work stays payable)."""
+        sent = await self._client_instruction(ix.refund(self.keypair.pubkey(), Pubkey.from_string(job.job)), "refund")
+        refunded = next((e.data.refunded for e in sent.events if e.name == "JobRefunded"), 0)
+        report = await self.status(job.job)
+        return self._receipt(job, {**report, "status": "refunded"}, refunded, {"refund": str(sent.signature)}, sent.fee,
+                             rent_returned=False)
+
+    async def market(self) -> tuple[Pubkey, MarketAccount]:
+        health = await self._call("GET", "/v1/health")
+        address = Pubkey.from_string(health["market"])
+        account = await self.chain.fetch(MarketAccount, address)
+        if account is None:
+            raise ChainRefused(f"no market at {address}")
+        return address, account
+
+    # helpers
+
+    async def _client_instruction(self, instruction, what: str):
+        try:
+            return await self.chain.send([instruction], [self.keypair])
+        except ChainError as exc:
+            raise ChainRefused(f"{what} was refused: {exc}") from exc
+
+    async def _refunded(self, signature: str | None, event: str) -> int:
+        if not signature:
+            return 0
+        tx = (await self.chain.rpc.get_transaction(Signature.from_string(signature), encoding="json")).value
+        logs = list(tx.transaction.meta.log_messages or []) if tx else []
+        return next((e.data.refunded for e in decode_events(logs) if e.name == event), 0)
+
+    def _receipt(self, job: SubmittedJob, report: dict, refunded: int, signatures: dict, extra_fee: int = 0,
+                 rent_returned: bool = True) -> Receipt:
+        verification: dict[str, int] = {}
+        for shard in report.get("shards", []):
+            if shard.get("verification"):
+                verification[shard["verification"]] = verification.get(shard["verification"], 0) + 1
+        return Receipt(
+            job=job.job, status=report["status"], signatures={"create_job": job.create_signature,
+                                                              **{k: v for k, v in signatures.items() if v}},
+            escrowed=job.escrow, job_rent=job.job_rent if rent_returned else 0, refunded=refunded,
+            fees=job.fee + extra_fee, verification=verification, cache_hits=report.get("cache_hits", 0),
+            seed=report.get("seed"), settlements=report.get("settlements", []),
+        )
+
+
+def _shard(report: dict) -> ShardResult:
+    return ShardResult(report["index"], report["output"], report["verification"], report["digest"], report.get("providers", []))

@@ -1,0 +1,40 @@
+"""Loading models from disk through from_pretrained, and naming them by digest."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from provider.errors import ModelLoadError
+from provider.model_builder import build_causal_lm
+from provider.models import ModelKind, load_model, model_digest
+
+
+def test_the_digest_is_the_files_not_the_path(tmp_path, gpt2_dir):
+    copy = shutil.copytree(gpt2_dir, tmp_path / "elsewhere")
+    assert model_digest(copy) == model_digest(gpt2_dir)
+    (copy / "README.md").write_text("notes do not change outputs")
+    assert model_digest(copy) == model_digest(gpt2_dir)
+
+
+def test_other_weights_are_another_model(tmp_path, gpt2_dir):
+    assert model_digest(build_causal_lm(tmp_path / "seed9", "gpt2", seed=9)) != model_digest(gpt2_dir)
+    assert model_digest(build_causal_lm(tmp_path / "seed1", "gpt2", seed=1)) == model_digest(gpt2_dir)  # reproducible
+
+
+def test_kinds(gpt2, llama, minilm):
+    assert gpt2.kind is ModelKind.CAUSAL_LM and llama.kind is ModelKind.CAUSAL_LM
+    assert minilm.kind is ModelKind.ENCODER and minilm.pooling.mode == "mean" and minilm.pooling.normalize
+
+
+def test_directories_that_are_not_models_are_refused_clearly(tmp_path, gpt2_dir):
+    with pytest.raises(ModelLoadError, match="not a directory"):
+        load_model(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        load_model(tmp_path / "empty")
+    broken = shutil.copytree(gpt2_dir, tmp_path / "broken")
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_model(broken)

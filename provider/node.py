@@ -24,7 +24,7 @@ from aiohttp import web
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from marketplace.chain import AssignmentAccount, AssignmentStatus, ProgramError, assignment_address, provider_address
+from marketplace.chain import AssignmentAccount, AssignmentStatus, ChainError, ProgramError, assignment_address, provider_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import RpcFailure, TesseraChain
 from marketplace.errors import ApiError
@@ -140,8 +140,10 @@ class ProviderNode:
             elif exc.name in FINAL_PROGRAM_ERRORS or exc.name.startswith("Job"):
                 log.warning("results for job %s cannot be committed: %s", job, exc)
                 self.journal.mark_dropped_rows(rows)
-            else:
-                raise
+            else:  # e.g. stake below the minimum or locked by other work: retried later
+                log.warning("results for job %s not committed yet: %s", job, exc)
+                self.stats.last_error = str(exc)
+                self.journal.mark_posted_again(rows)
             return
         except RpcFailure as exc:  # unknown outcome: the next pass asks the chain
             self.stats.last_error = str(exc)
@@ -203,7 +205,7 @@ class ProviderNode:
                 while not stop.is_set():
                     try:
                         await self.work_once(api, stop)
-                    except (ApiError, aiohttp.ClientError, RpcFailure, ProviderError, TimeoutError) as exc:
+                    except (ApiError, aiohttp.ClientError, ChainError, ProviderError, TimeoutError) as exc:
                         self.stats.last_error = f"{type(exc).__name__}: {exc}"
                         log.warning("work loop: %s", self.stats.last_error)
                         await _sleep_or_stop(stop, 1.0)
@@ -231,7 +233,7 @@ class ProviderNode:
         while time.monotonic() < deadline:
             try:
                 await self.flush(api)
-            except (ApiError, aiohttp.ClientError, RpcFailure) as exc:
+            except (ApiError, aiohttp.ClientError, ChainError) as exc:
                 log.warning("drain: %s", exc)
             if not self.journal.unposted() and not self.journal.to_commit():
                 return

@@ -18,7 +18,8 @@ from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import BadRequest
 from marketplace.aggregator.outputs import parse_checks, parse_params, result_digest
 from marketplace.aggregator.service import Aggregator, cache_key
-from marketplace.chain import AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, assignment_address
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, ProviderAccount, ProviderStatus,
+                              assignment_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.digests import embeddings_agree
@@ -336,9 +337,10 @@ class Conductor:
         past_deadline = self.agg.now() > await self._deadline(address)
         if (open_shards is not None and not past_deadline) or open_tasks is not None:
             return
-        # Good work not yet committed and paid keeps the job open until its deadline.
-        unpaid = any(t.shard not in settled.get(t.provider_owner, set()) for t in good_work)
-        if unpaid and not past_deadline:
+        # Good work not yet committed and paid keeps the job open until its deadline, unless
+        # its provider can no longer commit it (slashed below the minimum, or paused).
+        unpaid = {t.provider_owner for t in good_work if t.shard not in settled.get(t.provider_owner, set())}
+        if unpaid and not past_deadline and any([await self._can_commit(owner) for owner in unpaid]):
             return
         account = await self.agg.chain.fetch(JobAccount, job_key)
         if account is None:  # closed already (by us before a crash, or by anyone)
@@ -348,6 +350,11 @@ class Conductor:
             return
         sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
         await self._mark_closed(address, str(sent.signature))
+
+    async def _can_commit(self, owner: str) -> bool:
+        account = await self.agg.chain.fetch(ProviderAccount, provider_address(self.agg.market, Pubkey.from_string(owner))[0])
+        market = await self.agg.market_account()
+        return account is not None and account.status == ProviderStatus.ACTIVE and account.stake >= market.min_stake
 
     async def _deadline(self, address: str) -> int:
         async with self.agg.sessions() as session:

@@ -12,10 +12,12 @@ from marketplace.process import ServiceProcess, free_port
 
 class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
-                 port: int | None = None, claim_timeout: int = 60, log: Path | None = None) -> None:
+                 port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None) -> None:
         self.port = port or free_port()
         command = [sys.executable, "-m", "client.cli", "aggregator", "--rpc", rpc, "--keypair", str(keypair),
                    "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
+        if price is not None:
+            command += ["--price", str(price)]
         if db_schema:
             command += ["--db-schema", db_schema]
         super().__init__(command, self._healthy, log)

@@ -1,0 +1,40 @@
+"""Creating and reading a market: what `tessera market init|show` and the local market do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from marketplace.chain import MarketAccount, MarketConfig, market_address
+from marketplace.chain import instructions as ix
+from marketplace.chain.client import Sent, TesseraChain
+
+LAMPORTS_PER_SOL = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class MarketSettings:
+    verifier: Pubkey  # the aggregator's key: the only one that can settle
+    treasury: Pubkey
+    min_stake: int = LAMPORTS_PER_SOL
+    unbonding_period: int = 60  # seconds
+    claim_timeout: int = 60  # seconds
+    fee_bps: int = 200
+    slash_bps: int = 5_000
+    sampling_rate_bps: int = 1_000
+    cache_fee_bps: int = 2_500
+
+    def config(self) -> MarketConfig:
+        return MarketConfig(self.verifier, self.treasury, self.min_stake, self.unbonding_period, self.claim_timeout,
+                            self.fee_bps, self.slash_bps, self.sampling_rate_bps, self.cache_fee_bps)
+
+
+async def initialize_market(chain: TesseraChain, authority: Keypair, settings: MarketSettings) -> tuple[Pubkey, Sent]:
+    sent = await chain.send([ix.initialize_market(authority.pubkey(), settings.config())], [authority])
+    return market_address(authority.pubkey())[0], sent
+
+
+async def read_market(chain: TesseraChain, address: Pubkey) -> MarketAccount | None:
+    return await chain.fetch(MarketAccount, address)

@@ -1,0 +1,50 @@
+"""The whole market in separate processes: localnet, aggregator, three honest providers and a liar, several clients."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from client.local_market import LocalMarket, python_module
+from client.market_admin import LAMPORTS_PER_SOL
+from marketplace.chain import JobAccount, ProviderAccount, provider_address
+from marketplace.digests import DecodingParams, input_digest
+from provider.generation import GenerationRequest, generate_batch
+
+pytestmark = pytest.mark.slow
+PARAMS = {"max_new_tokens": 6, "temperature": 0.7, "top_p": 0.95}
+
+
+async def test_clients_get_correct_results_and_the_liar_is_slashed(tmp_path, gpt2_dir, gpt2):
+    liar = ("liar", python_module("tests.e2e.dishonest_node"))
+    async with LocalMarket(tmp_path / "market", models=[gpt2_dir], providers=3, sampling_rate_bps=10_000,
+                           extra_nodes=[liar], capacity=4) as market:
+        clients = [await market.fund(f"client-{i}", 5 * LAMPORTS_PER_SOL) for i in range(3)]
+        fees_before, lamports_before = await market.fees_paid(), await market.lamports()
+
+        async def agent(i, participant):
+            prompts = [f"client {i} asks question {q}" for q in range(6)]
+            async with market.client(participant, timeout=240) as tessera:
+                return prompts, await tessera.generate(prompts, model=gpt2.digest, seed=100 + i, **PARAMS)
+
+        outcomes = await asyncio.gather(*(agent(i, c) for i, c in enumerate(clients)))
+
+        for i, (prompts, result) in enumerate(outcomes):
+            params = DecodingParams(seed=100 + i, **PARAMS)
+            expected = generate_batch(gpt2, [GenerationRequest(p, params, input_digest({"prompt": p})) for p in prompts])
+            assert [s.output["token_ids"] for s in result.shards] == [g.token_ids for g in expected]
+            assert result.receipt.status == "closed" and result.receipt.paid > 0
+            assert set(result.receipt.verification) <= {"checked", "referee", "unsampled"}  # reruns after a fault
+
+        liar_account = await market.chain.fetch(
+            ProviderAccount, provider_address(market.address, market.participant("liar").keypair.pubkey())[0])
+        assert liar_account.shards_slashed > 0 and liar_account.stake < market.provider_stake
+        for name in ("provider-1", "provider-2", "provider-3"):
+            honest = await market.chain.fetch(
+                ProviderAccount, provider_address(market.address, market.participant(name).keypair.pubkey())[0])
+            assert honest.shards_slashed == 0 and honest.locked_stake == 0
+
+        assert await market.chain.all(JobAccount, market.address) == []  # every job closed
+        fees = await market.fees_paid() - fees_before
+        assert await market.lamports() + fees == lamports_before  # every lamport accounted for

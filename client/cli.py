@@ -90,7 +90,7 @@ def aggregator(db: str | None, db_schema: str | None, rpc: str, keypair: Path, m
 
 @main.command()
 def demo() -> None:
-    """Run a local market on an in-process chain and show its accounts."""
+    """Run the whole market locally (localnet, aggregator, three providers) and pay for inference with it."""
     from client.demo import DemoError, run_demo
 
     console = Console()

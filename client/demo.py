@@ -1,100 +1,97 @@
-"""The walkthrough `tessera demo` runs: a market and two staked providers on an in-process chain.
+"""`tessera demo`: the whole market on this machine, each part its own process, and an agent paying per request.
 
-It uses the shipped program (no compiler), sends every transaction through
-the real Solana runtime, and shows the accounts as their owners would.
+localnet (the program in the Solana runtime, over JSON-RPC) -> a market -> the
+aggregator -> three staked provider nodes serving a small model built here ->
+an agent that pays for a batch of prompts with sampling on. It prints the
+results, what they cost, the transactions, how each shard was verified, and
+checks that every lamport is accounted for; then stops everything.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+import asyncio
+import tempfile
+import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from solders.instruction import Instruction
-from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
-from client.formatting import LAMPORTS_PER_SOL, market_table, provider_table, short, sol
-from localnet import LocalRuntime, TransactionOutcome
-from marketplace.chain import MarketAccount, MarketConfig, ProviderAccount, market_address, program_so, provider_address
-from marketplace.chain import instructions as ix
+from client.formatting import short, sol
+from client.local_market import LocalMarket
+from client.market_admin import LAMPORTS_PER_SOL
+from provider.model_builder import build_causal_lm
+from provider.models import model_digest
 
-WEEK = 7 * 24 * 3600
+PROMPTS = [
+    "Agents pay per request for", "A provider stakes SOL and", "The aggregator checks a shard by", "Escrow is released when",
+    "Shards run in parallel on", "A lie costs the provider", "The seed is revealed after", "Inference as throughput means",
+]
 
 
 class DemoError(Exception):
-    """A demo transaction failed; the message has the program's logs."""
+    """The demo could not complete; the message says where."""
 
 
-@dataclass
-class Ledger:
-    """Every transaction the demo sends, and the lamports it can account for."""
+async def _demo(console: Console, workdir: Path) -> None:
+    started = time.monotonic()
+    with console.status("building a small GPT-2 model (seeded, offline)"):
+        model_dir = build_causal_lm(workdir / "tiny-gpt2", "gpt2", seed=7, layers=2, width=64)
+        digest = model_digest(model_dir)
+    console.print(f"model [bold]{model_dir.name}[/bold] digest {digest.hex()[:16]}…")
+    with console.status("starting localnet, the aggregator and three provider nodes"):
+        market = LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000)
+        await market.__aenter__()
+    try:
+        console.print(f"localnet {market.localnet.url} · aggregator {market.aggregator.url} · market {market.address}")
+        agent = await market.fund("agent", 10 * LAMPORTS_PER_SOL)
+        fees_before, lamports_before = await market.fees_paid(), await market.lamports()
+        with console.status(f"the agent pays for {len(PROMPTS)} prompts (temperature 0.8, seeded)"):
+            async with market.client(agent, timeout=110) as tessera:
+                result = await tessera.generate(PROMPTS, model=digest, max_new_tokens=12, temperature=0.8, top_p=0.95)
+        results = Table(title="Results", title_justify="left")
+        for column in ("#", "prompt", "completion", "verified", "provider"):
+            results.add_column(column)
+        for prompt, shard in zip(PROMPTS, result.shards):
+            results.add_row(str(shard.index), prompt, repr(shard.text), shard.verification,
+                            ", ".join(short(p) for p in shard.providers))
+        console.print(results)
 
-    runtime: LocalRuntime
-    rows: list[tuple[str, TransactionOutcome]] = field(default_factory=list)
-    fees: int = 0
+        receipt = result.receipt
+        costs = Table(title="Costs and transactions", show_header=False, title_justify="left")
+        costs.add_column(style="bold")
+        costs.add_column()
+        costs.add_row("escrowed by the agent", sol(receipt.escrowed))
+        costs.add_row("returned at close (unspent escrow + rent)", sol(receipt.refunded))
+        costs.add_row("paid in all (work, market fee, tx fees)", f"{sol(receipt.paid)} = {receipt.paid:,} lamports")
+        costs.add_row("per request", f"{receipt.paid // len(PROMPTS):,} lamports")
+        for what, signature in receipt.signatures.items():
+            costs.add_row(what, signature)
+        for settlement in receipt.settlements:
+            costs.add_row(f"settled {short(settlement['provider'])}", f"{settlement['verdict']} shards {settlement['accepted']}")
+        costs.add_row("sampling seed (revealed)", (receipt.seed or "—")[:16] + "…")
+        console.print(costs)
+        outcome = ", ".join(f"{count} {how}" for how, count in sorted(receipt.verification.items()))
+        console.print(f"verification: {outcome}")
 
-    def send(self, label: str, instruction: Instruction, signer: Keypair) -> TransactionOutcome:
-        outcome = self.runtime.send([instruction], [signer])
-        if not outcome.ok:
-            raise DemoError(f"{label} failed: {outcome.error}\n" + "\n".join(outcome.logs))
-        self.fees += outcome.fee
-        self.rows.append((label, outcome))
-        return outcome
-
-    def table(self) -> Table:
-        table = Table(title="Transactions", title_justify="left")
-        for column in ("instruction", "signature", "compute units", "events"):
-            table.add_column(column, justify="right" if column == "compute units" else "left")
-        for label, outcome in self.rows:
-            table.add_row(label, short(outcome.signature), f"{outcome.compute_units:,}", ", ".join(e.name for e in outcome.events))
-        return table
+        fees = await market.fees_paid() - fees_before
+        lamports_after = await market.lamports()
+        conserved = lamports_after + fees == lamports_before
+        console.print(f"lamports: {lamports_before:,} before = {lamports_after:,} after + {fees:,} transaction fees — "
+                      + ("[green]conserved[/green]" if conserved else "[red]NOT conserved[/red]"))
+        if not conserved:
+            raise DemoError("lamports were not conserved")
+    finally:
+        with console.status("stopping every process"):
+            await market.stop()
+    console.print(f"done in {time.monotonic() - started:.0f} s")
 
 
 def run_demo(console: Console) -> None:
-    so = program_so()
-    runtime = LocalRuntime(program=so)
-    console.print(f"[bold]Tessera[/bold] program {runtime.program_id} (sha256 {hashlib.sha256(so).hexdigest()[:16]}…, {len(so):,} bytes) loaded into LiteSVM")
-
-    authority, alice, bob = Keypair(), Keypair(), Keypair()
-    wallets = {"authority": authority.pubkey(), "alice": alice.pubkey(), "bob": bob.pubkey()}
-    for key in wallets.values():
-        runtime.airdrop(key, 10 * LAMPORTS_PER_SOL)
-    market, _ = market_address(authority.pubkey())
-    providers = {name: provider_address(market, key)[0] for name, key in (("alice", alice.pubkey()), ("bob", bob.pubkey()))}
-    watched: dict[str, Pubkey] = {**wallets, "market": market, **{f"{n}'s provider": p for n, p in providers.items()}}
-    before = sum(runtime.balance(k) for k in watched.values())
-
-    ledger = Ledger(runtime)
-    config = MarketConfig(
-        verifier=Keypair().pubkey(), treasury=Keypair().pubkey(), min_stake=LAMPORTS_PER_SOL,
-        unbonding_period=WEEK, claim_timeout=60, fee_bps=200, slash_bps=5_000, sampling_rate_bps=1_000,
-        cache_fee_bps=2_500,
-    )
-    ledger.send("initialize_market", ix.initialize_market(authority.pubkey(), config), authority)
-    ledger.send("register_provider (alice)", ix.register_provider(alice.pubkey(), market, "http://127.0.0.1:7001", 2 * LAMPORTS_PER_SOL, 4), alice)
-    ledger.send("register_provider (bob)", ix.register_provider(bob.pubkey(), market, "http://127.0.0.1:7002", 3 * LAMPORTS_PER_SOL, 8), bob)
-    ledger.send("add_stake (alice)", ix.add_stake(alice.pubkey(), market, LAMPORTS_PER_SOL), alice)
-    ledger.send("request_unstake (bob)", ix.request_unstake(bob.pubkey(), market, LAMPORTS_PER_SOL // 2), bob)
-
-    console.print(ledger.table())
-    console.print(market_table(market, MarketAccount.decode(runtime.account_data(market))))
-    for address in providers.values():
-        console.print(provider_table(address, ProviderAccount.decode(runtime.account_data(address))))
-
-    after = sum(runtime.balance(k) for k in watched.values())
-    summary = Table(title="Lamports", title_justify="left")
-    summary.add_column("account")
-    summary.add_column("balance", justify="right")
-    for name, key in watched.items():
-        summary.add_row(name, sol(runtime.balance(key)))
-    summary.add_row("transaction fees", f"{ledger.fees:,} lamports")
-    console.print(summary)
-    conserved = before == after + ledger.fees
-    console.print(
-        f"before {before:,} = after {after:,} + fees {ledger.fees:,} lamports: "
-        + ("[green]conserved[/green]" if conserved else "[red]NOT conserved[/red]")
-    )
-    if not conserved:
-        raise DemoError("lamports were not conserved")
+    with tempfile.TemporaryDirectory(prefix="tessera-demo-") as workdir:
+        try:
+            asyncio.run(_demo(console, Path(workdir)))
+        except DemoError:
+            raise
+        except Exception as exc:  # a part failed to start or answer: say which, with its log
+            raise DemoError(f"{type(exc).__name__}: {exc}") from exc

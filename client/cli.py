@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from marketplace.sbf.errors import SbfBuildError
+from client.commands import embed, generate, job, market
 from provider.cli import provider
 
 # The Solana CLI's default keypair, as `solana` and `anchor` use it.
@@ -102,6 +103,8 @@ def demo() -> None:
 
 
 main.add_command(provider)
+for command in (generate, embed, job, market):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

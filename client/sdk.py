@@ -27,7 +27,7 @@ from solders.signature import Signature
 
 from client.errors import AggregatorRefused, BudgetExceeded, ChainRefused, InvalidRequest, JobFailed, JobTimeout
 from client.receipts import JobResult, Receipt, ShardResult
-from marketplace.chain import ChainError, MarketAccount, job_address
+from marketplace.chain import ChainError, JobAccount, MarketAccount, job_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.chain.client import TesseraChain
@@ -201,15 +201,31 @@ class TesseraClient:
         refunded = await self._refunded(report.get("close_signature"), "JobClosed")
         return JobResult(job.job, shards, self._receipt(job, report, refunded, {"close_job": report.get("close_signature")}))
 
-    async def cancel(self, job: SubmittedJob) -> Receipt:
+    async def _submitted(self, job: str | SubmittedJob) -> SubmittedJob:
+        """A job known only by address: what the chain says about it."""
+        if isinstance(job, SubmittedJob):
+            return job
+        try:
+            address = Pubkey.from_string(job)
+        except ValueError as exc:
+            raise InvalidRequest(f"{job!r} is not a job address") from exc
+        account = await self.chain.fetch(JobAccount, address)
+        if account is None:
+            raise InvalidRequest(f"no job account at {job} (closed, or never created)")
+        rent = await self.chain.balance(address) - account.escrow
+        return SubmittedJob(job, "", account.shard_count, account.escrow, rent, "", 0, {})
+
+    async def cancel(self, job: str | SubmittedJob) -> Receipt:
         """Cancels a job no provider has submitted results for: the whole escrow and rent come back."""
+        job = await self._submitted(job)
         sent = await self._client_instruction(ix.cancel_job(self.keypair.pubkey(), Pubkey.from_string(job.job)), "cancel_job")
         refunded = next((e.data.refunded for e in sent.events if e.name == "JobCancelled"), 0)
         return self._receipt(job, {"status": "cancelled", "shards": [], "cache_hits": 0}, refunded,
                              {"cancel_job": str(sent.signature)}, sent.fee)
 
-    async def refund(self, job: SubmittedJob) -> Receipt:
+    async def refund(self, job: str | SubmittedJob) -> Receipt:
         """After the deadline: the escrow of shards nobody served comes back (pending work stays payable)."""
+        job = await self._submitted(job)
         sent = await self._client_instruction(ix.refund(self.keypair.pubkey(), Pubkey.from_string(job.job)), "refund")
         refunded = next((e.data.refunded for e in sent.events if e.name == "JobRefunded"), 0)
         report = await self.status(job.job)

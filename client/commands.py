@@ -1,0 +1,269 @@
+"""`tessera generate|embed|job|market`: the SDK from a shell. `--json` prints one JSON object for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from client.errors import TesseraError
+from client.formatting import market_table, sol
+from marketplace.errors import MarketplaceError
+
+DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
+
+keypair_option = click.option("--keypair", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_KEYPAIR,
+                              show_default=True, help="The paying keypair (Solana CLI JSON).")
+rpc_option = click.option("--rpc", default="http://127.0.0.1:8899", show_default=True, help="Solana JSON-RPC URL.")
+aggregator_option = click.option("--aggregator", default="http://127.0.0.1:8080", show_default=True, help="The aggregator's URL.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+
+
+def _client(params: dict):
+    from client.sdk import TesseraClient
+    from marketplace.keys import load_keypair
+
+    return TesseraClient(params["aggregator"], params["rpc"], load_keypair(params["keypair"]),
+                         max_lamports=params.get("max_lamports"), timeout=params.get("timeout") or 300)
+
+
+def _run(action):
+    """Runs `action(client)`; every error becomes one line with its stable code and exit status 1."""
+    params = click.get_current_context().params
+
+    async def go():
+        async with _client(params) as tessera:
+            return await action(tessera)
+
+    try:
+        return asyncio.run(go())
+    except (TesseraError, MarketplaceError, OSError) as exc:
+        raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(value, default=lambda o: dataclasses.asdict(o) if dataclasses.is_dataclass(o) else str(o)))
+
+
+def _read_lines(items: tuple[str, ...], file: Path | None) -> list[str]:
+    lines = list(items)
+    if file is not None:
+        lines += [line for line in (sys.stdin if str(file) == "-" else file.open()).read().splitlines() if line.strip()]
+    if not lines:
+        raise click.UsageError("give at least one input (arguments, or --file with one per line)")
+    return lines
+
+
+async def _with_progress(tessera, kind: str, inputs: list[dict], model: str, params: dict | None, quiet: bool):
+    """Submits, then shows a progress bar as shards are verified; returns the closed job's result."""
+    from rich.progress import Progress
+
+    job = await tessera.submit(kind, inputs, model, params)
+    with Progress(transient=True, disable=quiet) as progress:
+        bar = progress.add_task(f"job {job.job[:8]}… shards verified", total=len(inputs))
+        async for _ in tessera.stream(job):
+            progress.advance(bar)
+    return await tessera.wait(job)
+
+
+def _receipt_table(receipt) -> Table:
+    table = Table(title=f"Receipt for job {receipt.job}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", receipt.status)
+    table.add_row("escrowed", sol(receipt.escrowed))
+    table.add_row("refunded", sol(receipt.refunded))
+    table.add_row("paid in all", f"{receipt.paid:,} lamports")
+    table.add_row("verification", ", ".join(f"{n} {how}" for how, n in sorted(receipt.verification.items())) or "—")
+    table.add_row("cache hits", str(receipt.cache_hits))
+    for what, signature in receipt.signatures.items():
+        table.add_row(what, signature)
+    return table
+
+
+@click.command()
+@click.argument("prompts", nargs=-1)
+@click.option("--file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), help="Prompts, one per line ('-': stdin).")
+@click.option("--model", required=True, help="The model's digest (64 hex).")
+@click.option("--max-new-tokens", default=32, show_default=True, type=click.IntRange(1, 512))
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 10))
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--seed", default=None, type=int, help="Sampling seed (default: random when sampling).")
+@click.option("--max-lamports", default=None, type=click.IntRange(1), help="Refuse a quote whose escrow is above this.")
+@click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1), help="Seconds to wait for the job.")
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max_lamports, timeout, keypair, rpc,
+             aggregator, as_json) -> None:
+    """Pay for text generation: one shard per prompt."""
+    import secrets
+
+    lines = _read_lines(prompts, file)
+    params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+              "seed": seed if seed is not None or temperature == 0 else secrets.randbits(31)}
+    result = _run(lambda t: _with_progress(t, "generate", [{"prompt": p} for p in lines], model, params, as_json))
+    if as_json:
+        _print_json({"job": result.job, "outputs": result.outputs, "receipt": result.receipt,
+                     "verification": [s.verification for s in result.shards]})
+        return
+    console = Console()
+    table = Table(title="Completions", title_justify="left")
+    for column in ("#", "prompt", "completion", "verified"):
+        table.add_column(column)
+    for prompt, shard in zip(lines, result.shards):
+        table.add_row(str(shard.index), prompt, repr(shard.text), shard.verification)
+    console.print(table)
+    console.print(_receipt_table(result.receipt))
+
+
+@click.command()
+@click.argument("texts", nargs=-1)
+@click.option("--file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), help="Texts, one per line ('-': stdin).")
+@click.option("--model", required=True, help="The encoder's digest (64 hex).")
+@click.option("--max-lamports", default=None, type=click.IntRange(1), help="Refuse a quote whose escrow is above this.")
+@click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1))
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def embed(texts, file, model, max_lamports, timeout, keypair, rpc, aggregator, as_json) -> None:
+    """Pay for embeddings: one vector per text."""
+    lines = _read_lines(texts, file)
+    result = _run(lambda t: _with_progress(t, "embed", [{"text": x} for x in lines], model, None, as_json))
+    if as_json:
+        _print_json({"job": result.job, "vectors": result.vectors, "receipt": result.receipt})
+        return
+    console = Console()
+    for text, vector in zip(lines, result.vectors):
+        console.print(f"{text!r}: [{', '.join(f'{v:.4f}' for v in vector[:4])}, …] ({len(vector)} dims)")
+    console.print(_receipt_table(result.receipt))
+
+
+@click.group()
+def job() -> None:
+    """Follow, cancel or refund a job."""
+
+
+@job.command("status")
+@click.argument("address")
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def job_status(address, keypair, rpc, aggregator, as_json) -> None:
+    """The aggregator's report of a job: shards, verification, settlements."""
+    report = _run(lambda t: t.status(address))
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=f"Job {address}: {report['status']}", title_justify="left")
+    for column in ("#", "status", "verified", "providers"):
+        table.add_column(column)
+    for shard in report["shards"]:
+        table.add_row(str(shard["index"]), shard["status"], shard["verification"] or "—", ", ".join(shard["providers"]))
+    Console().print(table)
+
+
+@job.command("cancel")
+@click.argument("address")
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def job_cancel(address, keypair, rpc, aggregator, as_json) -> None:
+    """Cancel a job nobody has submitted results for: escrow and rent come back."""
+    receipt = _run(lambda t: t.cancel(address))
+    _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
+
+
+@job.command("refund")
+@click.argument("address")
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def job_refund(address, keypair, rpc, aggregator, as_json) -> None:
+    """After the deadline: take back the escrow of shards nobody served."""
+    receipt = _run(lambda t: t.refund(address))
+    _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
+
+
+@click.group()
+def market() -> None:
+    """Create a market or show one."""
+
+
+@market.command("init")
+@click.option("--keypair", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_KEYPAIR, show_default=True,
+              help="The market authority (pays for the account).")
+@rpc_option
+@click.option("--verifier", default=None, help="The aggregator's public key (default: the authority).")
+@click.option("--treasury", default=None, help="Where market fees go (default: the authority).")
+@click.option("--min-stake", default=1_000_000_000, show_default=True, type=click.IntRange(1), help="Lamports.")
+@click.option("--sampling-rate-bps", default=1_000, show_default=True, type=click.IntRange(0, 10_000))
+@click.option("--fee-bps", default=200, show_default=True, type=click.IntRange(0, 10_000))
+@click.option("--slash-bps", default=5_000, show_default=True, type=click.IntRange(0, 10_000))
+@click.option("--unbonding-period", default=60, show_default=True, type=click.IntRange(0), help="Seconds.")
+@click.option("--claim-timeout", default=60, show_default=True, type=click.IntRange(1), help="Seconds.")
+@json_option
+def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, fee_bps, slash_bps, unbonding_period,
+                claim_timeout, as_json) -> None:
+    """Create the Market account of this authority."""
+    from solders.pubkey import Pubkey
+
+    from client.market_admin import MarketSettings, initialize_market
+    from marketplace.chain import ChainError
+    from marketplace.chain.client import TesseraChain
+    from marketplace.keys import load_keypair
+
+    async def go():
+        authority = load_keypair(keypair)
+        settings = MarketSettings(Pubkey.from_string(verifier) if verifier else authority.pubkey(),
+                                  Pubkey.from_string(treasury) if treasury else authority.pubkey(), min_stake,
+                                  unbonding_period, claim_timeout, fee_bps, slash_bps, sampling_rate_bps)
+        async with TesseraChain(rpc) as chain:
+            return await initialize_market(chain, authority, settings)
+
+    try:
+        address, sent = asyncio.run(go())
+    except (ChainError, MarketplaceError, ValueError, OSError) as exc:
+        raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
+    if as_json:
+        _print_json({"market": str(address), "signature": str(sent.signature)})
+    else:
+        click.echo(f"market {address} created: {sent.signature}")
+
+
+@market.command("show")
+@click.argument("address", required=False)
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def market_show(address, keypair, rpc, aggregator, as_json) -> None:
+    """A market's settings and totals (default: the aggregator's market)."""
+    from solders.pubkey import Pubkey
+
+    from client.market_admin import read_market
+
+    async def fetch(tessera):
+        if address is None:
+            return await tessera.market()
+        key = Pubkey.from_string(address)
+        return key, await read_market(tessera.chain, key)
+
+    key, account = _run(fetch)
+    if account is None:
+        raise click.ClickException(f"no market at {key}")
+    if as_json:
+        _print_json({"market": str(key), **{f.name: getattr(account, f.name) for f in dataclasses.fields(account)}})
+    else:
+        Console().print(market_table(key, account))

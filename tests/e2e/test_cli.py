@@ -1,0 +1,111 @@
+"""The `tessera` CLI and the sync SDK against a local market in separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from client import BudgetExceeded, TesseraSyncClient
+from client.local_market import LocalMarket
+from client.market_admin import LAMPORTS_PER_SOL
+from marketplace.chain import JobAccount
+
+pytestmark = pytest.mark.slow
+
+
+def tessera(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "client.cli", *args], capture_output=True, text=True, timeout=180)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture
+async def market(tmp_path, gpt2_dir):
+    async with LocalMarket(tmp_path / "market", models=[gpt2_dir], providers=2, sampling_rate_bps=5_000) as running:
+        yield running
+
+
+async def test_the_cli_pays_follows_and_reports(market, gpt2):
+    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
+    done = await asyncio.to_thread(tessera, "generate", "hello there", "second prompt", "--model", gpt2.hex,
+                                   "--max-new-tokens", "5", "--temperature", "0.5", "--json", *where)
+    answer = json.loads(done.stdout)
+    assert len(answer["outputs"]) == 2 and all(len(o["token_ids"]) <= 5 for o in answer["outputs"])
+    assert answer["receipt"]["status"] == "closed" and answer["receipt"]["signatures"]["close_job"]
+
+    status = json.loads((await asyncio.to_thread(tessera, "job", "status", answer["job"], "--json", *where)).stdout)
+    assert status["status"] == "closed" and status["seed"]
+    shown = json.loads((await asyncio.to_thread(tessera, "market", "show", "--json", *where)).stdout)
+    assert shown["market"] == str(market.address) and shown["sampling_rate_bps"] == 5_000
+
+    provider = market.participant("provider-1")
+    stake_where = ["--keypair", str(provider.path), "--rpc", market.localnet.url, "--market", str(market.address)]
+    report = json.loads((await asyncio.to_thread(tessera, "provider", "status", "--json", *stake_where)).stdout)
+    assert report["registered"] and report["stake"] == market.provider_stake
+    await asyncio.to_thread(tessera, "provider", "stake", "0.5", *stake_where)
+    await asyncio.to_thread(tessera, "provider", "unstake", "0.25", *stake_where)
+    early = await asyncio.to_thread(tessera, "provider", "withdraw", *stake_where, check=False)
+    assert early.returncode == 1 and "can be withdrawn in" in early.stderr
+    report = json.loads((await asyncio.to_thread(tessera, "provider", "status", "--json", *stake_where)).stdout)
+    assert report["unbonding"] == LAMPORTS_PER_SOL // 4 and report["withdrawable_in"] > 0
+
+
+async def test_bad_input_gets_a_clear_error_and_moves_nothing(market):
+    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
+    before = await market.chain.balance(agent.keypair.pubkey())
+    bad_model = await asyncio.to_thread(tessera, "generate", "hi", "--model", "xyz", *where, check=False)
+    assert bad_model.returncode == 1 and "invalid_request" in bad_model.stderr
+    too_dear = await asyncio.to_thread(tessera, "generate", "hi", "--model", "ab" * 32, "--max-lamports", "10", *where, check=False)
+    assert too_dear.returncode == 1 and "budget_exceeded" in too_dear.stderr
+    no_tokens = await asyncio.to_thread(tessera, "generate", "hi", "--model", "ab" * 32, "--max-new-tokens", "0", *where, check=False)
+    assert no_tokens.returncode == 2 and "max-new-tokens" in no_tokens.stderr
+    assert await market.chain.balance(agent.keypair.pubkey()) == before
+
+
+async def test_the_sync_client_cancels_a_job_nobody_can_serve(market):
+    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+
+    def use_sync_client():
+        with TesseraSyncClient(market.aggregator.url, market.localnet.url, agent.keypair) as tessera:
+            with pytest.raises(BudgetExceeded):
+                tessera.generate("hi", model="cd" * 32, max_lamports=1)
+            from client import AggregatorRefused
+
+            try:  # on chain first, then refused by the aggregator: no provider has this model
+                tessera.submit("generate", [{"prompt": "hi"}], "cd" * 32, {"max_new_tokens": 2})
+            except AggregatorRefused as exc:
+                assert exc.status == 503
+            [(job, _)] = asyncio.run(_jobs(market))
+            return tessera.cancel(str(job))
+
+    before = await market.chain.balance(agent.keypair.pubkey())
+    receipt = await asyncio.to_thread(use_sync_client)
+    assert receipt.status == "cancelled" and receipt.refunded == receipt.escrowed + receipt.job_rent
+    fees = 2 * 5_000  # create_job and cancel_job
+    assert await market.chain.balance(agent.keypair.pubkey()) == before - fees
+
+
+async def _jobs(market):
+    from marketplace.chain.client import TesseraChain
+
+    async with TesseraChain(market.localnet.url) as chain:
+        return await chain.all(JobAccount, market.address)
+
+
+async def test_a_provider_node_stops_cleanly_on_sigterm(market):
+    node = market.nodes[0]
+    async with aiohttp.ClientSession() as session:
+        async with session.get(node.health_url) as response:
+            health = await response.json()
+    assert health["status"] == "ok" and health["models"][0]["kind"] == "generate"
+    node.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(node.process.wait, 30) == 0

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLANG := clang-19
 
-.PHONY: demo test bench program clang
+.PHONY: demo test bench program clang chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ clang:
 	    echo "error: $(CLANG) is missing; install it with: sudo apt-get install -y $(CLANG)" >&2; exit 1; \
 	  fi; }
 
-test: $(VENV)/.installed clang
+# Headless Chromium renders the aggregator's dashboard in a test.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "error: chromium is missing; install it with: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; }
+
+test: $(VENV)/.installed clang chromium
 	$(PY) -m pytest
 
 program: $(VENV)/.installed clang

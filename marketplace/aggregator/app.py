@@ -21,6 +21,7 @@ from marketplace.aggregator.db import create_engine, migrate, sessions
 from marketplace.aggregator.errors import AggregatorError, BadRequest, NotFound
 from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.reports import job_report, metrics_text
+from marketplace.aggregator import dashboard
 from marketplace.aggregator.service import Aggregator
 from marketplace.chain.client import TesseraChain
 from marketplace.errors import KeypairError, MessageError, MessageFormatError
@@ -76,6 +77,16 @@ async def health(request: web.Request) -> web.Response:
         await session.execute(text("SELECT 1"))
     market = await service.market_account()
     return web.json_response({"status": "ok", "market": str(service.market), "next_job_id": market.next_job_id})
+
+
+@routes.get("/")
+async def dashboard_page(request: web.Request) -> web.Response:
+    return web.Response(text=dashboard.page(), content_type="text/html")
+
+
+@routes.get("/v1/dashboard")
+async def dashboard_data(request: web.Request) -> web.Response:
+    return web.json_response(await dashboard.snapshot(request.app[SERVICE]))
 
 
 @routes.get("/v1/openapi.json")

@@ -210,6 +210,7 @@ class Conductor:
 
     def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
         shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how
+        shard.decided_at = int(self.agg.now())
         if how not in ("replica_agreed", "checked", "referee"):
             return  # only results a second party confirmed are served to other clients
         key = cache_key(job.model_digest, shard.input_digest, job.params or None)

@@ -60,7 +60,8 @@ class Shard(Base):
     status: Mapped[str] = mapped_column(String(16))  # running | disputed | verified | cached
     digest: Mapped[str | None] = mapped_column(String(64))
     output: Mapped[Any | None] = mapped_column(JSON)
-    verification: Mapped[str | None] = mapped_column(String(32))  # unsampled | replica_agreed | referee | cache
+    verification: Mapped[str | None] = mapped_column(String(32))  # unsampled | checked | replica_agreed | referee | cache
+    decided_at: Mapped[int | None] = mapped_column(BigInteger)  # unix seconds it was verified or served from cache
 
 
 class Task(Base):

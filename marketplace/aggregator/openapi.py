@@ -23,6 +23,8 @@ def openapi_document() -> dict:
                  "is concerned, the job's address."},
         "paths": {
             "/v1/health": {"get": _op("Liveness, database and chain reachability")},
+            "/v1/dashboard": {"get": _op("Live jobs, providers (stake, reputation), shards per second, verification outcomes; "
+                                         "what the page at / shows")},
             "/v1/quotes": {"post": _op("Price, sampling rate, deadline and a committed sampling seed for a job", {
                 "type": "object", "required": ["model_digest", "shard_count"], "properties": {
                     "model_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},

@@ -183,7 +183,8 @@ class Aggregator:
             cached = await session.get(m.CachedResult, cache_key(model, digest, params))
             shards.append(m.Shard(job=job_text, index=index, input=item, input_digest=digest,
                                   status="cached" if cached else "running", digest=cached.digest if cached else None,
-                                  output=cached.output if cached else None, verification="cache" if cached else None))
+                                  output=cached.output if cached else None, verification="cache" if cached else None,
+                                  decided_at=int(self.now()) if cached else None))
             if not cached:
                 fresh.append(index)
         tasks = []

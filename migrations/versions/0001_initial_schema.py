@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('digest', sa.String(length=64), nullable=True),
     sa.Column('output', sa.JSON(), nullable=True),
     sa.Column('verification', sa.String(length=32), nullable=True),
+    sa.Column('decided_at', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['job'], ['jobs.address'], name=op.f('fk_shards_job_jobs')),
     sa.PrimaryKeyConstraint('job', 'index', name=op.f('pk_shards'))
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import pytest
 from solders.keypair import Keypair
 
 from marketplace.chain import AssignmentAccount, ProviderAccount, assignment_address, provider_address

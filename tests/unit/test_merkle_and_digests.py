@@ -48,18 +48,19 @@ def test_generation_digest_binds_tokens_params_model_and_input():
 
 def test_embedding_digest_ignores_noise_below_the_grid():
     model, text = b"m" * 32, input_digest("some text")
-    vector = [0.12341, -0.5, 0.99991]
+    vector = [0.1231, -0.5, 0.9991]
     noisy = [v + 1e-6 for v in vector]
     assert embedding_digest(model, text, vector) == embedding_digest(model, text, noisy)
-    assert embedding_digest(model, text, vector) != embedding_digest(model, text, [0.2, -0.5, 0.99991])
-    assert embeddings_agree(vector, noisy) and not embeddings_agree(vector, [0.2, -0.5, 0.99991])
+    assert embedding_digest(model, text, vector) != embedding_digest(model, text, [0.2, -0.5, 0.9991])
+    assert embeddings_agree(vector, noisy) and not embeddings_agree(vector, [0.2, -0.5, 0.9991])
 
 
 def test_embedding_noise_on_a_grid_boundary_changes_the_digest_but_agrees_on_dispute():
     model, text = b"m" * 32, input_digest("some text")
-    # 0.12345 is 1234.5 quanta: any noise picks a side of the grid.
-    assert embedding_digest(model, text, [0.12345 - 1e-6]) != embedding_digest(model, text, [0.12345 + 1e-6])
-    assert embeddings_agree([0.12345 - 1e-6], [0.12345 + 1e-6])
+    # 0.1235 is 123.5 quanta: any noise picks a side of the grid (providers settle such
+    # components in float64, provider/embedding.py; a dispute compares raw vectors).
+    assert embedding_digest(model, text, [0.1235 - 1e-6]) != embedding_digest(model, text, [0.1235 + 1e-6])
+    assert embeddings_agree([0.1235 - 1e-6], [0.1235 + 1e-6])
 
 
 def test_input_digest_is_canonical():

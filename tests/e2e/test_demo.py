@@ -1,0 +1,22 @@
+"""`tessera demo` (what `make demo` runs) on this machine: the whole market, under two minutes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_demo_pays_for_a_batch_and_conserves_lamports():
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "client.cli", "demo"], capture_output=True, text=True, timeout=170,
+                          env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    for text in ("Results", "create_job", "close_job", "settled", "verification:", "conserved"):
+        assert text in proc.stdout
+    assert "NOT conserved" not in proc.stdout
+    assert time.monotonic() - started < 120

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from marketplace.sbf.errors import SbfBuildError
-from client.commands import embed, generate, job, market
+from client.commands import airdrop, embed, generate, job, market
 from provider.cli import provider
 
 # The Solana CLI's default keypair, as `solana` and `anchor` use it.
@@ -103,7 +103,7 @@ def demo() -> None:
 
 
 main.add_command(provider)
-for command in (generate, embed, job, market):
+for command in (generate, embed, job, market, airdrop):
     main.add_command(command)
 
 if __name__ == "__main__":

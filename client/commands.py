@@ -267,3 +267,32 @@ def market_show(address, keypair, rpc, aggregator, as_json) -> None:
         _print_json({"market": str(key), **{f.name: getattr(account, f.name) for f in dataclasses.fields(account)}})
     else:
         Console().print(market_table(key, account))
+
+
+@click.command()
+@click.argument("amount")
+@click.option("--to", "recipient", default=None, help="Address to fund (default: the --keypair's).")
+@keypair_option
+@rpc_option
+def airdrop(amount, recipient, keypair, rpc) -> None:
+    """Ask the cluster's faucet for AMOUNT SOL (localnet, test validator, devnet)."""
+    from solders.pubkey import Pubkey
+
+    from marketplace.chain import ChainError
+    from marketplace.chain.client import TesseraChain
+    from marketplace.keys import load_keypair
+    from provider.cli import parse_sol
+
+    lamports = parse_sol(amount)
+
+    async def go():
+        address = Pubkey.from_string(recipient) if recipient else load_keypair(keypair).pubkey()
+        async with TesseraChain(rpc) as chain:
+            await chain.airdrop(address, lamports)
+            return address, await chain.balance(address)
+
+    try:
+        address, balance = asyncio.run(go())
+    except (ChainError, MarketplaceError, ValueError, OSError) as exc:
+        raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
+    click.echo(f"{address}: {sol(balance)}")

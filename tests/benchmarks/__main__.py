@@ -7,7 +7,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.benchmarks import aggregator_throughput, localnet_throughput, program_cu, verification_overhead
+from tests.benchmarks import (aggregator_throughput, localnet_throughput, market_wall_time, program_cu, provider_throughput,
+                              verification_overhead)
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -22,8 +23,11 @@ def main() -> int:
     throughput = localnet_throughput.measure()
     results = aggregator_throughput.measure()
     overhead = verification_overhead.measure()
-    OUTPUT.write_text("\n".join((header + program_cu.markdown(rows), localnet_throughput.markdown(throughput),
-                                 aggregator_throughput.markdown(results), verification_overhead.markdown(overhead))))
+    nodes = provider_throughput.measure()
+    market = market_wall_time.measure()
+    OUTPUT.write_text("\n".join((header + market_wall_time.markdown(market), provider_throughput.markdown(nodes),
+                                 verification_overhead.markdown(overhead), program_cu.markdown(rows),
+                                 localnet_throughput.markdown(throughput), aggregator_throughput.markdown(results))))
     print(OUTPUT.read_text())
     missed = [r.instruction for r in rows if not r.meets_goal]
     if missed:

@@ -2,8 +2,9 @@
 
 A sampled generation shard costs one more *check*: a single teacher-forced
 forward pass over prompt + claimed tokens on another provider, instead of a
-second generation. Both are timed on the same model, prompts and thread count
-(a seeded GPT-2 built locally and loaded through `from_pretrained`);
+second generation. Both are the provider node's own code (provider.generation),
+timed on the same model, prompts and thread count (a seeded GPT-2 built
+locally and loaded through `from_pretrained`);
 overhead = 1 + p × (check time ÷ generation time). Goal: ≤ 1 + p/3 (recomputing
 costs 1 + p).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 PROMPTS = 8
 NEW_TOKENS = 48
@@ -34,28 +36,29 @@ class Overhead:
 
 def measure() -> Overhead:
     import torch
-    from transformers import AutoModelForCausalLM, GPT2Config
 
-    torch.manual_seed(0)
+    from marketplace.digests import DecodingParams, input_digest
+    from marketplace.verification import CheckOutcome, check_generation
+    from provider.generation import CheckRequest, GenerationRequest, check_batch, generate_batch
+    from provider.model_builder import build_causal_lm
+    from provider.models import load_model
+
     torch.set_num_threads(2)
-    config = GPT2Config(n_layer=4, n_head=4, n_embd=256, vocab_size=2048, n_positions=256)
+    params = DecodingParams(NEW_TOKENS)
+    prompts = [f"Shard {i}: the provider node generates, a replica checks " + "tokens " * (i % 3) for i in range(PROMPTS)]
     with tempfile.TemporaryDirectory() as directory:
-        AutoModelForCausalLM.from_config(config).save_pretrained(directory)
-        model = AutoModelForCausalLM.from_pretrained(directory).eval()
-    prompts = torch.randint(0, config.vocab_size, (PROMPTS, 32), generator=torch.Generator().manual_seed(1))
-    with torch.inference_mode():
-        model.generate(prompts[:1], max_new_tokens=4, do_sample=False, pad_token_id=0)  # warm up
-        start = time.perf_counter()
-        generated = model.generate(prompts, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=0)
-        generate_s = time.perf_counter() - start
-        start = time.perf_counter()
-        logits = model(generated).logits[:, prompts.shape[1] - 1:-1]  # the positions that chose each claimed token
-        top2 = logits.topk(2, dim=-1)
-        claimed = generated[:, prompts.shape[1]:]
-        argmax_agrees = (top2.indices[..., 0] == claimed).all().item()
-        check_s = time.perf_counter() - start
-    if not argmax_agrees:
-        raise RuntimeError("teacher-forced argmax disagrees with greedy generation")
+        lm = load_model(build_causal_lm(Path(directory) / "gpt2", "gpt2", seed=0, layers=4, width=256, heads=4))
+    requests = [GenerationRequest(p, params, input_digest({"prompt": p})) for p in prompts]
+    generate_batch(lm, requests[:1])  # warm up
+    start = time.perf_counter()
+    generated = generate_batch(lm, requests)
+    generate_s = time.perf_counter() - start
+    checks = [CheckRequest(r.prompt, params, r.input_digest, g.token_ids) for r, g in zip(requests, generated)]
+    start = time.perf_counter()
+    verdicts = check_batch(lm, checks)
+    check_s = time.perf_counter() - start
+    if any(check_generation(g.token_ids, v).outcome is not CheckOutcome.CONSISTENT for g, v in zip(generated, verdicts)):
+        raise RuntimeError("the teacher-forced check disagrees with the node's own generation")
     return Overhead(generate_s, check_s)
 
 
@@ -63,7 +66,8 @@ def markdown(result: Overhead) -> str:
     lines = [
         "## Verification overhead (generation shards)",
         "",
-        f"{PROMPTS} prompts × {NEW_TOKENS} new tokens, greedy, seeded GPT-2 (4 layers) on 2 threads, same run.",
+        f"{PROMPTS} prompts × {NEW_TOKENS} new tokens, greedy, seeded GPT-2 (4 layers × 256) on 2 threads, the node's "
+        "batched generation and batched teacher-forced check, same run.",
         "",
         f"Generation: {result.generate_s:.3f} s; teacher-forced check of the same tokens: {result.check_s:.3f} s "
         f"(check ÷ generation = {result.ratio:.3f}).",

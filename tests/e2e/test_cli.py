@@ -33,7 +33,9 @@ async def market(tmp_path, gpt2_dir):
 
 
 async def test_the_cli_pays_follows_and_reports(market, gpt2):
-    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    agent = market.participant("agent")
+    funded = await asyncio.to_thread(tessera, "airdrop", "5", "--keypair", str(agent.path), "--rpc", market.localnet.url)
+    assert "5.0000 SOL" in funded.stdout
     where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
     done = await asyncio.to_thread(tessera, "generate", "hello there", "second prompt", "--model", gpt2.hex,
                                    "--max-new-tokens", "5", "--temperature", "0.5", "--json", *where)

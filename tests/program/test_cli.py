@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
 from click.testing import CliRunner
 
 from client.cli import main
 from marketplace.chain import program_so
-
 
 
 def test_program_build_writes_the_shipped_bytes(tmp_path):

@@ -1,0 +1,97 @@
+"""The whole market's wall time for N prompts ÷ plain local `transformers` on the same prompts and thread budget.
+
+Same run, same model (a seeded GPT-2, 4 layers × 256, built locally): plain
+`model.generate` on 2 threads, versus a local market (localnet, aggregator,
+two provider processes with 1 thread each, every part a separate process)
+paid by the SDK with the market's sampling rate at 10%. Timed from the quote
+to the closed job with all outputs. Also: on-chain transactions and lamports
+per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROMPTS = 32
+NEW_TOKENS = 32
+SAMPLING_BPS = 1_000
+
+
+@dataclass(frozen=True)
+class WallTime:
+    market_s: float
+    plain_s: float
+    transactions: int
+    paid: int
+    verification: dict[str, int]
+
+    @property
+    def ratio(self) -> float:
+        return self.market_s / self.plain_s
+
+
+async def _market(model_dir: Path, workdir: Path, digest: bytes, prompts: list[str]) -> tuple[float, int, int, dict]:
+    from client.local_market import LocalMarket
+    from client.market_admin import LAMPORTS_PER_SOL
+    from marketplace.chain.program import PROGRAM_ID
+
+    async with LocalMarket(workdir, models=[model_dir], providers=2, sampling_rate_bps=SAMPLING_BPS,
+                           threads_per_provider=1, capacity=PROMPTS) as market:
+        agent = await market.fund("agent", 10 * LAMPORTS_PER_SOL)
+        async with market.client(agent, timeout=600) as tessera:
+            await tessera.generate(["warm up"], model=digest, max_new_tokens=2)  # models loaded, caches warm
+            before = len((await market.chain.rpc.get_signatures_for_address(PROGRAM_ID, limit=1000)).value)
+            start = time.perf_counter()
+            result = await tessera.generate(prompts, model=digest, max_new_tokens=NEW_TOKENS)
+            elapsed = time.perf_counter() - start
+            after = len((await market.chain.rpc.get_signatures_for_address(PROGRAM_ID, limit=1000)).value)
+    return elapsed, after - before, result.receipt.paid, result.receipt.verification
+
+
+def measure() -> WallTime:
+    import torch
+
+    from provider.model_builder import build_causal_lm
+    from provider.models import load_model
+
+    prompts = [f"Request {i}: summarise why inference is sold as throughput " + "and shards " * (i % 4) for i in range(PROMPTS)]
+    with tempfile.TemporaryDirectory() as directory:
+        model_dir = build_causal_lm(Path(directory) / "gpt2", "gpt2", seed=3, layers=4, width=256, heads=4)
+        lm = load_model(model_dir)
+        torch.set_num_threads(2)
+        tokenizer = lm.tokenizer
+        tokenizer.padding_side = "left"
+        with torch.inference_mode():
+            start = time.perf_counter()
+            encoded = tokenizer(prompts, return_tensors="pt", padding=True)
+            lm.model.generate(**encoded, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+            plain_s = time.perf_counter() - start
+        market_s, transactions, paid, verification = asyncio.run(_market(model_dir, Path(directory) / "market", lm.digest, prompts))
+    return WallTime(market_s, plain_s, transactions, paid, verification)
+
+
+def markdown(result: WallTime) -> str:
+    return "\n".join([
+        "## The whole market ÷ plain transformers (same prompts, same thread budget, same run)",
+        "",
+        f"{PROMPTS} prompts × {NEW_TOKENS} new tokens, greedy; market sampling rate {SAMPLING_BPS / 100:g}%; "
+        "two provider processes × 1 thread vs `generate` on 2 threads.",
+        "",
+        "| plain transformers | market (quote → closed job) | market ÷ plain | goal |",
+        "|---:|---:|---:|---:|",
+        f"| {result.plain_s:.2f} s | {result.market_s:.2f} s | {result.ratio:.2f} | ≤ 1.15 |",
+        "",
+        f"On chain: {result.transactions} transactions for the job ({result.transactions / PROMPTS:.2f} per request: "
+        "create_job, one submit_results per provider round, settle, close_job); the client paid "
+        f"{result.paid:,} lamports ({result.paid // PROMPTS:,} per request, work + market fee + its transaction fees). "
+        f"Verification: {', '.join(f'{n} {how}' for how, n in sorted(result.verification.items()))}.",
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    print(markdown(measure()))

@@ -10,6 +10,7 @@ checks that every lamport is accounted for; then stops everything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -39,10 +40,10 @@ async def _demo(console: Console, workdir: Path) -> None:
         model_dir = build_causal_lm(workdir / "tiny-gpt2", "gpt2", seed=7, layers=2, width=64)
         digest = model_digest(model_dir)
     console.print(f"model [bold]{model_dir.name}[/bold] digest {digest.hex()[:16]}…")
-    with console.status("starting localnet, the aggregator and three provider nodes"):
-        market = LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000)
-        await market.__aenter__()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        with console.status("starting localnet, the aggregator and three provider nodes"):
+            market = await stack.enter_async_context(
+                LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000))
         console.print(f"localnet {market.localnet.url} · aggregator {market.aggregator.url} · market {market.address}")
         agent = await market.fund("agent", 10 * LAMPORTS_PER_SOL)
         fees_before, lamports_before = await market.fees_paid(), await market.lamports()
@@ -81,9 +82,7 @@ async def _demo(console: Console, workdir: Path) -> None:
                       + ("[green]conserved[/green]" if conserved else "[red]NOT conserved[/red]"))
         if not conserved:
             raise DemoError("lamports were not conserved")
-    finally:
-        with console.status("stopping every process"):
-            await market.stop()
+        console.print("stopping every process")
     console.print(f"done in {time.monotonic() - started:.0f} s")
 
 

@@ -59,9 +59,9 @@ class Task:
                 raise ValueError(f"input must be {{{field}: string}}")
             params = DecodingParams(**payload["params"]) if kind == "generate" else None
             claims = payload.get("claims") or []
-            if (role == "referee" or (role == "replica" and kind == "generate")) and not all(
-                    isinstance(c, dict) and isinstance(c.get("output"), dict) for c in claims) or (
-                    role in ("referee", "replica") and kind == "generate" and not claims):
+            checks_tokens = kind == "generate" and role != "primary"
+            if checks_tokens and (not claims or not all(isinstance(c, dict) and isinstance(c.get("output"), dict)
+                                                        for c in claims)):
                 raise ValueError("a check needs the claims it checks")
             return cls(int(payload["task"]), str(payload["job"]), int(payload["shard"]), role, kind,
                        str(payload["model_digest"]), params, payload["input"], claims)

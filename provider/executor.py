@@ -57,7 +57,7 @@ class Task:
             field = "prompt" if kind == "generate" else "text"
             if not isinstance(payload["input"], dict) or not isinstance(payload["input"].get(field), str):
                 raise ValueError(f"input must be {{{field}: string}}")
-            params = DecodingParams(**payload["params"]) if kind == "generate" else None
+            params = _params(payload["params"]) if kind == "generate" else None
             claims = payload.get("claims") or []
             checks_tokens = kind == "generate" and role != "primary"
             if checks_tokens and (not claims or not all(isinstance(c, dict) and isinstance(c.get("output"), dict)
@@ -67,6 +67,17 @@ class Task:
                        str(payload["model_digest"]), params, payload["input"], claims)
         except (KeyError, TypeError, ValueError) as exc:
             raise TaskMalformed(f"cannot read task {payload.get('task') if isinstance(payload, dict) else payload!r}: {exc}") from exc
+
+
+def _params(raw: dict) -> DecodingParams:
+    """Typed as the aggregator types them (marketplace.aggregator.outputs), since the digest covers them."""
+    params = DecodingParams(max_new_tokens=int(raw["max_new_tokens"]), temperature=float(raw.get("temperature", 0.0)),
+                            top_p=float(raw.get("top_p", 1.0)), seed=None if raw.get("seed") is None else int(raw["seed"]))
+    if params.max_new_tokens < 1 or params.temperature < 0 or not 0 < params.top_p <= 1:
+        raise ValueError(f"decoding parameters out of range: {raw}")
+    if params.temperature > 0 and params.seed is None:
+        raise ValueError("sampling needs the job's seed")
+    return params
 
 
 def _claimed_tokens(claim: dict) -> list[int]:

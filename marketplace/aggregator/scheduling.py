@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from marketplace.verification import is_sampled
 
@@ -52,7 +52,11 @@ def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candida
         raise ValueError("no provider with the model and enough free stake")
     load = {c.owner: 0.0 for c in eligible}
     stake_left = {c.owner: c.free_stake for c in eligible}
-    weights = {c.owner: _weight(c) for c in eligible}
+    # A provider with no history is assumed as fast as the typical one, not infinitely fast:
+    # otherwise a newcomer is handed most of every job.
+    known = sorted(c.seconds_per_task for c in eligible if c.seconds_per_task > 0)
+    typical = known[len(known) // 2] if known else 0.0
+    weights = {c.owner: _weight(c if c.seconds_per_task > 0 else replace(c, seconds_per_task=typical)) for c in eligible}
 
     def pick(exclude: set[str]) -> str:
         options = [o for o in load if o not in exclude and stake_left[o] >= collateral_per_shard]

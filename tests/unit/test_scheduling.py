@@ -43,3 +43,10 @@ def test_stake_limits_and_errors():
         place(1, [0], [Candidate("alone", 4, 10**9, 0.0)], 1)  # a replica needs another owner
     placements = place(3, [], [Candidate("a", 8, 2_000, 0.0), Candidate("b", 8, 1_000, 0.0)], 1_000)
     assert sorted(p.owner for p in placements) == ["a", "a", "b"]
+
+
+def test_a_newcomer_is_assumed_typical_not_infinitely_fast():
+    veteran = Candidate("veteran", 32, 10**12, seconds_per_task=15.0)
+    newcomer = Candidate("newcomer", 32, 10**12, seconds_per_task=0.0)
+    owners = [p.owner for p in place(64, [], [veteran, newcomer], 1)]
+    assert owners.count("veteran") == owners.count("newcomer") == 32

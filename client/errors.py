@@ -3,7 +3,7 @@
     TesseraError
     ├── InvalidRequest      bad arguments, refused before anything is signed     (invalid_request)
     ├── BudgetExceeded      the quote's escrow is above the caller's cap          (budget_exceeded)
-    ├── AggregatorRefused   the aggregator answered with an error                 (the aggregator's code)
+    ├── AggregatorRefused   the aggregator answered with an error, or not at all  (its code, or aggregator_unreachable)
     ├── ChainRefused        the program or the RPC node refused a transaction      (chain_refused)
     ├── JobTimeout          the job did not finish in time (it can be refunded)   (job_timeout)
     └── JobFailed           the job ended without every output                   (job_failed)

@@ -21,11 +21,19 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from client.errors import AggregatorRefused, BudgetExceeded, ChainRefused, InvalidRequest, JobFailed, JobTimeout
+from client.errors import (
+    AggregatorRefused,
+    BudgetExceeded,
+    ChainRefused,
+    InvalidRequest,
+    JobFailed,
+    JobTimeout,
+)
 from client.receipts import JobResult, Receipt, ShardResult
 from marketplace.chain import ChainError, JobAccount, MarketAccount, job_address
 from marketplace.chain import instructions as ix
@@ -91,6 +99,8 @@ class TesseraClient:
             return await self.api.request(method, path, body)
         except ApiError as exc:
             raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AggregatorRefused(0, "aggregator_unreachable", f"{self.api.base_url}: {exc}") from exc
 
     # high level
 
@@ -228,7 +238,10 @@ class TesseraClient:
         job = await self._submitted(job)
         sent = await self._client_instruction(ix.refund(self.keypair.pubkey(), Pubkey.from_string(job.job)), "refund")
         refunded = next((e.data.refunded for e in sent.events if e.name == "JobRefunded"), 0)
-        report = await self.status(job.job)
+        try:
+            report = await self.status(job.job)
+        except AggregatorRefused:  # no aggregator took the job (or none answers): the chain is the record
+            report = {}
         return self._receipt(job, {**report, "status": "refunded"}, refunded, {"refund": str(sent.signature)}, sent.fee,
                              rent_returned=False)
 
@@ -262,8 +275,8 @@ class TesseraClient:
             if shard.get("verification"):
                 verification[shard["verification"]] = verification.get(shard["verification"], 0) + 1
         return Receipt(
-            job=job.job, status=report["status"], signatures={"create_job": job.create_signature,
-                                                              **{k: v for k, v in signatures.items() if v}},
+            job=job.job, status=report["status"],
+            signatures={k: v for k, v in {"create_job": job.create_signature, **signatures}.items() if v},
             escrowed=job.escrow, job_rent=job.job_rent if rent_returned else 0, refunded=refunded,
             fees=job.fee + extra_fee, verification=verification, cache_hits=report.get("cache_hits", 0),
             seed=report.get("seed"), settlements=report.get("settlements", []),

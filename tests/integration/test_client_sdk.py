@@ -1,0 +1,89 @@
+"""The client SDK against the aggregator over HTTP and localnet: streaming, receipts, budgets, timeouts, refunds."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from client import BudgetExceeded, ChainRefused, InvalidRequest, JobTimeout, TesseraClient
+from marketplace.chain import JobAccount, job_address
+from marketplace.chain import instructions as ix
+from marketplace.digests import input_digest
+from marketplace.merkle import merkle_root
+from tests.integration.market import SOL, expected_tokens, running_market
+from tests.integration.scripted import MODEL_DIGEST
+from tests.integration.test_aggregator_market import providers_running
+
+
+async def funded_client(market, sol: int = 10) -> TesseraClient:
+    agent = Keypair()
+    await market.chain.airdrop(agent.pubkey(), sol * SOL)
+    return TesseraClient(market.aggregator_url, market.net.url, agent, poll_interval=0.05, timeout=60)
+
+
+async def test_outputs_stream_in_and_the_receipt_adds_up(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=5_000) as market, providers_running(market, ["honest"] * 3):
+        async with await funded_client(market) as tessera:
+            before = await market.chain.balance(tessera.keypair.pubkey())
+            prompts = [f"stream {i}" for i in range(5)]
+            job = await tessera.submit("generate", [{"prompt": p} for p in prompts], MODEL_DIGEST, {"max_new_tokens": 4})
+            streamed = [shard async for shard in tessera.stream(job)]
+            result = await tessera.wait(job)
+        assert sorted(s.index for s in streamed) == list(range(5))
+        assert [s.output["token_ids"] for s in result.shards] == [expected_tokens(p, 4) for p in prompts]
+        receipt = result.receipt
+        assert set(receipt.signatures) == {"create_job", "close_job"} and receipt.status == "closed"
+        assert before - await market.chain.balance(tessera.keypair.pubkey()) == receipt.paid  # every lamport explained
+        assert receipt.seed is not None and sum(receipt.verification.values()) == 5
+
+
+async def test_budget_caps_and_bad_requests_move_nothing(tmp_path):
+    async with running_market(tmp_path) as market:
+        async with await funded_client(market) as tessera:
+            before = await market.chain.balance(tessera.keypair.pubkey())
+            with pytest.raises(BudgetExceeded) as caught:
+                await tessera.generate(["hi"], model=MODEL_DIGEST, max_lamports=1_000)
+            assert caught.value.escrow > 1_000 and caught.value.code == "budget_exceeded"
+            with pytest.raises(InvalidRequest):
+                await tessera.generate([], model=MODEL_DIGEST)
+            with pytest.raises(InvalidRequest):
+                await tessera.embed("x", model="not a digest")
+            assert await market.chain.balance(tessera.keypair.pubkey()) == before
+
+
+async def test_a_job_nobody_serves_times_out_and_is_closed_at_its_deadline(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0, job_lifetime=3) as market, providers_running(market, ["lazy"]):
+        async with await funded_client(market) as tessera:
+            before = await market.chain.balance(tessera.keypair.pubkey())
+            job = await tessera.submit("generate", [{"prompt": "nobody answers"}], MODEL_DIGEST, {"max_new_tokens": 2})
+            with pytest.raises(JobTimeout) as caught:
+                await tessera.wait(job, timeout=1)
+            assert caught.value.job == job.job and caught.value.code == "job_timeout"
+            with pytest.raises(ChainRefused, match="DeadlineNotPassed"):
+                await tessera.refund(job)
+            report = await market.wait_for(job.job, "closed", timeout=30)  # the market closes it past the deadline
+            assert report["shards"][0]["status"] == "running"
+            # Escrow and rent came back at close: the client paid its transaction fee only.
+            assert before - await market.chain.balance(tessera.keypair.pubkey()) == 5_000
+            with pytest.raises(InvalidRequest, match="no job account"):
+                await tessera.refund(job.job)
+
+
+async def test_refund_after_the_deadline_when_no_aggregator_took_the_job(tmp_path):
+    """A job created on chain whose inputs never reached an aggregator: the client's refund is its way out."""
+    async with running_market(tmp_path, job_lifetime=2) as market:
+        async with await funded_client(market) as tessera:
+            quote = await tessera.quote("generate", 2, MODEL_DIGEST)
+            address = job_address(market.address, quote["job_id"])[0]
+            await tessera.chain.send([ix.create_job(
+                tessera.keypair.pubkey(), market.address, quote["job_id"], model_digest=MODEL_DIGEST,
+                input_root=merkle_root([input_digest({"prompt": "a"}), input_digest({"prompt": "b"})]),
+                seed_commitment=bytes.fromhex(quote["seed_commitment"]), price_per_shard=quote["price_per_shard"],
+                deadline=quote["deadline"], shard_count=2)], [tessera.keypair])
+            await asyncio.sleep(3)
+            receipt = await tessera.refund(str(address))
+            assert receipt.refunded == quote["escrow"] and set(receipt.signatures) == {"refund"}
+            assert (await market.chain.fetch(JobAccount, address)).escrow == 0

@@ -38,3 +38,18 @@ def test_directories_that_are_not_models_are_refused_clearly(tmp_path, gpt2_dir)
     (broken / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(ModelLoadError, match="cannot load"):
         load_model(broken)
+
+
+def test_the_node_refuses_to_start_with_a_model_it_cannot_load(tmp_path):
+    import subprocess
+    import sys
+
+    from marketplace.keys import write_keypair
+
+    write_keypair(tmp_path / "owner.json")
+    (tmp_path / "not-a-model").mkdir()
+    done = subprocess.run([sys.executable, "-m", "client.cli", "provider", "run", "--keypair", str(tmp_path / "owner.json"),
+                           "--model", str(tmp_path / "not-a-model"), "--aggregator", "http://127.0.0.1:9"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "model_unloadable" in done.stderr and "no config.json" in done.stderr

@@ -1,6 +1,14 @@
 """Tessera's client SDK and CLI: pay per request for inference settled on Solana."""
 
-from client.errors import AggregatorRefused, BudgetExceeded, ChainRefused, InvalidRequest, JobFailed, JobTimeout, TesseraError
+from client.errors import (
+    AggregatorRefused,
+    BudgetExceeded,
+    ChainRefused,
+    InvalidRequest,
+    JobFailed,
+    JobTimeout,
+    TesseraError,
+)
 from client.receipts import JobResult, Receipt, ShardResult
 from client.sdk import SubmittedJob, TesseraClient
 from client.sync import TesseraSyncClient

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from marketplace.sbf.errors import SbfBuildError
 from client.commands import airdrop, embed, generate, job, market
+from marketplace.sbf.errors import SbfBuildError
 from provider.cli import provider
 
 # The Solana CLI's default keypair, as `solana` and `anchor` use it.

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from solana.constants import LAMPORTS_PER_SOL
 
 from client.formatting import short, sol
 from client.local_market import LocalMarket
-from client.market_admin import LAMPORTS_PER_SOL
 from provider.model_builder import build_causal_lm
 from provider.models import model_digest
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from rich.table import Table
+from solana.constants import LAMPORTS_PER_SOL
 from solders.pubkey import Pubkey
 
-from marketplace.chain import MarketAccount, ProviderAccount
-
-LAMPORTS_PER_SOL = 1_000_000_000
+from marketplace.chain import MarketAccount
 
 
 def sol(lamports: int) -> str:
@@ -58,20 +57,3 @@ def market_table(address: Pubkey, market: MarketAccount) -> Table:
     return table
 
 
-def provider_table(address: Pubkey, provider: ProviderAccount) -> Table:
-    table = _key_value_table(f"Provider {address}")
-    rows = [
-        ("owner", str(provider.owner)),
-        ("endpoint", provider.endpoint),
-        ("status", provider.status.name.lower()),
-        ("capacity", f"{provider.capacity} shards at once"),
-        ("stake", sol(provider.stake)),
-        ("locked by open work", sol(provider.locked_stake)),
-        ("unbonding", sol(provider.unbonding_stake)),
-        ("withdrawable from", timestamp(provider.unbond_at) if provider.unbonding_stake else "—"),
-        ("registered", timestamp(provider.registered_at)),
-        ("shards served / slashed", f"{provider.shards_served} / {provider.shards_slashed}"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table

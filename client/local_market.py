@@ -15,10 +15,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from solana.constants import LAMPORTS_PER_SOL
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client.market_admin import LAMPORTS_PER_SOL, MarketSettings, initialize_market
+from client.market_admin import MarketSettings, initialize_market
 from client.sdk import TesseraClient
 from localnet.process import LocalnetProcess
 from marketplace.aggregator.process import AggregatorProcess

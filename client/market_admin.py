@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from solana.constants import LAMPORTS_PER_SOL
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from marketplace.chain import MarketAccount, MarketConfig, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import Sent, TesseraChain
-
-LAMPORTS_PER_SOL = 1_000_000_000
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from solana.constants import LAMPORTS_PER_SOL
 from solders.pubkey import Pubkey
 
 from marketplace.chain import ChainError
 from marketplace.errors import MarketplaceError
 
 DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
-LAMPORTS_PER_SOL = 1_000_000_000
 
 
 def parse_sol(text: str) -> int:

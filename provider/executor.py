@@ -17,11 +17,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
-from marketplace.verification import DEFAULT_TIE_TOLERANCE, check_digest, check_generation
+from marketplace.digests import (
+    DecodingParams,
+    embedding_digest,
+    generation_digest,
+    input_digest,
+)
+from marketplace.verification import (
+    DEFAULT_TIE_TOLERANCE,
+    check_digest,
+    check_generation,
+)
 from provider.embedding import embed_batch
 from provider.errors import ModelMissing, ProviderError, TaskMalformed
-from provider.generation import CheckRequest, GenerationRequest, check_batch, generate_batch
+from provider.generation import (
+    CheckRequest,
+    GenerationRequest,
+    check_batch,
+    generate_batch,
+)
 from provider.journal import Result
 from provider.models import LoadedModel, ModelKind
 

@@ -24,7 +24,14 @@ from aiohttp import web
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from marketplace.chain import AssignmentAccount, AssignmentStatus, ChainError, ProgramError, assignment_address, provider_address
+from marketplace.chain import (
+    AssignmentAccount,
+    AssignmentStatus,
+    ChainError,
+    ProgramError,
+    assignment_address,
+    provider_address,
+)
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import RpcFailure, TesseraChain
 from marketplace.errors import ApiError

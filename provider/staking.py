@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from marketplace.chain import MarketAccount, ProviderAccount, ProviderStatus, provider_address
+from marketplace.chain import (
+    MarketAccount,
+    ProviderAccount,
+    ProviderStatus,
+    provider_address,
+)
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import Sent, TesseraChain
 from provider.errors import StakeError

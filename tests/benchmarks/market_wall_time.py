@@ -37,8 +37,9 @@ class WallTime:
 
 
 async def _market(model_dir: Path, workdir: Path, digest: bytes, prompts: list[str]) -> tuple[float, float, int, int, dict]:
+    from solana.constants import LAMPORTS_PER_SOL
+
     from client.local_market import LocalMarket
-    from client.market_admin import LAMPORTS_PER_SOL
     from marketplace.chain.program import PROGRAM_ID
 
     async with LocalMarket(workdir, models=[model_dir], providers=2, sampling_rate_bps=SAMPLING_BPS,

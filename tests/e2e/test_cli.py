@@ -10,10 +10,10 @@ import sys
 
 import aiohttp
 import pytest
+from solana.constants import LAMPORTS_PER_SOL
 
 from client import BudgetExceeded, TesseraSyncClient
 from client.local_market import LocalMarket
-from client.market_admin import LAMPORTS_PER_SOL
 from marketplace.chain import JobAccount
 
 pytestmark = pytest.mark.slow

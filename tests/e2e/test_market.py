@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from solana.constants import LAMPORTS_PER_SOL
 
 from client.local_market import LocalMarket, python_module
-from client.market_admin import LAMPORTS_PER_SOL
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.digests import DecodingParams, input_digest
 from provider.generation import GenerationRequest, generate_batch

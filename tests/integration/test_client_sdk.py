@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
 from client import BudgetExceeded, ChainRefused, InvalidRequest, JobTimeout, TesseraClient
 from marketplace.chain import JobAccount, job_address

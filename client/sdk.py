@@ -146,7 +146,7 @@ class TesseraClient:
         if kind not in ("generate", "embed"):
             raise InvalidRequest("kind must be generate or embed")
         if not 1 <= len(inputs) <= MAX_SHARDS:
-            raise InvalidRequest(f"a job has 1 to {MAX_SHARDS} inputs; split larger batches (see run_batch)")
+            raise InvalidRequest(f"a job has 1 to {MAX_SHARDS} inputs; send a larger batch as several jobs")
         cap = max_lamports if max_lamports is not None else self.max_lamports
         root = merkle_root([input_digest(item) for item in inputs])
         for attempt in range(CREATE_RETRIES):

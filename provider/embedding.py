@@ -42,13 +42,13 @@ def _forward(lm: LoadedModel, model, encoded: dict) -> torch.Tensor:
 
 
 def encode_texts(lm: LoadedModel, texts: Sequence[str]) -> dict:
-    for text in texts:
-        if not text:
-            raise TaskMalformed("an embedding input must not be empty")
-        length = len(lm.tokenizer(text)["input_ids"])
-        if length > lm.max_input_tokens:
-            raise InputTooLarge(f"{length} tokens exceed this node's limit of {lm.max_input_tokens} for model {lm.name}")
-    return dict(lm.tokenizer(list(texts), padding=True, return_tensors="pt"))
+    if not all(texts):
+        raise TaskMalformed("an embedding input must not be empty")
+    encoded = lm.tokenizer(list(texts))
+    longest = max(len(ids) for ids in encoded["input_ids"])
+    if longest > lm.max_input_tokens:
+        raise InputTooLarge(f"{longest} tokens exceed this node's limit of {lm.max_input_tokens} for model {lm.name}")
+    return dict(lm.tokenizer.pad(encoded, return_tensors="pt"))
 
 
 @torch.inference_mode()

@@ -1,4 +1,4 @@
-"""Sentence embeddings with encoders, batched, on the digest grid.
+"""Sentence embeddings with encoders, in length-sorted micro-batches, on the digest grid.
 
 Vectors are pooled as the model's sentence-transformers config says; the
 digest covers them on a grid (marketplace.digests.EMBEDDING_QUANTUM). A
@@ -20,6 +20,9 @@ from provider.errors import InputTooLarge, TaskMalformed
 from provider.models import LoadedModel
 
 NEAR_BOUNDARY = 2.5e-7  # float32 differs from float64 by up to ~1.3e-7 here (MiniLM, threads, batch shapes)
+# Padded tokens per forward pass. Inputs run sorted by length, as sentence-transformers' encode does, so
+# little compute goes to padding; on 2 CPU threads passes of ~1k tokens beat one padded batch by ~20%.
+MICRO_BATCH_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -41,24 +44,46 @@ def _forward(lm: LoadedModel, model, encoded: dict) -> torch.Tensor:
     return _pool(lm, model(**encoded).last_hidden_state, encoded["attention_mask"]).double()
 
 
-def encode_texts(lm: LoadedModel, texts: Sequence[str]) -> dict:
+def micro_batches(lengths: Sequence[int], budget: int) -> list[list[int]]:
+    """Positions grouped longest first, each group padded to at most `budget` tokens (a longer input stays alone)."""
+    groups: list[list[int]] = []
+    for position in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if groups and (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= budget:
+            groups[-1].append(position)
+        else:
+            groups.append([position])
+    return groups
+
+
+def tokenize(lm: LoadedModel, texts: Sequence[str]) -> dict[str, list[list[int]]]:
+    """Unpadded token ids (and masks) per text, refusing empty or over-long inputs."""
     if not all(texts):
         raise TaskMalformed("an embedding input must not be empty")
     encoded = lm.tokenizer(list(texts))
     longest = max(len(ids) for ids in encoded["input_ids"])
     if longest > lm.max_input_tokens:
         raise InputTooLarge(f"{longest} tokens exceed this node's limit of {lm.max_input_tokens} for model {lm.name}")
-    return dict(lm.tokenizer.pad(encoded, return_tensors="pt"))
+    return dict(encoded)
+
+
+def _embed_rows(lm: LoadedModel, model, encoded: dict[str, list[list[int]]], rows: Sequence[int]) -> torch.Tensor:
+    """Vectors of `rows` (in that order), run in length-sorted micro-batches."""
+    vectors: list[torch.Tensor | None] = [None] * len(rows)
+    for group in micro_batches([len(encoded["input_ids"][r]) for r in rows], MICRO_BATCH_TOKENS):
+        chosen = {name: [values[rows[g]] for g in group] for name, values in encoded.items()}
+        padded = dict(lm.tokenizer.pad(chosen, return_tensors="pt"))
+        for g, vector in zip(group, _forward(lm, model, padded)):
+            vectors[g] = vector
+    return torch.stack(vectors)
 
 
 @torch.inference_mode()
 def embed_batch(lm: LoadedModel, texts: Sequence[str]) -> list[Embedding]:
-    encoded = encode_texts(lm, texts)
-    vectors = _forward(lm, lm.model, encoded)
+    encoded = tokenize(lm, texts)
+    vectors = _embed_rows(lm, lm.model, encoded, range(len(texts)))
     scaled = vectors / EMBEDDING_QUANTUM
     distance = (0.5 - (scaled - scaled.round()).abs()) * EMBEDDING_QUANTUM  # to the nearest rounding boundary
     near = (distance < NEAR_BOUNDARY).any(dim=-1).nonzero().flatten().tolist()
     if near:
-        subset = {name: value[near] for name, value in encoded.items()}
-        vectors[near] = _forward(lm, lm.exact(), subset)
+        vectors[near] = _embed_rows(lm, lm.exact(), encoded, near)
     return [Embedding(row.tolist(), i in near) for i, row in enumerate(vectors)]

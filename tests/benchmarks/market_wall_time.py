@@ -4,7 +4,9 @@ Same run, same model (a seeded GPT-2 of GPT-2 small's shape, built locally): pla
 `model.generate` on 2 threads, versus a local market (localnet, aggregator,
 two provider processes with 1 thread each, every part a separate process)
 paid by the SDK with the market's sampling rate at 10%. Timed from the quote
-to the closed job with all outputs. Also: on-chain transactions and lamports
+to the closed job with all outputs. The two are run alternately ROUNDS times
+and each keeps its best, so a burst of load from elsewhere on this shared
+machine lands on neither side alone. Also: on-chain transactions and lamports
 per request.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 PROMPTS = 64
 NEW_TOKENS = 64
 SAMPLING_BPS = 1_000
+ROUNDS = 2
 LAYERS, WIDTH = 12, 768  # GPT-2 small's shape: compute, not the market's fixed costs, should dominate
 
 
@@ -73,14 +76,20 @@ def measure() -> WallTime:
         torch.set_num_threads(2)
         tokenizer = lm.tokenizer
         tokenizer.padding_side = "left"
-        with torch.inference_mode():
-            start = time.perf_counter()
-            encoded = tokenizer(prompts, return_tensors="pt", padding=True)
-            lm.model.generate(**encoded, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.eos_token_id)
-            plain_s = time.perf_counter() - start
-        market_s, outputs_s, transactions, paid, verification = asyncio.run(
-            _market(model_dir, Path(directory) / "market", lm.digest, prompts))
-    return WallTime(market_s, outputs_s, plain_s, transactions, paid, verification)
+
+        def plain() -> float:
+            with torch.inference_mode():
+                start = time.perf_counter()
+                encoded = tokenizer(prompts, return_tensors="pt", padding=True)
+                lm.model.generate(**encoded, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+                return time.perf_counter() - start
+
+        plain_runs, market_runs = [], []
+        for round_ in range(ROUNDS):
+            plain_runs.append(plain())
+            market_runs.append(asyncio.run(_market(model_dir, Path(directory) / f"market-{round_}", lm.digest, prompts)))
+    market_s, outputs_s, transactions, paid, verification = min(market_runs, key=lambda run: run[0])
+    return WallTime(market_s, outputs_s, min(plain_runs), transactions, paid, verification)
 
 
 def markdown(result: WallTime) -> str:
@@ -88,7 +97,8 @@ def markdown(result: WallTime) -> str:
         "## The whole market ÷ plain transformers (same prompts, same thread budget, same run)",
         "",
         f"{PROMPTS} prompts × {NEW_TOKENS} new tokens, greedy, a seeded GPT-2 ({LAYERS} layers × {WIDTH}); market "
-        f"sampling rate {SAMPLING_BPS / 100:g}%; two provider processes × 1 thread vs `generate` on 2 threads.",
+        f"sampling rate {SAMPLING_BPS / 100:g}%; two provider processes × 1 thread vs `generate` on 2 threads. "
+        f"The two run alternately, {ROUNDS} times each; each side's best run.",
         "",
         "| | seconds | ÷ plain transformers | goal |",
         "|---|---:|---:|---:|",

@@ -14,12 +14,12 @@ verified. `TesseraSyncClient` (client.sync) is the same API without async.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from solders.keypair import Keypair
@@ -75,12 +75,13 @@ class TesseraClient:
 
     `max_lamports` caps the escrow of any one job (a quote above it raises
     BudgetExceeded before anything is signed); `timeout` bounds how long a
-    call waits for its job."""
+    call waits for its job; `long_poll` how long one status request may wait
+    at the aggregator for the job to move on."""
 
     def __init__(self, aggregator_url: str, rpc_url: str, keypair: Keypair, *, max_lamports: int | None = None,
-                 timeout: float = 300.0, poll_interval: float = 0.2) -> None:
+                 timeout: float = 300.0, long_poll: float = 10.0) -> None:
         self.keypair = keypair
-        self.max_lamports, self.timeout, self.poll_interval = max_lamports, timeout, poll_interval
+        self.max_lamports, self.timeout, self.long_poll = max_lamports, timeout, long_poll
         self.api = JsonApi(aggregator_url)
         self.chain = TesseraChain(rpc_url)
 
@@ -177,13 +178,21 @@ class TesseraClient:
         """The aggregator's report of a job: status, shards, verification, settlements."""
         return await self._call("GET", f"/v1/jobs/{job}")
 
+    async def _moved_on(self, job: str, report: dict | None, deadline: float) -> dict:
+        """The job's report: at once the first time, then once it differs from `report` (or the wait ran out)."""
+        if report is None:
+            return await self.status(job)
+        wait = max(0.0, min(self.long_poll, deadline - time.monotonic()))
+        return await self._call("GET", f"/v1/jobs/{job}?" + urlencode({"revision": report["revision"], "wait": f"{wait:.2f}"}))
+
     async def stream(self, job: str | SubmittedJob, timeout: float | None = None) -> AsyncIterator[ShardResult]:
         """Yields each shard's result as soon as it is verified (or served from the cache), in completion order."""
         address = job.job if isinstance(job, SubmittedJob) else job
         deadline = time.monotonic() + (timeout or self.timeout)
         seen: set[int] = set()
+        report = None
         while True:
-            report = await self.status(address)
+            report = await self._moved_on(address, report, deadline)
             for shard in report["shards"]:
                 if shard["index"] not in seen and shard["status"] in ("verified", "cached"):
                     seen.add(shard["index"])
@@ -192,19 +201,18 @@ class TesseraClient:
                 return
             if time.monotonic() > deadline:
                 raise JobTimeout(address, timeout or self.timeout)
-            await asyncio.sleep(self.poll_interval)
 
     async def wait(self, job: SubmittedJob, timeout: float | None = None) -> JobResult:
         """Waits for the job to be settled and closed; JobTimeout leaves it to `refund` after its deadline."""
         limit = timeout or self.timeout
         deadline = time.monotonic() + limit
+        report = None
         while True:
-            report = await self.status(job.job)
+            report = await self._moved_on(job.job, report, deadline)
             if report["status"] in FINISHED:
                 break
             if time.monotonic() > deadline:
                 raise JobTimeout(job.job, limit)
-            await asyncio.sleep(self.poll_interval)
         shards = [_shard(s) for s in report["shards"]]
         if report["status"] != "closed" or any(s["status"] not in ("verified", "cached") for s in report["shards"]):
             raise JobFailed(job.job, report["status"])

@@ -23,6 +23,7 @@ from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.reports import job_report, metrics_text
 from marketplace.aggregator import dashboard
 from marketplace.aggregator.service import Aggregator
+from marketplace.aggregator.signals import fired
 from marketplace.chain.client import TesseraChain
 from marketplace.errors import KeypairError, MessageError, MessageFormatError
 from marketplace.keys import load_keypair
@@ -106,7 +107,11 @@ async def submit_job(request: web.Request) -> web.Response:
 
 @routes.get("/v1/jobs/{job}")
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(await job_report(request.app[SERVICE].sessions, request.match_info["job"]))
+    """With `revision` (from an earlier report) and `wait`, a long poll: answers once the job moved on."""
+    service, job = request.app[SERVICE], request.match_info["job"]
+    if "revision" in request.query:
+        await service.wait_for_progress(job, request.query["revision"], service.wait_seconds(request.query.get("wait", 0)))
+    return web.json_response(await job_report(service.sessions, job))
 
 
 @routes.get("/v1/jobs/{job}/seed")
@@ -155,11 +160,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
     async def conduct() -> None:
         while True:
+            returned = service.work_returned.mark()
             try:
                 await conductor.step()
             except Exception:  # a failed pass is retried; the loop must not die
                 log.exception("conductor pass failed")
-            await asyncio.sleep(config.tick)
+            service.progress.fire()
+            await fired(returned, config.tick)  # results start the next pass at once; time-outs and the chain on the tick
 
     task = asyncio.create_task(conduct())
     yield

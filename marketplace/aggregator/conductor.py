@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from solders.pubkey import Pubkey
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 from sqlalchemy.orm.exc import StaleDataError
 
 from marketplace.aggregator import models as m
@@ -34,6 +35,7 @@ class Conductor:
     def __init__(self, aggregator: Aggregator) -> None:
         self.agg = aggregator
         self._to_cache: dict[str, m.CachedResult] = {}
+        self._work_queued = False  # this pass queued tasks: providers hear of it once they are committed
 
     async def step(self) -> None:
         await self.agg.expire_claims()
@@ -85,6 +87,11 @@ class Conductor:
                 await session.commit()
             except StaleDataError:  # a task changed under this pass: decide again on the next
                 await session.rollback()
+            else:
+                if self._work_queued:
+                    self.agg.work_available.fire()
+            finally:
+                self._work_queued = False
 
     def _decide_embedding(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
         """Primary and (if sampled) a recomputing replica; a referee recomputes when they differ."""
@@ -132,7 +139,7 @@ class Conductor:
         claim = [{"owner": primary.provider_owner, "output": primary.output, "digest": primary.digest}]
         if replica.status == "waiting":
             replica.claims, replica.status = claim, "queued"
-            self.agg.work_available.set()
+            self._work_queued = True
             return
         if replica.status != "done":
             return
@@ -201,7 +208,7 @@ class Conductor:
         shard.status = "disputed"
         session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=attempt, model_digest=job.model_digest,
                            claims=claims, status="queued", provider_owner=None, excluded_owners=sorted(excluded)))
-        self.agg.work_available.set()
+        self._work_queued = True
 
     def _ask_another_referee(self, session, job: m.Job, shard: m.Shard, referee: m.Task) -> None:
         """A referee whose check was unusable is replaced, and may not take it again."""
@@ -221,7 +228,7 @@ class Conductor:
         attempt = max(r.attempt for r in runs) + 1 if runs else 1
         session.add(m.Task(job=shard.job, shard=shard.index, role="primary", attempt=attempt, model_digest=job.model_digest,
                            excluded_owners=sorted({r.provider_owner for r in runs}), status="queued", provider_owner=None))
-        self.agg.work_available.set()
+        self._work_queued = True
 
     # settling and closing
 
@@ -265,7 +272,8 @@ class Conductor:
         await self.serve_cached(address, Pubkey.from_string(address))
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
-            tasks = (await session.execute(select(m.Task).where(m.Task.job == address, m.Task.role != "referee"))).scalars().all()
+            tasks = (await session.execute(select(m.Task).where(m.Task.job == address, m.Task.role != "referee").options(
+                load_only(m.Task.shard, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.digest)))).scalars().all()
             providers = {p.owner: p for p in (await session.execute(select(m.Provider))).scalars()}
         job_key = Pubkey.from_string(address)
         by_owner: dict[str, list[m.Task]] = defaultdict(list)
@@ -277,6 +285,8 @@ class Conductor:
                 select(m.Settlement).where(m.Settlement.job == address, m.Settlement.status == "confirmed"))).scalars()}
         settlements: list[Settlement] = []
         for owner, owned in sorted(by_owner.items()):
+            if all(t.shard in recorded.get(owner, ()) or _in_flight(t) for t in owned):
+                continue  # nothing of its could be settled yet: spare the chain a read
             assignment = await self.agg.chain.fetch(
                 AssignmentAccount, assignment_address(job_key, Pubkey.from_string(providers[owner].address))[0])
             if assignment is not None and assignment.last_verdict and assignment.paid_shards - recorded.get(owner, set()):
@@ -285,8 +295,7 @@ class Conductor:
             if assignment is None or assignment.status != AssignmentStatus.PENDING:
                 continue  # nothing on chain to settle (yet, or any more: never twice)
             pending = sorted(assignment.pending_shards)
-            if any(t.shard in assignment.pending_shards and (t.status in ("queued", "claimed") or (t.status == "done" and t.fault is None))
-                   for t in owned):
+            if any(t.shard in assignment.pending_shards and _in_flight(t) for t in owned):
                 continue  # some of its shards are still running or being verified
             runs = {t.shard: t for t in owned if t.status == "done"}
             committed = [runs.get(s) for s in pending]
@@ -297,17 +306,22 @@ class Conductor:
             settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted))
             if faulty:
                 log.info("job %s: slashing %s for shards %s", address, owner, sorted(faulty))
+        if settlements:
+            await self._send_settlements(address, job.client, settlements)
+        await self._close_if_done(address, job_key)
+
+    async def _send_settlements(self, address: str, client: str, settlements: list[Settlement]) -> None:
         async with self.agg.sessions() as session:
             quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
             seed = bytes.fromhex(quote.seed)
         market = await self.agg.market_account()
+        job_key = Pubkey.from_string(address)
         for start in range(0, len(settlements), MAX_SETTLE_ENTRIES):
             chunk = settlements[start:start + MAX_SETTLE_ENTRIES]
             await self.agg.chain.send([ix.settle(
-                self.agg.verifier.pubkey(), self.agg.market, job_key, Pubkey.from_string(job.client), market.treasury,
+                self.agg.verifier.pubkey(), self.agg.market, job_key, Pubkey.from_string(client), market.treasury,
                 seed, chunk)], [self.agg.verifier])
             await self._record(address, chunk)
-        await self._close_if_done(address, job_key)
 
     async def _record(self, address: str, chunk: list[Settlement]) -> None:
         async with self.agg.sessions() as session:
@@ -366,3 +380,8 @@ class Conductor:
             job = await session.get(m.Job, address)
             job.status, job.close_signature = "closed", signature
             await session.commit()
+
+
+def _in_flight(task: m.Task) -> bool:
+    """Still running, or returned and not yet verified."""
+    return task.status in ("waiting", "queued", "claimed") or (task.status == "done" and task.fault is None)

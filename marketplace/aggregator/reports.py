@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
 
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import NotFound
 from marketplace.chain.accounts import Verdict
+
+
+DECIDED = ("verified", "cached")
+
+
+def _revision(status: str, decided: int, settled: int) -> str:
+    """Changes whenever a client would see something new: the job's status, an output, a settlement."""
+    return f"{status}.{decided}.{settled}"
+
+
+async def job_revision(sessions, address: str) -> str:
+    """The job's revision, read without loading any output (long polls ask it on every wake-up)."""
+    async with sessions() as session:
+        status = (await session.execute(select(m.Job.status).where(m.Job.address == address))).scalar_one_or_none()
+        if status is None:
+            raise NotFound(f"no job {address}", "job_not_found")
+        decided = (await session.execute(select(func.count()).select_from(m.Shard).where(
+            m.Shard.job == address, m.Shard.status.in_(DECIDED)))).scalar_one()
+        settled = (await session.execute(select(func.count()).select_from(m.Settlement).where(
+            m.Settlement.job == address, m.Settlement.status == "confirmed"))).scalar_one()
+    return _revision(status, decided, settled)
 
 
 async def job_report(sessions, address: str) -> dict:
@@ -17,19 +39,23 @@ async def job_report(sessions, address: str) -> dict:
         if job is None:
             raise NotFound(f"no job {address}", "job_not_found")
         shards = (await session.execute(select(m.Shard).where(m.Shard.job == address).order_by(m.Shard.index))).scalars().all()
-        tasks = (await session.execute(select(m.Task).where(m.Task.job == address))).scalars().all()
+        tasks = (await session.execute(select(m.Task).where(m.Task.job == address).order_by(m.Task.id).options(
+            load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner)))).scalars().all()
         settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == address))).scalars().all()
         quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
     revealed = any(s.status == "confirmed" for s in settlements)
+    runs = defaultdict(list)
+    for task in tasks:
+        runs[task.shard].append(task)
     return {
         "job": address, "status": job.status, "kind": job.kind, "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline,
+        "revision": _revision(job.status, sum(s.status in DECIDED for s in shards), sum(s.status == "confirmed" for s in settlements)),
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
-             "output": s.output if s.status in ("verified", "cached") else None,
-             "providers": sorted({t.provider_owner for t in tasks if t.shard == s.index and t.role != "referee" and t.fault is False}),
-             "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault}
-                      for t in sorted(tasks, key=lambda t: t.id) if t.shard == s.index]}
+             "output": s.output if s.status in DECIDED else None,
+             "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != "referee" and t.fault is False}),
+             "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault} for t in runs[s.index]]}
             for s in shards
         ],
         "faults": [{"shard": t.shard, "role": t.role, "provider": t.provider_owner, "reason": "expired" if t.status == "expired" else "wrong_output"}

@@ -6,7 +6,6 @@ turns rows into verification work and on-chain settlement.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import time
@@ -25,7 +24,9 @@ from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.outputs import KINDS, parse_input, parse_params, result_digest
+from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
+from marketplace.aggregator.signals import Signal, fired
 from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
@@ -68,7 +69,9 @@ class Aggregator:
     def __post_init__(self) -> None:
         self.market = Pubkey.from_string(self.config.market)
         self.nonces = DatabaseReplayGuard(self.sessions)
-        self.work_available = asyncio.Event()
+        self.work_available = Signal()  # tasks were queued: providers waiting for work ask again
+        self.work_returned = Signal()  # results, hand-backs or a new job came in: the conductor makes a pass
+        self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -172,7 +175,8 @@ class Aggregator:
                 await session.commit()
             except IntegrityError as exc:
                 raise Conflict(f"job {job_text} was already submitted", "job_exists") from exc
-        self.work_available.set()
+        self.work_available.fire()
+        self.work_returned.fire()
         return {"job": job_text, "shards": job.shard_count, "cache_hits": plan["cache_hits"], "tasks": len(plan["tasks"])}
 
     async def _plan(self, session, job_text, seed, job: JobAccount, kind, inputs, params) -> dict:
@@ -247,23 +251,38 @@ class Aggregator:
             await session.commit()
         return {"provider": str(address), "owner": str(message.signer), "stake": account.stake, "free_stake": account.free_stake}
 
+    def wait_seconds(self, value: Any) -> float:
+        """How long a long poll may wait: what the caller asked for, up to the configured cap."""
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(f"wait must be a number of seconds, not {value!r}") from exc
+        if not 0 <= seconds <= 3600:  # also refuses NaN
+            raise BadRequest("wait must be 0 to 3600 seconds")
+        return min(seconds, self.config.long_poll)
+
+    async def wait_for_progress(self, job: str, revision: str, wait: float) -> None:
+        """Returns once the job's revision differs from `revision`, or after `wait` seconds."""
+        deadline = self.now() + wait
+        while True:
+            progressed = self.progress.mark()
+            if await job_revision(self.sessions, job) != revision or self.now() >= deadline:
+                return
+            await fired(progressed, min(1.0, deadline - self.now()))  # other processes progress it unseen: look again
+
     async def claim_work(self, message: SignedMessage) -> dict:
         await self.verify(message, "claim")
         owner = str(message.signer)
         limit = message.body.get("max_tasks", MAX_CLAIM)
-        wait = min(float(message.body.get("wait", self.config.long_poll)), self.config.long_poll)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_CLAIM:
             raise BadRequest(f"max_tasks must be 1 to {MAX_CLAIM}")
-        deadline = self.now() + max(wait, 0.0)
+        deadline = self.now() + self.wait_seconds(message.body.get("wait", self.config.long_poll))
         while True:
+            available = self.work_available.mark()
             tasks = await self._claim(owner, limit)
             if tasks or self.now() >= deadline:
                 return {"tasks": tasks}
-            self.work_available.clear()
-            try:
-                await asyncio.wait_for(self.work_available.wait(), timeout=min(1.0, deadline - self.now()))
-            except TimeoutError:
-                pass
+            await fired(available, min(1.0, deadline - self.now()))  # other processes queue work unseen: look again
 
     async def _claim(self, owner: str, limit: int) -> list[dict]:
         now = int(self.now())
@@ -364,8 +383,9 @@ class Aggregator:
                 await session.commit()
             except StaleDataError as exc:  # expired (and handed on) while these results arrived
                 raise Conflict("a task changed while its results arrived; ask for work again", "task_closed") from exc
+        self.work_returned.fire()
         if declined:
-            self.work_available.set()
+            self.work_available.fire()
         return {"accepted": accepted, "declined": declined}
 
     @staticmethod
@@ -397,5 +417,5 @@ class Aggregator:
             except StaleDataError:  # results arrived meanwhile: nothing was late after all
                 return 0
         if late:
-            self.work_available.set()
+            self.work_available.fire()
         return len(late)

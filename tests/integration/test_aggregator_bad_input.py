@@ -56,6 +56,8 @@ async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
             ("/v1/jobs", json.dumps(sign_message(client, "job", good_job_message.body, job=str(Keypair().pubkey())).to_json()).encode(), 401, "message_wrong_job"),
             ("/v1/jobs", json.dumps(sign_message(client, "results", good_job_message.body, job=job).to_json()).encode(), 401, "message_wrong_kind"),
             ("/v1/work", json.dumps(sign_message(stranger, "claim", {"max_tasks": 1, "wait": 0}).to_json()).encode(), 403, "provider_unknown"),
+            ("/v1/work", json.dumps(sign_message(provider.keypair, "claim", {"max_tasks": 1, "wait": "soon"}).to_json()).encode(), 400, "bad_request"),
+            ("/v1/work", json.dumps(sign_message(provider.keypair, "claim", {"max_tasks": 1, "wait": -1}).to_json()).encode(), 400, "bad_request"),
             ("/v1/providers", json.dumps(sign_message(stranger, "register", {"models": [MODEL_DIGEST.hex()], "capacity": 1, "endpoint": "http://x"}).to_json()).encode(), 403, "provider_unknown"),
             (f"/v1/jobs/{job}/results", json.dumps(sign_message(stranger, "results", {"results": [{"task": 1, "digest": "00" * 32, "output": None}]}, job=job).to_json()).encode(), 403, "task_not_yours"),
             (f"/v1/jobs/{job}/results", json.dumps(sign_message(stranger, "results", {"results": [{"task": 99999, "digest": "00" * 32, "output": None}]}, job=job).to_json()).encode(), 404, "task_not_found"),
@@ -67,6 +69,11 @@ async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
         after = await counts(market)
         assert after == before
         status, missing = await market.request("GET", f"/v1/jobs/{Keypair().pubkey()}")
+        assert (status, missing["error"]["code"]) == (404, "job_not_found")
+        for query in ("wait=soon", "wait=nan", "wait=-1", "wait=1e9"):
+            status, answer = await market.request("GET", f"/v1/jobs/{job}?revision=x&{query}")
+            assert (status, answer["error"]["code"]) == (400, "bad_request"), query
+        status, missing = await market.request("GET", f"/v1/jobs/{Keypair().pubkey()}?revision=x&wait=1")
         assert (status, missing["error"]["code"]) == (404, "job_not_found")
         status, seed = await market.request("GET", f"/v1/jobs/{job}/seed")
         assert (status, seed["error"]["code"]) == (404, "seed_not_revealed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
 
 import pytest
@@ -56,6 +57,30 @@ async def test_honest_market_runs_a_job_to_close(tmp_path):
         spent = before - await market.chain.balance(client.pubkey())
         assert spent == executions * price + executions * price * 200 // 10_000 + 5_000
         assert sum(p.tasks_done for p in providers) >= executions
+
+
+async def test_a_job_report_long_polls_until_the_job_moves_on(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0, long_poll=10.0) as market:
+        provider = ScriptedProvider(market.aggregator_url, market.chain, market.address)
+        await provider.join(3 * SOL, "http://127.0.0.1:7100")  # registered, not yet working
+        client = Keypair()
+        await market.chain.airdrop(client.pubkey(), 10 * SOL)
+        job = await market.submit_job(client, prompt_inputs(2), {"max_new_tokens": 3})
+        _, first = await market.request("GET", f"/v1/jobs/{job}")
+        started = time.monotonic()
+        _, same = await market.request("GET", f"/v1/jobs/{job}?revision={first['revision']}&wait=0.5")
+        assert same["revision"] == first["revision"] and time.monotonic() - started >= 0.45  # nothing moved: waited it out
+        waiting = asyncio.create_task(market.request("GET", f"/v1/jobs/{job}?revision={first['revision']}&wait=10"))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        started, stop = time.monotonic(), asyncio.Event()
+        working = asyncio.create_task(provider.run(stop))
+        _, moved = await waiting
+        stop.set()
+        await working
+        assert time.monotonic() - started < 5  # woken by the job's progress, not by the 10 s wait running out
+        assert moved["revision"] != first["revision"]
+        assert any(shard["status"] == "verified" for shard in moved["shards"])
 
 
 async def test_liar_is_caught_and_slashed(tmp_path):

@@ -20,7 +20,7 @@ from tests.integration.test_aggregator_market import providers_running
 async def funded_client(market, sol: int = 10) -> TesseraClient:
     agent = Keypair()
     await market.chain.airdrop(agent.pubkey(), sol * SOL)
-    return TesseraClient(market.aggregator_url, market.net.url, agent, poll_interval=0.05, timeout=60)
+    return TesseraClient(market.aggregator_url, market.net.url, agent, timeout=60)
 
 
 async def test_outputs_stream_in_and_the_receipt_adds_up(tmp_path):

@@ -44,6 +44,7 @@ from provider.journal import Journal, Result, ResultRow
 
 log = logging.getLogger("tessera.provider")
 GONE = (404, 409)  # the aggregator will never take these results: the task moved on
+ROUND_RETRY = 0.5  # seconds
 FINAL_PROGRAM_ERRORS = {"DeadlinePassed", "ShardOutOfRange", "WrongMarket", "InvalidAccountOwner", "InvalidDiscriminator"}
 
 
@@ -89,7 +90,9 @@ class ProviderNode:
         return await api.post("/v1/providers", sign_message(self.keypair, "register", body))
 
     async def claim(self, api: JsonApi) -> list[dict]:
-        body = {"max_tasks": self.config.capacity, "wait": self.config.claim_wait}
+        # A round that waits for the previous one's settlement is retried after each claim: claim briefly then.
+        wait = ROUND_RETRY if self.journal.to_commit() else self.config.claim_wait
+        body = {"max_tasks": self.config.capacity, "wait": wait}
         return (await api.post("/v1/work", sign_message(self.keypair, "claim", body)))["tasks"]
 
     async def _post(self, api: JsonApi, job: str, results: Sequence[Result]) -> None:

@@ -160,13 +160,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
     async def conduct() -> None:
         while True:
-            returned = service.work_returned.mark()
+            woken = service.activity.mark()
             try:
                 await conductor.step()
             except Exception:  # a failed pass is retried; the loop must not die
                 log.exception("conductor pass failed")
             service.progress.fire()
-            await fired(returned, config.tick)  # results start the next pass at once; time-outs and the chain on the tick
+            await fired(woken, config.tick)  # activity starts the next pass at once; claim expiry and deadlines wait for the tick
 
     task = asyncio.create_task(conduct())
     yield

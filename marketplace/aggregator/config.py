@@ -20,7 +20,7 @@ class AggregatorConfig:
     job_lifetime: int = 600  # seconds from quote to the job's deadline
     claim_timeout: int = 60  # seconds a provider has to return claimed work
     long_poll: float = 20.0  # seconds a work request waits for work
-    tick: float = 0.2  # seconds between two passes of the conductor
+    tick: float = 1.0  # seconds between conductor passes when no activity starts one sooner
     tie_tolerance: float = 1e-3  # logits: a top-2 gap below this is a tie
     max_body: int = 4 * 1024 * 1024  # bytes of one HTTP body
     max_shards: int = 256  # what one Job account holds

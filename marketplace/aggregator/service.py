@@ -70,7 +70,9 @@ class Aggregator:
         self.market = Pubkey.from_string(self.config.market)
         self.nonces = DatabaseReplayGuard(self.sessions)
         self.work_available = Signal()  # tasks were queued: providers waiting for work ask again
-        self.work_returned = Signal()  # results, hand-backs or a new job came in: the conductor makes a pass
+        # Something the conductor may act on: results, hand-backs, a new job, or a claim (a provider
+        # claims again only once it has committed what it ran, so its round may be settled now).
+        self.activity = Signal()
         self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
 
     async def market_account(self) -> MarketAccount:
@@ -176,7 +178,7 @@ class Aggregator:
             except IntegrityError as exc:
                 raise Conflict(f"job {job_text} was already submitted", "job_exists") from exc
         self.work_available.fire()
-        self.work_returned.fire()
+        self.activity.fire()
         return {"job": job_text, "shards": job.shard_count, "cache_hits": plan["cache_hits"], "tasks": len(plan["tasks"])}
 
     async def _plan(self, session, job_text, seed, job: JobAccount, kind, inputs, params) -> dict:
@@ -272,6 +274,7 @@ class Aggregator:
 
     async def claim_work(self, message: SignedMessage) -> dict:
         await self.verify(message, "claim")
+        self.activity.fire()
         owner = str(message.signer)
         limit = message.body.get("max_tasks", MAX_CLAIM)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_CLAIM:
@@ -383,7 +386,7 @@ class Aggregator:
                 await session.commit()
             except StaleDataError as exc:  # expired (and handed on) while these results arrived
                 raise Conflict("a task changed while its results arrived; ask for work again", "task_closed") from exc
-        self.work_returned.fire()
+        self.activity.fire()
         if declined:
             self.work_available.fire()
         return {"accepted": accepted, "declined": declined}

@@ -14,6 +14,10 @@ def _op(summary: str, body: dict | None = None, ok: str = "200") -> dict:
     return op
 
 
+def _query(name: str, kind: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -31,7 +35,9 @@ def openapi_document() -> dict:
                     "shard_count": {"type": "integer", "minimum": 1, "maximum": 256},
                     "kind": {"enum": ["generate", "embed"]}}})},
             "/v1/jobs": {"post": _op("Submit a job already created on chain, with its shard inputs (signed, kind `job`)", SIGNED, "201")},
-            "/v1/jobs/{job}": {"get": _op("Status, verified outputs and the verification report")},
+            "/v1/jobs/{job}": {"get": {**_op("Status, verified outputs and the verification report; with `revision` (from "
+                                             "a report) and `wait` (seconds), a long poll that answers once the job moved on"),
+                                       "parameters": [_query("revision", "string"), _query("wait", "number")]}},
             "/v1/jobs/{job}/seed": {"get": _op("The sampling seed, once settlement revealed it, for audit")},
             "/v1/jobs/{job}/results": {"post": _op("A provider's outputs and digests for its tasks, or `error` {code, message} to hand a task back (signed, kind `results`)", SIGNED)},
             "/v1/providers": {"post": _op("Register a staked provider's models and capacity (signed, kind `register`)", SIGNED)},

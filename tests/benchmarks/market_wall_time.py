@@ -158,10 +158,11 @@ def markdown(result: WallTime) -> str:
         f"| market: job settled and closed, receipt in hand | {result.market_s:.2f} | {result.ratio:.2f} | "
         f"{result.market_s / result.split_s:.2f} | ≤ 1.15 |",
         "",
-        "Both market clocks start at the quote. The split row is the hardware's share of the gap: decoding is "
-        "memory-bound, and two processes on two cores each stream the whole model per step where one process with "
-        "two threads streams it once. The rest is the market's: verification (replica checks after the primaries), "
-        "settlement and close_job, and its own processes (localnet, aggregator, the client) on the same two cores.",
+        "Both market clocks start at the quote. The split row runs plain `generate` the way the market runs its "
+        "providers (two 1-thread processes, half the prompts each), so the last column is what the market itself "
+        "adds: the replica checks, which can only start once the primaries are done; near-ties decided in float64; "
+        "settlement and close_job; and the market's own processes (localnet, aggregator, the client) on the same "
+        "two cores.",
         "",
         f"On chain: {result.transactions} transactions for the job ({result.transactions / PROMPTS:.2f} per request: "
         "create_job, one submit_results per provider round, settle, close_job); the client paid "

@@ -67,14 +67,16 @@ class Conductor:
             shards = (await session.execute(
                 select(m.Shard).where(m.Shard.status.in_(("running", "disputed"))).with_for_update(skip_locked=True)
             )).scalars().all()
-            jobs = {j.address: j for j in (await session.execute(
-                select(m.Job).where(m.Job.address.in_({s.job for s in shards})))).scalars()}
+            jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
+                m.Job.address.in_({s.job for s in shards}), m.Job.status.in_(("open", "settling"))))).scalars()}
             live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)
             for task in (await session.execute(select(m.Task).where(
                     m.Task.job.in_(jobs), m.Task.status.not_in(("expired", "declined", "cancelled"))).order_by(m.Task.id))).scalars():
                 live[(task.job, task.shard)].append(task)
             for shard in shards:
-                job = jobs[shard.job]
+                job = jobs.get(shard.job)
+                if job is None:
+                    continue  # closed or cancelled: nothing more is decided
                 tasks = live[(shard.job, shard.index)]
                 if job.kind == "generate":
                     self._decide_generation(session, job, shard, tasks)
@@ -205,6 +207,8 @@ class Conductor:
 
     def _ask_referee(self, session, job: m.Job, shard: m.Shard, claims: list[dict], excluded: set[str], attempt: int = 0) -> None:
         """A third provider, of none of the `excluded` owners, checks the `claims` on this shard."""
+        if self._too_late(job):
+            return
         shard.status = "disputed"
         session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=attempt, model_digest=job.model_digest,
                            claims=claims, status="queued", provider_owner=None, excluded_owners=sorted(excluded)))
@@ -215,6 +219,10 @@ class Conductor:
         self._ask_referee(session, job, shard, referee.claims or [],
                           set(referee.excluded_owners or []) | {referee.provider_owner}, referee.attempt + 1)
 
+    def _too_late(self, job: m.Job) -> bool:
+        """Past its deadline a job takes no new work: what is undecided then stays unpaid (settle_job)."""
+        return self.agg.now() > job.deadline
+
     def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
         shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how
         shard.decided_at = int(self.agg.now())
@@ -224,6 +232,8 @@ class Conductor:
         self._to_cache[key] = m.CachedResult(key=key, digest=run.digest, output=run.output, created_at=int(self.agg.now()))
 
     def _rerun(self, session, job: m.Job, shard: m.Shard, runs: list[m.Task]) -> None:
+        if self._too_late(job):
+            return
         shard.status = "running"
         attempt = max(r.attempt for r in runs) + 1 if runs else 1
         session.add(m.Task(job=shard.job, shard=shard.index, role="primary", attempt=attempt, model_digest=job.model_digest,
@@ -276,6 +286,7 @@ class Conductor:
                 load_only(m.Task.shard, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.digest)))).scalars().all()
             providers = {p.owner: p for p in (await session.execute(select(m.Provider))).scalars()}
         job_key = Pubkey.from_string(address)
+        past_deadline = self.agg.now() > job.deadline
         by_owner: dict[str, list[m.Task]] = defaultdict(list)
         for task in tasks:
             if task.provider_owner:
@@ -285,7 +296,7 @@ class Conductor:
                 select(m.Settlement).where(m.Settlement.job == address, m.Settlement.status == "confirmed"))).scalars()}
         settlements: list[Settlement] = []
         for owner, owned in sorted(by_owner.items()):
-            if all(t.shard in recorded.get(owner, ()) or _in_flight(t) for t in owned):
+            if not past_deadline and all(t.shard in recorded.get(owner, ()) or _in_flight(t) for t in owned):
                 continue  # nothing of its could be settled yet: spare the chain a read
             assignment = await self.agg.chain.fetch(
                 AssignmentAccount, assignment_address(job_key, Pubkey.from_string(providers[owner].address))[0])
@@ -295,14 +306,16 @@ class Conductor:
             if assignment is None or assignment.status != AssignmentStatus.PENDING:
                 continue  # nothing on chain to settle (yet, or any more: never twice)
             pending = sorted(assignment.pending_shards)
-            if any(t.shard in assignment.pending_shards and _in_flight(t) for t in owned):
+            undecided = {t.shard for t in owned if t.shard in assignment.pending_shards and _in_flight(t)}
+            if undecided and not past_deadline:
                 continue  # some of its shards are still running or being verified
             runs = {t.shard: t for t in owned if t.status == "done"}
             committed = [runs.get(s) for s in pending]
             honest_root = all(r is not None for r in committed) and assignment.results_root == merkle_root(
                 [bytes.fromhex(r.digest) for r in committed])
             faulty = set(pending) if not honest_root else {s for s in pending if runs[s].fault}
-            [verdict] = provider_verdicts({owner: pending}, {owner: faulty})
+            # Past the deadline an undecided shard (a dispute no referee could take) is not paid, nor a fault.
+            [verdict] = provider_verdicts({owner: set(pending) - (undecided - faulty)}, {owner: faulty})
             settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted))
             if faulty:
                 log.info("job %s: slashing %s for shards %s", address, owner, sorted(faulty))

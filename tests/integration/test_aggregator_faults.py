@@ -6,6 +6,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.chain import instructions as ix
 
 from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
@@ -113,3 +114,21 @@ async def test_cancelled_job_stops_cleanly(tmp_path):
         assert all(run["status"] == "cancelled" for s in report["shards"] for run in s["runs"])
         assert await market.chain.balance(client.pubkey()) > before - sent.fee  # escrow and rent came back
         assert (await provider.work_once()) == 0  # nothing left to hand out
+
+
+async def test_a_dispute_no_referee_can_take_is_left_unpaid_at_the_deadline(tmp_path):
+    # Two owners: every replica check of a liar's shard, and every false accusation by it, needs a
+    # third owner as referee. There is none, so those shards stay undecided until the deadline.
+    async with running_market(tmp_path, sampling_rate_bps=10_000, job_lifetime=8) as market, \
+            providers_running(market, ["honest", "liar"]) as providers:
+        client = await funded_client(market)
+        job = await market.submit_job(client, prompt_inputs(4), {"max_new_tokens": 3})
+        report = await market.wait_for(job, timeout=60)  # closed, past its deadline
+        disputed = {s["index"] for s in report["shards"] if s["status"] == "disputed"}
+        assert disputed, [s["runs"] for s in report["shards"]]
+        assert all(s["verdict"] != "slash" for s in report["settlements"])  # nobody was proven wrong
+        assert all(not disputed & set(s["accepted"]) for s in report["settlements"])  # nor paid for a dispute
+        assert await market.chain.fetch(JobAccount, Pubkey.from_string(job)) is None  # escrow and rent went back
+        for provider in providers:  # no collateral is left locked in the job
+            account = await market.chain.fetch(ProviderAccount, provider_address(market.address, provider.owner)[0])
+            assert account.free_stake == account.stake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 
 from sqlalchemy import func, select
@@ -15,9 +16,10 @@ from marketplace.chain.accounts import Verdict
 DECIDED = ("verified", "cached")
 
 
-def _revision(status: str, decided: int, settled: int) -> str:
-    """Changes whenever a client would see something new: the job's status, an output, a settlement."""
-    return f"{status}.{decided}.{settled}"
+def _revision(status: str, decided: int, settlements: list[tuple[str, int, list[int]]]) -> str:
+    """Changes whenever a client would see something new: the job's status, an output, a settlement round."""
+    state = repr((status, decided, sorted((owner, verdict, len(accepted)) for owner, verdict, accepted in settlements)))
+    return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
 
 
 async def job_revision(sessions, address: str) -> str:
@@ -28,8 +30,9 @@ async def job_revision(sessions, address: str) -> str:
             raise NotFound(f"no job {address}", "job_not_found")
         decided = (await session.execute(select(func.count()).select_from(m.Shard).where(
             m.Shard.job == address, m.Shard.status.in_(DECIDED)))).scalar_one()
-        settled = (await session.execute(select(func.count()).select_from(m.Settlement).where(
-            m.Settlement.job == address, m.Settlement.status == "confirmed"))).scalar_one()
+        settled = [tuple(row) for row in (await session.execute(
+            select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
+                m.Settlement.job == address, m.Settlement.status == "confirmed"))).all()]
     return _revision(status, decided, settled)
 
 
@@ -50,7 +53,8 @@ async def job_report(sessions, address: str) -> dict:
     return {
         "job": address, "status": job.status, "kind": job.kind, "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline,
-        "revision": _revision(job.status, sum(s.status in DECIDED for s in shards), sum(s.status == "confirmed" for s in settlements)),
+        "revision": _revision(job.status, sum(s.status in DECIDED for s in shards),
+                              [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == "confirmed"]),
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
              "output": s.output if s.status in DECIDED else None,

@@ -76,11 +76,16 @@ async def test_a_job_report_long_polls_until_the_job_moves_on(tmp_path):
         started, stop = time.monotonic(), asyncio.Event()
         working = asyncio.create_task(provider.run(stop))
         _, moved = await waiting
-        stop.set()
-        await working
         assert time.monotonic() - started < 5  # woken by the job's progress, not by the 10 s wait running out
         assert moved["revision"] != first["revision"]
         assert any(shard["status"] == "verified" for shard in moved["shards"])
+        closed = await market.wait_for(job)
+        stop.set()
+        await working
+        assert closed["settlements"]
+        started = time.monotonic()
+        _, still = await market.request("GET", f"/v1/jobs/{job}?revision={closed['revision']}&wait=0.5")
+        assert still["revision"] == closed["revision"] and time.monotonic() - started >= 0.45  # settled state: nothing new
 
 
 async def test_liar_is_caught_and_slashed(tmp_path):

@@ -20,7 +20,7 @@ from marketplace.aggregator.errors import BadRequest
 from marketplace.aggregator.outputs import parse_checks, parse_params, result_digest
 from marketplace.aggregator.service import Aggregator, cache_key
 from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, ProviderAccount, ProviderStatus,
-                              assignment_address, provider_address)
+                              Verdict, assignment_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.digests import embeddings_agree
@@ -345,8 +345,8 @@ class Conductor:
                                              accepted=sorted(s.accepted), status="confirmed"))
                 else:  # a later round: what it was paid for accumulates
                     row.verdict, row.accepted, row.status = int(s.verdict), sorted(set(row.accepted) | s.accepted), "confirmed"
-                if s.verdict == 3:
-                    provider = await session.get(m.Provider, str(s.provider_owner))
+                provider = await session.get(m.Provider, str(s.provider_owner))
+                if s.verdict == Verdict.SLASH and provider is not None:  # a stranger may never have registered here
                     provider.faults += 1
             job = await session.get(m.Job, address)
             job.status = "settling"
@@ -374,10 +374,28 @@ class Conductor:
         if account is None:  # closed already (by us before a crash, or by anyone)
             await self._mark_closed(address, None)
             return
-        if account.pending_assignments or (len(account.paid_shards) < account.shard_count and account.deadline >= self.agg.now()):
+        if account.pending_assignments:
+            # Every round of work this aggregator handed out is settled by now: what is left was
+            # committed by someone never given work here.
+            await self._settle_strangers(address, account)
+            return  # closed on a later pass
+        if len(account.paid_shards) < account.shard_count and account.deadline >= self.agg.now():
             return
         sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
         await self._mark_closed(address, str(sent.signature))
+
+    async def _settle_strangers(self, address: str, account: JobAccount) -> None:
+        """Slashes rounds committed on this job by providers never given work on it (a griefer's, locking the job)."""
+        async with self.agg.sessions() as session:
+            known = set((await session.execute(select(m.Task.provider_owner).where(m.Task.job == address))).scalars())
+        strangers = []
+        for _, assignment in await self.agg.chain.all(AssignmentAccount, Pubkey.from_string(address)):
+            provider = await self.agg.chain.fetch(ProviderAccount, assignment.provider)
+            if assignment.status == AssignmentStatus.PENDING and provider is not None and str(provider.owner) not in known:
+                strangers.append(Settlement(provider.owner, Verdict.SLASH, frozenset()))
+        if strangers:
+            log.warning("job %s: slashing %s for rounds of work nobody gave them", address, [str(s.provider_owner) for s in strangers])
+            await self._send_settlements(address, str(account.client), strangers)
 
     async def _can_commit(self, owner: str) -> bool:
         account = await self.agg.chain.fetch(ProviderAccount, provider_address(self.agg.market, Pubkey.from_string(owner))[0])

@@ -77,11 +77,11 @@ class TesseraChain:
             raise ChainError(f"{address} is not a Tessera account (owner {response.value.owner})")
         return cls.decode(bytes(response.value.data))
 
-    async def all(self, cls: type[A], market: Pubkey | None = None) -> list[tuple[Pubkey, A]]:
-        """Every account of a type, optionally only those whose first field is `market`."""
+    async def all(self, cls: type[A], owner: Pubkey | None = None) -> list[tuple[Pubkey, A]]:
+        """Every account of a type, optionally only those whose first field is `owner` (a market; a job for assignments)."""
         filters: list = [ACCOUNT_SIZES[cls]]
-        if market is not None:
-            filters.append(MemcmpOpts(offset=8, bytes=str(market)))
+        if owner is not None:
+            filters.append(MemcmpOpts(offset=8, bytes=str(owner)))
         response = await self.rpc.get_program_accounts(self.program_id, encoding="base64", filters=filters)
         return [(item.pubkey, cls.decode(bytes(item.account.data))) for item in response.value]
 

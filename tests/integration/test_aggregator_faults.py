@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -132,3 +134,30 @@ async def test_a_dispute_no_referee_can_take_is_left_unpaid_at_the_deadline(tmp_
         for provider in providers:  # no collateral is left locked in the job
             account = await market.chain.fetch(ProviderAccount, provider_address(market.address, provider.owner)[0])
             assert account.free_stake == account.stake
+
+
+async def test_a_round_committed_by_a_provider_never_given_work_is_slashed(tmp_path):
+    # Any staked provider can commit results for any open job; one that was never given work
+    # there would otherwise hold the job open (and the client's escrow) for good.
+    async with running_market(tmp_path, sampling_rate_bps=0) as market:
+        honest = ScriptedProvider(market.aggregator_url, market.chain, market.address)
+        await honest.join(3 * SOL, "http://127.0.0.1:7100")
+        griefer = Keypair()  # staked on chain, never registered with the aggregator
+        await market.chain.airdrop(griefer.pubkey(), 4 * SOL)
+        await market.chain.send([ix.register_provider(griefer.pubkey(), market.address, "http://x", 3 * SOL, 4)], [griefer])
+        client = await funded_client(market)
+        job = await market.submit_job(client, prompt_inputs(2), {"max_new_tokens": 3})
+        await market.chain.send([ix.submit_results(griefer.pubkey(), market.address, Pubkey.from_string(job), [0], b"\x07" * 32)],
+                                [griefer])
+        stop = asyncio.Event()
+        working = asyncio.create_task(honest.run(stop))
+        try:
+            report = await market.wait_for(job, timeout=60)
+        finally:
+            stop.set()
+            await working
+        verdicts = {s["provider"]: s["verdict"] for s in report["settlements"]}
+        assert verdicts == {str(honest.owner): "pay", str(griefer.pubkey()): "slash"}
+        assert await market.chain.fetch(JobAccount, Pubkey.from_string(job)) is None
+        account = await market.chain.fetch(ProviderAccount, provider_address(market.address, griefer.pubkey())[0])
+        assert account.shards_slashed == 1 and account.stake < 3 * SOL and account.locked_stake == 0

@@ -390,8 +390,10 @@ class Conductor:
             known = set((await session.execute(select(m.Task.provider_owner).where(m.Task.job == address))).scalars())
         strangers = []
         for _, assignment in await self.agg.chain.all(AssignmentAccount, Pubkey.from_string(address)):
+            if assignment.status != AssignmentStatus.PENDING:
+                continue
             provider = await self.agg.chain.fetch(ProviderAccount, assignment.provider)
-            if assignment.status == AssignmentStatus.PENDING and provider is not None and str(provider.owner) not in known:
+            if provider is not None and str(provider.owner) not in known:
                 strangers.append(Settlement(provider.owner, Verdict.SLASH, frozenset()))
         if strangers:
             log.warning("job %s: slashing %s for rounds of work nobody gave them", address, [str(s.provider_owner) for s in strangers])

@@ -44,7 +44,7 @@ from provider.journal import Journal, Result, ResultRow
 
 log = logging.getLogger("tessera.provider")
 GONE = (404, 409)  # the aggregator will never take these results: the task moved on
-ROUND_RETRY = 0.5  # seconds
+ROUND_RETRY = 0.5  # seconds a claim waits while a committed round awaits settlement
 FINAL_PROGRAM_ERRORS = {"DeadlinePassed", "ShardOutOfRange", "WrongMarket", "InvalidAccountOwner", "InvalidDiscriminator"}
 
 
@@ -90,7 +90,7 @@ class ProviderNode:
         return await api.post("/v1/providers", sign_message(self.keypair, "register", body))
 
     async def claim(self, api: JsonApi) -> list[dict]:
-        # A round that waits for the previous one's settlement is retried after each claim: claim briefly then.
+        # A round waiting for the previous one's settlement is committed after a claim returns: claim briefly then.
         wait = ROUND_RETRY if self.journal.to_commit() else self.config.claim_wait
         body = {"max_tasks": self.config.capacity, "wait": wait}
         return (await api.post("/v1/work", sign_message(self.keypair, "claim", body)))["tasks"]

@@ -246,7 +246,7 @@ class Conductor:
         """A job cancelled on chain, or past its deadline, takes no more work."""
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
-            expired = self.agg.now() > job.deadline
+            expired = self._too_late(job)
             gone = not expired and await self.agg.chain.fetch(JobAccount, job_key) is None
             if not (expired or gone):
                 return False
@@ -286,7 +286,7 @@ class Conductor:
                 load_only(m.Task.shard, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.digest)))).scalars().all()
             providers = {p.owner: p for p in (await session.execute(select(m.Provider))).scalars()}
         job_key = Pubkey.from_string(address)
-        past_deadline = self.agg.now() > job.deadline
+        past_deadline = self._too_late(job)
         by_owner: dict[str, list[m.Task]] = defaultdict(list)
         for task in tasks:
             if task.provider_owner:

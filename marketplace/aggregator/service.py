@@ -26,7 +26,7 @@ from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFo
 from marketplace.aggregator.outputs import KINDS, parse_input, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
-from marketplace.aggregator.signals import Signal, fired
+from marketplace.aggregator.signals import Signal, long_poll
 from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
@@ -265,12 +265,7 @@ class Aggregator:
 
     async def wait_for_progress(self, job: str, revision: str, wait: float) -> None:
         """Returns once the job's revision differs from `revision`, or after `wait` seconds."""
-        deadline = self.now() + wait
-        while True:
-            progressed = self.progress.mark()
-            if await job_revision(self.sessions, job) != revision or self.now() >= deadline:
-                return
-            await fired(progressed, min(1.0, deadline - self.now()))  # other processes progress it unseen: look again
+        await long_poll(self.progress, lambda: job_revision(self.sessions, job), lambda current: current != revision, wait)
 
     async def claim_work(self, message: SignedMessage) -> dict:
         await self.verify(message, "claim")
@@ -279,13 +274,8 @@ class Aggregator:
         limit = message.body.get("max_tasks", MAX_CLAIM)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_CLAIM:
             raise BadRequest(f"max_tasks must be 1 to {MAX_CLAIM}")
-        deadline = self.now() + self.wait_seconds(message.body.get("wait", self.config.long_poll))
-        while True:
-            available = self.work_available.mark()
-            tasks = await self._claim(owner, limit)
-            if tasks or self.now() >= deadline:
-                return {"tasks": tasks}
-            await fired(available, min(1.0, deadline - self.now()))  # other processes queue work unseen: look again
+        wait = self.wait_seconds(message.body.get("wait", self.config.long_poll))
+        return {"tasks": await long_poll(self.work_available, lambda: self._claim(owner, limit), bool, wait)}
 
     async def _claim(self, owner: str, limit: int) -> list[dict]:
         now = int(self.now())

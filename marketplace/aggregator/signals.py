@@ -9,6 +9,11 @@ database do not fire here, so every waiter also wakes on a timeout.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+RECHECK = 1.0  # seconds: what other processes change fires nothing here
 
 
 class Signal:
@@ -31,3 +36,15 @@ async def fired(mark: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def long_poll(signal: Signal, look: Callable[[], Awaitable[T]], found: Callable[[T], bool], seconds: float) -> T:
+    """`look()` until `found` says yes or `seconds` pass, looking again on each fire of `signal` (and every RECHECK)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        mark = signal.mark()
+        result = await look()
+        if found(result) or loop.time() >= deadline:
+            return result
+        await fired(mark, min(RECHECK, deadline - loop.time()))

@@ -50,7 +50,7 @@ def market_table(address: Pubkey, market: MarketAccount) -> Table:
         ("claim timeout", f"{market.claim_timeout:,} s"),
         ("providers", str(market.provider_count)),
         ("total stake", sol(market.total_stake)),
-        ("jobs created", str(market.next_job_id)),
+        ("jobs created", str(market.jobs_created)),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -47,8 +47,6 @@ from marketplace.merkle import merkle_root
 from marketplace.messages import sign_message
 
 FINISHED = ("closed", "cancelled")
-CREATE_RETRIES = 5  # another client may take the quoted job id first: quote again
-RACED = {"JobIdMismatch", "AccountAlreadyInitialized", "InvalidPda"}
 
 
 @dataclass(frozen=True)
@@ -150,23 +148,19 @@ class TesseraClient:
             raise InvalidRequest(f"a job has 1 to {MAX_SHARDS} inputs; send a larger batch as several jobs")
         cap = max_lamports if max_lamports is not None else self.max_lamports
         root = merkle_root([input_digest(item) for item in inputs])
-        for attempt in range(CREATE_RETRIES):
-            quote = await self.quote(kind, len(inputs), model)
-            if cap is not None and quote["escrow"] > cap:
-                raise BudgetExceeded(quote["escrow"], cap)
-            market = Pubkey.from_string(quote["market"])
-            job = job_address(market, quote["job_id"])[0]
-            instruction = ix.create_job(
-                self.keypair.pubkey(), market, quote["job_id"], model_digest=bytes.fromhex(_model_hex(model)),
-                input_root=root, seed_commitment=bytes.fromhex(quote["seed_commitment"]),
-                price_per_shard=quote["price_per_shard"], deadline=quote["deadline"], shard_count=len(inputs))
-            try:
-                sent = await self.chain.send([instruction], [self.keypair])
-                break
-            except ChainError as exc:
-                if getattr(exc, "name", None) in RACED and attempt + 1 < CREATE_RETRIES:
-                    continue
-                raise ChainRefused(f"create_job was refused: {exc}") from exc
+        quote = await self.quote(kind, len(inputs), model)
+        if cap is not None and quote["escrow"] > cap:
+            raise BudgetExceeded(quote["escrow"], cap)
+        market = Pubkey.from_string(quote["market"])
+        job = job_address(market, quote["job_id"])[0]
+        instruction = ix.create_job(
+            self.keypair.pubkey(), market, quote["job_id"], model_digest=bytes.fromhex(_model_hex(model)),
+            input_root=root, seed_commitment=bytes.fromhex(quote["seed_commitment"]),
+            price_per_shard=quote["price_per_shard"], deadline=quote["deadline"], shard_count=len(inputs))
+        try:
+            sent = await self.chain.send([instruction], [self.keypair])
+        except ChainError as exc:
+            raise ChainRefused(f"create_job was refused: {exc}") from exc
         created = next((e.data for e in sent.events if e.name == "JobCreated"), None)
         escrow = created.escrow if created is not None else quote["escrow"]
         job_rent = await self.chain.balance(job) - escrow

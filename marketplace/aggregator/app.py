@@ -77,7 +77,7 @@ async def health(request: web.Request) -> web.Response:
     async with service.sessions() as session:
         await session.execute(text("SELECT 1"))
     market = await service.market_account()
-    return web.json_response({"status": "ok", "market": str(service.market), "next_job_id": market.next_job_id})
+    return web.json_response({"status": "ok", "market": str(service.market), "jobs_created": market.jobs_created})
 
 
 @routes.get("/")

@@ -53,7 +53,7 @@ async def snapshot(service) -> dict:
         })
     return {
         "market": {"address": str(service.market), "sampling_rate_bps": market.sampling_rate_bps, "fee_bps": market.fee_bps,
-                   "min_stake": market.min_stake, "next_job_id": market.next_job_id},
+                   "min_stake": market.min_stake, "jobs_created": market.jobs_created},
         "jobs": [{"job": j.address, "status": j.status, "kind": j.kind, "shards": j.shard_count,
                   "done": progress.get(j.address, 0), "cache_hits": j.cache_hits, "created_at": j.created_at} for j in jobs],
         "providers": rows,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ class Aggregator:
                                 price_per_shard=price, expires_at=now + self.config.quote_ttl))
             await session.commit()
         return {
-            "market": str(self.market), "job_id": market.next_job_id, "seed_commitment": commitment,
+            "market": str(self.market), "job_id": secrets.randbits(63), "seed_commitment": commitment,
             "price_per_shard": price, "shard_count": count, "execution_budget": budget, "fee_bps": market.fee_bps,
             "sampling_rate_bps": market.sampling_rate_bps, "escrow": escrow,
             "deadline": now + self.config.job_lifetime, "expires_at": now + self.config.quote_ttl,

@@ -113,7 +113,7 @@ class MarketAccount:
     min_stake: int
     unbonding_period: int
     claim_timeout: int
-    next_job_id: int
+    jobs_created: int
     total_stake: int
     provider_count: int
     fee_bps: int

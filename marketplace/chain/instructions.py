@@ -149,7 +149,7 @@ def create_job(
     deadline: int,
     shard_count: int,
 ) -> Instruction:
-    """`job_id` must be the market's next_job_id, read from the Market account."""
+    """`job_id` is the client's choice (the aggregator quotes a random one); it seeds the Job PDA."""
     job, _ = job_address(market, _amount(job_id, "job_id"))
     return build_instruction(
         "create_job",

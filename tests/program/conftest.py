@@ -106,7 +106,7 @@ class JobFixture:
 def create_job(runtime: LocalRuntime, market: MarketFixture, client: Keypair, *, shard_count: int = 8,
                price: int = 1_000_000, lifetime: int = 3600) -> JobFixture:
     seed = hashlib.sha256(bytes(client.pubkey()) + shard_count.to_bytes(4, "little")).digest()
-    job_id = MarketAccount.decode(runtime.account_data(market.address)).next_job_id
+    job_id = MarketAccount.decode(runtime.account_data(market.address)).jobs_created
     deadline = runtime.unix_time + lifetime
     instruction = ix.create_job(
         client.pubkey(), market.address, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,

@@ -74,14 +74,25 @@ def test_create_job_success(runtime, funded, market):
     assert (state.client, state.market, state.job_id, state.shard_count, state.escrow) == (client.pubkey(), market.address, 0, 8, escrow)
     assert (state.execution_budget, state.executions_paid, state.fee_bps, state.sampling_rate_bps) == (9, 0, 200, 1_000)
     assert state.seed_commitment == hashlib.sha256(job.seed).digest() and state.revealed_seed is None
-    assert MarketAccount.decode(runtime.account_data(market.address)).next_job_id == 1
+    assert MarketAccount.decode(runtime.account_data(market.address)).jobs_created == 1
 
 
-def test_create_job_fail_job_id_mismatch(runtime, funded, market):
+def test_create_job_success_concurrent_clients_choose_their_own_ids(runtime, funded, market):
+    """Two clients that read the market at the same moment both create their jobs: ids are theirs to choose."""
+    clients = [funded(), funded()]
+    for client, job_id in zip(clients, (2**64 - 1, 7)):
+        instruction = ix.create_job(client.pubkey(), market.address, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                    seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 60, shard_count=1)
+        assert runtime.send([instruction], [client]).ok
+        assert JobAccount.decode(runtime.account_data(job_address(market.address, job_id)[0])).job_id == job_id
+    assert MarketAccount.decode(runtime.account_data(market.address)).jobs_created == 2
+
+
+def test_create_job_fail_id_taken(runtime, funded, market, job):
     client = funded()
-    instruction = ix.create_job(client.pubkey(), market.address, 5, model_digest=b"m" * 32, input_root=b"i" * 32,
+    instruction = ix.create_job(client.pubkey(), market.address, job.job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
                                 seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 60, shard_count=1)
-    expect_error(runtime.send([instruction], [client]), "JobIdMismatch")
+    expect_error(runtime.send([instruction], [client]), "AccountAlreadyInitialized")
 
 
 @pytest.mark.parametrize("field,value,error", [
@@ -195,6 +206,32 @@ def test_settle_success_pay(runtime, market, job, providers):
     state = job_state(runtime, job)
     assert (state.revealed_seed, state.paid_shards, state.executions_paid, state.pending_assignments) == (job.seed, {0, 1}, 2, 0)
     assert [e.name for e in outcome.events] == ["SeedRevealed", "AssignmentSettled"]
+
+
+def test_settle_success_treasury_is_the_verifier(runtime, market, job, providers):
+    """The README's market: `market init` makes one key authority, verifier and treasury."""
+    authority = market.authority
+    cfg = config(authority.pubkey(), treasury=authority.pubkey())
+    assert runtime.send([ix.update_market(authority.pubkey(), cfg)], [authority]).ok
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    balances = Balances(runtime, owner=p.owner.pubkey(), verifier=authority.pubkey(), job=job.address)
+    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0, 1})), treasury=authority.pubkey())
+    assert outcome.ok, outcome.logs
+    paid, fee = 2 * job.price, 2 * job.price * 200 // 10_000
+    assert balances.changes() == {"owner": paid, "verifier": fee - FEE_PER_SIGNATURE, "job": -(paid + fee)}
+
+
+def test_settle_success_slash_when_the_client_owns_the_provider(runtime, market, providers):
+    """A client that is also the cheating provider's owner gets its client share of the slash, nothing more."""
+    p = providers[0]
+    job = create_job(runtime, market, p.owner)
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    balances = Balances(runtime, provider=p.address, owner=p.owner.pubkey(), treasury=market.config.treasury, job=job.address)
+    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH))
+    assert outcome.ok, outcome.logs
+    slashed = max(2 * SOL * market.config.slash_bps // 10_000, 2 * job.price)
+    assert balances.changes() == {"provider": -slashed, "owner": slashed // 2, "treasury": slashed - slashed // 2, "job": 0}
 
 
 def test_settle_success_slash(runtime, market, job, providers):
@@ -323,11 +360,25 @@ def test_close_job_fail_while_assignments_pending(runtime, market, job, provider
     expect_error(runtime.send([ix.close_job(job.address, job.client.pubkey())], [providers[1].owner]), "JobNotFinished")
 
 
-def test_close_job_fail_unpaid_shards_before_deadline(runtime, market, job):
+def test_close_job_fail_unpaid_shards_before_deadline(runtime, funded, market, job):
+    stranger = funded()
+    expect_error(runtime.send([ix.close_job(job.address, job.client.pubkey())], [stranger]), "JobNotFinished")
+
+
+def test_close_job_success_client_gives_up_before_deadline(runtime, market, job, providers):
+    """A job nobody can run ends when its client says so: settled work stays paid, the rest comes back at once."""
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
     expect_error(runtime.send([ix.close_job(job.address, job.client.pubkey())], [job.client]), "JobNotFinished")
+    assert settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.PAY, frozenset({0}))).ok
+    held = runtime.balance(job.address)
+    balances = Balances(runtime, client=job.client.pubkey())
+    assert runtime.send([ix.close_job(job.address, job.client.pubkey())], [job.client]).ok
+    assert balances.changes() == {"client": held - FEE_PER_SIGNATURE}
+    assert runtime.account(job.address) is None
 
 
-def test_close_job_success_and_no_revival(runtime, funded, market, providers):
+def test_close_job_success_and_revival_frees_stale_assignments(runtime, funded, market, providers):
     job = create_job(runtime, market, funded(), shard_count=2)
     p = providers[0]
     assert submit(runtime, market, job, p, [0, 1]).ok
@@ -340,12 +391,12 @@ def test_close_job_success_and_no_revival(runtime, funded, market, providers):
     assert outcome.ok, outcome.logs
     assert balances.changes() == {"client": held}
     assert runtime.account(job.address) is None
-    # The job's address can never hold a job again: its id is spent.
-    instruction = ix.create_job(job.client.pubkey(), market.address, job.job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
-                                seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 60, shard_count=1)
-    expect_error(runtime.send([instruction], [job.client]), "JobIdMismatch")
     expect_error(submit(runtime, market, job, providers[1], [0]), "InvalidAccountOwner")
-    # Its assignments can now close, returning their rent to the providers.
+    # A client may create a new job at the spent id; the old job's assignments still close, returning their rent.
+    runtime.advance(1)
+    instruction = ix.create_job(job.client.pubkey(), market.address, job.job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                seed_commitment=b"s" * 32, price_per_shard=1, deadline=runtime.unix_time + 3600, shard_count=1)
+    assert runtime.send([instruction], [job.client]).ok
     rent = runtime.rent_exempt_minimum(ASSIGNMENT_LEN)
     balances = Balances(runtime, owner=p.owner.pubkey())
     assert runtime.send([ix.close_assignment(p.owner.pubkey(), market.address, job.address)], [p.owner]).ok

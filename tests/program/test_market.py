@@ -31,7 +31,7 @@ def test_initialize_market_success(runtime, funded):
     assert account.authority == authority.pubkey()
     assert (account.verifier, account.treasury, account.min_stake) == (cfg.verifier, cfg.treasury, cfg.min_stake)
     assert (account.fee_bps, account.slash_bps, account.sampling_rate_bps) == (200, 5_000, 1_000)
-    assert (account.next_job_id, account.total_stake, account.provider_count, account.bump) == (0, 0, 0, bump)
+    assert (account.jobs_created, account.total_stake, account.provider_count, account.bump) == (0, 0, 0, bump)
     assert runtime.account(market).owner == runtime.program_id
     [event] = outcome.events
     assert event.name == "MarketInitialized"
@@ -110,14 +110,14 @@ def test_initialize_market_fail_wrong_system_program(runtime, funded):
     expect_error(runtime.send([instruction], [authority]), "InvalidSystemProgram")
 
 
-def test_initialize_market_fail_duplicate_account(runtime, funded):
+def test_initialize_market_fail_authority_as_market(runtime, funded):
     authority = funded()
     instruction = ix.build_instruction(
         "initialize_market",
         {"config": config(authority.pubkey()).to_idl()},
         {"authority": authority.pubkey(), "market": authority.pubkey(), "system_program": SYSTEM_PROGRAM_ID},
     )
-    expect_error(runtime.send([instruction], [authority]), "DuplicateAccount")
+    expect_error(runtime.send([instruction], [authority]), "InvalidPda")
 
 
 def test_instruction_fail_malformed_data(runtime, funded):

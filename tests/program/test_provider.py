@@ -93,10 +93,10 @@ def test_register_provider_fail_market_not_a_market(runtime, funded):
     expect_error(runtime.send([instruction], [owner]), "InvalidAccountOwner")
 
 
-def test_register_provider_fail_duplicate_account(runtime, funded, market):
+def test_register_provider_fail_market_as_provider(runtime, funded, market):
     owner = funded()
     instruction = ix.build_instruction("register_provider", register_args(), register_accounts(owner.pubkey(), market.address, market.address))
-    expect_error(runtime.send([instruction], [owner]), "DuplicateAccount")
+    expect_error(runtime.send([instruction], [owner]), "AccountAlreadyInitialized")
 
 
 def test_register_provider_fail_invalid_endpoint(runtime, funded, market):
@@ -236,9 +236,9 @@ def test_withdraw_stake_fail_wrong_owner(runtime, funded, market, provider):
     assert balances.changes() == {"thief": -FEE_PER_SIGNATURE, "provider": 0}
 
 
-def test_withdraw_stake_fail_duplicate_account(runtime, market, provider):
+def test_withdraw_stake_fail_owner_as_provider(runtime, market, provider):
     outcome = runtime.send([ix.build_instruction("withdraw_stake", {}, {"owner": provider.owner.pubkey(), "provider": provider.owner.pubkey()})], [provider.owner])
-    expect_error(outcome, "DuplicateAccount")
+    expect_error(outcome, "InvalidAccountOwner")
 
 
 def test_withdraw_stake_fail_market_passed_as_provider(runtime, market, provider):

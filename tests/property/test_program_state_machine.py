@@ -55,14 +55,17 @@ class ProgramMachine(RuleBasedStateMachine):
         super().__init__()
         self.runtime = LocalRuntime(unix_time=1_750_000_000)
         self.authority, self.attacker = Keypair(), Keypair()
-        self.clients = [Keypair() for _ in range(2)]
         self.owners = [Keypair() for _ in range(4)]
-        self.treasury = Keypair().pubkey()
-        for key in (self.authority, self.attacker, *self.clients, *self.owners):
+        # One client also owns a provider, and the treasury is the verifier (the README's market): an account
+        # in two roles of one instruction must settle like any other.
+        self.clients = [Keypair(), self.owners[3]]
+        self.treasury = self.authority.pubkey()
+        for key in {k.pubkey(): k for k in (self.authority, self.attacker, *self.clients, *self.owners)}.values():
             self.runtime.airdrop(key.pubkey(), 1_000 * SOL)
         self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000, cache_fee_bps=5_000)
         self.market = market_address(self.authority.pubkey())[0]
         self.jobs: list[tuple[Pubkey, Keypair, bytes]] = []  # (address, client, seed)
+        self.last_job_id = 0
         self.paid: set[tuple[Pubkey, Pubkey, int]] = set()  # (job, provider, shard)
         self.sent: list[tuple[str, Instruction, Keypair]] = []
         self.kinds = {self.market: "market", self.treasury: "wallet"}
@@ -113,10 +116,12 @@ class ProgramMachine(RuleBasedStateMachine):
     # honest and careless actors
 
     @rule(client=st.integers(0, 1), shards=st.integers(0, 12), price=st.one_of(st.integers(1, SOL // 10), st.just(U64_MAX)),
-          lifetime=st.integers(-10, 300), wrong_id=st.booleans())
-    def create_job(self, client, shards, price, lifetime, wrong_id):
+          lifetime=st.integers(-10, 300), reuse_id=st.booleans())
+    def create_job(self, client, shards, price, lifetime, reuse_id):
         client = self.clients[client]
-        job_id = MarketAccount.decode(self.runtime.account_data(self.market)).next_job_id + (1 if wrong_id else 0)
+        # Clients choose ids; one already in use must be refused.
+        job_id = self.last_job_id if reuse_id and self.jobs else MarketAccount.decode(self.runtime.account_data(self.market)).jobs_created + 1_000
+        self.last_job_id = job_id
         seed = hashlib.sha256(f"seed-{job_id}".encode()).digest()
         address = job_address(self.market, job_id)[0]
         instruction = ix.create_job(client.pubkey(), self.market, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,

@@ -43,7 +43,7 @@ def _distinct_values(fields):
 def test_generated_offsets_match_anchorpy_market_layout():
     layout = account_layouts(idl_json())["Market"]
     keys = {"authority": Keypair().pubkey(), "verifier": Keypair().pubkey(), "treasury": Keypair().pubkey()}
-    numbers = _distinct_values(["min_stake", "unbonding_period", "claim_timeout", "next_job_id", "total_stake",
+    numbers = _distinct_values(["min_stake", "unbonding_period", "claim_timeout", "jobs_created", "total_stake",
                                 "provider_count", "fee_bps", "slash_bps", "sampling_rate_bps", "bump"])
     account = MarketAccount(**keys, **numbers)
     data = account.encode()

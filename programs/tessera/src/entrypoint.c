@@ -15,15 +15,22 @@ void *memset(void *dst, int value, uint64_t len) {
 
 /* Input layout (SBPF v0, aligned): u64 account count; per account a dup
  * marker, flags, key, owner, lamports, data, realloc room, rent epoch; then
- * the instruction data and the program id. Tessera never takes the same
- * account twice, so a duplicate entry is rejected outright. */
+ * the instruction data and the program id. An account named twice (a
+ * treasury that is also the verifier, a client that also provides) is one
+ * account: its second entry aliases the first, so every write lands once.
+ * The runtime writes only an index below the entry's own. */
 static uint64_t parse_input(const uint8_t *input, Context *ctx) {
   uint64_t count = *(const uint64_t *)input;
   input += sizeof(uint64_t);
   if (count > MAX_ACCOUNTS) return ERR_TOO_MANY_ACCOUNTS;
   for (uint64_t i = 0; i < count; i++) {
-    if (input[0] != NON_DUP_MARKER) return ERR_DUPLICATE_ACCOUNT;
     SolAccountInfo *account = &ctx->accounts[i];
+    if (input[0] != NON_DUP_MARKER) {
+      if (input[0] >= i) return ERR_DUPLICATE_ACCOUNT;
+      *account = ctx->accounts[input[0]];
+      input += 8;
+      continue;
+    }
     account->is_signer = input[1];
     account->is_writable = input[2];
     account->executable = input[3];

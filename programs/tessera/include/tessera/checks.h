@@ -156,10 +156,14 @@ static inline uint64_t bps_ceil(uint64_t amount, uint64_t bps) {
 
 /* Moves lamports out of an account this program owns. */
 static inline uint64_t move_lamports(const SolAccountInfo *from, const SolAccountInfo *to, uint64_t amount) {
+  /* Debit before reading the credit side: `from` and `to` may be one account. */
   uint64_t from_after, to_after;
   TRY(checked_sub(*from->lamports, amount, &from_after));
-  TRY(checked_add(*to->lamports, amount, &to_after));
   *from->lamports = from_after;
+  if (checked_add(*to->lamports, amount, &to_after)) {
+    *from->lamports = from_after + amount; /* undone: nothing moved */
+    return ERR_ARITHMETIC_OVERFLOW;
+  }
   *to->lamports = to_after;
   return 0;
 }

@@ -13,7 +13,7 @@
 #define ERR_INVALID_DISCRIMINATOR 6006 /* An account holds another type than expected */
 #define ERR_INVALID_ACCOUNT_DATA 6007 /* An account has the wrong size for its type */
 #define ERR_INVALID_PDA 6008 /* An account is not the PDA its seeds derive */
-#define ERR_DUPLICATE_ACCOUNT 6009 /* The same account was passed twice */
+#define ERR_DUPLICATE_ACCOUNT 6009 /* An account's duplicate marker names no earlier account */
 #define ERR_ARITHMETIC_OVERFLOW 6010 /* An amount overflowed or underflowed */
 #define ERR_INVALID_BPS 6011 /* A basis-point value is above 10000 */
 #define ERR_INVALID_CONFIG 6012 /* A market parameter is out of range */
@@ -31,7 +31,7 @@
 #define ERR_INVALID_CAPACITY 6024 /* Capacity must be at least 1 */
 #define ERR_INVALID_STATUS 6025 /* Unknown provider status */
 #define ERR_TOO_MANY_ACCOUNTS 6026 /* More accounts than any Tessera instruction takes */
-#define ERR_JOB_ID_MISMATCH 6027 /* The job id is not the market's next job id */
+#define ERR_JOB_ID_MISMATCH 6027 /* Not returned since job ids are chosen by the client; the code stays reserved */
 #define ERR_INVALID_SHARD_COUNT 6028 /* A job has 1 to 256 shards */
 #define ERR_INVALID_PRICE 6029 /* The price per shard must be greater than zero */
 #define ERR_INVALID_DEADLINE 6030 /* The deadline must be in the future */
@@ -109,7 +109,7 @@ typedef struct {
   uint64_t min_stake;
   int64_t unbonding_period;
   int64_t claim_timeout;
-  uint64_t next_job_id;
+  uint64_t jobs_created;
   uint64_t total_stake;
   uint64_t provider_count;
   uint16_t fee_bps;
@@ -125,7 +125,7 @@ _Static_assert(offsetof(Market, treasury) == 72, "Market.treasury");
 _Static_assert(offsetof(Market, min_stake) == 104, "Market.min_stake");
 _Static_assert(offsetof(Market, unbonding_period) == 112, "Market.unbonding_period");
 _Static_assert(offsetof(Market, claim_timeout) == 120, "Market.claim_timeout");
-_Static_assert(offsetof(Market, next_job_id) == 128, "Market.next_job_id");
+_Static_assert(offsetof(Market, jobs_created) == 128, "Market.jobs_created");
 _Static_assert(offsetof(Market, total_stake) == 136, "Market.total_stake");
 _Static_assert(offsetof(Market, provider_count) == 144, "Market.provider_count");
 _Static_assert(offsetof(Market, fee_bps) == 152, "Market.fee_bps");

@@ -1,8 +1,10 @@
 /* close_job()
  *   0. [writable] job
- *   1. [writable] client: the job's client
+ *   1. [writable] client: the job's client; a signer to close before the deadline
  * Anyone may send it: whether a job can close, and who gets its lamports,
- * is fixed by the job's state. */
+ * is fixed by the job's state. Before the deadline only the client may give
+ * up on unserved shards (a job nobody can run ends at once, not at its
+ * deadline); no committed work is pending then, so no provider loses pay. */
 #include "tessera/bitmap.h"
 #include "tessera/events.h"
 
@@ -18,7 +20,7 @@ static uint64_t process_close_job(const Context *ctx) {
   if (!pubkey_eq(&job->client, client->key)) return ERR_WRONG_JOB;
   if (job->pending_assignments != 0) return ERR_JOB_NOT_FINISHED;
   bool all_paid = bitmap_count(AS_BITMAP(job->paid_shards)) == job->shard_count;
-  if (!all_paid && clock_unix_timestamp() <= job->deadline) return ERR_JOB_NOT_FINISHED;
+  if (!all_paid && !client->is_signer && clock_unix_timestamp() <= job->deadline) return ERR_JOB_NOT_FINISHED;
 
   JobClosedEvent event = {EVENT_JOB_CLOSED_DISCRIMINATOR, *job_account->key};
   TRY(close_account(job_account, client, &event.refunded));

@@ -1,7 +1,9 @@
 /* create_job(model_digest, input_root, seed_commitment, job_id, price_per_shard, deadline, shard_count)
  *   0. [writable, signer] client: pays rent and escrow
- *   1. [writable] market: hands out the job id
+ *   1. [writable] market: counts the jobs created
  *   2. [writable] job: PDA ["job", market, job_id as u64 LE], created here
+ * The client picks the id (the aggregator quotes a random one), so concurrent
+ * clients never race for one counter; a taken id is an initialized PDA.
  *   3. [] system program */
 #include "tessera/bitmap.h"
 #include "tessera/events.h"
@@ -20,8 +22,6 @@ static uint64_t process_create_job(const Context *ctx) {
   TRY(LOAD_MARKET(ctx, market_account, true, &market));
   TRY(require_uninitialized(job_account));
   TRY(require_system_program(&ctx->accounts[3]));
-  /* The id seeds the PDA, so every job address is used once, ever. */
-  if (args->job_id != market->next_job_id) return ERR_JOB_ID_MISMATCH;
   if (args->shard_count == 0 || args->shard_count > MAX_SHARDS) return ERR_INVALID_SHARD_COUNT;
   if (args->price_per_shard == 0) return ERR_INVALID_PRICE;
   int64_t now = clock_unix_timestamp();
@@ -30,12 +30,12 @@ static uint64_t process_create_job(const Context *ctx) {
   /* Escrow pays every shard once plus the replicas sampling may add, and the
    * market fee on all of it; what is not spent comes back to the client. */
   uint64_t budget = args->shard_count + bps_ceil(args->shard_count, market->sampling_rate_bps);
-  uint64_t work, escrow, rent, lamports, next_job_id;
+  uint64_t work, escrow, rent, lamports, jobs_created;
   TRY(checked_mul(args->price_per_shard, budget, &work));
   TRY(checked_add(work, bps_ceil(work, market->fee_bps), &escrow));
   TRY(rent_exempt_minimum(JOB_LEN, &rent));
   TRY(checked_add(rent, escrow, &lamports));
-  TRY(checked_add(market->next_job_id, 1, &next_job_id));
+  TRY(checked_add(market->jobs_created, 1, &jobs_created));
   uint8_t bump;
   SolSignerSeed seeds[4] = {{(const uint8_t *)"job", 3},
                             {market_account->key->x, 32},
@@ -62,7 +62,7 @@ static uint64_t process_create_job(const Context *ctx) {
   job->fee_bps = market->fee_bps;
   job->sampling_rate_bps = market->sampling_rate_bps;
   job->bump = bump;
-  market->next_job_id = next_job_id;
+  market->jobs_created = jobs_created;
 
   JobCreatedEvent event = {EVENT_JOB_CREATED_DISCRIMINATOR, *market_account->key, *job_account->key,
                            *client->key, args->job_id, args->price_per_shard, escrow, args->deadline,

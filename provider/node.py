@@ -43,7 +43,7 @@ from provider.executor import Executor, Task
 from provider.journal import Journal, Result, ResultRow
 
 log = logging.getLogger("tessera.provider")
-GONE = (404, 409)  # the aggregator will never take these results: the task moved on
+GONE = (400, 404, 409)  # the aggregator will never take these results: refused, or the task moved on
 ROUND_RETRY = 0.5  # seconds a claim waits while a committed round awaits settlement
 FINAL_PROGRAM_ERRORS = {"DeadlinePassed", "ShardOutOfRange", "WrongMarket", "InvalidAccountOwner", "InvalidDiscriminator"}
 

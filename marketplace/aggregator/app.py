@@ -132,6 +132,16 @@ async def register(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].register(await _signed(request)))
 
 
+@routes.post("/v1/providers/heartbeat")
+async def heartbeat(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].heartbeat(await _signed(request)))
+
+
+@routes.post("/v1/providers/leave")
+async def leave(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].leave(await _signed(request)))
+
+
 @routes.post("/v1/work")
 async def work(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].claim_work(await _signed(request)))

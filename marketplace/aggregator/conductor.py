@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 
 from solders.pubkey import Pubkey
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import load_only
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,7 +19,7 @@ from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import BadRequest
 from marketplace.aggregator.outputs import parse_checks, parse_params, result_digest
 from marketplace.aggregator.service import Aggregator, cache_key
-from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, ProviderAccount, ProviderStatus,
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProviderAccount, ProviderStatus,
                               Verdict, assignment_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
@@ -29,6 +29,7 @@ from marketplace.verification import CheckOutcome, check_digest, check_generatio
 
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
+MAX_BACKOFF = 60  # seconds a job whose pass keeps failing waits between tries
 
 
 class Conductor:
@@ -39,16 +40,45 @@ class Conductor:
 
     async def step(self) -> None:
         await self.agg.expire_claims()
-        await self.decide_shards()
-        for job in await self._jobs("open", "settling"):
-            try:
-                await self.settle_job(job)
-            except (ProgramError, OSError) as exc:  # retried on the next pass
-                log.warning("settling %s failed: %s", job, exc)
+        await self.agg.release_absent()
+        await self.agg.fail_unrunnable()
+        jobs = await self._due_jobs()
+        try:
+            await self.decide_shards(list(jobs))
+        except Exception:  # one job's data breaks the pass: decide each alone, so only that one waits
+            for job, failures in jobs.items():
+                await self._isolated(job, failures, self.decide_shards([job]))
+        for job, failures in jobs.items():
+            await self._isolated(job, failures, self.settle_job(job))
+        await self.agg.purge_expired()
 
-    async def _jobs(self, *statuses: str) -> list[str]:
+    async def _due_jobs(self) -> dict[str, int]:
+        """Jobs still to settle or close, not backing off after a failed pass, with their count of failed passes."""
+        now = int(self.agg.now())
         async with self.agg.sessions() as session:
-            return list((await session.execute(select(m.Job.address).where(m.Job.status.in_(statuses)))).scalars())
+            rows = (await session.execute(select(m.Job.address, m.Job.failures).where(
+                m.Job.status.in_(("open", "settling", "failed")), or_(m.Job.retry_at.is_(None), m.Job.retry_at <= now)))).all()
+        return dict(rows)
+
+    async def _isolated(self, job: str, failures: int, work) -> None:
+        """Runs one job's part of a pass; a failure is that job's alone: noted, and retried with backoff."""
+        try:
+            await work
+        except Exception as exc:
+            failures += 1
+            delay = min(2 ** failures, MAX_BACKOFF)
+            (log.exception if failures == 1 else log.warning)("job %s: pass failed (%d in a row, next try in %d s): %s",
+                                                              job, failures, delay, exc)
+            await self._note_failure(job, failures, f"{type(exc).__name__}: {exc}"[:256], int(self.agg.now()) + delay)
+        else:
+            if failures:
+                await self._note_failure(job, 0, None, None)
+
+    async def _note_failure(self, job: str, failures: int, error: str | None, retry_at: int | None) -> None:
+        async with self.agg.sessions() as session:
+            await session.execute(update(m.Job).where(m.Job.address == job).values(
+                failures=failures, last_error=error, retry_at=retry_at))
+            await session.commit()
 
     # deciding shards
 
@@ -62,19 +92,24 @@ class Conductor:
         except BadRequest:
             return False
 
-    async def decide_shards(self) -> None:
+    async def decide_shards(self, jobs: list[str]) -> None:
+        if not jobs:
+            return
+        # What one pass decided lives on self until its commit: a pass that fails forgets all of it.
+        self._to_cache.clear()
+        self._work_queued = False
         async with self.agg.sessions() as session:
-            shards = (await session.execute(
-                select(m.Shard).where(m.Shard.status.in_(("running", "disputed"))).with_for_update(skip_locked=True)
+            shards = (await session.execute(select(m.Shard).where(
+                m.Shard.job.in_(jobs), m.Shard.status.in_(("running", "disputed"))).with_for_update(skip_locked=True)
             )).scalars().all()
-            jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
+            open_jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
                 m.Job.address.in_({s.job for s in shards}), m.Job.status.in_(("open", "settling"))))).scalars()}
             live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)
             for task in (await session.execute(select(m.Task).where(
-                    m.Task.job.in_(jobs), m.Task.status.not_in(("expired", "declined", "cancelled"))).order_by(m.Task.id))).scalars():
+                    m.Task.job.in_(open_jobs), m.Task.status.not_in(("expired", "declined", "cancelled"))).order_by(m.Task.id))).scalars():
                 live[(task.job, task.shard)].append(task)
             for shard in shards:
-                job = jobs.get(shard.job)
+                job = open_jobs.get(shard.job)
                 if job is None:
                     continue  # closed or cancelled: nothing more is decided
                 tasks = live[(shard.job, shard.index)]
@@ -84,7 +119,6 @@ class Conductor:
                     self._decide_embedding(session, job, shard, tasks)
             for entry in self._to_cache.values():
                 await session.merge(entry)
-            self._to_cache.clear()
             try:
                 await session.commit()
             except StaleDataError:  # a task changed under this pass: decide again on the next
@@ -92,8 +126,6 @@ class Conductor:
             else:
                 if self._work_queued:
                     self.agg.work_available.fire()
-            finally:
-                self._work_queued = False
 
     def _decide_embedding(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
         """Primary and (if sampled) a recomputing replica; a referee recomputes when they differ."""
@@ -312,7 +344,7 @@ class Conductor:
             runs = {t.shard: t for t in owned if t.status == "done"}
             committed = [runs.get(s) for s in pending]
             honest_root = all(r is not None for r in committed) and assignment.results_root == merkle_root(
-                [bytes.fromhex(r.digest) for r in committed])
+                [bytes.fromhex(r.digest) for r in committed])  # digests are checked hex at intake
             faulty = set(pending) if not honest_root else {s for s in pending if runs[s].fault}
             # Past the deadline an undecided shard (a dispute no referee could take) is not paid, nor a fault.
             [verdict] = provider_verdicts({owner: set(pending) - (undecided - faulty)}, {owner: faulty})
@@ -355,7 +387,9 @@ class Conductor:
     async def _close_if_done(self, address: str, job_key: Pubkey) -> None:
         async with self.agg.sessions() as session:
             open_shards = (await session.execute(select(m.Shard).where(
-                m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).scalars().first()
+                m.Shard.job == address, m.Shard.status.not_in(("verified", "cached", "failed"))))).scalars().first()
+            failed = (await session.execute(select(m.Shard).where(
+                m.Shard.job == address, m.Shard.status == "failed"))).scalars().first() is not None
             open_tasks = (await session.execute(select(m.Task).where(
                 m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).scalars().first()
             settled = {r.provider_owner: set(r.accepted) for r in (await session.execute(
@@ -380,6 +414,8 @@ class Conductor:
             await self._settle_strangers(address, account)
             return  # closed on a later pass
         if len(account.paid_shards) < account.shard_count and account.deadline >= self.agg.now():
+            if failed:  # nothing more will be run: its client may close it now and take the rest back
+                await self._mark(address, "failed")
             return
         sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
         await self._mark_closed(address, str(sent.signature))
@@ -407,6 +443,12 @@ class Conductor:
     async def _deadline(self, address: str) -> int:
         async with self.agg.sessions() as session:
             return (await session.get(m.Job, address)).deadline
+
+    async def _mark(self, address: str, status: str) -> None:
+        async with self.agg.sessions() as session:
+            job = await session.get(m.Job, address)
+            job.status = status
+            await session.commit()
 
     async def _mark_closed(self, address: str, signature: str | None) -> None:
         async with self.agg.sessions() as session:

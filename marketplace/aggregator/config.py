@@ -19,6 +19,7 @@ class AggregatorConfig:
     quote_ttl: int = 300  # seconds a quote stays valid
     job_lifetime: int = 600  # seconds from quote to the job's deadline
     claim_timeout: int = 60  # seconds a provider has to return claimed work
+    provider_timeout: int = 15  # seconds without a heartbeat or claim after which a provider's work moves on
     long_poll: float = 20.0  # seconds a work request waits for work
     tick: float = 1.0  # seconds between conductor passes when no activity starts one sooner
     tie_tolerance: float = 1e-3  # logits: a top-2 gap below this is a tie

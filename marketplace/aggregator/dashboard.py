@@ -49,13 +49,15 @@ async def snapshot(service) -> dict:
             "status": account.status.name.lower() if account else "gone", "slashed_shards": account.shards_slashed if account else 0,
             "tasks_done": provider.tasks_done, "faults": provider.faults, "timeouts": provider.timeouts,
             "reputation": round(reputation(provider), 3), "capacity": provider.capacity, "last_seen": provider.last_seen,
+            "live": service.is_live(provider),
             "models": provider.models,
         })
     return {
         "market": {"address": str(service.market), "sampling_rate_bps": market.sampling_rate_bps, "fee_bps": market.fee_bps,
                    "min_stake": market.min_stake, "jobs_created": market.jobs_created},
         "jobs": [{"job": j.address, "status": j.status, "kind": j.kind, "shards": j.shard_count,
-                  "done": progress.get(j.address, 0), "cache_hits": j.cache_hits, "created_at": j.created_at} for j in jobs],
+                  "done": progress.get(j.address, 0), "cache_hits": j.cache_hits, "created_at": j.created_at,
+                  "error": j.last_error} for j in jobs],
         "providers": rows,
         "shards_per_second": round(recent / THROUGHPUT_WINDOW, 3),
         "verification": dict(verification), "faults": faults, "now": now,

@@ -45,10 +45,14 @@ class Job(Base):
     sampling_rate_bps: Mapped[int] = mapped_column(Integer)
     deadline: Mapped[int] = mapped_column(BigInteger)
     seed_commitment: Mapped[str] = mapped_column(ForeignKey("quotes.seed_commitment"), unique=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # open | settling | settled | closed | cancelled
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | settling | failed | closed | cancelled
     created_at: Mapped[int] = mapped_column(BigInteger)
     cache_hits: Mapped[int] = mapped_column(Integer, default=0)
     close_signature: Mapped[str | None] = mapped_column(String(88))
+    # A conductor pass that failed on this job: the others go on, this one waits (backing off).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(256))
 
 
 class Shard(Base):
@@ -57,7 +61,7 @@ class Shard(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True)
     input: Mapped[Any] = mapped_column(JSON)
     input_digest: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # running | disputed | verified | cached
+    status: Mapped[str] = mapped_column(String(16))  # running | disputed | verified | cached | failed (no provider can run it)
     digest: Mapped[str | None] = mapped_column(String(64))
     output: Mapped[Any | None] = mapped_column(JSON)
     verification: Mapped[str | None] = mapped_column(String(32))  # unsampled | checked | replica_agreed | referee | cache
@@ -101,7 +105,8 @@ class Provider(Base):
     models: Mapped[list[str]] = mapped_column(JSON)
     capacity: Mapped[int] = mapped_column(Integer)
     registered_at: Mapped[int] = mapped_column(BigInteger)
-    last_seen: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)  # unix seconds of its last heartbeat or claim
+    left_at: Mapped[int | None] = mapped_column(BigInteger)  # it said it was stopping; cleared when it registers again
     tasks_done: Mapped[int] = mapped_column(Integer, default=0)
     timeouts: Mapped[int] = mapped_column(Integer, default=0)
     faults: Mapped[int] = mapped_column(Integer, default=0)

@@ -61,6 +61,13 @@ def result_digest(kind: str, model: bytes, shard_input: dict, params: DecodingPa
     return embedding_digest(model, input_digest(shard_input), vector)
 
 
+def parse_digest(value: Any) -> str:
+    """A result digest as providers send it: 64 lowercase hex characters (32 bytes)."""
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise BadRequest("digest must be 64 lowercase hex characters")
+    return value
+
+
 def parse_checks(output: Any, claims: int) -> list[list[TokenCheck]]:
     """A referee's teacher-forced checks: one list of positions per claim."""
     checks = output.get("checks") if isinstance(output, dict) else None

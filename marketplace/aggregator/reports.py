@@ -52,7 +52,7 @@ async def job_report(sessions, address: str) -> dict:
         runs[task.shard].append(task)
     return {
         "job": address, "status": job.status, "kind": job.kind, "shard_count": job.shard_count,
-        "cache_hits": job.cache_hits, "deadline": job.deadline,
+        "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
         "revision": _revision(job.status, sum(s.status in DECIDED for s in shards),
                               [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == "confirmed"]),
         "shards": [
@@ -79,6 +79,7 @@ async def metrics_text(sessions) -> str:
             select(m.Shard.verification, func.count()).where(m.Shard.verification.is_not(None)).group_by(m.Shard.verification))).all()))
         faults = (await session.execute(select(func.count()).select_from(m.Task).where(m.Task.fault.is_(True)))).scalar_one()
         providers = (await session.execute(select(func.count()).select_from(m.Provider))).scalar_one()
+        failing = (await session.execute(select(func.count()).select_from(m.Job).where(m.Job.last_error.is_not(None)))).scalar_one()
     lines = ["# HELP tessera_jobs Jobs by status.", "# TYPE tessera_jobs gauge"]
     lines += [f'tessera_jobs{{status="{k}"}} {v}' for k, v in sorted(jobs.items())]
     lines += ["# HELP tessera_tasks Provider tasks by status.", "# TYPE tessera_tasks gauge"]
@@ -87,4 +88,6 @@ async def metrics_text(sessions) -> str:
     lines += [f'tessera_shards_verified{{how="{k}"}} {v}' for k, v in sorted(verifications.items())]
     lines += ["# HELP tessera_faults Provider work found wrong or missing.", "# TYPE tessera_faults gauge", f"tessera_faults {faults}"]
     lines += ["# HELP tessera_providers Registered providers.", "# TYPE tessera_providers gauge", f"tessera_providers {providers}"]
+    lines += ["# HELP tessera_jobs_failing Jobs whose last conductor pass failed (retried with backoff; the others go on).",
+              "# TYPE tessera_jobs_failing gauge", f"tessera_jobs_failing {failing}"]
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from typing import Any
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from marketplace.aggregator.outputs import KINDS, parse_input, parse_params, result_digest
+from marketplace.aggregator.outputs import KINDS, parse_checks, parse_digest, parse_input, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
@@ -33,10 +33,11 @@ from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.merkle import merkle_root
 from marketplace.errors import MessageReplayed
-from marketplace.messages import SignedMessage, authenticate
+from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate
 from marketplace.verification import seed_commitment
 
 MAX_CLAIM = 64  # tasks handed out per work request
+PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 
 
 def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
@@ -75,6 +76,7 @@ class Aggregator:
         # claims again only once it has committed what it ran, so its round may be settled now).
         self.activity = Signal()
         self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
+        self._next_purge = 0
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -100,6 +102,10 @@ class Aggregator:
             raise BadRequest(f"shard_count must be 1 to {self.config.max_shards}")
         if kind not in KINDS:
             raise BadRequest(f"kind must be one of {KINDS}")
+        async with self.sessions() as session:
+            serving = [p for p in (await session.execute(select(m.Provider))).scalars() if model in p.models and self.is_live(p)]
+        if not serving:
+            raise Unavailable(f"no live provider serves model {model} now", "no_provider")
         market = await self.market_account()
         seed = os.urandom(32)
         commitment = seed_commitment(seed).hex()
@@ -217,7 +223,7 @@ class Aggregator:
         min_stake = (await self.market_account()).min_stake
         candidates = []
         for row in rows:
-            if model not in row.models:
+            if model not in row.models or not self.is_live(row):
                 continue
             account = await self.chain.fetch(ProviderAccount, Pubkey.from_string(row.address))
             if account is None or account.status != ProviderStatus.ACTIVE or account.stake < min_stake:
@@ -227,6 +233,10 @@ class Aggregator:
         return candidates
 
     # providers and their work
+
+    def is_live(self, provider: m.Provider) -> bool:
+        """Heard from lately and not stopping: only such a provider is given work."""
+        return provider.left_at is None and provider.last_seen >= self.now() - self.config.provider_timeout
 
     async def register(self, message: SignedMessage) -> dict:
         await self.verify(message, "register")
@@ -251,8 +261,94 @@ class Aggregator:
                                  timeouts=0, faults=0, busy_seconds=0.0)
                 session.add(row)
             row.endpoint, row.models, row.capacity, row.last_seen = endpoint, sorted(set(models)), capacity, now
+            row.left_at = None
             await session.commit()
         return {"provider": str(address), "owner": str(message.signer), "stake": account.stake, "free_stake": account.free_stake}
+
+    async def heartbeat(self, message: SignedMessage) -> dict:
+        """A node's sign of life, sent while it runs long batches too; its work stays with it."""
+        await self.verify(message, "heartbeat")
+        async with self.sessions() as session:
+            provider = await self._registered(session, str(message.signer))
+            provider.last_seen = int(self.now())
+            await session.commit()
+        return {"owner": provider.owner, "provider_timeout": self.config.provider_timeout}
+
+    async def leave(self, message: SignedMessage) -> dict:
+        """A node stopping says so: work placed on it and not claimed moves to others at once."""
+        await self.verify(message, "leave")
+        async with self.sessions() as session:
+            provider = await self._registered(session, str(message.signer))
+            provider.left_at = int(self.now())
+            await session.commit()
+        released = await self.release_absent()
+        return {"owner": provider.owner, "released": released}
+
+    @staticmethod
+    async def _registered(session, owner: str) -> m.Provider:
+        provider = await session.get(m.Provider, owner)
+        if provider is None:
+            raise Forbidden("register with POST /v1/providers first", "provider_unknown")
+        return provider
+
+    async def release_absent(self) -> int:
+        """Work placed on providers that stopped or went silent, and not claimed, goes back to the queue.
+        (What they claimed moves at its claim deadline: a silent node may still be running it.)"""
+        now = int(self.now())
+        async with self.sessions() as session:
+            gone = select(m.Provider.owner).where(or_(
+                m.Provider.left_at.is_not(None), m.Provider.last_seen < now - self.config.provider_timeout))
+            tasks = (await session.execute(select(m.Task).where(m.Task.provider_owner.in_(gone), m.Task.status == "queued")
+                                           .with_for_update(skip_locked=True))).scalars().all()
+            for task in tasks:
+                # Unplaced, it may go to anyone with the model but the owners of the shard's other runs.
+                task.provider_owner = None
+                task.excluded_owners = sorted(set(task.excluded_owners or []) | set(await self._other_owners(session, task)))
+            try:
+                await session.commit()
+            except StaleDataError:  # claimed meanwhile: the next pass looks again
+                return 0
+        if tasks:
+            self.work_available.fire()
+        return len(tasks)
+
+    async def fail_unrunnable(self) -> int:
+        """Queued work no live provider may take: a replica is dropped (its shard goes unchecked); a shard
+        every eligible provider declined (too large, model missing) fails now instead of at the deadline."""
+        async with self.sessions() as session:
+            live = [p for p in (await session.execute(select(m.Provider))).scalars() if self.is_live(p)]
+            waiting = (await session.execute(select(m.Task).where(
+                m.Task.status == "queued", m.Task.provider_owner.is_(None), m.Task.role != "referee"))).scalars().all()
+            changed = 0
+            for task in waiting:
+                if any(task.model_digest in p.models and p.owner not in (task.excluded_owners or []) for p in live):
+                    continue
+                if task.role == "primary":
+                    declines = (await session.execute(select(func.count()).select_from(m.Task).where(
+                        m.Task.job == task.job, m.Task.shard == task.shard, m.Task.status == "declined"))).scalar_one()
+                    if not declines:
+                        continue  # its runs failed or went silent: a provider may yet come back for it
+                    shard = await session.get(m.Shard, (task.job, task.shard))
+                    shard.status = "failed"
+                task.status = "cancelled"
+                changed += 1
+            try:
+                await session.commit()
+            except StaleDataError:  # claimed meanwhile: the next pass looks again
+                return 0
+        if changed:
+            self.activity.fire()
+        return changed
+
+    async def purge_expired(self) -> None:
+        """Nonces past their expiry can no longer be replayed (expired messages are refused): they go."""
+        now = int(self.now())
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL
+        async with self.sessions() as session:
+            await session.execute(delete(m.Nonce).where(m.Nonce.expires_at < now - CLOCK_SKEW))
+            await session.commit()
 
     def wait_seconds(self, value: Any) -> float:
         """How long a long poll may wait: what the caller asked for, up to the configured cap."""
@@ -285,6 +381,9 @@ class Aggregator:
             if provider is None:
                 raise Forbidden("register with POST /v1/providers before asking for work", "provider_unknown")
             provider.last_seen = now
+            if provider.left_at is not None:
+                await session.commit()
+                return []  # it said it is stopping: no new work until it registers again
             # Claims are at-least-once: work this provider claimed and has not returned is
             # handed again (its answer may have been lost), then work placed on it, then
             # work anyone with the model may take. Providers deduplicate by task id.
@@ -359,15 +458,16 @@ class Aggregator:
                     await self._hand_on(session, task, "declined")
                     declined.append(task.id)
                     continue
+                # Everything is checked here, once: what is stored, the conductor can rely on. Whether an
+                # output is what its digest says is decided with the shard (conductor.py).
+                output = item.get("output")
                 if task.role != "referee":
-                    claimed = item.get("digest")
-                    if not isinstance(claimed, str) or len(claimed) != 64:
-                        raise BadRequest("digest must be 64 hex characters")
-                    task.digest = claimed
-                    # A run's output must at least be well-formed; whether it is what the
-                    # digest says is decided with the shard (conductor.py).
-                    if item.get("output") is not None and not (task.role == "replica" and job_row.kind == "generate"):
-                        result_digest(job_row.kind, model, shards[task.shard].input, params, item["output"])
+                    task.digest = parse_digest(item.get("digest"))
+                checks_tokens = job_row.kind == "generate" and task.role != "primary"
+                if checks_tokens and output is not None:
+                    parse_checks(output, 1 if task.role == "replica" else len(task.claims or []))
+                elif output is not None or task.role == "referee":
+                    result_digest(job_row.kind, model, shards[task.shard].input, params, output)
                 task.output = item.get("output")
                 task.status = "done"
                 provider.tasks_done += 1
@@ -383,13 +483,16 @@ class Aggregator:
         return {"accepted": accepted, "declined": declined}
 
     @staticmethod
-    async def _hand_on(session, task: m.Task, status: str) -> None:
-        """Closes `task` as expired (a fault) or declined (not one) and queues it for another provider."""
-        task.status, task.fault = status, status == "expired"
-        # A replica must stay on another owner than the shard's other runs.
-        others = (await session.execute(select(m.Task.provider_owner).where(
+    async def _other_owners(session, task: m.Task) -> list[str]:
+        """Owners of the shard's other runs: a replica must stay on another owner than them."""
+        return list((await session.execute(select(m.Task.provider_owner).where(
             m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id,
-            m.Task.provider_owner.is_not(None)))).scalars().all()
+            m.Task.provider_owner.is_not(None)))).scalars())
+
+    async def _hand_on(self, session, task: m.Task, status: str) -> None:
+        """Closes `task` as expired (a fault) or declined (not one) and queues it for another provider."""
+        task.status, task.fault = status, (True if status == "expired" else None)  # a decline is no fault, nor work
+        others = await self._other_owners(session, task)
         session.add(m.Task(job=task.job, shard=task.shard, role=task.role, attempt=task.attempt + 1,
                            model_digest=task.model_digest, claims=task.claims, status="queued",
                            excluded_owners=sorted(set(task.excluded_owners or []) | {task.provider_owner} | set(others)),

@@ -73,7 +73,7 @@ class ScriptedProvider:
     aggregator: str
     chain: TesseraChain
     market: Pubkey
-    behaviour: str = "honest"  # honest | liar | lazy | digest_only | copier
+    behaviour: str = "honest"  # honest | liar | lazy | digest_only | copier | decliner
     lie_on: set[int] = field(default_factory=lambda: {0, 1, 2, 3, 4, 5, 6, 7})
     keypair: Keypair = field(default_factory=Keypair)
     seen: dict[tuple[str, int], bytes] = field(default_factory=dict)  # digests it computed, by (job, shard)
@@ -138,6 +138,10 @@ class ScriptedProvider:
         by_job: dict[str, list[dict]] = {}
         runs: dict[str, dict[int, bytes]] = {}
         for task in claimed:
+            if self.behaviour == "decliner":  # as a node whose model cannot take the input
+                error = {"code": "input_too_large", "message": "the prompt is longer than this model allows"}
+                by_job.setdefault(task["job"], []).append({"task": task["task"], "error": error})
+                continue
             digest, output = self.run_task(task)
             if self.behaviour == "digest_only" and task["role"] != "referee":
                 output = None

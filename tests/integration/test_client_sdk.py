@@ -40,7 +40,7 @@ async def test_outputs_stream_in_and_the_receipt_adds_up(tmp_path):
 
 
 async def test_budget_caps_and_bad_requests_move_nothing(tmp_path):
-    async with running_market(tmp_path) as market:
+    async with running_market(tmp_path) as market, providers_running(market, ["lazy"]):
         async with await funded_client(market) as tessera:
             before = await market.chain.balance(tessera.keypair.pubkey())
             with pytest.raises(BudgetExceeded) as caught:
@@ -73,7 +73,7 @@ async def test_a_job_nobody_serves_times_out_and_is_closed_at_its_deadline(tmp_p
 
 async def test_refund_after_the_deadline_when_no_aggregator_took_the_job(tmp_path):
     """A job created on chain whose inputs never reached an aggregator: the client's refund is its way out."""
-    async with running_market(tmp_path, job_lifetime=2) as market:
+    async with running_market(tmp_path, job_lifetime=2) as market, providers_running(market, ["lazy"]):
         async with await funded_client(market) as tessera:
             quote = await tessera.quote("generate", 2, MODEL_DIGEST)
             address = job_address(market.address, quote["job_id"])[0]

@@ -1,0 +1,112 @@
+"""No provider can stall the market: poisoned rows stay one job's problem, silent or leaving providers'
+work moves on, and work nobody can run fails fast instead of waiting for the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from solders.pubkey import Pubkey
+from sqlalchemy import update
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.db import create_engine, sessions
+from marketplace.chain import JobAccount
+from marketplace.chain import instructions as ix
+from marketplace.messages import sign_message
+from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
+from tests.integration.scripted import MODEL_DIGEST, Refused, ScriptedProvider
+from tests.integration.test_aggregator_faults import funded_client
+from tests.integration.test_aggregator_market import providers_running
+
+pytestmark = pytest.mark.slow
+
+
+async def test_a_non_hex_digest_is_refused_at_intake(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["lazy"]) as [lazy]:
+        job = await market.submit_job(await funded_client(market), prompt_inputs(1), {"max_new_tokens": 2})
+        async with asyncio.timeout(20):
+            while not lazy.delivered:
+                await asyncio.sleep(0.05)
+        [task] = lazy.delivered
+        bad = {"task": task, "digest": "g" * 64, "output": {"token_ids": [1, 2], "text": ""}}
+        with pytest.raises(Refused) as refused:
+            await lazy.post(f"/v1/jobs/{job}/results", sign_message(lazy.keypair, "results", {"results": [bad]}, job=job))
+        assert refused.value.status == 400 and "64 lowercase hex" in str(refused.value)
+
+
+async def test_one_jobs_broken_data_does_not_stop_the_others(tmp_path):
+    """A row no pass can handle makes its own job back off (visible in the report and metrics); others settle."""
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["honest"] * 2):
+        poisoned = await market.submit_job(await funded_client(market), prompt_inputs(2, "p"), {"max_new_tokens": 2})
+        engine = create_engine(market.config.db_url)
+        try:
+            async with sessions(engine)() as session:  # as if a bug had stored a value that cannot be read back
+                await session.execute(update(m.Quote).where(m.Quote.job == poisoned).values(seed="zz" * 32))
+                await session.commit()
+        finally:
+            await engine.dispose()
+        healthy = await market.submit_job(await funded_client(market), prompt_inputs(3, "h"), {"max_new_tokens": 2})
+        report = await market.wait_for(healthy, timeout=60)
+        assert [s["status"] for s in report["shards"]] == ["verified"] * 3
+        async with asyncio.timeout(30):
+            while (await market.request("GET", f"/v1/jobs/{poisoned}"))[1]["error"] is None:
+                await asyncio.sleep(0.1)
+        _, poisoned_report = await market.request("GET", f"/v1/jobs/{poisoned}")
+        assert "ValueError" in poisoned_report["error"] and poisoned_report["status"] == "open"
+        _, dashboard = await market.request("GET", "/v1/dashboard")
+        assert any(j["job"] == poisoned and j["error"] for j in dashboard["jobs"])
+        async with aiohttp.ClientSession() as session, session.get(market.aggregator_url + "/metrics") as response:
+            assert "tessera_jobs_failing 1" in await response.text()
+
+
+async def test_work_placed_on_a_silent_provider_moves_within_the_provider_timeout(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0, provider_timeout=2) as market, \
+            providers_running(market, ["honest", "honest"]):
+        silent = ScriptedProvider(market.aggregator_url, market.chain, market.address)
+        await silent.join(3 * SOL, "http://127.0.0.1:7199")  # registered and live, then never heard from again
+        inputs = prompt_inputs(9)
+        started = time.monotonic()
+        job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 2})
+        report = await market.wait_for(job, timeout=40)
+        assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 2) for s, i in zip(report["shards"], inputs))
+        assert str(silent.owner) not in {p for s in report["shards"] for p in s["providers"]}
+        assert time.monotonic() - started < 30  # the claim timeout is 60 s: the work moved because it fell silent
+
+
+async def test_a_leaving_provider_hands_its_queued_work_over_at_once(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0, provider_timeout=60) as market, \
+            providers_running(market, ["honest"]):
+        leaving = ScriptedProvider(market.aggregator_url, market.chain, market.address)
+        await leaving.join(3 * SOL, "http://127.0.0.1:7198")
+        job = await market.submit_job(await funded_client(market), prompt_inputs(6), {"max_new_tokens": 2})
+        answer = await leaving.post("/v1/providers/leave", sign_message(leaving.keypair, "leave", {}))
+        assert answer["released"] >= 1
+        report = await market.wait_for(job, timeout=30)
+        assert str(leaving.owner) not in {p for s in report["shards"] for p in s["providers"]}
+        # After leaving it gets no new work until it registers again.
+        assert (await leaving.post("/v1/work", sign_message(leaving.keypair, "claim", {"wait": 0})))["tasks"] == []
+
+
+async def test_work_every_provider_declines_fails_fast_and_the_client_takes_its_escrow_back(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["decliner"] * 2):
+        client = await funded_client(market)
+        before = await market.chain.balance(client.pubkey())
+        started = time.monotonic()
+        job = await market.submit_job(client, prompt_inputs(2), {"max_new_tokens": 2})
+        report = await market.wait_for(job, status="failed", timeout=30)
+        assert time.monotonic() - started < 20 and {s["status"] for s in report["shards"]} == {"failed"}
+        await market.chain.send([ix.close_job(Pubkey.from_string(job), client.pubkey())], [client])
+        assert await market.chain.fetch(JobAccount, Pubkey.from_string(job)) is None
+        assert before - await market.chain.balance(client.pubkey()) == 2 * 5_000  # two signatures' fees, nothing more
+        await market.wait_for(job, status="cancelled", timeout=10)
+
+
+async def test_a_quote_for_a_model_nobody_serves_is_refused(tmp_path):
+    async with running_market(tmp_path) as market, providers_running(market, ["honest"]):
+        status, answer = await market.request("POST", "/v1/quotes", {"model_digest": "ab" * 32, "shard_count": 1, "kind": "generate"})
+        assert status == 503 and answer["error"]["code"] == "no_provider"
+        status, _ = await market.request("POST", "/v1/quotes", {"model_digest": MODEL_DIGEST.hex(), "shard_count": 1})
+        assert status == 200

@@ -61,15 +61,28 @@ def _read_lines(items: tuple[str, ...], file: Path | None) -> list[str]:
 
 
 async def _with_progress(tessera, kind: str, inputs: list[dict], model: str, params: dict | None, quiet: bool):
-    """Submits, then shows a progress bar as shards are verified; returns the closed job's result."""
+    """Submits, then shows a progress bar as shards are verified. Returns the result and, for a job that
+    ended without every output, the JobFailed error: the outputs it has were paid for and are shown."""
     from rich.progress import Progress
+
+    from client.errors import JobFailed
 
     job = await tessera.submit(kind, inputs, model, params)
     with Progress(transient=True, disable=quiet) as progress:
         bar = progress.add_task(f"job {job.job[:8]}… shards verified", total=len(inputs))
         async for _ in tessera.stream(job):
             progress.advance(bar)
-    return await tessera.wait(job)
+    try:
+        return await tessera.wait(job), None
+    except JobFailed as exc:
+        if exc.result is None:
+            raise
+        return exc.result, exc
+
+
+def _fail_after_output(failure) -> None:
+    if failure is not None:
+        raise click.ClickException(f"[{failure.code}] {failure}")
 
 
 def _receipt_table(receipt) -> Table:
@@ -109,19 +122,22 @@ def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max
     lines = _read_lines(prompts, file)
     params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
               "seed": seed if seed is not None or temperature == 0 else secrets.randbits(31)}
-    result = _run(lambda t: _with_progress(t, "generate", [{"prompt": p} for p in lines], model, params, as_json))
+    result, failure = _run(lambda t: _with_progress(t, "generate", [{"prompt": p} for p in lines], model, params, as_json))
     if as_json:
         _print_json({"job": result.job, "outputs": result.outputs, "receipt": result.receipt,
-                     "verification": [s.verification for s in result.shards]})
+                     "verification": [s.verification for s in result.shards], "error": failure and failure.code})
+        _fail_after_output(failure)
         return
     console = Console()
     table = Table(title="Completions", title_justify="left")
     for column in ("#", "prompt", "completion", "verified"):
         table.add_column(column)
     for prompt, shard in zip(lines, result.shards):
-        table.add_row(str(shard.index), prompt, repr(shard.text), shard.verification)
+        table.add_row(str(shard.index), prompt, repr(shard.text) if shard.output is not None else "— (no output)",
+                      shard.verification or "—")
     console.print(table)
     console.print(_receipt_table(result.receipt))
+    _fail_after_output(failure)
 
 
 @click.command()
@@ -137,14 +153,17 @@ def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max
 def embed(texts, file, model, max_lamports, timeout, keypair, rpc, aggregator, as_json) -> None:
     """Pay for embeddings: one vector per text."""
     lines = _read_lines(texts, file)
-    result = _run(lambda t: _with_progress(t, "embed", [{"text": x} for x in lines], model, None, as_json))
+    result, failure = _run(lambda t: _with_progress(t, "embed", [{"text": x} for x in lines], model, None, as_json))
     if as_json:
-        _print_json({"job": result.job, "vectors": result.vectors, "receipt": result.receipt})
+        _print_json({"job": result.job, "vectors": result.vectors, "receipt": result.receipt, "error": failure and failure.code})
+        _fail_after_output(failure)
         return
     console = Console()
     for text, vector in zip(lines, result.vectors):
-        console.print(f"{text!r}: [{', '.join(f'{v:.4f}' for v in vector[:4])}, …] ({len(vector)} dims)")
+        shown = f"[{', '.join(f'{v:.4f}' for v in vector[:4])}, …] ({len(vector)} dims)" if vector else "— (no output)"
+        console.print(f"{text!r}: {shown}")
     console.print(_receipt_table(result.receipt))
+    _fail_after_output(failure)
 
 
 @click.group()

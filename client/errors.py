@@ -6,7 +6,7 @@
     ├── AggregatorRefused   the aggregator answered with an error, or not at all  (its code, or aggregator_unreachable)
     ├── ChainRefused        the program or the RPC node refused a transaction      (chain_refused)
     ├── JobTimeout          the job did not finish in time (it can be refunded)   (job_timeout)
-    └── JobFailed           the job ended without every output                   (job_failed)
+    └── JobFailed           the job ended without every output; .result has the rest (job_failed)
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class JobTimeout(TesseraError):
 class JobFailed(TesseraError):
     code = "job_failed"
 
-    def __init__(self, job: str, status: str) -> None:
-        super().__init__(f"job {job} ended as {status} without every output")
+    def __init__(self, job: str, status: str, result=None) -> None:
+        missing = [s.index for s in result.shards if s.output is None] if result is not None else []
+        detail = f" (shards {missing} have none)" if missing else ""
+        super().__init__(f"job {job} ended as {status} without every output{detail}")
         self.job, self.status = job, status
+        self.result = result  # the outputs it has and the receipt, when the job got that far

@@ -14,6 +14,7 @@ verified. `TesseraSyncClient` (client.sync) is the same API without async.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -47,6 +48,8 @@ from marketplace.merkle import merkle_root
 from marketplace.messages import sign_message
 
 FINISHED = ("closed", "cancelled")
+MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0  # seconds between attempts to reach an aggregator that is down
+REFUND_PATIENCE = 2.0  # seconds a refund waits for an aggregator's report: the chain alone suffices
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,22 @@ class TesseraClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            return await self.api.request(method, path, body)
-        except ApiError as exc:
-            raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AggregatorRefused(0, "aggregator_unreachable", f"{self.api.base_url}: {exc}") from exc
+    async def _call(self, method: str, path: str, body: Any = None, *, patience: float | None = None) -> Any:
+        """One request; an aggregator that is down or restarting is asked again, backing off, for up to
+        `patience` seconds (the client's timeout by default). `body` may be a function giving a fresh
+        body per attempt (a signed message must not be replayed)."""
+        deadline = time.monotonic() + (self.timeout if patience is None else patience)
+        backoff = MIN_BACKOFF
+        while True:
+            try:
+                return await self.api.request(method, path, body() if callable(body) else body)
+            except ApiError as exc:
+                raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if time.monotonic() + backoff > deadline:
+                    raise AggregatorRefused(0, "aggregator_unreachable", f"{self.api.base_url}: {exc}") from exc
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
     # high level
 
@@ -165,19 +177,25 @@ class TesseraClient:
         escrow = created.escrow if created is not None else quote["escrow"]
         job_rent = await self.chain.balance(job) - escrow
         body = {"job": str(job), "kind": kind, "params": params, "inputs": inputs}
-        await self._call("POST", "/v1/jobs", sign_message(self.keypair, "job", body, job=str(job)).to_json())
+        try:
+            await self._call("POST", "/v1/jobs", lambda: sign_message(self.keypair, "job", body, job=str(job)).to_json())
+        except AggregatorRefused as exc:
+            if exc.code != "job_exists":  # an attempt whose answer was lost had landed: the job is in
+                raise
         return SubmittedJob(str(job), kind, len(inputs), escrow, job_rent, str(sent.signature), sent.fee, quote)
 
-    async def status(self, job: str) -> dict:
+    async def status(self, job: str, patience: float | None = None) -> dict:
         """The aggregator's report of a job: status, shards, verification, settlements."""
-        return await self._call("GET", f"/v1/jobs/{job}")
+        return await self._call("GET", f"/v1/jobs/{job}", patience=patience)
 
     async def _moved_on(self, job: str, report: dict | None, deadline: float) -> dict:
         """The job's report: at once the first time, then once it differs from `report` (or the wait ran out)."""
+        patience = max(0.0, deadline - time.monotonic())
         if report is None:
-            return await self.status(job)
-        wait = max(0.0, min(self.long_poll, deadline - time.monotonic()))
-        return await self._call("GET", f"/v1/jobs/{job}?" + urlencode({"revision": report["revision"], "wait": f"{wait:.2f}"}))
+            return await self.status(job, patience)
+        wait = min(self.long_poll, patience)
+        return await self._call("GET", f"/v1/jobs/{job}?" + urlencode({"revision": report["revision"], "wait": f"{wait:.2f}"}),
+                                patience=patience)
 
     async def stream(self, job: str | SubmittedJob, timeout: float | None = None) -> AsyncIterator[ShardResult]:
         """Yields each shard's result as soon as it is verified (or served from the cache), in completion order."""
@@ -191,27 +209,35 @@ class TesseraClient:
                 if shard["index"] not in seen and shard["status"] in ("verified", "cached"):
                     seen.add(shard["index"])
                     yield _shard(shard)
-            if len(seen) == report["shard_count"] or report["status"] in FINISHED:
+            if len(seen) == report["shard_count"] or report["status"] in (*FINISHED, "failed"):
                 return
             if time.monotonic() > deadline:
                 raise JobTimeout(address, timeout or self.timeout)
 
     async def wait(self, job: SubmittedJob, timeout: float | None = None) -> JobResult:
-        """Waits for the job to be settled and closed; JobTimeout leaves it to `refund` after its deadline."""
+        """Waits for the job to be settled and closed. A job that ends without every output raises JobFailed
+        carrying what it has (`.result`); one that fails early (no provider can run some shard) is closed
+        by this client at once, so the unspent escrow comes back now. JobTimeout leaves it to `refund`."""
         limit = timeout or self.timeout
         deadline = time.monotonic() + limit
         report = None
         while True:
             report = await self._moved_on(job.job, report, deadline)
-            if report["status"] in FINISHED:
+            if report["status"] in FINISHED or report["status"] == "failed":
                 break
             if time.monotonic() > deadline:
                 raise JobTimeout(job.job, limit)
         shards = [_shard(s) for s in report["shards"]]
-        if report["status"] != "closed" or any(s["status"] not in ("verified", "cached") for s in report["shards"]):
-            raise JobFailed(job.job, report["status"])
+        if report["status"] == "failed":
+            sent = await self._client_instruction(ix.close_job(Pubkey.from_string(job.job), self.keypair.pubkey()), "close_job")
+            refunded = next((e.data.refunded for e in sent.events if e.name == "JobClosed"), 0)
+            receipt = self._receipt(job, report, refunded, {"close_job": str(sent.signature)}, sent.fee)
+            raise JobFailed(job.job, report["status"], JobResult(job.job, shards, receipt))
         refunded = await self._refunded(report.get("close_signature"), "JobClosed")
-        return JobResult(job.job, shards, self._receipt(job, report, refunded, {"close_job": report.get("close_signature")}))
+        result = JobResult(job.job, shards, self._receipt(job, report, refunded, {"close_job": report.get("close_signature")}))
+        if report["status"] != "closed" or any(s["status"] not in ("verified", "cached") for s in report["shards"]):
+            raise JobFailed(job.job, report["status"], result)
+        return result
 
     async def _submitted(self, job: str | SubmittedJob) -> SubmittedJob:
         """A job known only by address: what the chain says about it."""
@@ -241,7 +267,7 @@ class TesseraClient:
         sent = await self._client_instruction(ix.refund(self.keypair.pubkey(), Pubkey.from_string(job.job)), "refund")
         refunded = next((e.data.refunded for e in sent.events if e.name == "JobRefunded"), 0)
         try:
-            report = await self.status(job.job)
+            report = await self.status(job.job, patience=REFUND_PATIENCE)
         except AggregatorRefused:  # no aggregator took the job (or none answers): the chain is the record
             report = {}
         return self._receipt(job, {**report, "status": "refunded"}, refunded, {"refund": str(sent.signature)}, sent.fee,

@@ -36,6 +36,7 @@ from localnet.ledger import Ledger, StoredAccount
 from marketplace.chain import PROGRAM_ID, program_so
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
+SLOT_RESERVATION = 64  # slots the ledger's restart floor is written ahead of the clock (one write per ~25 s)
 SLOTS_PER_EPOCH = 432_000
 LAMPORTS_PER_SIGNATURE = 5_000
 FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
@@ -117,6 +118,7 @@ class LocalChain:
         self.subscribers: list[Callable[[Commit], None]] = []
         self.slot_subscribers: list[Callable[[int], None]] = []
         self._blockhashes: OrderedDict[Hash, int] = OrderedDict()  # blockhash -> block height it was made at
+        self._slot_floor = 0  # with a ledger: the slot a restart starts at, at least (written ahead of the clock)
         self._restore_or_genesis()
 
     # genesis, restart, the clock
@@ -137,8 +139,11 @@ class LocalChain:
         else:
             self.faucet = Keypair.from_base58_string(stored)
             self.genesis_hash = Hash.from_string(self.ledger.get_state("genesis_hash"))
-            self.slot = int(self.ledger.get_state("slot"))
-            self.block_height = int(self.ledger.get_state("block_height"))
+            # Slots that passed after the last commit were not written: start past any of them (the
+            # reserved floor), so slots and block heights never go back across a restart.
+            committed_slot = int(self.ledger.get_state("slot"))
+            self.slot = max(committed_slot, int(self.ledger.get_state("slot_floor") or 0))
+            self.block_height = int(self.ledger.get_state("block_height")) + self.slot - committed_slot
             for stored_account in self.ledger.accounts():
                 self.svm.set_account(stored_account.pubkey, stored_account.account)
                 self.known_accounts.add(stored_account.pubkey)
@@ -166,6 +171,9 @@ class LocalChain:
         """One slot passes on the clock (the server calls this every ~400 ms)."""
         self.block_height += 1
         self._enter_slot(self.slot + 1)
+        if self.ledger and self.slot >= self._slot_floor:
+            self._slot_floor = self.slot + SLOT_RESERVATION
+            self.ledger.set_state("slot_floor", str(self._slot_floor))
         for notify in self.slot_subscribers:
             notify(self.slot)
 

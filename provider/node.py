@@ -45,6 +45,7 @@ from provider.journal import Journal, Result, ResultRow
 log = logging.getLogger("tessera.provider")
 GONE = (400, 404, 409)  # the aggregator will never take these results: refused, or the task moved on
 ROUND_RETRY = 0.5  # seconds a claim waits while a committed round awaits settlement
+MIN_BACKOFF, MAX_BACKOFF = 0.5, 15.0  # seconds the work loop waits after a failure, doubling
 FINAL_PROGRAM_ERRORS = {"DeadlinePassed", "ShardOutOfRange", "WrongMarket", "InvalidAccountOwner", "InvalidDiscriminator"}
 
 
@@ -56,6 +57,7 @@ class NodeConfig:
     capacity: int = 8  # tasks claimed and batched at once
     claim_wait: float = 2.0  # seconds a claim long-polls for work
     drain_timeout: float = 30.0  # seconds to flush commitments on shutdown
+    heartbeat: float = 5.0  # seconds between signs of life to the aggregator
     health_host: str = "127.0.0.1"
     health_port: int = 0
 
@@ -207,22 +209,47 @@ class ProviderNode:
         await self.commit()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set; then finishes the batch in hand and flushes what it owes."""
+        """Until `stop` is set; then finishes the batch in hand and flushes what it owes.
+
+        Every failure of the aggregator or the RPC node is transient here: the loop backs off and
+        tries again, and the journal keeps every result until it is posted and committed."""
         runner = await self._serve_health()
         try:
             async with JsonApi(self.config.aggregator) as api:
                 await self._until_registered(api, stop)
+                heartbeat = asyncio.create_task(self._heartbeat(api, stop))
+                backoff = MIN_BACKOFF
                 while not stop.is_set():
                     try:
                         await self.work_once(api, stop)
+                        backoff = MIN_BACKOFF
                     except (ApiError, aiohttp.ClientError, ChainError, ProviderError, TimeoutError) as exc:
                         self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                        log.warning("work loop: %s", self.stats.last_error)
-                        await _sleep_or_stop(stop, 1.0)
+                        log.warning("work loop (retrying in %.1f s): %s", backoff, self.stats.last_error)
+                        await _sleep_or_stop(stop, backoff)
+                        backoff = min(backoff * 2, MAX_BACKOFF)
+                await self._leave(api)
+                heartbeat.cancel()
                 await self._drain(api)
         finally:
             await runner.cleanup()
             self.journal.close()
+
+    async def _heartbeat(self, api: JsonApi, stop: asyncio.Event) -> None:
+        """Tells the aggregator this node lives while a long batch keeps it from claiming."""
+        while not stop.is_set():
+            await _sleep_or_stop(stop, self.config.heartbeat)
+            try:
+                await api.post("/v1/providers/heartbeat", sign_message(self.keypair, "heartbeat", {}))
+            except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.debug("heartbeat: %s", exc)
+
+    async def _leave(self, api: JsonApi) -> None:
+        """Says it is stopping, so work placed on it and not claimed goes to others at once."""
+        try:
+            await api.post("/v1/providers/leave", sign_message(self.keypair, "leave", {}))
+        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not tell the aggregator this node is leaving: %s", exc)
 
     async def _until_registered(self, api: JsonApi, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -231,7 +258,7 @@ class ProviderNode:
                 log.info("registered with %s as %s (stake %s)", self.config.aggregator, answer["provider"], answer["stake"])
                 await self.flush(api)  # what a previous run left
                 return
-            except (ApiError, aiohttp.ClientError) as exc:
+            except (ApiError, aiohttp.ClientError, ChainError, TimeoutError) as exc:
                 self.stats.last_error = f"registration: {exc}"
                 log.warning("cannot register yet: %s", exc)
                 await _sleep_or_stop(stop, 1.0)
@@ -243,7 +270,7 @@ class ProviderNode:
         while time.monotonic() < deadline:
             try:
                 await self.flush(api)
-            except (ApiError, aiohttp.ClientError, ChainError) as exc:
+            except (ApiError, aiohttp.ClientError, ChainError, TimeoutError) as exc:
                 log.warning("drain: %s", exc)
             if not self.journal.unposted() and not self.journal.to_commit():
                 return

@@ -165,6 +165,8 @@ class Aggregator:
             if not all(checks.values()):
                 failed = ", ".join(name for name, ok in checks.items() if not ok)
                 raise Unprocessable(f"the job on chain does not match the request: {failed}", "job_mismatch")
+            if quote.job == job_text:
+                raise Conflict(f"job {job_text} was already submitted", "job_exists")
             if quote.job is not None:
                 raise Conflict(f"quote already used by job {quote.job}", "quote_used")
             plan = await self._plan(session, job_text, bytes.fromhex(quote.seed), job, kind, inputs, body.get("params"))

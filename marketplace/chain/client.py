@@ -7,10 +7,13 @@ component of Tessera reaches the chain through this (or solana-py itself).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+import httpx
+from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
 from solana.rpc.core import RPCException
@@ -43,6 +46,15 @@ class Sent:
     fee: int
 
 
+@asynccontextmanager
+async def _transient(doing: str) -> AsyncIterator[None]:
+    """An RPC node that is down, restarting or unreachable is a ChainError callers retry, never a crash."""
+    try:
+        yield
+    except (SolanaRpcException, httpx.HTTPError, OSError) as exc:
+        raise RpcFailure(f"RPC node unreachable while {doing}: {exc}") from exc
+
+
 def _custom_code(error: object) -> int | None:
     """The program's custom error code in a preflight failure, if it returned one."""
     data = getattr(error, "data", None)
@@ -70,7 +82,8 @@ class TesseraChain:
 
     async def fetch(self, cls: type[A], address: Pubkey) -> A | None:
         """A typed account, or None if there is none at `address`."""
-        response = await self.rpc.get_account_info(address, encoding="base64")
+        async with _transient(f"reading {address}"):
+            response = await self.rpc.get_account_info(address, encoding="base64")
         if response.value is None:
             return None
         if response.value.owner != self.program_id:
@@ -82,20 +95,24 @@ class TesseraChain:
         filters: list = [ACCOUNT_SIZES[cls]]
         if owner is not None:
             filters.append(MemcmpOpts(offset=8, bytes=str(owner)))
-        response = await self.rpc.get_program_accounts(self.program_id, encoding="base64", filters=filters)
+        async with _transient("listing program accounts"):
+            response = await self.rpc.get_program_accounts(self.program_id, encoding="base64", filters=filters)
         return [(item.pubkey, cls.decode(bytes(item.account.data))) for item in response.value]
 
     async def balance(self, address: Pubkey) -> int:
-        return (await self.rpc.get_balance(address)).value
+        async with _transient(f"reading the balance of {address}"):
+            return (await self.rpc.get_balance(address)).value
 
     async def airdrop(self, address: Pubkey, lamports: int) -> None:
-        signature = (await self.rpc.request_airdrop(address, lamports)).value
+        async with _transient("requesting an airdrop"):
+            signature = (await self.rpc.request_airdrop(address, lamports)).value
         await self.confirm(signature)
 
     async def confirm(self, signature: Signature) -> None:
         deadline = asyncio.get_running_loop().time() + CONFIRM_TIMEOUT
         while asyncio.get_running_loop().time() < deadline:
-            [status] = (await self.rpc.get_signature_statuses([signature], search_transaction_history=True)).value
+            async with _transient(f"confirming {signature}"):
+                [status] = (await self.rpc.get_signature_statuses([signature], search_transaction_history=True)).value
             if status is not None:
                 if status.err is not None:
                     raise RpcFailure(f"transaction {signature} failed: {status.err}")
@@ -105,10 +122,12 @@ class TesseraChain:
 
     async def send(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Sent:
         """Sends and confirms one transaction (signers[0] pays); program errors come back named."""
-        blockhash = (await self.rpc.get_latest_blockhash()).value.blockhash
+        async with _transient("fetching a blockhash"):
+            blockhash = (await self.rpc.get_latest_blockhash()).value.blockhash
         tx = Transaction(list(signers), Message(list(instructions), signers[0].pubkey()), blockhash)
         try:
-            signature = (await self.rpc.send_raw_transaction(bytes(tx), TxOpts(preflight_commitment=Confirmed))).value
+            async with _transient("sending a transaction (it may or may not have landed)"):
+                signature = (await self.rpc.send_raw_transaction(bytes(tx), TxOpts(preflight_commitment=Confirmed))).value
         except RPCException as exc:
             error = exc.args[0] if exc.args else exc
             code = _custom_code(error)
@@ -117,7 +136,8 @@ class TesseraChain:
                 raise named from exc
             raise RpcFailure(f"transaction refused: {getattr(error, 'message', error)}") from exc
         await self.confirm(signature)
-        tx_info = (await self.rpc.get_transaction(signature, encoding="json")).value
+        async with _transient(f"reading {signature}"):
+            tx_info = (await self.rpc.get_transaction(signature, encoding="json")).value
         logs = list(tx_info.transaction.meta.log_messages or []) if tx_info else []
         fee = tx_info.transaction.meta.fee if tx_info else 0
         return Sent(signature, decode_events(logs), fee)

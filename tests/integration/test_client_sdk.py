@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 
-from client import BudgetExceeded, ChainRefused, InvalidRequest, JobTimeout, TesseraClient
+from client import BudgetExceeded, ChainRefused, InvalidRequest, JobFailed, JobTimeout, TesseraClient
 from marketplace.chain import JobAccount, job_address
 from marketplace.chain import instructions as ix
 from marketplace.digests import input_digest
@@ -86,3 +87,16 @@ async def test_refund_after_the_deadline_when_no_aggregator_took_the_job(tmp_pat
             receipt = await tessera.refund(str(address))
             assert receipt.refunded == quote["escrow"] and set(receipt.signatures) == {"refund"}
             assert (await market.chain.fetch(JobAccount, address)).escrow == 0
+
+
+async def test_a_job_no_provider_can_run_fails_fast_with_what_it_has_and_the_escrow_back(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["decliner"] * 2):
+        async with await funded_client(market) as tessera:
+            before = await market.chain.balance(tessera.keypair.pubkey())
+            with pytest.raises(JobFailed) as failed:
+                await tessera.generate(["too long for every model"], model=MODEL_DIGEST, max_new_tokens=2, timeout=30)
+            result = failed.value.result
+            assert failed.value.status == "failed" and result.outputs == [None] and "shards [0]" in str(failed.value)
+            assert set(result.receipt.signatures) == {"create_job", "close_job"}
+            assert await market.chain.fetch(JobAccount, Pubkey.from_string(result.job)) is None
+            assert before - await market.chain.balance(tessera.keypair.pubkey()) == result.receipt.paid == 2 * 5_000

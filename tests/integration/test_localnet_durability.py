@@ -76,3 +76,19 @@ async def test_state_and_history_survive_kill_9(tmp_path):
         client = AsyncClient(fresh.url)
         assert (await client.get_account_info(market)).value is None
         await client.close()
+
+
+async def test_slots_and_block_heights_never_go_back_across_kill_9(tmp_path):
+    """Slots pass on the clock without transactions; a restart must not rewind them to the last commit."""
+    ledger = tmp_path / "ledger"
+    async with LocalnetProcess(ledger=ledger) as first:
+        client = AsyncClient(first.url)
+        await client.request_airdrop(Keypair().pubkey(), SOL)  # the last commit
+        await asyncio.sleep(3)  # ~7 slots on the clock, none committed
+        slot, height = (await client.get_slot()).value, (await client.get_block_height()).value
+        first.kill()
+        await client.close()
+    async with LocalnetProcess(ledger=ledger, port=first.port) as second:
+        client = AsyncClient(second.url)
+        assert (await client.get_slot()).value > slot and (await client.get_block_height()).value > height
+        await client.close()

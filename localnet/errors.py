@@ -51,3 +51,7 @@ class InvalidParams(RpcError):
 
 class TransactionRejected(RpcError):
     code = -32002
+
+
+class BlockNotAvailable(RpcError):
+    code = -32004

@@ -46,8 +46,8 @@ def _base58(value: Any, parse: Callable[[str], T], name: str) -> T:
         raise InvalidParams(f"{name} must be a base58 string")
     try:
         return parse(value)
-    except ValueError as exc:
-        raise InvalidParams(f"Invalid param: {name} {value!r} is not valid") from exc
+    except Exception as exc:  # solders' parse errors (ParseHashError, ...) are not all ValueErrors
+        raise InvalidParams(f"Invalid param: {name} {value[:64]!r} is not valid") from exc
 
 
 def pubkey(value: Any, name: str = "pubkey") -> Pubkey:
@@ -84,6 +84,9 @@ def decode_bytes(value: Any, encoding: str, what: str) -> bytes:
 def transaction(value: Any, cfg: dict) -> VersionedTransaction:
     raw = decode_bytes(value, cfg.get("encoding", "base58"), "transaction")
     try:
-        return VersionedTransaction.from_bytes(raw)
+        tx = VersionedTransaction.from_bytes(raw)
     except ValueError as exc:
         raise InvalidParams(f"failed to deserialize transaction: {exc}") from exc
+    if not tx.signatures or len(tx.signatures) != tx.message.header.num_required_signatures:
+        raise InvalidParams("invalid transaction: Transaction failed to sanitize accounts offsets correctly")
+    return tx

@@ -14,7 +14,7 @@ from solders.message import Message, MessageV0
 from localnet import params as p
 from localnet.chain import LAMPORTS_PER_SIGNATURE, SLOTS_PER_EPOCH, LocalChain
 from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data
-from localnet.errors import InvalidParams, MethodNotFound, RpcError
+from localnet.errors import BlockNotAvailable, InvalidParams, MethodNotFound, RpcError
 from localnet.transactions import status_json, transaction_json
 
 SOLANA_CORE_VERSION = "2.2.0"  # the RPC API whose shapes these answers follow
@@ -184,6 +184,8 @@ class RpcMethods:
         value = simulation.to_json()
         requested = cfg.get("accounts")
         if requested:
+            if not isinstance(requested, dict) or not isinstance(requested.get("addresses", []), list):
+                raise InvalidParams("accounts must be {\"addresses\": [base58 pubkeys], \"encoding\": ...}")
             addresses = [p.pubkey(a) for a in requested.get("addresses", [])]
             encoding = requested.get("encoding", "base64")
             value["accounts"] = [
@@ -237,7 +239,7 @@ class RpcMethods:
     def rpc_getBlock(self, params):
         slot = p.unsigned(p.positional(params, 0, "slot"), "slot")
         if slot > self.chain.slot:
-            raise RpcError(f"Block not available for slot {slot}")
+            raise BlockNotAvailable(f"Block not available for slot {slot}")
         cfg = p.config(params, 1)
         details = cfg.get("transactionDetails", "full")
         records = [self.chain.transactions[s] for s in self.chain.by_slot.get(slot, [])]
@@ -262,7 +264,7 @@ class RpcMethods:
         slot = p.unsigned(p.positional(params, 0, "slot"), "slot")
         records = self.chain.by_slot.get(slot)
         if slot > self.chain.slot:
-            raise RpcError(f"Block not available for slot {slot}")
+            raise BlockNotAvailable(f"Block not available for slot {slot}")
         return self.chain.transactions[records[0]]["blockTime"] if records else None
 
 

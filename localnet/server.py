@@ -71,7 +71,7 @@ async def handle_http(request: web.Request) -> web.Response:
     methods = request.app[METHODS]
     try:
         payload = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth: still a parse error
         return web.json_response(_response(None, error=ParseError("Parse error")))
     if isinstance(payload, list):
         if not payload or len(payload) > MAX_BATCH:
@@ -102,7 +102,7 @@ async def handle_ws(request: web.Request) -> web.WebSocketResponse:
                     raise InvalidRequest("Invalid request")
                 result = subscriptions.handle(call["method"], call.get("params"), outbox.put_nowait, owned)
                 outbox.put_nowait(_response(call.get("id"), result))
-            except ValueError:
+            except (ValueError, RecursionError):
                 outbox.put_nowait(_response(None, error=ParseError("Parse error")))
             except RpcError as exc:
                 outbox.put_nowait(_response(call.get("id") if isinstance(call, dict) else None, error=exc))

@@ -50,6 +50,10 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return _error(401, exc.code, str(exc))
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "body_too_large", "the body is larger than this aggregator accepts")
+    except web.HTTPNotFound:
+        return _error(404, "route_not_found", f"no route {request.path} (see /v1/openapi.json)")
+    except web.HTTPMethodNotAllowed as exc:
+        return _error(405, "method_not_allowed", f"{request.method} {request.path}: allowed {', '.join(sorted(exc.allowed_methods))}")
     except web.HTTPException:
         raise
     except Exception:
@@ -60,7 +64,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 async def _json(request: web.Request) -> object:
     try:
         return await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the parser's depth too
         raise BadRequest(f"the body is not JSON: {exc}") from exc
 
 

@@ -18,6 +18,10 @@ def _query(name: str, kind: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
 
 
+JOB = {"name": "job", "in": "path", "required": True, "description": "the Job account's address",
+       "schema": {"type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{32,44}$"}}
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -33,14 +37,17 @@ def openapi_document() -> dict:
                 "type": "object", "required": ["model_digest", "shard_count"], "properties": {
                     "model_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "shard_count": {"type": "integer", "minimum": 1, "maximum": 256},
-                    "kind": {"enum": ["generate", "embed"]}}})},
+                    "kind": {"enum": ["generate", "embed"]}}, "additionalProperties": False})},
             "/v1/jobs": {"post": _op("Submit a job already created on chain, with its shard inputs (signed, kind `job`)", SIGNED, "201")},
-            "/v1/jobs/{job}": {"get": {**_op("Status, verified outputs and the verification report; with `revision` (from "
+            "/v1/jobs/{job}": {"parameters": [JOB], "get": {**_op("Status, verified outputs and the verification report; with `revision` (from "
                                              "a report) and `wait` (seconds), a long poll that answers once the job moved on"),
-                                       "parameters": [_query("revision", "string"), _query("wait", "number")]}},
-            "/v1/jobs/{job}/seed": {"get": _op("The sampling seed, once settlement revealed it, for audit")},
-            "/v1/jobs/{job}/results": {"post": _op("A provider's outputs and digests for its tasks, or `error` {code, message} to hand a task back (signed, kind `results`)", SIGNED)},
+                                       "parameters": [_query("revision", "string"),
+                                                      {**_query("wait", "number"), "schema": {"type": "number", "minimum": 0, "maximum": 3600}}]}},
+            "/v1/jobs/{job}/seed": {"parameters": [JOB], "get": _op("The sampling seed, once settlement revealed it, for audit")},
+            "/v1/jobs/{job}/results": {"parameters": [JOB], "post": _op("A provider's outputs and digests for its tasks, or `error` {code, message} to hand a task back (signed, kind `results`)", SIGNED)},
             "/v1/providers": {"post": _op("Register a staked provider's models and capacity (signed, kind `register`)", SIGNED)},
+            "/v1/providers/heartbeat": {"post": _op("A node's sign of life while it runs long batches (signed, kind `heartbeat`)", SIGNED)},
+            "/v1/providers/leave": {"post": _op("A node stopping: work placed on it and not claimed moves on (signed, kind `leave`)", SIGNED)},
             "/v1/work": {"post": _op("Long-poll for tasks (signed, kind `claim`)", SIGNED)},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
         },

@@ -95,6 +95,8 @@ class Aggregator:
     async def quote(self, body: Any) -> dict:
         if not isinstance(body, dict):
             raise BadRequest("a quote request is {model_digest, shard_count, kind}")
+        if unknown := set(body) - {"model_digest", "shard_count", "kind"}:
+            raise BadRequest(f"unknown fields in a quote request: {sorted(unknown)}")
         model, count, kind = body.get("model_digest"), body.get("shard_count"), body.get("kind", "generate")
         if not isinstance(model, str) or len(model) != 64 or not all(c in "0123456789abcdef" for c in model):
             raise BadRequest("model_digest must be 64 lowercase hex characters")

@@ -51,7 +51,7 @@ async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
             ("/v1/jobs", b'{"job": "unsigned"}', 400, "message_malformed"),
             ("/v1/jobs", b"[]", 400, "message_malformed"),
             ("/v1/jobs", json.dumps(dataclasses.replace(good_job_message, body={**good_job_message.body, "kind": "embed"}).to_json()).encode(), 401, "signature_invalid"),
-            ("/v1/jobs", json.dumps(good_job_message.to_json()).encode(), 409, "quote_used"),
+            ("/v1/jobs", json.dumps(good_job_message.to_json()).encode(), 409, "job_exists"),
             ("/v1/jobs", json.dumps(good_job_message.to_json()).encode(), 401, "message_replayed"),
             ("/v1/jobs", json.dumps(sign_message(client, "job", good_job_message.body, job=str(Keypair().pubkey())).to_json()).encode(), 401, "message_wrong_job"),
             ("/v1/jobs", json.dumps(sign_message(client, "results", good_job_message.body, job=job).to_json()).encode(), 401, "message_wrong_kind"),
@@ -82,3 +82,20 @@ async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
         async with aiohttp.ClientSession() as session:
             async with session.get(market.aggregator_url + "/metrics") as r:
                 assert r.status == 200 and "tessera_jobs" in await r.text()
+
+
+async def test_deep_json_unknown_routes_and_methods_get_json_errors(tmp_path):
+    async with running_market(tmp_path) as market:
+        status, answer = await raw(market, "/v1/quotes", b"[" * 1100 + b"]" * 1100)
+        assert status == 400 and answer["error"]["code"] == "bad_request"
+        status, answer = await raw(market, "/v1/quotes", json.dumps({"model_digest": "ab" * 32, "shard_count": 1, "x": 1}).encode())
+        assert status == 400 and "unknown fields" in answer["error"]["message"]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(market.aggregator_url + "/v1/nowhere") as response:
+                assert response.status == 404 and (await response.json())["error"]["code"] == "route_not_found"
+            async with session.delete(market.aggregator_url + "/v1/quotes") as response:
+                assert response.status == 405 and (await response.json())["error"]["code"] == "method_not_allowed"
+            async with session.get(market.aggregator_url + "/v1/openapi.json") as response:
+                spec = await response.json()
+        for path in ("/v1/jobs/{job}", "/v1/jobs/{job}/seed", "/v1/jobs/{job}/results"):
+            assert spec["paths"][path]["parameters"][0]["name"] == "job"

@@ -8,6 +8,7 @@ import base64
 import aiohttp
 import pytest
 from solders.keypair import Keypair
+from solders.message import Message
 
 from tests.integration.conftest import SOL, rpc_call
 
@@ -22,6 +23,10 @@ async def post(url: str, body: bytes | str, content_type: str = "application/jso
                 return response.status, text
 
 
+# A legacy transaction that claims no signatures (a message with an empty header), as a fuzzer sends it.
+ZERO_SIGNATURES = base64.b64encode(bytes([0]) + bytes(Message([], Keypair().pubkey()))).decode()
+
+
 @pytest.mark.parametrize("body,code", [
     (b"{not json", -32700),
     (b"\xff\xfe", -32700),
@@ -31,6 +36,7 @@ async def post(url: str, body: bytes | str, content_type: str = "application/jso
     (b'{"jsonrpc": "2.0", "id": {"x": 1}, "method": "getSlot"}', -32600),
     (b'"just a string"', -32600),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "stealLamports"}', -32601),
+    (b"[" * 1100 + b"]" * 1100, -32700),  # nested past the parser's depth
 ])
 async def test_malformed_requests_get_standard_errors(net, body, code):
     status, answer = await post(net.url, body)
@@ -59,6 +65,10 @@ async def test_malformed_requests_get_standard_errors(net, body, code):
     ("getSignaturesForAddress", ["11111111111111111111111111111111", {"limit": 0}]),
     ("getFeeForMessage", ["!!"]),
     ("getBalance", {"pubkey": "11111111111111111111111111111111"}),
+    ("isBlockhashValid", ["1" * 5000]),
+    ("simulateTransaction", [ZERO_SIGNATURES, {"encoding": "base64", "accounts": "all of them"}]),
+    ("simulateTransaction", [ZERO_SIGNATURES, {"encoding": "base64", "accounts": {"addresses": "one"}}]),
+    ("sendTransaction", [ZERO_SIGNATURES, {"encoding": "base64", "skipPreflight": True}]),
 ])
 async def test_wrong_params_get_invalid_params(net, method, params):
     answer = await rpc_call(net.url, method, params)
@@ -131,3 +141,8 @@ async def test_forged_signature_is_rejected_and_nothing_moves(net, skip_prefligh
     answer = await rpc_call(net.url, "sendTransaction", [base64.b64encode(bytes(forged)).decode(), {"encoding": "base64", "skipPreflight": skip_preflight}])
     assert answer["error"]["code"] == -32002
     assert net.chain.balance(victim.pubkey()) == SOL and net.chain.balance(thief.pubkey()) == 0
+
+
+async def test_block_time_of_a_future_slot_is_block_not_available(net):
+    answer = await rpc_call(net.url, "getBlockTime", [10**9])
+    assert answer["error"] == {"code": -32004, "message": "Block not available for slot 1000000000"}

@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 import pytest
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from sqlalchemy import update
 
@@ -110,3 +111,15 @@ async def test_a_quote_for_a_model_nobody_serves_is_refused(tmp_path):
         assert status == 503 and answer["error"]["code"] == "no_provider"
         status, _ = await market.request("POST", "/v1/quotes", {"model_digest": MODEL_DIGEST.hex(), "shard_count": 1})
         assert status == 200
+
+
+async def test_a_hundred_concurrent_agents_all_create_their_jobs(tmp_path):
+    """Quotes hand out random job ids: concurrent agents never race for the same one."""
+    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["lazy"]):
+        agents = [Keypair() for _ in range(100)]
+        await asyncio.gather(*(market.chain.airdrop(a.pubkey(), SOL) for a in agents))
+        jobs = await asyncio.gather(*(market.submit_job(a, prompt_inputs(1, str(i)), {"max_new_tokens": 1})
+                                      for i, a in enumerate(agents)))
+        assert len(set(jobs)) == 100
+        accounts = await asyncio.gather(*(market.chain.fetch(JobAccount, Pubkey.from_string(j)) for j in jobs))
+        assert all(a is not None for a in accounts)

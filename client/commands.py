@@ -290,7 +290,7 @@ def market_show(address, keypair, rpc, aggregator, as_json) -> None:
 
 @click.command()
 @click.argument("amount")
-@click.option("--to", "recipient", default=None, help="Address to fund (default: the --keypair's).")
+@click.option("--to", "recipient", default=None, help="Address to fund (default: the --keypair's, created if missing).")
 @keypair_option
 @rpc_option
 def airdrop(amount, recipient, keypair, rpc) -> None:
@@ -299,10 +299,13 @@ def airdrop(amount, recipient, keypair, rpc) -> None:
 
     from marketplace.chain import ChainError
     from marketplace.chain.client import TesseraChain
-    from marketplace.keys import load_keypair
+    from marketplace.keys import load_keypair, write_keypair
     from provider.cli import parse_sol
 
     lamports = parse_sol(amount)
+    if recipient is None and not keypair.expanduser().exists():  # a new participant's first step, as in the README
+        write_keypair(keypair)
+        click.echo(f"wrote a new keypair to {keypair}", err=True)
 
     async def go():
         address = Pubkey.from_string(recipient) if recipient else load_keypair(keypair).pubkey()

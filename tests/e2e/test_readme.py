@@ -1,0 +1,85 @@
+"""The README's steps, run as written (each part its own process, keypairs from `tessera airdrop`), with a
+job in flight while the aggregator and a provider are killed with -9 and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from localnet.process import LocalnetProcess
+from marketplace.aggregator.process import AggregatorProcess
+from provider.process import ProviderProcess
+
+pytestmark = pytest.mark.slow
+CLAIM_TIMEOUT = 10  # seconds; the bound below is this plus the recovery goal
+
+
+async def tessera(cwd, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "client.cli", *args, cwd=cwd,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert process.returncode == 0, (args, out.decode(), err.decode())
+    return out.decode()
+
+
+async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, gpt2_dir, gpt2):
+    async with LocalnetProcess(log=tmp_path / "localnet.log") as net:
+        rpc = ["--rpc", net.url]
+        for name in ("verifier", "provider-1", "provider-2", "agent"):
+            await tessera(tmp_path, "airdrop", "100", "--keypair", f"{name}.json", *rpc)
+        # `market init --keypair verifier.json`: one key is authority, verifier and treasury.
+        created = await tessera(tmp_path, "market", "init", "--keypair", "verifier.json", *rpc)
+        market = re.search(r"market (\w+) created", created).group(1)
+        database = f"sqlite+aiosqlite:///{tmp_path / 'tessera-aggregator.sqlite3'}"
+
+        def aggregator(port=None):
+            return AggregatorProcess(net.url, tmp_path / "verifier.json", market, database, port=port,
+                                     claim_timeout=CLAIM_TIMEOUT, log=tmp_path / "aggregator.log")
+
+        def node(name, port=None):
+            return ProviderProcess(tmp_path / f"{name}.json", net.url, service.url, [gpt2_dir], tmp_path / f"{name}.sqlite3",
+                                   capacity=2, threads=1, log=tmp_path / f"{name}.log", port=port)
+
+        service = await aggregator().start()
+        nodes = []
+        try:
+            for name in ("provider-1", "provider-2"):
+                await tessera(tmp_path, "provider", "register", "--keypair", f"{name}.json", "--market", market, "--stake", "2", *rpc)
+                nodes.append(await node(name).start())
+            prompts = [f"prompt {i}" for i in range(12)]
+            generate = asyncio.create_task(tessera(
+                tmp_path, "generate", *prompts, "--model", gpt2.hex, "--max-new-tokens", "24", "--keypair", "agent.json",
+                "--aggregator", service.url, "--json", *rpc))
+            async with aiohttp.ClientSession() as session:
+                async with asyncio.timeout(30):
+                    while True:  # a job in flight
+                        async with session.get(service.url + "/v1/dashboard") as response:
+                            if (await response.json())["jobs"]:
+                                break
+                        await asyncio.sleep(0.05)
+            service.kill()
+            nodes[0].kill()
+            await asyncio.sleep(1)
+            restarted = time.monotonic()
+            service = await aggregator(service.port).start()
+            nodes[0] = await node("provider-1", nodes[0].port).start()
+            answer = json.loads(await asyncio.wait_for(generate, CLAIM_TIMEOUT + 60))
+            recovered = time.monotonic() - restarted
+        finally:
+            for process in (*nodes, service):
+                await process.stop()
+        assert [len(o["token_ids"]) for o in answer["outputs"]] == [24] * 12, answer
+        assert answer["receipt"]["status"] == "closed" and answer["receipt"]["signatures"]["close_job"]
+        assert answer["error"] is None
+        assert recovered < CLAIM_TIMEOUT + 15, recovered
+        for name in ("provider-1", "provider-2"):  # nothing stays locked
+            status = json.loads(await tessera(tmp_path, "provider", "status", "--keypair", f"{name}.json", "--market", market,
+                                              "--json", *rpc))
+            assert status["locked"] == 0, status
+        print(f"recovered from kill -9 of the aggregator and a provider in {recovered:.1f} s")

@@ -20,6 +20,7 @@ from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import create_engine, migrate, sessions
 from marketplace.aggregator.errors import AggregatorError, BadRequest, NotFound
 from marketplace.aggregator.openapi import openapi_document
+from marketplace.aggregator.rate_limit import RateLimit
 from marketplace.aggregator.reports import job_report, metrics_text
 from marketplace.aggregator import dashboard
 from marketplace.aggregator.service import Aggregator
@@ -32,6 +33,7 @@ from marketplace.messages import SignedMessage
 log = logging.getLogger("tessera.aggregator")
 CONFIG = web.AppKey("config", AggregatorConfig)
 SERVICE = web.AppKey("service", Aggregator)
+QUOTE_LIMIT = web.AppKey("quote_limit", RateLimit)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -101,6 +103,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.post("/v1/quotes")
 async def quote(request: web.Request) -> web.Response:
+    request.app[QUOTE_LIMIT].take(request.remote or "unknown")
     return web.json_response(await request.app[SERVICE].quote(await _json(request)))
 
 
@@ -194,6 +197,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: AggregatorConfig) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=config.max_body)
     app[CONFIG] = config
+    app[QUOTE_LIMIT] = RateLimit(config.quote_rate, config.quote_burst)
     app.add_routes(routes)
     app.cleanup_ctx.append(_resources)
     return app

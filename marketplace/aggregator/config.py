@@ -17,6 +17,8 @@ class AggregatorConfig:
     port: int = 8080
     price_per_shard: int = 100_000  # lamports quoted per shard execution
     quote_ttl: int = 300  # seconds a quote stays valid
+    quote_rate: float = 20.0  # quotes per second one caller (address) may ask for, sustained
+    quote_burst: int = 200  # quotes one caller may ask for at once
     job_lifetime: int = 600  # seconds from quote to the job's deadline
     claim_timeout: int = 60  # seconds a provider has to return claimed work
     provider_timeout: int = 15  # seconds without a heartbeat or claim after which a provider's work moves on

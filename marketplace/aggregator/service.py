@@ -345,13 +345,15 @@ class Aggregator:
         return changed
 
     async def purge_expired(self) -> None:
-        """Nonces past their expiry can no longer be replayed (expired messages are refused): they go."""
+        """Nonces past their expiry can no longer be replayed (expired messages are refused), and quotes no job
+        used expire: both go."""
         now = int(self.now())
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_INTERVAL
         async with self.sessions() as session:
             await session.execute(delete(m.Nonce).where(m.Nonce.expires_at < now - CLOCK_SKEW))
+            await session.execute(delete(m.Quote).where(m.Quote.job.is_(None), m.Quote.expires_at < now - CLOCK_SKEW))
             await session.commit()
 
     def wait_seconds(self, value: Any) -> float:

@@ -60,40 +60,38 @@ async def test_the_cli_pays_follows_and_reports(market, gpt2):
     assert report["unbonding"] == LAMPORTS_PER_SOL // 4 and report["withdrawable_in"] > 0
 
 
-async def test_bad_input_gets_a_clear_error_and_moves_nothing(market):
+async def test_bad_input_gets_a_clear_error_and_moves_nothing(market, gpt2):
     agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
     where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
     before = await market.chain.balance(agent.keypair.pubkey())
     bad_model = await asyncio.to_thread(tessera, "generate", "hi", "--model", "xyz", *where, check=False)
     assert bad_model.returncode == 1 and "invalid_request" in bad_model.stderr
-    too_dear = await asyncio.to_thread(tessera, "generate", "hi", "--model", "ab" * 32, "--max-lamports", "10", *where, check=False)
+    too_dear = await asyncio.to_thread(tessera, "generate", "hi", "--model", gpt2.hex, "--max-lamports", "10", *where, check=False)
     assert too_dear.returncode == 1 and "budget_exceeded" in too_dear.stderr
+    unserved = await asyncio.to_thread(tessera, "generate", "hi", "--model", "ab" * 32, *where, check=False)
+    assert unserved.returncode == 1 and "no_provider" in unserved.stderr
     no_tokens = await asyncio.to_thread(tessera, "generate", "hi", "--model", "ab" * 32, "--max-new-tokens", "0", *where, check=False)
     assert no_tokens.returncode == 2 and "max-new-tokens" in no_tokens.stderr
     assert await market.chain.balance(agent.keypair.pubkey()) == before
 
 
-async def test_the_sync_client_cancels_a_job_nobody_can_serve(market):
+async def test_the_sync_client_is_refused_a_model_nobody_serves_before_anything_is_signed(market, gpt2):
     agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
 
     def use_sync_client():
+        from client import AggregatorRefused
+
         with TesseraSyncClient(market.aggregator.url, market.localnet.url, agent.keypair) as tessera:
             with pytest.raises(BudgetExceeded):
-                tessera.generate("hi", model="cd" * 32, max_lamports=1)
-            from client import AggregatorRefused
-
-            try:  # on chain first, then refused by the aggregator: no provider has this model
+                tessera.generate("hi", model=gpt2.hex, max_lamports=1)
+            with pytest.raises(AggregatorRefused) as refused:
                 tessera.submit("generate", [{"prompt": "hi"}], "cd" * 32, {"max_new_tokens": 2})
-            except AggregatorRefused as exc:
-                assert exc.status == 503
-            [(job, _)] = asyncio.run(_jobs(market))
-            return tessera.cancel(str(job))
+            assert refused.value.status == 503 and refused.value.code == "no_provider"
 
     before = await market.chain.balance(agent.keypair.pubkey())
-    receipt = await asyncio.to_thread(use_sync_client)
-    assert receipt.status == "cancelled" and receipt.refunded == receipt.escrowed + receipt.job_rent
-    fees = 2 * 5_000  # create_job and cancel_job
-    assert await market.chain.balance(agent.keypair.pubkey()) == before - fees
+    await asyncio.to_thread(use_sync_client)
+    assert await asyncio.to_thread(lambda: asyncio.run(_jobs(market))) == []
+    assert await market.chain.balance(agent.keypair.pubkey()) == before
 
 
 async def _jobs(market):

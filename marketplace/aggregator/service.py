@@ -470,7 +470,7 @@ class Aggregator:
                 if task.role != "referee":
                     task.digest = parse_digest(item.get("digest"))
                 checks_tokens = job_row.kind == "generate" and task.role != "primary"
-                if checks_tokens and output is not None:
+                if checks_tokens and (output is not None or task.role == "referee"):
                     parse_checks(output, 1 if task.role == "replica" else len(task.claims or []))
                 elif output is not None or task.role == "referee":
                     result_digest(job_row.kind, model, shards[task.shard].input, params, output)

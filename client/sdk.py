@@ -45,7 +45,7 @@ from marketplace.digests import input_digest
 from marketplace.errors import ApiError
 from marketplace.http import JsonApi
 from marketplace.merkle import merkle_root
-from marketplace.messages import sign_message
+from marketplace.messages import read_authorization, sign_message
 
 FINISHED = ("closed", "cancelled")
 MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0  # seconds between attempts to reach an aggregator that is down
@@ -96,15 +96,18 @@ class TesseraClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _call(self, method: str, path: str, body: Any = None, *, patience: float | None = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, *, patience: float | None = None,
+                    reading: str | None = None) -> Any:
         """One request; an aggregator that is down or restarting is asked again, backing off, for up to
         `patience` seconds (the client's timeout by default). `body` may be a function giving a fresh
-        body per attempt (a signed message must not be replayed)."""
+        body per attempt (a signed message must not be replayed). `reading`: the job whose outputs this
+        client reads, with a signed Authorization header."""
         deadline = time.monotonic() + (self.timeout if patience is None else patience)
         backoff = MIN_BACKOFF
         while True:
+            headers = {"Authorization": read_authorization(self.keypair, reading)} if reading else None
             try:
-                return await self.api.request(method, path, body() if callable(body) else body)
+                return await self.api.request(method, path, body() if callable(body) else body, headers)
             except ApiError as exc:
                 raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -186,7 +189,7 @@ class TesseraClient:
 
     async def status(self, job: str, patience: float | None = None) -> dict:
         """The aggregator's report of a job: status, shards, verification, settlements."""
-        return await self._call("GET", f"/v1/jobs/{job}", patience=patience)
+        return await self._call("GET", f"/v1/jobs/{job}", patience=patience, reading=job)
 
     async def _moved_on(self, job: str, report: dict | None, deadline: float) -> dict:
         """The job's report: at once the first time, then once it differs from `report` (or the wait ran out)."""
@@ -195,7 +198,7 @@ class TesseraClient:
             return await self.status(job, patience)
         wait = min(self.long_poll, patience)
         return await self._call("GET", f"/v1/jobs/{job}?" + urlencode({"revision": report["revision"], "wait": f"{wait:.2f}"}),
-                                patience=patience)
+                                patience=patience, reading=job)
 
     async def stream(self, job: str | SubmittedJob, timeout: float | None = None) -> AsyncIterator[ShardResult]:
         """Yields each shard's result as soon as it is verified (or served from the cache), in completion order."""

@@ -26,8 +26,8 @@ class JsonApi:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.session.request(method, self.base_url + path, json=body) as response:
+    async def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        async with self.session.request(method, self.base_url + path, json=body, headers=headers) as response:
             try:
                 answer = await response.json(content_type=None)
             except ValueError:

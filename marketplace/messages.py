@@ -8,6 +8,8 @@ job cannot be replayed for another, or twice.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 import time
@@ -69,6 +71,26 @@ def sign_message(keypair: Keypair, kind: str, body: dict, job: str | None = None
     expires_at = int(now()) + ttl
     signature = keypair.sign_message(signing_bytes(kind, keypair.pubkey(), job, nonce, expires_at, body))
     return SignedMessage(kind, keypair.pubkey(), job, nonce, expires_at, body, signature)
+
+
+AUTH_SCHEME = "Tessera"  # Authorization: Tessera <base64 of a signed message of kind "read">
+
+
+def read_authorization(keypair: Keypair, job: str, ttl: int = 60) -> str:
+    """The Authorization header value that lets `keypair` read `job`'s outputs (GET requests carry no body).
+    Reads change nothing, so the token is not nonce-checked: it is bound to the job and expires."""
+    message = sign_message(keypair, "read", {}, job=job, ttl=ttl)
+    return f"{AUTH_SCHEME} " + base64.b64encode(json.dumps(message.to_json()).encode()).decode()
+
+
+def parse_authorization(value: str) -> SignedMessage:
+    scheme, _, token = value.partition(" ")
+    if scheme != AUTH_SCHEME or not token:
+        raise MessageFormatError(f"Authorization must be '{AUTH_SCHEME} <base64 signed message>'")
+    try:
+        return SignedMessage.from_json(json.loads(base64.b64decode(token, validate=True)))
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        raise MessageFormatError(f"the Authorization token is not base64 JSON: {exc}") from exc
 
 
 class ReplayGuard(Protocol):

@@ -114,16 +114,19 @@ async def submit_job(request: web.Request) -> web.Response:
 
 @routes.get("/v1/jobs/{job}")
 async def get_job(request: web.Request) -> web.Response:
-    """With `revision` (from an earlier report) and `wait`, a long poll: answers once the job moved on."""
+    """With `revision` (from an earlier report) and `wait`, a long poll: answers once the job moved on.
+    Outputs only for a signed read by the job's client or its providers; disputed shards' inputs and
+    outputs are public, for audit."""
     service, job = request.app[SERVICE], request.match_info["job"]
+    private = await service.may_read(job, request.headers.get("Authorization"))
     if "revision" in request.query:
         await service.wait_for_progress(job, request.query["revision"], service.wait_seconds(request.query.get("wait", 0)))
-    return web.json_response(await job_report(service.sessions, job))
+    return web.json_response(await job_report(service.sessions, job, private))
 
 
 @routes.get("/v1/jobs/{job}/seed")
 async def get_seed(request: web.Request) -> web.Response:
-    report = await job_report(request.app[SERVICE].sessions, request.match_info["job"])
+    report = await job_report(request.app[SERVICE].sessions, request.match_info["job"], private=False)
     if report["seed"] is None:
         raise NotFound("the seed is revealed by the job's first settlement", "seed_not_revealed")
     return web.json_response({"job": report["job"], "seed": report["seed"]})

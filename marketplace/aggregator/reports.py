@@ -36,20 +36,24 @@ async def job_revision(sessions, address: str) -> str:
     return _revision(status, decided, settled)
 
 
-async def job_report(sessions, address: str) -> dict:
+async def job_report(sessions, address: str, private: bool) -> dict:
+    """`private`: the reader is the job's client or one of its providers, who see every output. Anyone else
+    sees the job's progress, verification and settlements, and the input and outputs of disputed shards only
+    (what an audit of a slash needs)."""
     async with sessions() as session:
         job = await session.get(m.Job, address)
         if job is None:
             raise NotFound(f"no job {address}", "job_not_found")
         shards = (await session.execute(select(m.Shard).where(m.Shard.job == address).order_by(m.Shard.index))).scalars().all()
         tasks = (await session.execute(select(m.Task).where(m.Task.job == address).order_by(m.Task.id).options(
-            load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner)))).scalars().all()
+            load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.output)))).scalars().all()
         settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == address))).scalars().all()
         quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
     revealed = any(s.status == "confirmed" for s in settlements)
     runs = defaultdict(list)
     for task in tasks:
         runs[task.shard].append(task)
+    disputed = {t.shard for t in tasks if t.role == "referee"}
     return {
         "job": address, "status": job.status, "kind": job.kind, "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
@@ -57,9 +61,11 @@ async def job_report(sessions, address: str) -> dict:
                               [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == "confirmed"]),
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
-             "output": s.output if s.status in DECIDED else None,
+             "output": s.output if s.status in DECIDED and (private or s.index in disputed) else None,
              "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != "referee" and t.fault is False}),
-             "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault} for t in runs[s.index]]}
+             "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault,
+                       **({"output": t.output} if s.index in disputed else {})} for t in runs[s.index]],
+             **({"input": s.input} if s.index in disputed else {})}
             for s in shards
         ],
         "faults": [{"shard": t.shard, "role": t.role, "provider": t.provider_owner, "reason": "expired" if t.status == "expired" else "wrong_output"}

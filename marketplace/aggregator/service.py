@@ -33,7 +33,7 @@ from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.merkle import merkle_root
 from marketplace.errors import MessageReplayed
-from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate
+from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_authorization
 from marketplace.verification import seed_commitment
 
 MAX_CLAIM = 64  # tasks handed out per work request
@@ -355,6 +355,24 @@ class Aggregator:
             await session.execute(delete(m.Nonce).where(m.Nonce.expires_at < now - CLOCK_SKEW))
             await session.execute(delete(m.Quote).where(m.Quote.job.is_(None), m.Quote.expires_at < now - CLOCK_SKEW))
             await session.commit()
+
+    async def may_read(self, job: str, authorization: str | None) -> bool:
+        """Outputs belong to the job's client and the providers that ran it: True for their signed read.
+        No header reads the public report; a header that does not verify is refused (401)."""
+        if authorization is None:
+            return False
+        message = parse_authorization(authorization)
+        authenticate(message, "read", job=job, now=self.now)
+        signer = str(message.signer)
+        async with self.sessions() as session:
+            client = (await session.execute(select(m.Job.client).where(m.Job.address == job))).scalar_one_or_none()
+            if client is None:
+                raise NotFound(f"no job {job}", "job_not_found")
+            ran = (await session.execute(select(m.Task.id).where(
+                m.Task.job == job, m.Task.provider_owner == signer).limit(1))).first() is not None
+        if signer != client and not ran:
+            raise Forbidden(f"{signer} is neither the client of job {job} nor one of its providers", "not_a_participant")
+        return True
 
     def wait_seconds(self, value: Any) -> float:
         """How long a long poll may wait: what the caller asked for, up to the configured cap."""

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +22,7 @@ from marketplace.chain import instructions as ix
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.merkle import merkle_root
-from marketplace.messages import sign_message
+from marketplace.messages import read_authorization, sign_message
 from tests.integration.scripted import MODEL_DIGEST, generate
 
 SOL = 1_000_000_000
@@ -37,10 +37,17 @@ class Market:
     address: Pubkey
     aggregator_url: str
     config: AggregatorConfig
+    clients: dict[str, Keypair] = field(default_factory=dict)  # job -> the keypair that paid for it
 
-    async def request(self, method: str, path: str, body=None) -> tuple[int, dict]:
+    async def request(self, method: str, path: str, body=None, reader: Keypair | None = None) -> tuple[int, dict]:
+        """A job's report is read as its client (outputs are the client's) unless another `reader` is named."""
+        headers = None
+        if method == "GET" and path.startswith("/v1/jobs/") and not path.endswith("/seed"):
+            job = path.removeprefix("/v1/jobs/").split("?")[0]
+            reader = reader or self.clients.get(job)
+            headers = {"Authorization": read_authorization(reader, job)} if reader else None
         async with aiohttp.ClientSession() as session:
-            async with session.request(method, self.aggregator_url + path, json=body) as response:
+            async with session.request(method, self.aggregator_url + path, json=body, headers=headers) as response:
                 return response.status, await response.json()
 
     async def submit_job(self, client: Keypair, inputs: list[dict], params: dict | None = None, kind: str = "generate",
@@ -52,6 +59,7 @@ class Market:
             client.pubkey(), self.address, quote["job_id"], model_digest=model,
             input_root=merkle_root([input_digest(i) for i in inputs]), seed_commitment=bytes.fromhex(quote["seed_commitment"]),
             price_per_shard=price or quote["price_per_shard"], deadline=quote["deadline"], shard_count=len(inputs))], [client])
+        self.clients[str(job)] = client
         body = {"job": str(job), "kind": kind, "params": params if kind == "generate" else None, "inputs": inputs}
         status, answer = await self.request("POST", "/v1/jobs", sign_message(client, "job", body, job=str(job)).to_json())
         assert status == 201, answer

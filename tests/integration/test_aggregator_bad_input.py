@@ -99,3 +99,38 @@ async def test_deep_json_unknown_routes_and_methods_get_json_errors(tmp_path):
                 spec = await response.json()
         for path in ("/v1/jobs/{job}", "/v1/jobs/{job}/seed", "/v1/jobs/{job}/results"):
             assert spec["paths"][path]["parameters"][0]["name"] == "job"
+
+
+async def test_outputs_belong_to_the_client_and_its_providers_and_disputes_are_public(tmp_path):
+    from marketplace.messages import read_authorization
+    from tests.integration.test_aggregator_faults import funded_client
+    from tests.integration.test_aggregator_market import providers_running
+
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, \
+            providers_running(market, ["honest", "honest", "liar"]) as providers:
+        providers[2].lie_on = {0, 1, 2}  # as the checker of a shard it accuses an honest primary: a dispute
+        job = await market.submit_job(await funded_client(market), prompt_inputs(3), {"max_new_tokens": 2})
+        private = await market.wait_for(job, timeout=60)
+        assert all(s["output"] is not None for s in private["shards"])
+        stranger = Keypair()
+        for reader in (None, stranger):
+            headers = {"Authorization": read_authorization(reader, job)} if reader else {}
+            async with aiohttp.ClientSession() as session, \
+                    session.get(f"{market.aggregator_url}/v1/jobs/{job}", headers=headers) as response:
+                status, public = response.status, await response.json()
+            if reader is stranger:
+                assert status == 403 and public["error"]["code"] == "not_a_participant"
+                continue
+            disputed = {s["index"] for s in public["shards"] if any(r["role"] == "referee" for r in s["runs"])}
+            assert disputed
+            for shard in public["shards"]:
+                if shard["index"] in disputed:  # what an audit needs: the input and every run's output
+                    assert shard["input"] and shard["output"] and all("output" in r for r in shard["runs"])
+                else:
+                    assert shard["output"] is None and "input" not in shard
+        ran = next(p for p in providers if str(p.owner) in {o for s in private["shards"] for o in s["providers"]})
+        _, as_provider = await market.request("GET", f"/v1/jobs/{job}", reader=ran.keypair)
+        assert all(s["output"] is not None for s in as_provider["shards"])
+        async with aiohttp.ClientSession() as session, session.get(
+                f"{market.aggregator_url}/v1/jobs/{job}", headers={"Authorization": "Tessera !!"}) as response:
+            assert response.status == 400

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.benchmarks import (aggregator_throughput, localnet_throughput, market_wall_time, program_cu, provider_throughput,
-                              verification_overhead)
+                              recovery, verification_overhead)
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -25,9 +25,11 @@ def main() -> int:
     overhead = verification_overhead.measure()
     nodes = provider_throughput.measure()
     market = market_wall_time.measure()
+    recoveries = recovery.measure()
     OUTPUT.write_text("\n".join((header + market_wall_time.markdown(market), provider_throughput.markdown(nodes),
                                  verification_overhead.markdown(overhead), program_cu.markdown(rows),
-                                 localnet_throughput.markdown(throughput), aggregator_throughput.markdown(results))))
+                                 localnet_throughput.markdown(throughput), aggregator_throughput.markdown(results),
+                                 recovery.markdown(recoveries))))
     print(OUTPUT.read_text())
     missed = [r.instruction for r in rows if not r.meets_goal]
     if missed:

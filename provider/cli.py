@@ -156,8 +156,9 @@ def status(keypair, rpc, market, as_json) -> None:
 @rpc_option
 @click.option("--market", default=None, help="The Market account (default: the one the aggregator serves).")
 @click.option("--aggregator", default="http://127.0.0.1:8080", show_default=True, help="The aggregator's URL.")
-@click.option("--model", "models", multiple=True, required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="A transformers model directory to serve (repeat for several).")
+@click.option("--model", "models", multiple=True, required=True,
+              help="A transformers model directory, a GGUF file, or a catalog name such as smollm2-135m-instruct "
+                   "(repeat for several).")
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), default=Path("tessera-provider.sqlite3"),
               show_default=True, help="The node's SQLite journal: results survive a crash here.")
 @click.option("--capacity", default=8, show_default=True, type=click.IntRange(1, 64), help="Tasks batched at once.")
@@ -188,6 +189,21 @@ def _install_stop(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+
+
+@provider.command("digest")
+@click.argument("model")
+def digest(model) -> None:
+    """Load MODEL as a node would (a directory, a GGUF file, or a catalog name) and print its digest: what clients
+    name it by. A GGUF file is dequantized into the cache once."""
+    from provider.errors import ProviderError
+    from provider.models import load_model
+
+    try:
+        loaded = load_model(model)
+    except ProviderError as exc:
+        raise click.ClickException(f"[{exc.code}] {exc}") from exc
+    click.echo(f"{loaded.name} ({loaded.kind.value}) model digest {loaded.hex}")
 
 
 @provider.command("build-model")

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import torch
 
+from provider.catalog import MODELS, resolve
 from provider.errors import ModelLoadError
+from provider.gguf import converted
 
 # Files whose bytes decide a model's outputs; READMEs and training metadata do not.
 DIGESTED_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".txt", ".tiktoken")
-IGNORED_FILES = {"README.md", "data_config.json", "training_args.bin", ".gitattributes"}
+IGNORED_FILES = {"README.md", "data_config.json", "training_args.bin", ".gitattributes", "gguf_source.json"}
 DEFAULT_MAX_INPUT_TOKENS = 512
 
 
@@ -99,15 +101,17 @@ def _kind(config) -> ModelKind:
     return ModelKind.ENCODER
 
 
-def load_model(directory: Path | str, max_input_tokens: int | None = None) -> LoadedModel:
-    """Loads a model directory through `from_pretrained`, offline; ModelLoadError says why it cannot."""
+def load_model(source: Path | str, max_input_tokens: int | None = None, cache: Path | None = None) -> LoadedModel:
+    """Loads a model through `from_pretrained`, offline: a transformers directory, a GGUF file (dequantized once
+    into `cache`), or a catalog name (provider.catalog). ModelLoadError says why it cannot."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    directory = Path(directory).expanduser().resolve()
+    path = resolve(source)
+    directory = converted(path, cache) if path.suffix == ".gguf" else path.resolve()
     if not directory.is_dir():
-        raise ModelLoadError(f"{directory} is not a directory")
+        raise ModelLoadError(f"{directory} is not a directory, a GGUF file or a model name ({', '.join(MODELS)})")
     digest = model_digest(directory)
     try:
         config = AutoConfig.from_pretrained(directory, local_files_only=True)
@@ -121,7 +125,7 @@ def load_model(directory: Path | str, max_input_tokens: int | None = None) -> Lo
         raise ModelLoadError(f"cannot load {directory}: {type(exc).__name__}: {exc}") from exc
     limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or DEFAULT_MAX_INPUT_TOKENS
     return LoadedModel(
-        name=directory.name, directory=directory, digest=digest, kind=kind, model=model, tokenizer=tokenizer,
+        name=path.stem if path.suffix == ".gguf" else directory.name, directory=directory, digest=digest, kind=kind, model=model, tokenizer=tokenizer,
         max_input_tokens=min(max_input_tokens or limit, limit),
         pooling=Pooling.read(directory) if kind is ModelKind.ENCODER else Pooling(),
     )

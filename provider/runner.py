@@ -28,7 +28,7 @@ class NodeSetup:
     rpc: str
     market: str | None
     aggregator: str
-    models: list[Path]
+    models: list[Path | str]  # directories, GGUF files or catalog names
     journal: Path
     capacity: int = 8
     threads: int | None = None

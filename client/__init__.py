@@ -9,11 +9,11 @@ from client.errors import (
     JobTimeout,
     TesseraError,
 )
-from client.receipts import JobResult, Receipt, ShardResult
+from client.receipts import ChatResult, JobResult, Receipt, ShardResult
 from client.sdk import SubmittedJob, TesseraClient
 from client.sync import TesseraSyncClient
 
 __all__ = [
-    "AggregatorRefused", "BudgetExceeded", "ChainRefused", "InvalidRequest", "JobFailed", "JobResult", "JobTimeout",
+    "AggregatorRefused", "BudgetExceeded", "ChainRefused", "ChatResult", "InvalidRequest", "JobFailed", "JobResult", "JobTimeout",
     "Receipt", "ShardResult", "SubmittedJob", "TesseraClient", "TesseraError", "TesseraSyncClient",
 ]

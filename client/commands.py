@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
@@ -138,6 +139,51 @@ def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max
     console.print(table)
     console.print(_receipt_table(result.receipt))
     _fail_after_output(failure)
+
+
+@click.command()
+@click.argument("question", required=False)
+@click.option("--model", required=True, help="The chat model's digest (64 hex); `tessera provider digest smollm2-135m-instruct`.")
+@click.option("--system", default=None, help="A system message to start the conversation with.")
+@click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1, 512))
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 10))
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--max-lamports", default=None, type=click.IntRange(1), help="Refuse a quote whose escrow is above this.")
+@click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1), help="Seconds to wait for each answer.")
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def chat(question, model, system, max_new_tokens, temperature, top_p, max_lamports, timeout, keypair, rpc, aggregator,
+         as_json) -> None:
+    """Ask a chat model: QUESTION answers once; without it, a conversation at a prompt (an empty line ends it).
+    Each turn is one paid, verified job; the cost and verification follow each answer."""
+    conversation = [{"role": "system", "content": system}] if system else []
+    options = {"model": model, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+               "max_lamports": max_lamports, "timeout": timeout}
+    console = Console()
+
+    async def turns(tessera):
+        while True:
+            asked = question if question is not None else await asyncio.to_thread(click.prompt, "you", default="",
+                                                                                    show_default=False)
+            if not asked.strip():
+                return
+            conversation.append({"role": "user", "content": asked})
+            with console.status("asking the market", spinner="dots") if not as_json else contextlib.nullcontext():
+                answer = await tessera.chat(conversation, **options)
+            conversation.append(answer.message)
+            if as_json:
+                _print_json({"job": answer.job, "message": answer.message, "usage": answer.usage,
+                             "verification": answer.verification, "receipt": answer.receipt})
+            else:
+                console.print(f"[bold]assistant[/bold] {answer.message['content']}")
+                console.print(f"[dim]{answer.usage['completion_tokens']} tokens · verified: {answer.verification} · "
+                              f"paid {answer.receipt.paid:,} lamports · job {answer.job}[/dim]")
+            if question is not None:
+                return
+
+    _run(turns)
 
 
 @click.command()

@@ -64,3 +64,23 @@ class JobResult:
     @property
     def vectors(self) -> list[list[float] | None]:
         return [s.vector for s in self.shards]
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One assistant turn: the message, token usage, and how it was paid for and verified."""
+
+    message: dict  # {"role": "assistant", "content": ...}
+    usage: dict  # prompt_tokens, completion_tokens, total_tokens
+    verification: str
+    receipt: Receipt
+    job: str
+
+    @classmethod
+    def of(cls, result: JobResult) -> ChatResult:
+        [shard] = result.shards
+        output = shard.output or {}
+        prompt, completion = output.get("prompt_tokens", 0), len(output.get("token_ids", []))
+        return cls({"role": "assistant", "content": output.get("text", "")},
+                   {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+                   shard.verification, result.receipt, result.job)

@@ -35,7 +35,7 @@ from client.errors import (
     JobFailed,
     JobTimeout,
 )
-from client.receipts import JobResult, Receipt, ShardResult
+from client.receipts import ChatResult, JobResult, Receipt, ShardResult
 from marketplace.chain import ChainError, JobAccount, MarketAccount, job_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.accounts import MAX_SHARDS
@@ -44,6 +44,7 @@ from marketplace.chain.events import decode_events
 from marketplace.digests import input_digest
 from marketplace.errors import ApiError
 from marketplace.http import JsonApi
+from marketplace.kinds import KINDS
 from marketplace.merkle import merkle_root
 from marketplace.messages import read_authorization, sign_message
 
@@ -132,6 +133,22 @@ class TesseraClient:
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
         return await self.run("generate", [{"prompt": p} for p in prompts], model, params, max_lamports, timeout)
 
+    async def chat(self, messages: str | Sequence[dict], *, model: str | bytes, max_new_tokens: int = 128,
+                   temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
+                   max_lamports: int | None = None, timeout: float | None = None) -> ChatResult:
+        """One assistant turn for a conversation, rendered by the model's own chat template; it ends at the
+        model's end-of-turn token or after `max_new_tokens`.
+
+            answer = await tessera.chat("What is the capital of France?", model=smollm2_digest)
+            answer.message["content"], answer.usage, answer.receipt.paid
+        """
+        messages = [{"role": "user", "content": messages}] if isinstance(messages, str) else [dict(m) for m in messages]
+        if temperature > 0 and seed is None:
+            seed = secrets.randbits(31)
+        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
+        result = await self.run("chat", [{"messages": messages}], model, params, max_lamports, timeout)
+        return ChatResult.of(result)
+
     async def embed(self, texts: str | Sequence[str], *, model: str | bytes, max_lamports: int | None = None,
                     timeout: float | None = None) -> JobResult:
         """One embedding vector per text.
@@ -157,8 +174,8 @@ class TesseraClient:
     async def submit(self, kind: str, inputs: list[dict], model: str | bytes, params: dict | None = None,
                      max_lamports: int | None = None) -> SubmittedJob:
         """Quote, sign create_job (escrow on chain), upload the inputs. Returns once the aggregator has the job."""
-        if kind not in ("generate", "embed"):
-            raise InvalidRequest("kind must be generate or embed")
+        if kind not in KINDS:
+            raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
         if not 1 <= len(inputs) <= MAX_SHARDS:
             raise InvalidRequest(f"a job has 1 to {MAX_SHARDS} inputs; send a larger batch as several jobs")
         cap = max_lamports if max_lamports is not None else self.max_lamports

@@ -12,7 +12,7 @@ from typing import Any
 
 from solders.keypair import Keypair
 
-from client.receipts import JobResult, Receipt, ShardResult
+from client.receipts import ChatResult, JobResult, Receipt, ShardResult
 from client.sdk import SubmittedJob, TesseraClient
 
 
@@ -40,6 +40,9 @@ class TesseraSyncClient:
 
     def generate(self, prompts, **options: Any) -> JobResult:
         return self._run(self._client.generate(prompts, **options))
+
+    def chat(self, messages, **options: Any) -> ChatResult:
+        return self._run(self._client.chat(messages, **options))
 
     def embed(self, texts, **options: Any) -> JobResult:
         return self._run(self._client.embed(texts, **options))

@@ -3,11 +3,14 @@
 No I/O here: the node (node.py) claims, journals and posts; this decides what
 each task means and what digest it commits to.
 
-    role      generate                              embed
+    role      generate (and chat)                   embed
     primary   generate; digest of the token ids     embed; digest of the vector
     replica   check the primary's tokens;           embed again; digest of the vector
               digest of (its digest, the outcome)
     referee   check each claim; no digest           embed again; no digest
+
+A chat shard is generation from its messages rendered by the model's own chat template; it ends at the
+model's end-of-turn token (its eos), which stays in the token ids the digest covers.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from provider.generation import (
     check_batch,
     generate_batch,
 )
+from marketplace.kinds import GENERATIVE
 from provider.journal import Result
 from provider.models import LoadedModel, ModelKind
 
@@ -48,15 +52,23 @@ class Task:
     job: str
     shard: int
     role: str  # primary | replica | referee
-    kind: str  # generate | embed
+    kind: str  # generate | chat | embed
     model: str  # digest, hex
     params: DecodingParams | None
     input: dict
     claims: list[dict]
 
     @property
-    def text(self) -> str:
-        return self.input["prompt" if self.kind == "generate" else "text"]
+    def generates(self) -> bool:
+        return self.kind in GENERATIVE
+
+    def text(self, lm: LoadedModel) -> str:
+        """What the model reads: the prompt, the text to embed, or the conversation in the model's chat template."""
+        if self.kind != "chat":
+            return self.input["prompt" if self.kind == "generate" else "text"]
+        if not getattr(lm.tokenizer, "chat_template", None):
+            raise ModelMissing(f"model {lm.name} has no chat template")
+        return lm.tokenizer.apply_chat_template(self.input["messages"], tokenize=False, add_generation_prompt=True)
 
     @property
     def input_digest(self) -> bytes:
@@ -66,14 +78,17 @@ class Task:
     def parse(cls, payload: Any) -> Task:
         try:
             kind, role = payload["kind"], payload["role"]
-            if kind not in ("generate", "embed") or role not in ("primary", "replica", "referee"):
+            if kind not in (*GENERATIVE, "embed") or role not in ("primary", "replica", "referee"):
                 raise ValueError(f"unknown kind {kind!r} or role {role!r}")
-            field = "prompt" if kind == "generate" else "text"
-            if not isinstance(payload["input"], dict) or not isinstance(payload["input"].get(field), str):
-                raise ValueError(f"input must be {{{field}: string}}")
-            params = _params(payload["params"]) if kind == "generate" else None
+            if kind == "chat":
+                _messages(payload["input"])
+            else:
+                field = "prompt" if kind == "generate" else "text"
+                if not isinstance(payload["input"], dict) or not isinstance(payload["input"].get(field), str):
+                    raise ValueError(f"input must be {{{field}: string}}")
+            params = _params(payload["params"]) if kind in GENERATIVE else None
             claims = payload.get("claims") or []
-            checks_tokens = kind == "generate" and role != "primary"
+            checks_tokens = kind in GENERATIVE and role != "primary"
             if checks_tokens and (not claims or not all(isinstance(c, dict) and isinstance(c.get("output"), dict)
                                                         for c in claims)):
                 raise ValueError("a check needs the claims it checks")
@@ -81,6 +96,13 @@ class Task:
                        str(payload["model_digest"]), params, payload["input"], claims)
         except (KeyError, TypeError, ValueError) as exc:
             raise TaskMalformed(f"cannot read task {payload.get('task') if isinstance(payload, dict) else payload!r}: {exc}") from exc
+
+
+def _messages(shard_input: Any) -> None:
+    messages = shard_input.get("messages") if isinstance(shard_input, dict) else None
+    if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages):
+        raise ValueError("a chat input is {messages: [{role, content}, ...]}")
 
 
 def _params(raw: dict) -> DecodingParams:
@@ -116,10 +138,10 @@ class Executor:
             lm = self.models.get(task.model)
             if lm is None:
                 results[task.id] = _declined(task, ModelMissing(f"this node does not serve model {task.model}"))
-            elif (lm.kind is ModelKind.CAUSAL_LM) != (task.kind == "generate"):
+            elif (lm.kind is ModelKind.CAUSAL_LM) != task.generates:
                 results[task.id] = _declined(task, ModelMissing(f"model {lm.name} cannot {task.kind}"))
             else:
-                operation = "check" if task.kind == "generate" and task.role != "primary" else task.kind
+                operation = "check" if task.generates and task.role != "primary" else "generate" if task.generates else "embed"
                 groups[(task.model, operation)].append(task)
         for (model, operation), batch in groups.items():
             run = {"generate": self._generate, "check": self._check, "embed": self._embed}[operation]
@@ -144,10 +166,10 @@ class Executor:
         return isolated
 
     def _generate(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
-        generations = generate_batch(lm, [GenerationRequest(t.text, t.params, t.input_digest) for t in batch])
+        generations = generate_batch(lm, [GenerationRequest(t.text(lm), t.params, t.input_digest) for t in batch])
         return [Result(t.id, t.job, t.shard, t.role,
                        generation_digest(lm.digest, t.input_digest, t.params, g.token_ids).hex(),
-                       {"token_ids": g.token_ids, "text": g.text, "top2_gaps": g.top2_gaps})
+                       {"token_ids": g.token_ids, "text": g.text, "top2_gaps": g.top2_gaps, "prompt_tokens": g.prompt_tokens})
                 for t, g in zip(batch, generations)]
 
     def _check(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
@@ -155,7 +177,7 @@ class Executor:
         for task in batch:
             claims = task.claims[:1] if task.role == "replica" else task.claims
             for claim in claims:
-                requests.append(CheckRequest(task.text, task.params, task.input_digest, _claimed_tokens(claim)))
+                requests.append(CheckRequest(task.text(lm), task.params, task.input_digest, _claimed_tokens(claim)))
                 owners.append(task.id)
         checks = check_batch(lm, requests)
         by_task: dict[int, list] = defaultdict(list)
@@ -174,7 +196,7 @@ class Executor:
         return results
 
     def _embed(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
-        vectors = embed_batch(lm, [t.text for t in batch])
+        vectors = embed_batch(lm, [t.text(lm) for t in batch])
         return [Result(t.id, t.job, t.shard, t.role,
                        None if t.role == "referee" else embedding_digest(lm.digest, t.input_digest, e.vector).hex(),
                        {"vector": e.vector})

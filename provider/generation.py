@@ -42,6 +42,7 @@ class Generation:
     text: str
     top2_gaps: list[float]  # per generated token: how clear the choice was
     exact_decisions: int  # near-ties decided in float64
+    prompt_tokens: int  # how long the prompt was, in tokens (usage, not digested)
 
 
 def _eos_ids(lm: LoadedModel) -> set[int]:
@@ -145,8 +146,8 @@ def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> li
         out = model(input_ids=torch.tensor(chosen)[:, None], attention_mask=attention, position_ids=positions,
                     past_key_values=out.past_key_values, use_cache=True)
         step += 1
-    return [Generation(t, lm.tokenizer.decode(t, skip_special_tokens=True), g, e)
-            for t, g, e in zip(tokens, gaps, exact_decisions)]
+    return [Generation(t, lm.tokenizer.decode(t, skip_special_tokens=True), g, e, len(p))
+            for t, g, e, p in zip(tokens, gaps, exact_decisions, prompts)]
 
 
 @dataclass(frozen=True)

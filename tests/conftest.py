@@ -50,3 +50,11 @@ def minilm(minilm_dir):
     from provider.models import load_model
 
     return load_model(minilm_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The real SmolLM2-135M-Instruct from its wheel's GGUF, dequantized into the model cache once."""
+    from provider.models import load_model
+
+    return load_model("smollm2-135m-instruct")

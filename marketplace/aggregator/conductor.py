@@ -24,6 +24,7 @@ from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, 
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.digests import embeddings_agree
+from marketplace.kinds import GENERATIVE
 from marketplace.merkle import merkle_root
 from marketplace.verification import CheckOutcome, check_digest, check_generation, provider_verdicts
 
@@ -113,7 +114,7 @@ class Conductor:
                 if job is None:
                     continue  # closed or cancelled: nothing more is decided
                 tasks = live[(shard.job, shard.index)]
-                if job.kind == "generate":
+                if job.kind in GENERATIVE:
                     self._decide_generation(session, job, shard, tasks)
                 else:
                     self._decide_embedding(session, job, shard, tasks)
@@ -215,7 +216,7 @@ class Conductor:
     def _judge(self, job: m.Job, shard: m.Shard, runs: list[m.Task], referee: m.Task, session) -> None:
         claims = referee.claims or []
         try:
-            if job.kind == "generate":
+            if job.kind in GENERATIVE:
                 checks = parse_checks(referee.output, len(claims))
                 outcomes = [check_generation(c["output"]["token_ids"], k, self.agg.config.tie_tolerance).outcome
                             for c, k in zip(claims, checks)]

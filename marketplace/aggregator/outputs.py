@@ -7,9 +7,11 @@ from typing import Any
 
 from marketplace.aggregator.errors import BadRequest
 from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
+from marketplace.kinds import GENERATIVE
 from marketplace.verification import TokenCheck
 
-KINDS = ("generate", "embed")
+ROLES = ("system", "user", "assistant")
+MAX_MESSAGES = 64
 MAX_INPUT_CHARS = 16_384
 MAX_NEW_TOKENS = 512
 MAX_VECTOR = 8_192
@@ -38,6 +40,8 @@ def parse_params(kind: str, params: Any) -> DecodingParams | None:
 
 
 def parse_input(kind: str, shard_input: Any) -> dict:
+    if kind == "chat":
+        return parse_messages(shard_input)
     field = "prompt" if kind == "generate" else "text"
     if not isinstance(shard_input, dict) or set(shard_input) != {field} or not isinstance(shard_input[field], str):
         raise BadRequest(f"each {kind} input is {{\"{field}\": string}}")
@@ -46,9 +50,23 @@ def parse_input(kind: str, shard_input: Any) -> dict:
     return shard_input
 
 
+def parse_messages(shard_input: Any) -> dict:
+    """A chat shard: {"messages": [{"role": system|user|assistant, "content": string}, ...]}, rendered by the
+    serving model's own chat template."""
+    messages = shard_input.get("messages") if isinstance(shard_input, dict) and set(shard_input) == {"messages"} else None
+    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES or not all(
+            isinstance(m, dict) and set(m) == {"role", "content"} and m["role"] in ROLES and isinstance(m["content"], str)
+            for m in messages):
+        raise BadRequest(f"each chat input is {{\"messages\": [1 to {MAX_MESSAGES} {{\"role\": {'|'.join(ROLES)}, "
+                         "\"content\": string}]}")
+    if not 0 < sum(len(m["content"]) for m in messages) <= MAX_INPUT_CHARS:
+        raise BadRequest(f"a conversation holds 1 to {MAX_INPUT_CHARS} characters")
+    return shard_input
+
+
 def result_digest(kind: str, model: bytes, shard_input: dict, params: DecodingParams | None, output: Any) -> bytes:
     """The digest an honest provider computes for `output`; BadRequest if the output is malformed."""
-    if kind == "generate":
+    if kind in GENERATIVE:
         tokens = output.get("token_ids") if isinstance(output, dict) else None
         if (not isinstance(tokens, list) or len(tokens) > params.max_new_tokens
                 or not all(isinstance(t, int) and 0 <= t < TOKEN_ID_LIMIT for t in tokens)):

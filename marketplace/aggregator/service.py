@@ -24,13 +24,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from marketplace.aggregator.outputs import KINDS, parse_checks, parse_digest, parse_input, parse_params, result_digest
+from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_input, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
 from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
+from marketplace.kinds import GENERATIVE, KINDS
 from marketplace.merkle import merkle_root
 from marketplace.errors import MessageReplayed
 from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_authorization
@@ -216,7 +217,7 @@ class Aggregator:
             for p in placements:
                 # A generation replica checks the primary's tokens (one teacher-forced pass),
                 # so it waits for them; an embedding replica recomputes and can start now.
-                waits = p.role == "replica" and kind == "generate"
+                waits = p.role == "replica" and kind in GENERATIVE
                 tasks.append(m.Task(job=job_text, shard=fresh[p.shard], role=p.role, attempt=0, model_digest=model,
                                     excluded_owners=[], status="waiting" if waits else "queued", provider_owner=p.owner))
         return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
@@ -487,7 +488,7 @@ class Aggregator:
                 output = item.get("output")
                 if task.role != "referee":
                     task.digest = parse_digest(item.get("digest"))
-                checks_tokens = job_row.kind == "generate" and task.role != "primary"
+                checks_tokens = job_row.kind in GENERATIVE and task.role != "primary"
                 if checks_tokens and (output is not None or task.role == "referee"):
                     parse_checks(output, 1 if task.role == "replica" else len(task.claims or []))
                 elif output is not None or task.role == "referee":

@@ -1,10 +1,11 @@
 """`tessera demo`: the whole market on this machine, each part its own process, and an agent paying per request.
 
 localnet (the program in the Solana runtime, over JSON-RPC) -> a market -> the
-aggregator -> three staked provider nodes serving a small model built here ->
-an agent that pays for a batch of prompts with sampling on. It prints the
-results, what they cost, the transactions, how each shard was verified, and
-checks that every lamport is accounted for; then stops everything.
+aggregator -> three staked provider nodes serving SmolLM2-135M-Instruct (a real
+pretrained chat model, from its wheel's GGUF) -> an agent that pays for a handful
+of questions as one chat job. It prints the answers, what they cost, the
+transactions, how each was verified, and checks that every lamport is accounted
+for; then stops everything.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from solana.constants import LAMPORTS_PER_SOL
 
 from client.formatting import short, sol
 from client.local_market import LocalMarket
-from provider.model_builder import build_causal_lm
+from provider.catalog import resolve
+from provider.gguf import converted
 from provider.models import model_digest
 
-PROMPTS = [
-    "Agents pay per request for", "A provider stakes SOL and", "The aggregator checks a shard by", "Escrow is released when",
-    "Shards run in parallel on", "A lie costs the provider", "The seed is revealed after", "Inference as throughput means",
+MODEL = "smollm2-135m-instruct"
+QUESTIONS = [
+    "What is the capital of France?",
+    "Name three primary colors.",
+    "What is 12 times 12?",
+    "Give me one tip for writing clear code.",
+    "What does a blockchain validator do, in one sentence?",
+    "Translate 'good morning' into Spanish.",
 ]
+MAX_NEW_TOKENS = 48
 
 
 class DemoError(Exception):
@@ -36,10 +44,10 @@ class DemoError(Exception):
 
 async def _demo(console: Console, workdir: Path) -> None:
     started = time.monotonic()
-    with console.status("building a small GPT-2 model (seeded, offline)"):
-        model_dir = build_causal_lm(workdir / "tiny-gpt2", "gpt2", seed=7, layers=2, width=64)
+    with console.status(f"preparing {MODEL} (dequantized once from its GGUF, then cached)"):
+        model_dir = converted(resolve(MODEL))
         digest = model_digest(model_dir)
-    console.print(f"model [bold]{model_dir.name}[/bold] digest {digest.hex()[:16]}…")
+    console.print(f"model [bold]{MODEL}[/bold] digest {digest.hex()[:16]}…")
     async with contextlib.AsyncExitStack() as stack:
         with console.status("starting localnet, the aggregator and three provider nodes"):
             market = await stack.enter_async_context(
@@ -47,14 +55,15 @@ async def _demo(console: Console, workdir: Path) -> None:
         console.print(f"localnet {market.localnet.url} · aggregator {market.aggregator.url} · market {market.address}")
         agent = await market.fund("agent", 10 * LAMPORTS_PER_SOL)
         fees_before, lamports_before = await market.fees_paid(), await market.lamports()
-        with console.status(f"the agent pays for {len(PROMPTS)} prompts (temperature 0.8, seeded)"):
+        conversations = [{"messages": [{"role": "user", "content": q}]} for q in QUESTIONS]
+        with console.status(f"the agent pays for {len(QUESTIONS)} questions, one chat job"):
             async with market.client(agent, timeout=110) as tessera:
-                result = await tessera.generate(PROMPTS, model=digest, max_new_tokens=12, temperature=0.8, top_p=0.95)
+                result = await tessera.run("chat", conversations, digest, {"max_new_tokens": MAX_NEW_TOKENS})
         results = Table(title="Results", title_justify="left")
-        for column in ("#", "prompt", "completion", "verified", "provider"):
+        for column in ("#", "question", "answer", "verified", "provider"):
             results.add_column(column)
-        for prompt, shard in zip(PROMPTS, result.shards):
-            results.add_row(str(shard.index), prompt, repr(shard.text), shard.verification,
+        for question, shard in zip(QUESTIONS, result.shards):
+            results.add_row(str(shard.index), question, shard.text, shard.verification,
                             ", ".join(short(p) for p in shard.providers))
         console.print(results)
 
@@ -65,7 +74,7 @@ async def _demo(console: Console, workdir: Path) -> None:
         costs.add_row("escrowed by the agent", sol(receipt.escrowed))
         costs.add_row("returned at close (unspent escrow + rent)", sol(receipt.refunded))
         costs.add_row("paid in all (work, market fee, tx fees)", f"{sol(receipt.paid)} = {receipt.paid:,} lamports")
-        costs.add_row("per request", f"{receipt.paid // len(PROMPTS):,} lamports")
+        costs.add_row("per question", f"{receipt.paid // len(QUESTIONS):,} lamports")
         for what, signature in receipt.signatures.items():
             costs.add_row(what, signature)
         for settlement in receipt.settlements:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.benchmarks import (aggregator_throughput, localnet_throughput, market_wall_time, program_cu, provider_throughput,
-                              recovery, verification_overhead)
+                              recovery, smollm2_chat, verification_overhead)
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -26,7 +26,9 @@ def main() -> int:
     nodes = provider_throughput.measure()
     market = market_wall_time.measure()
     recoveries = recovery.measure()
-    OUTPUT.write_text("\n".join((header + market_wall_time.markdown(market), provider_throughput.markdown(nodes),
+    chat = smollm2_chat.measure()
+    OUTPUT.write_text("\n".join((header + market_wall_time.markdown(market), smollm2_chat.markdown(chat),
+                                 provider_throughput.markdown(nodes),
                                  verification_overhead.markdown(overhead), program_cu.markdown(rows),
                                  localnet_throughput.markdown(throughput), aggregator_throughput.markdown(results),
                                  recovery.markdown(recoveries))))

@@ -247,6 +247,27 @@ def test_settle_success_slash(runtime, market, job, providers):
     assert MarketAccount.decode(runtime.account_data(market.address)).total_stake == 3 * p.stake - slashed
 
 
+def test_settle_slash_reaches_stake_the_cheater_asked_to_unstake(runtime, market, job, providers):
+    """No slash dodge: unstaking every free lamport in the very transaction that submits bad work shrinks nothing."""
+    p = providers[0]
+    collateral = 2 * job.price
+    free = p.stake - collateral
+    submitted = ix.submit_results(p.owner.pubkey(), market.address, job.address, [0, 1], ROOT)
+    dodge = ix.request_unstake(p.owner.pubkey(), market.address, free)
+    assert runtime.send([submitted, dodge], [p.owner]).ok
+    assert provider_state(runtime, p).unbonding_stake == free
+    balances = Balances(runtime, provider=p.address, client=job.client.pubkey(), treasury=market.config.treasury)
+    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH))
+    assert outcome.ok, outcome.logs
+    slashed = p.stake * market.config.slash_bps // 10_000  # as if it had never asked to unstake
+    assert balances.changes() == {"provider": -slashed, "client": slashed // 2, "treasury": slashed - slashed // 2}
+    state = provider_state(runtime, p)
+    assert state.stake + state.unbonding_stake == p.stake - slashed and state.locked_stake == 0
+    from_bonded = min(slashed, collateral)  # bonded stake first (all that was left bonded), then unbonding
+    assert (state.stake, state.unbonding_stake) == (collateral - from_bonded, free - (slashed - from_bonded))
+    assert MarketAccount.decode(runtime.account_data(market.address)).total_stake == 3 * p.stake - free - from_bonded
+
+
 def test_settle_success_reject_releases_collateral(runtime, market, job, providers):
     p = providers[0]
     assert submit(runtime, market, job, p, [0]).ok

@@ -72,11 +72,18 @@ static uint64_t settle_entry(const Settlement *s, const SettlementEntry *entry, 
   TRY(checked_sub(provider->locked_stake, assignment->collateral, &locked));
   TRY(checked_add(provider->shards_served, o.accepted, &served));
   o.slashed = 0;
+  uint64_t from_stake = 0, from_unbonding = 0;
   if (entry->verdict == VERDICT_SLASH) {
-    /* At least the collateral, at most what no other open work has locked. */
-    uint64_t share = bps_floor(provider->stake, s->market->slash_bps);
+    /* Stake stays slashable until it is withdrawn: a cheater that asks to unstake (even in the transaction
+     * that submitted its work) shrinks neither the share taken nor what it is taken from. At least the
+     * collateral, at most what no other open work has locked; bonded stake first, then unbonding. */
+    uint64_t slashable, share;
+    TRY(checked_add(provider->stake, provider->unbonding_stake, &slashable));
+    share = bps_floor(slashable, s->market->slash_bps);
     o.slashed = share > assignment->collateral ? share : assignment->collateral;
-    if (o.slashed > provider->stake - locked) o.slashed = provider->stake - locked;
+    if (o.slashed > slashable - locked) o.slashed = slashable - locked;
+    from_stake = o.slashed < provider->stake - locked ? o.slashed : provider->stake - locked;
+    from_unbonding = o.slashed - from_stake; /* at most unbonding_stake: see the cap above */
   }
 
   TRY(move_lamports(s->job_account, owner, o.paid));
@@ -85,9 +92,10 @@ static uint64_t settle_entry(const Settlement *s, const SettlementEntry *entry, 
     uint64_t to_client = bps_floor(o.slashed, SLASH_CLIENT_SHARE_BPS);
     TRY(move_lamports(provider_account, s->client, to_client));
     TRY(move_lamports(provider_account, s->treasury, o.slashed - to_client));
-    provider->stake -= o.slashed; /* at most stake - locked: see above */
+    provider->stake -= from_stake; /* at most stake - locked: see above */
+    provider->unbonding_stake -= from_unbonding;
     TRY(checked_add(provider->shards_slashed, o.pending - o.accepted, &provider->shards_slashed));
-    TRY(checked_sub(s->market->total_stake, o.slashed, &s->market->total_stake));
+    TRY(checked_sub(s->market->total_stake, from_stake, &s->market->total_stake));
   }
   job->escrow = escrow;
   job->executions_paid = (uint32_t)executions; /* at most execution_budget, a u32 */

@@ -100,7 +100,7 @@ def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> li
     prefix = _common_prefix(prompts) if rows > 1 else 0
     cache = None
     if prefix >= PREFIX_MIN:
-        cache = model(input_ids=torch.tensor([prompts[0][:prefix]]), use_cache=True, logits_to_keep=1).past_key_values
+        cache = model(input_ids=torch.tensor([prompts[0][:prefix]]), use_cache=True, logits_to_keep=1).cache
         cache.batch_repeat_interleave(rows)
     else:
         prefix = 0
@@ -113,7 +113,7 @@ def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> li
         mask[row, width - len(suffix):] = 1
     attention = torch.cat([torch.ones((rows, prefix), dtype=torch.long), mask], dim=1)
     positions = prefix + (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
+    out = model(input_ids=ids, attention_mask=attention, position_ids=positions, cache=cache,
                 use_cache=True, logits_to_keep=1)
 
     tokens: list[list[int]] = [[] for _ in prompts]
@@ -138,13 +138,13 @@ def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> li
             break
         if len(keep) < len(active):
             index = torch.tensor(keep)
-            out.past_key_values.batch_select_indices(index)
+            out.cache.batch_select_indices(index)
             attention, positions = attention[index], positions[index]
             active, chosen = [active[s] for s in keep], [chosen[s] for s in keep]
         attention = torch.cat([attention, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
         positions = positions[:, -1:] + 1
         out = model(input_ids=torch.tensor(chosen)[:, None], attention_mask=attention, position_ids=positions,
-                    past_key_values=out.past_key_values, use_cache=True)
+                    cache=out.cache, use_cache=True)
         step += 1
     return [Generation(t, lm.tokenizer.decode(t, skip_special_tokens=True), g, e, len(p))
             for t, g, e, p in zip(tokens, gaps, exact_decisions, prompts)]

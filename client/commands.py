@@ -214,7 +214,7 @@ def embed(texts, file, model, max_lamports, timeout, keypair, rpc, aggregator, a
 
 @click.group()
 def job() -> None:
-    """Follow, cancel or refund a job."""
+    """Follow, cancel, refund or unwind a job."""
 
 
 @job.command("status")
@@ -261,6 +261,20 @@ def job_refund(address, keypair, rpc, aggregator, as_json) -> None:
     _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
 
 
+@job.command("unwind")
+@click.argument("address")
+@keypair_option
+@rpc_option
+@aggregator_option
+@json_option
+def job_unwind(address, keypair, rpc, aggregator, as_json) -> None:
+    """Past the deadline and the market's grace period, when the verifier never settled: release every unsettled
+    assignment (collateral back to its provider, nobody paid or slashed) and close the job (the rest of the escrow
+    and the rent back to its client). Anyone may run it; it needs nothing from the aggregator."""
+    receipt = _run(lambda t: t.unwind(address))
+    _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
+
+
 @click.group()
 def market() -> None:
     """Create a market or show one."""
@@ -278,9 +292,11 @@ def market() -> None:
 @click.option("--slash-bps", default=5_000, show_default=True, type=click.IntRange(0, 10_000))
 @click.option("--unbonding-period", default=60, show_default=True, type=click.IntRange(0), help="Seconds.")
 @click.option("--claim-timeout", default=60, show_default=True, type=click.IntRange(1), help="Seconds.")
+@click.option("--grace-period", default=3_600, show_default=True, type=click.IntRange(1),
+              help="Seconds after a job's deadline when anyone may unwind what the verifier left unsettled.")
 @json_option
 def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, fee_bps, slash_bps, unbonding_period,
-                claim_timeout, as_json) -> None:
+                claim_timeout, grace_period, as_json) -> None:
     """Create the Market account of this authority."""
     from solders.pubkey import Pubkey
 
@@ -293,7 +309,8 @@ def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, 
         authority = load_keypair(keypair)
         settings = MarketSettings(Pubkey.from_string(verifier) if verifier else authority.pubkey(),
                                   Pubkey.from_string(treasury) if treasury else authority.pubkey(), min_stake,
-                                  unbonding_period, claim_timeout, fee_bps, slash_bps, sampling_rate_bps)
+                                  unbonding_period, claim_timeout, fee_bps, slash_bps, sampling_rate_bps,
+                                  grace_period=grace_period)
         async with TesseraChain(rpc) as chain:
             return await initialize_market(chain, authority, settings)
 

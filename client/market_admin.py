@@ -24,10 +24,11 @@ class MarketSettings:
     slash_bps: int = 5_000
     sampling_rate_bps: int = 1_000
     cache_fee_bps: int = 2_500
+    grace_period: int = 3_600  # seconds after a deadline when anyone may unwind unsettled work
 
     def config(self) -> MarketConfig:
         return MarketConfig(self.verifier, self.treasury, self.min_stake, self.unbonding_period, self.claim_timeout,
-                            self.fee_bps, self.slash_bps, self.sampling_rate_bps, self.cache_fee_bps)
+                            self.fee_bps, self.slash_bps, self.sampling_rate_bps, self.cache_fee_bps, self.grace_period)
 
 
 async def initialize_market(chain: TesseraChain, authority: Keypair, settings: MarketSettings) -> tuple[Pubkey, Sent]:

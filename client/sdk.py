@@ -36,7 +36,7 @@ from client.errors import (
     JobTimeout,
 )
 from client.receipts import ChatResult, JobResult, Receipt, ShardResult
-from marketplace.chain import ChainError, JobAccount, MarketAccount, job_address
+from marketplace.chain import AssignmentAccount, AssignmentStatus, ChainError, JobAccount, MarketAccount, job_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.chain.client import TesseraChain
@@ -292,6 +292,25 @@ class TesseraClient:
             report = {}
         return self._receipt(job, {**report, "status": "refunded"}, refunded, {"refund": str(sent.signature)}, sent.fee,
                              rent_returned=False)
+
+    async def unwind(self, job: str | SubmittedJob) -> Receipt:
+        """Past the deadline plus the market's grace period, for a verifier that never settled: every unsettled
+        assignment is released (collateral back to its provider, nobody paid or slashed), then the job is closed
+        (the rest of the escrow and the rent go to its client). Anyone may send these; the chain alone decides."""
+        job = await self._submitted(job)
+        address = Pubkey.from_string(job.job)
+        account = await self.chain.fetch(JobAccount, address)
+        signatures, fees = {}, 0
+        for key, assignment in await self.chain.all(AssignmentAccount, address):
+            if assignment.status == AssignmentStatus.PENDING:
+                sent = await self._client_instruction(ix.unwind_assignment(account.market, address, assignment.provider),
+                                                      "unwind_assignment")
+                signatures[f"unwind {key}"] = str(sent.signature)
+                fees += sent.fee
+        sent = await self._client_instruction(ix.close_job(address, account.client), "close_job")
+        refunded = next((e.data.refunded for e in sent.events if e.name == "JobClosed"), 0)
+        return self._receipt(job, {"status": "unwound", "shards": [], "cache_hits": 0}, refunded,
+                             {**signatures, "close_job": str(sent.signature)}, fees + sent.fee)
 
     async def market(self) -> tuple[Pubkey, MarketAccount]:
         health = await self._call("GET", "/v1/health")

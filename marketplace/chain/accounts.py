@@ -90,6 +90,7 @@ class MarketConfig:
     slash_bps: int  # share of a faulty provider's stake slashed, basis points
     sampling_rate_bps: int  # probability a shard is replicated for checking, basis points
     cache_fee_bps: int = 0  # what a shard served from cache costs, basis points of the job's price
+    grace_period: int = 3_600  # seconds after a job's deadline when anyone may unwind what is unsettled
 
     def to_idl(self) -> dict:
         return _shallow_dict(self)
@@ -121,6 +122,7 @@ class MarketAccount:
     sampling_rate_bps: int
     bump: int
     cache_fee_bps: int = 0
+    grace_period: int = 0
 
     @classmethod
     def decode(cls, data: bytes) -> MarketAccount:

@@ -232,6 +232,13 @@ def close_assignment(owner: Pubkey, market: Pubkey, job: Pubkey) -> Instruction:
     return build_instruction("close_assignment", {}, {"owner": owner, "provider": provider, "assignment": assignment, "job": job})
 
 
+def unwind_assignment(market: Pubkey, job: Pubkey, provider: Pubkey) -> Instruction:
+    """Anyone's, past the job's deadline plus the market's grace period: releases an unsettled assignment."""
+    assignment, _ = assignment_address(job, provider)
+    return build_instruction("unwind_assignment", {}, {"market": market, "job": job, "assignment": assignment,
+                                                       "provider": provider})
+
+
 def serve_cached(verifier: Pubkey, market: Pubkey, job: Pubkey, treasury: Pubkey, shards: Iterable[int]) -> Instruction:
     return build_instruction(
         "serve_cached", {"shards": shards_to_bitmap(shards)},

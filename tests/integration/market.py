@@ -78,14 +78,15 @@ class Market:
 async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url: str | None = None, db_schema: str | None = None,
                          claim_timeout: int = 60, slot_interval: float = 0.4, job_lifetime: int = 600,
                          with_aggregator: bool = True, cache_fee_bps: int = 2_500, long_poll: float = 1.0,
-                         provider_timeout: int = 15):
+                         provider_timeout: int = 15, grace_period: int = 3_600):
     """A market on an in-process localnet; with `with_aggregator`, an in-process aggregator serves it."""
     async with Localnet(LocalnetConfig(port=0, slot_interval=slot_interval)) as net:
         chain = TesseraChain(net.url)
         authority, treasury = Keypair(), Keypair().pubkey()
         await chain.airdrop(authority.pubkey(), 100 * SOL)
         await chain.send([ix.initialize_market(authority.pubkey(), MarketConfig(
-            authority.pubkey(), treasury, SOL, 60, claim_timeout, 200, 5_000, sampling_rate_bps, cache_fee_bps))], [authority])
+            authority.pubkey(), treasury, SOL, 60, claim_timeout, 200, 5_000, sampling_rate_bps, cache_fee_bps,
+            grace_period))], [authority])
         keypair_file = tmp_path / "verifier.json"
         keypair_file.write_text(json.dumps(list(bytes(authority))))
         market = market_address(authority.pubkey())[0]

@@ -100,3 +100,35 @@ async def test_a_job_no_provider_can_run_fails_fast_with_what_it_has_and_the_esc
             assert set(result.receipt.signatures) == {"create_job", "close_job"}
             assert await market.chain.fetch(JobAccount, Pubkey.from_string(result.job)) is None
             assert before - await market.chain.balance(tessera.keypair.pubkey()) == result.receipt.paid == 2 * 5_000
+
+
+async def test_when_the_verifier_vanishes_anyone_unwinds_and_every_lamport_comes_back(tmp_path):
+    """No aggregator ever settles: past the deadline and the grace period the SDK releases the provider's collateral
+    and returns the client's escrow, from the chain alone."""
+    from marketplace.chain import ProviderAccount, provider_address
+    from provider.staking import Staking
+
+    async with running_market(tmp_path, job_lifetime=2, grace_period=2, with_aggregator=False) as market:
+        owner = Keypair()
+        await market.chain.airdrop(owner.pubkey(), 5 * SOL)
+        await Staking(market.chain, owner, market.address).register(2 * SOL, "http://127.0.0.1", 2)
+        async with await funded_client(market) as tessera:
+            deadline = int(__import__("time").time()) + 2
+            job_id = 42
+            address = job_address(market.address, job_id)[0]
+            sent = await tessera.chain.send([ix.create_job(
+                tessera.keypair.pubkey(), market.address, job_id, model_digest=MODEL_DIGEST,
+                input_root=merkle_root([input_digest({"prompt": "a"})]), seed_commitment=b"s" * 32,
+                price_per_shard=100_000, deadline=deadline, shard_count=1)], [tessera.keypair])
+            await market.chain.send([ix.submit_results(owner.pubkey(), market.address, address, [0], b"r" * 32)], [owner])
+            provider = provider_address(market.address, owner.pubkey())[0]
+            assert (await market.chain.fetch(ProviderAccount, provider)).locked_stake > 0
+            before = await market.chain.balance(tessera.keypair.pubkey())
+            held = await market.chain.balance(address)
+            await asyncio.sleep(5)  # the deadline and the grace period pass; nobody settles
+            receipt = await tessera.unwind(str(address))
+            assert (await market.chain.fetch(ProviderAccount, provider)).locked_stake == 0
+            assert await market.chain.fetch(JobAccount, address) is None
+            assert receipt.refunded == held and receipt.status == "unwound"
+            assert await market.chain.balance(tessera.keypair.pubkey()) == before + held - receipt.fees
+            assert sent.fee == 5_000

@@ -460,3 +460,39 @@ def test_serve_cached_fail_twice_or_after_submission(runtime, market, job, provi
 
 def test_serve_cached_fail_wrong_verifier(runtime, funded, market, job):
     expect_error(serve(runtime, market, job, [0], verifier=funded()), "Unauthorized")
+
+
+# unwind_assignment: no lock-up when the verifier vanishes
+
+def test_unwind_releases_what_a_vanished_verifier_left_and_the_client_takes_the_rest(runtime, funded, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    stranger = funded()  # anyone: neither the verifier, the client nor the provider
+    unwind = ix.unwind_assignment(market.address, job.address, p.address)
+    runtime.advance(job.deadline - runtime.unix_time + market.config.grace_period)  # at the edge: not yet
+    expect_error(runtime.send([unwind], [stranger]), "GraceNotElapsed")
+    runtime.advance(1)
+    balances = Balances(runtime, provider=p.address, owner=p.owner.pubkey(), job=job.address)
+    outcome = runtime.send([unwind], [stranger])
+    assert outcome.ok, outcome.logs
+    assert balances.changes() == {"provider": 0, "owner": 0, "job": 0}  # neither paid nor slashed
+    assert [e.name for e in outcome.events] == ["AssignmentUnwound"] and outcome.events[0].data.released == 2 * job.price
+    state = provider_state(runtime, p)
+    assert (state.stake, state.locked_stake) == (p.stake, 0)
+    assert (job_state(runtime, job).pending_assignments, job_state(runtime, job).pending_shards) == (0, 0)
+    expect_error(runtime.send([unwind], [stranger]), "AssignmentNotPending")
+    held = runtime.balance(job.address)
+    balances = Balances(runtime, client=job.client.pubkey())
+    assert runtime.send([ix.close_job(job.address, job.client.pubkey())], [stranger]).ok
+    assert balances.changes() == {"client": held}  # every escrowed lamport back, and the rent
+
+
+def test_unwind_fail_for_another_jobs_assignment(runtime, funded, market, job, providers):
+    other = create_job(runtime, market, funded(), shard_count=2, lifetime=10)
+    p = providers[0]
+    assert submit(runtime, market, other, p, [0]).ok
+    runtime.advance(3600 + market.config.grace_period + 1)
+    forged = ix.build_instruction("unwind_assignment", {}, {
+        "market": market.address, "job": job.address, "assignment": assignment_address(other.address, p.address)[0],
+        "provider": p.address})
+    expect_error(runtime.send([forged], [funded()]), "WrongJob")

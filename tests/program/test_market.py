@@ -13,7 +13,7 @@ from marketplace.chain import MarketAccount, market_address
 from marketplace.chain import instructions as ix
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, config, expect_error
 
-MARKET_LEN = 168
+MARKET_LEN = 176
 
 
 def test_initialize_market_success(runtime, funded):
@@ -94,7 +94,9 @@ def test_initialize_market_fail_invalid_bps(runtime, funded):
 
 def test_initialize_market_fail_invalid_config(runtime, funded):
     authority = funded()
-    for bad in ({"min_stake": 0}, {"unbonding_period": -1}, {"claim_timeout": 0}):
+    year = 366 * 24 * 3600  # every period is bounded, so unstaking and deadlines can never overflow
+    for bad in ({"min_stake": 0}, {"unbonding_period": -1}, {"claim_timeout": 0}, {"unbonding_period": 2**63 - 1},
+                {"unbonding_period": year + 1}, {"claim_timeout": year + 1}, {"grace_period": 0}, {"grace_period": year + 1}):
         outcome = runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey(), **bad))], [authority])
         expect_error(outcome, "InvalidConfig")
 

@@ -77,6 +77,7 @@ uint64_t entrypoint(const uint8_t *input) {
     case IX_CLOSE_JOB: return process_close_job(&ctx);
     case IX_CLOSE_ASSIGNMENT: return process_close_assignment(&ctx);
     case IX_SERVE_CACHED: return process_serve_cached(&ctx);
+    case IX_UNWIND_ASSIGNMENT: return process_unwind_assignment(&ctx);
     default: return ERR_UNKNOWN_INSTRUCTION;
   }
 }

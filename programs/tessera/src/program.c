@@ -17,3 +17,4 @@
 #include "instructions/close_job.c"
 #include "instructions/close_assignment.c"
 #include "instructions/serve_cached.c"
+#include "instructions/unwind_assignment.c"

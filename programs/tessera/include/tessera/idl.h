@@ -53,6 +53,7 @@
 #define ERR_JOB_NOT_CLOSED 6046 /* The assignment's job is still open */
 #define ERR_WRONG_JOB 6047 /* The account belongs to another job */
 #define ERR_TOO_MANY_ENTRIES 6048 /* More settlement entries than accounts allow */
+#define ERR_GRACE_NOT_ELAPSED 6049 /* The job's deadline plus the market's grace period has not passed */
 
 /* Enums: Borsh encodes a unit variant as its index in one byte. */
 #define PROVIDER_STATUS_ACTIVE 0
@@ -78,6 +79,7 @@ typedef struct {
   uint16_t slash_bps;
   uint16_t sampling_rate_bps;
   uint16_t cache_fee_bps;
+  int64_t grace_period;
 } MarketConfig;
 _Static_assert(offsetof(MarketConfig, verifier) == 0, "MarketConfig.verifier");
 _Static_assert(offsetof(MarketConfig, treasury) == 32, "MarketConfig.treasury");
@@ -88,7 +90,8 @@ _Static_assert(offsetof(MarketConfig, fee_bps) == 88, "MarketConfig.fee_bps");
 _Static_assert(offsetof(MarketConfig, slash_bps) == 90, "MarketConfig.slash_bps");
 _Static_assert(offsetof(MarketConfig, sampling_rate_bps) == 92, "MarketConfig.sampling_rate_bps");
 _Static_assert(offsetof(MarketConfig, cache_fee_bps) == 94, "MarketConfig.cache_fee_bps");
-#define MARKET_CONFIG_LEN 96
+_Static_assert(offsetof(MarketConfig, grace_period) == 96, "MarketConfig.grace_period");
+#define MARKET_CONFIG_LEN 104
 
 typedef struct {
   uint8_t verdict;
@@ -100,7 +103,7 @@ _Static_assert(offsetof(SettlementEntry, accepted) == 1, "SettlementEntry.accept
 
 /* Accounts: discriminator = sha256("account:<Name>")[:8] as a little-endian u64. */
 #define MARKET_DISCRIMINATOR 0x9ac6e30037d5bedbULL
-#define MARKET_LEN 168
+#define MARKET_LEN 176
 typedef struct {
   uint64_t discriminator;
   SolPubkey authority;
@@ -118,6 +121,7 @@ typedef struct {
   uint16_t cache_fee_bps;
   uint8_t bump;
   uint8_t padding[7];
+  int64_t grace_period;
 } Market;
 _Static_assert(offsetof(Market, authority) == 8, "Market.authority");
 _Static_assert(offsetof(Market, verifier) == 40, "Market.verifier");
@@ -134,6 +138,7 @@ _Static_assert(offsetof(Market, sampling_rate_bps) == 156, "Market.sampling_rate
 _Static_assert(offsetof(Market, cache_fee_bps) == 158, "Market.cache_fee_bps");
 _Static_assert(offsetof(Market, bump) == 160, "Market.bump");
 _Static_assert(offsetof(Market, padding) == 161, "Market.padding");
+_Static_assert(offsetof(Market, grace_period) == 168, "Market.grace_period");
 _Static_assert(sizeof(Market) == MARKET_LEN, "Market size");
 
 #define PROVIDER_DISCRIMINATOR 0xc350d84b1147b4a4ULL
@@ -260,7 +265,7 @@ _Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
 #define INITIALIZE_MARKET_ACCOUNTS 3
-#define INITIALIZE_MARKET_DATA_LEN 104
+#define INITIALIZE_MARKET_DATA_LEN 112
 typedef struct {
   uint64_t discriminator;
   MarketConfig config;
@@ -269,7 +274,7 @@ _Static_assert(offsetof(InitializeMarketArgs, config) == 8, "InitializeMarketArg
 
 #define IX_UPDATE_MARKET 0xd9c732b3c5022799ULL
 #define UPDATE_MARKET_ACCOUNTS 2
-#define UPDATE_MARKET_DATA_LEN 104
+#define UPDATE_MARKET_DATA_LEN 112
 typedef struct {
   uint64_t discriminator;
   MarketConfig config;
@@ -409,6 +414,13 @@ typedef struct {
   uint8_t shards[32];
 } ServeCachedArgs;
 _Static_assert(offsetof(ServeCachedArgs, shards) == 8, "ServeCachedArgs.shards");
+
+#define IX_UNWIND_ASSIGNMENT 0xf73ee4b545dace05ULL
+#define UNWIND_ASSIGNMENT_ACCOUNTS 4
+#define UNWIND_ASSIGNMENT_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} UnwindAssignmentArgs;
 
 /* Events: logged with sol_log_data as discriminator (sha256("event:<Name>")[:8]) + Borsh. */
 #define EVENT_MARKET_INITIALIZED_DISCRIMINATOR 0x51ff0332577aa086ULL
@@ -634,3 +646,15 @@ typedef struct {
 _Static_assert(offsetof(CachedServedEvent, job) == 8, "CachedServedEvent.job");
 _Static_assert(offsetof(CachedServedEvent, shards) == 40, "CachedServedEvent.shards");
 _Static_assert(offsetof(CachedServedEvent, paid) == 72, "CachedServedEvent.paid");
+
+#define EVENT_ASSIGNMENT_UNWOUND_DISCRIMINATOR 0x4621ec7d40be8424ULL
+#define EVENT_ASSIGNMENT_UNWOUND_LEN 80
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  SolPubkey provider;
+  uint64_t released;
+} AssignmentUnwoundEvent;
+_Static_assert(offsetof(AssignmentUnwoundEvent, job) == 8, "AssignmentUnwoundEvent.job");
+_Static_assert(offsetof(AssignmentUnwoundEvent, provider) == 40, "AssignmentUnwoundEvent.provider");
+_Static_assert(offsetof(AssignmentUnwoundEvent, released) == 72, "AssignmentUnwoundEvent.released");

@@ -17,3 +17,4 @@ static uint64_t process_refund(const Context *ctx);
 static uint64_t process_close_job(const Context *ctx);
 static uint64_t process_close_assignment(const Context *ctx);
 static uint64_t process_serve_cached(const Context *ctx);
+static uint64_t process_unwind_assignment(const Context *ctx);

@@ -296,8 +296,11 @@ class Conductor:
             return gone
 
     async def serve_cached(self, address: str, job_key: Pubkey) -> None:
-        """Cached shards are paid at the market's cache fee; the chain is read first, so never twice."""
+        """Cached shards are paid at the market's cache fee; the chain is read first, so never twice. Not past the
+        deadline: the program refuses it then (a refund may have left only what pending work can claim)."""
         async with self.agg.sessions() as session:
+            if self._too_late(await session.get(m.Job, address)):
+                return
             cached = set((await session.execute(select(m.Shard.index).where(
                 m.Shard.job == address, m.Shard.status == "cached"))).scalars())
         if not cached:

@@ -458,6 +458,14 @@ def test_serve_cached_fail_twice_or_after_submission(runtime, market, job, provi
     expect_error(serve(runtime, market, job, [job.shard_count]), "ShardOutOfRange")
 
 
+def test_serve_cached_fail_after_the_deadline_when_a_refund_left_only_the_pending_reserve(runtime, market, job, providers):
+    cache_market(runtime, market)
+    assert submit(runtime, market, job, providers[0], [0]).ok
+    runtime.advance(job.deadline - runtime.unix_time + 1)
+    assert runtime.send([ix.refund(job.client.pubkey(), job.address)], [job.client]).ok
+    expect_error(serve(runtime, market, job, [1]), "DeadlinePassed")
+
+
 def test_serve_cached_fail_wrong_verifier(runtime, funded, market, job):
     expect_error(serve(runtime, market, job, [0], verifier=funded()), "Unauthorized")
 

@@ -23,6 +23,9 @@ static uint64_t process_serve_cached(const Context *ctx) {
   if (!pubkey_eq(&market->verifier, verifier->key)) return ERR_UNAUTHORIZED;
   if (!pubkey_eq(&job->market, ctx->accounts[1].key) || !pubkey_eq(&market->treasury, treasury->key))
     return ERR_WRONG_MARKET;
+  /* After the deadline the client may refund all but what pending submissions can claim: a cache fee
+   * then would be paid out of their reserve. */
+  if (clock_unix_timestamp() > job->deadline) return ERR_DEADLINE_PASSED;
   uint64_t count = bitmap_count(shards);
   if (count == 0) return ERR_EMPTY_SHARDS;
   if (!bitmap_within(shards, job->shard_count)) return ERR_SHARD_OUT_OF_RANGE;

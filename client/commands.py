@@ -24,6 +24,21 @@ keypair_option = click.option("--keypair", type=click.Path(dir_okay=False, path_
 rpc_option = click.option("--rpc", default="http://127.0.0.1:8899", show_default=True, help="Solana JSON-RPC URL.")
 aggregator_option = click.option("--aggregator", default="http://127.0.0.1:8080", show_default=True, help="The aggregator's URL.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+max_lamports_option = click.option("--max-lamports", default=None, type=click.IntRange(1),
+                                   help="Refuse a quote whose escrow is above this.")
+
+
+def decoding_options(max_new_tokens: int):
+    """--max-new-tokens, --temperature (0: greedy) and --top-p, as generate and chat take them."""
+    def add(command):
+        for option in reversed((
+            click.option("--max-new-tokens", default=max_new_tokens, show_default=True, type=click.IntRange(1, 512)),
+            click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 10)),
+            click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True)),
+        )):
+            command = option(command)
+        return command
+    return add
 
 
 def _client(params: dict):
@@ -105,11 +120,9 @@ def _receipt_table(receipt) -> Table:
 @click.argument("prompts", nargs=-1)
 @click.option("--file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), help="Prompts, one per line ('-': stdin).")
 @click.option("--model", required=True, help="The model's digest (64 hex).")
-@click.option("--max-new-tokens", default=32, show_default=True, type=click.IntRange(1, 512))
-@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 10))
-@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@decoding_options(max_new_tokens=32)
 @click.option("--seed", default=None, type=int, help="Sampling seed (default: random when sampling).")
-@click.option("--max-lamports", default=None, type=click.IntRange(1), help="Refuse a quote whose escrow is above this.")
+@max_lamports_option
 @click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1), help="Seconds to wait for the job.")
 @keypair_option
 @rpc_option
@@ -145,10 +158,8 @@ def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max
 @click.argument("question", required=False)
 @click.option("--model", required=True, help="The chat model's digest (64 hex); `tessera provider digest smollm2-135m-instruct`.")
 @click.option("--system", default=None, help="A system message to start the conversation with.")
-@click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1, 512))
-@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 10))
-@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True))
-@click.option("--max-lamports", default=None, type=click.IntRange(1), help="Refuse a quote whose escrow is above this.")
+@decoding_options(max_new_tokens=128)
+@max_lamports_option
 @click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1), help="Seconds to wait for each answer.")
 @keypair_option
 @rpc_option
@@ -190,7 +201,7 @@ def chat(question, model, system, max_new_tokens, temperature, top_p, max_lampor
 @click.argument("texts", nargs=-1)
 @click.option("--file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), help="Texts, one per line ('-': stdin).")
 @click.option("--model", required=True, help="The encoder's digest (64 hex).")
-@click.option("--max-lamports", default=None, type=click.IntRange(1), help="Refuse a quote whose escrow is above this.")
+@max_lamports_option
 @click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1))
 @keypair_option
 @rpc_option

@@ -272,22 +272,22 @@ class Aggregator:
 
     async def heartbeat(self, message: SignedMessage) -> dict:
         """A node's sign of life, sent while it runs long batches too; its work stays with it."""
-        await self.verify(message, "heartbeat")
-        async with self.sessions() as session:
-            provider = await self._registered(session, str(message.signer))
-            provider.last_seen = int(self.now())
-            await session.commit()
+        provider = await self._note_provider(message, "heartbeat", last_seen=int(self.now()))
         return {"owner": provider.owner, "provider_timeout": self.config.provider_timeout}
 
     async def leave(self, message: SignedMessage) -> dict:
         """A node stopping says so: work placed on it and not claimed moves to others at once."""
-        await self.verify(message, "leave")
+        provider = await self._note_provider(message, "leave", left_at=int(self.now()))
+        return {"owner": provider.owner, "released": await self.release_absent()}
+
+    async def _note_provider(self, message: SignedMessage, kind: str, **values: int) -> m.Provider:
+        await self.verify(message, kind)
         async with self.sessions() as session:
             provider = await self._registered(session, str(message.signer))
-            provider.left_at = int(self.now())
+            for name, value in values.items():
+                setattr(provider, name, value)
             await session.commit()
-        released = await self.release_absent()
-        return {"owner": provider.owner, "released": released}
+        return provider
 
     @staticmethod
     async def _registered(session, owner: str) -> m.Provider:

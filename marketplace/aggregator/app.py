@@ -128,7 +128,7 @@ async def get_job(request: web.Request) -> web.Response:
 async def get_seed(request: web.Request) -> web.Response:
     report = await job_report(request.app[SERVICE].sessions, request.match_info["job"], private=False)
     if report["seed"] is None:
-        raise NotFound("the seed is revealed by the job's first settlement", "seed_not_revealed")
+        raise NotFound("the seed is revealed once nothing more can be submitted (the job is over)", "seed_not_revealed")
     return web.json_response({"job": report["job"], "seed": report["seed"]})
 
 

@@ -362,7 +362,9 @@ class Conductor:
     async def _send_settlements(self, address: str, client: str, settlements: list[Settlement]) -> None:
         async with self.agg.sessions() as session:
             quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
-            seed = bytes.fromhex(quote.seed)
+            final = await self._nothing_more_to_submit(session, address)
+        # Revealed only once no provider can still submit: nobody learns early whether its work is checked.
+        seed = bytes.fromhex(quote.seed) if final else ix.WITHHELD_SEED
         market = await self.agg.market_account()
         job_key = Pubkey.from_string(address)
         for start in range(0, len(settlements), MAX_SETTLE_ENTRIES):
@@ -371,6 +373,17 @@ class Conductor:
                 self.agg.verifier.pubkey(), self.agg.market, job_key, Pubkey.from_string(client), market.treasury,
                 seed, chunk)], [self.agg.verifier])
             await self._record(address, chunk)
+
+    async def _nothing_more_to_submit(self, session, address: str) -> bool:
+        """Past the deadline, or every shard decided and no task handed out still open."""
+        job = await session.get(m.Job, address)
+        if self._too_late(job):
+            return True
+        undecided = (await session.execute(select(m.Shard.index).where(
+            m.Shard.job == address, m.Shard.status.not_in(("verified", "cached", "failed"))))).first()
+        open_task = (await session.execute(select(m.Task.id).where(
+            m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).first()
+        return undecided is None and open_task is None
 
     async def _record(self, address: str, chunk: list[Settlement]) -> None:
         async with self.agg.sessions() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter, defaultdict
 
 from sqlalchemy import func, select
@@ -49,7 +50,8 @@ async def job_report(sessions, address: str, private: bool) -> dict:
             load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.output)))).scalars().all()
         settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == address))).scalars().all()
         quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
-    revealed = any(s.status == "confirmed" for s in settlements)
+    # The seed is told once nothing more can be submitted (the job is over or past its deadline), as on chain.
+    revealed = job.status in ("closed", "cancelled", "failed") or time.time() > job.deadline
     runs = defaultdict(list)
     for task in tasks:
         runs[task.shard].append(task)

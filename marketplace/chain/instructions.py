@@ -186,6 +186,9 @@ class Settlement:
     accepted: frozenset[int] = frozenset()  # shards to pay: a subset of the submission
 
 
+WITHHELD_SEED = bytes(32)  # settle with this reveals nothing: the seed stays secret until nothing can be submitted
+
+
 def settle(
     verifier: Pubkey,
     market: Pubkey,

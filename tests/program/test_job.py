@@ -504,3 +504,16 @@ def test_unwind_fail_for_another_jobs_assignment(runtime, funded, market, job, p
         "market": market.address, "job": job.address, "assignment": assignment_address(other.address, p.address)[0],
         "provider": p.address})
     expect_error(runtime.send([forged], [funded()]), "WrongJob")
+
+
+def test_settle_withholds_the_seed_until_the_verifier_reveals_it(runtime, market, job, providers):
+    """Settling while others may still submit reveals nothing: nobody learns early whether its work is checked."""
+    first, second = providers[0], providers[1]
+    assert submit(runtime, market, job, first, [0]).ok
+    outcome = settle(runtime, market, job, Settlement(first.owner.pubkey(), Verdict.PAY, frozenset({0})), seed=ix.WITHHELD_SEED)
+    assert outcome.ok, outcome.logs
+    assert [e.name for e in outcome.events] == ["AssignmentSettled"] and job_state(runtime, job).revealed_seed is None
+    assert submit(runtime, market, job, second, [1]).ok
+    outcome = settle(runtime, market, job, Settlement(second.owner.pubkey(), Verdict.PAY, frozenset({1})))
+    assert [e.name for e in outcome.events] == ["SeedRevealed", "AssignmentSettled"]
+    assert job_state(runtime, job).revealed_seed == job.seed

@@ -119,7 +119,16 @@ static uint64_t settle_entry(const Settlement *s, const SettlementEntry *entry, 
   return 0;
 }
 
+/* An all-zero seed reveals nothing: the verifier keeps the seed until nothing more can be submitted, so no
+ * provider learns whether its work is sampled before it has committed it. */
+static bool seed_withheld(const uint8_t seed[32]) {
+  uint8_t any = 0;
+  for (int i = 0; i < 32; i++) any |= seed[i];
+  return any == 0;
+}
+
 static uint64_t reveal_seed(const Settlement *s, const uint8_t seed[32]) {
+  if (seed_withheld(seed)) return 0;
   uint8_t digest[32];
   SolBytes input = {seed, 32};
   sol_sha256(&input, 1, digest);

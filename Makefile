@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLANG := clang-19
 
-.PHONY: demo test bench program clang chromium
+.PHONY: demo test bench program clang chromium node
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,16 @@ chromium:
 	    echo "error: chromium is missing; install it with: sudo apt-get install -y chromium" >&2; exit 1; \
 	  fi; }
 
-test: $(VENV)/.installed clang chromium
+# Node.js runs @coral-xyz/anchor in a test: current Anchor clients must read the program's IDL.
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "error: npm is missing; install it with: sudo apt-get install -y nodejs npm" >&2; exit 1; \
+	  fi; }
+
+test: $(VENV)/.installed clang chromium node
 	$(PY) -m pytest
 
 program: $(VENV)/.installed clang

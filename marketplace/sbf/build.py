@@ -17,6 +17,7 @@ from pathlib import Path
 from marketplace.chain.program import SO_PATH
 from marketplace.sbf.errors import CompilerError, SbfBuildError
 from marketplace.sbf.idl_header import write_header
+from marketplace.sbf.idl_spec import write_anchor_idl
 from marketplace.sbf.linker import link
 
 CLANG = "clang-19"
@@ -40,6 +41,10 @@ class ProgramSources:
     @property
     def idl(self) -> Path:
         return self.root / "idl" / "tessera.json"
+
+    @property
+    def anchor_idl(self) -> Path:
+        return self.root / "idl" / "tessera.anchor.json"
 
     @property
     def header(self) -> Path:
@@ -82,9 +87,10 @@ def compile_object(sources: ProgramSources, clang: str = CLANG, extra_flags: tup
 
 
 def build_program(sources: ProgramSources | None = None, out: Path = SO_PATH, clang: str = CLANG) -> BuildResult:
-    """Regenerates the header from the IDL, compiles, links, writes `out`."""
+    """Regenerates the header and the Anchor 0.30+ IDL from the IDL, compiles, links, writes `out`."""
     sources = sources or default_sources()
     header_changed = write_header(sources.idl, sources.header)
+    write_anchor_idl(sources.idl, sources.anchor_idl)
     so = link(compile_object(sources, clang))
     out.write_bytes(so)
     return BuildResult(out, len(so), hashlib.sha256(so).hexdigest(), header_changed)

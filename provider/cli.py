@@ -166,9 +166,12 @@ def status(keypair, rpc, market, as_json) -> None:
 @click.option("--max-input-tokens", default=None, type=click.IntRange(1), help="Refuse longer inputs (default: the model's limit).")
 @click.option("--health-port", default=0, show_default=True, help="Port of GET /health on 127.0.0.1 (0: any free port).")
 @click.option("--endpoint", default="", help="URL advertised to the aggregator (default: the health server's).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
+              help="Where the models run (default: cuda when torch sees one, else cpu). Replicas on other devices "
+                   "agree: greedy tokens differ only at near-ties, which checks treat as ties.")
 @click.option("--log-level", default="info", show_default=True)
 def run(keypair, rpc, market, aggregator, models, journal, capacity, threads, max_input_tokens, health_port, endpoint,
-        log_level) -> None:
+        device, log_level) -> None:
     """Serve the models: claim shards, run them, post results, commit digests on chain. SIGTERM stops it cleanly."""
     from marketplace import logs
 
@@ -180,7 +183,7 @@ def run(keypair, rpc, market, aggregator, models, journal, capacity, threads, ma
     try:
         asyncio.run(run_node(NodeSetup(keypair=keypair, rpc=rpc, market=market, aggregator=aggregator, models=list(models),
                                        journal=journal, capacity=capacity, threads=threads, max_input_tokens=max_input_tokens,
-                                       health_port=health_port, endpoint=endpoint), _install_stop))
+                                       health_port=health_port, endpoint=endpoint, device=device), _install_stop))
     except (ProviderError, MarketplaceError, ChainError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
 

@@ -27,8 +27,9 @@ def sampling_noise(seed: int, shard_input: bytes, position: int, vocab: int) -> 
     """Standard Gumbel noise for one generated position, float64, the same on every machine."""
     key = hashlib.sha256(b"tessera/sampling/v1\0" + seed.to_bytes(16, "little", signed=True) + shard_input
                          + position.to_bytes(4, "little")).digest()
-    generator = torch.Generator().manual_seed(int.from_bytes(key[:8], "little") >> 1)
-    uniform = torch.rand(vocab, generator=generator, dtype=torch.float64).clamp_(1e-300, 1.0 - 2**-53)
+    # Drawn on the CPU whatever device the node runs on: the noise must be the same bits everywhere.
+    generator = torch.Generator(device="cpu").manual_seed(int.from_bytes(key[:8], "little") >> 1)
+    uniform = torch.rand(vocab, generator=generator, dtype=torch.float64, device="cpu").clamp_(1e-300, 1.0 - 2**-53)
     return -torch.log(-torch.log(uniform))
 
 
@@ -54,7 +55,7 @@ class Rule:
             outside = ordered.cumsum(-1) - ordered >= params.top_p  # tokens past the nucleus
             logits = logits.clone()
             logits[order[outside]] = float("-inf")
-        noise = sampling_noise(params.seed, self.shard_input, position, logits.shape[-1]).to(logits.dtype)
+        noise = sampling_noise(params.seed, self.shard_input, position, logits.shape[-1]).to(logits.device, logits.dtype)
         return logits + params.temperature * noise
 
 

@@ -2,6 +2,7 @@
 
     ProviderError
     ├── ModelLoadError      a model directory cannot be loaded            (model_unloadable)
+    ├── DeviceUnavailable   --device names one torch does not see         (device_unavailable)
     ├── ModelMissing        a task names a model this node does not serve  (model_missing)
     ├── InputTooLarge       a task's input is over this node's limits      (input_too_large)
     ├── TaskMalformed       a task payload this node cannot interpret      (task_malformed)
@@ -18,6 +19,10 @@ class ProviderError(Exception):
 
 class ModelLoadError(ProviderError):
     code = "model_unloadable"
+
+
+class DeviceUnavailable(ProviderError):
+    code = "device_unavailable"
 
 
 class ModelMissing(ProviderError):

@@ -101,7 +101,8 @@ def _kind(config) -> ModelKind:
     return ModelKind.ENCODER
 
 
-def load_model(source: Path | str, max_input_tokens: int | None = None, cache: Path | None = None) -> LoadedModel:
+def load_model(source: Path | str, max_input_tokens: int | None = None, cache: Path | None = None,
+               device: str = "cpu") -> LoadedModel:
     """Loads a model through `from_pretrained`, offline: a transformers directory, a GGUF file (dequantized once
     into `cache`), or a catalog name (provider.catalog). ModelLoadError says why it cannot."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -117,7 +118,7 @@ def load_model(source: Path | str, max_input_tokens: int | None = None, cache: P
         config = AutoConfig.from_pretrained(directory, local_files_only=True)
         kind = _kind(config)
         loader = AutoModelForCausalLM if kind is ModelKind.CAUSAL_LM else AutoModel
-        model = loader.from_pretrained(directory, local_files_only=True).eval()
+        model = loader.from_pretrained(directory, local_files_only=True).to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     except ModelLoadError:
         raise

@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 from marketplace.chain.client import TesseraChain
 from marketplace.http import JsonApi
 from marketplace.keys import load_keypair
+from provider.errors import DeviceUnavailable
 from provider.executor import Executor
 from provider.journal import Journal
 from provider.models import load_model
@@ -35,6 +36,16 @@ class NodeSetup:
     max_input_tokens: int | None = None
     health_port: int = 0
     endpoint: str = ""
+    device: str | None = None  # cpu | cuda; None: cuda when torch sees one, else cpu
+
+
+def use_device(name: str | None) -> str:
+    """Makes `name` the device every tensor and model of this process lives on (a node serves from one)."""
+    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable("--device cuda, but torch sees no CUDA device here")
+    torch.set_default_device(name)
+    return name
 
 
 async def _market(setup: NodeSetup) -> Pubkey:
@@ -47,10 +58,11 @@ async def _market(setup: NodeSetup) -> Pubkey:
 async def run_node(setup: NodeSetup, install_stop: Callable[[asyncio.Event], None]) -> None:
     if setup.threads:
         torch.set_num_threads(setup.threads)
+    device = use_device(setup.device)
     keypair = load_keypair(setup.keypair)
-    models = [load_model(path, setup.max_input_tokens) for path in setup.models]
+    models = [load_model(path, setup.max_input_tokens, device=device) for path in setup.models]
     for model in models:
-        log.info("serving %s (%s) digest %s", model.name, model.kind.value, model.hex)
+        log.info("serving %s (%s) digest %s on %s", model.name, model.kind.value, model.hex, device)
     market = await _market(setup)
     stop = asyncio.Event()
     install_stop(stop)

@@ -53,3 +53,17 @@ def test_the_node_refuses_to_start_with_a_model_it_cannot_load(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "model_unloadable" in done.stderr and "no config.json" in done.stderr
+
+
+def test_a_node_asked_for_a_device_torch_does_not_see_refuses_to_start():
+    import torch
+
+    from provider.errors import DeviceUnavailable
+    from provider.runner import use_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal cannot happen here")
+    with pytest.raises(DeviceUnavailable) as refused:
+        use_device("cuda")
+    assert refused.value.code == "device_unavailable"
+    assert use_device(None) == "cpu" and torch.empty(1).device.type == "cpu"

@@ -318,20 +318,30 @@ class Aggregator:
         return len(tasks)
 
     async def fail_unrunnable(self) -> int:
-        """Queued work no live provider may take: a replica is dropped (its shard goes unchecked); a shard
-        every eligible provider declined (too large, model missing) fails now instead of at the deadline."""
+        """Queued work no live provider may take. A replica is dropped (its shard goes unchecked). A primary kept
+        only from the owner of its own replica takes that owner back, the replica dropped. A shard every other
+        eligible provider declined (too large, model missing) fails now instead of at the deadline."""
         async with self.sessions() as session:
             live = [p for p in (await session.execute(select(m.Provider))).scalars() if self.is_live(p)]
             waiting = (await session.execute(select(m.Task).where(
                 m.Task.status == "queued", m.Task.provider_owner.is_(None), m.Task.role != "referee"))).scalars().all()
             changed = 0
             for task in waiting:
-                if any(task.model_digest in p.models and p.owner not in (task.excluded_owners or []) for p in live):
+                if self._eligible(live, task.model_digest, task.excluded_owners or []):
                     continue
                 if task.role == "primary":
-                    declines = (await session.execute(select(func.count()).select_from(m.Task).where(
-                        m.Task.job == task.job, m.Task.shard == task.shard, m.Task.status == "declined"))).scalar_one()
-                    if not declines:
+                    runs = (await session.execute(select(m.Task).where(
+                        m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id))).scalars().all()
+                    checking = [r for r in runs if r.role == "replica" and r.status in ("waiting", "queued", "claimed")]
+                    # Declined, late or wrong; and whoever already checked it (a shard's runs need two owners).
+                    refused = {r.provider_owner for r in runs if r.role == "primary" or r.status == "done"}
+                    if self._eligible(live, task.model_digest, refused):
+                        for replica in checking:
+                            replica.status = "cancelled"
+                        task.excluded_owners = sorted(refused)
+                        changed += 1
+                        continue
+                    if not any(r.status == "declined" for r in runs):
                         continue  # its runs failed or went silent: a provider may yet come back for it
                     shard = await session.get(m.Shard, (task.job, task.shard))
                     shard.status = "failed"
@@ -343,7 +353,12 @@ class Aggregator:
                 return 0
         if changed:
             self.activity.fire()
+            self.work_available.fire()
         return changed
+
+    @staticmethod
+    def _eligible(live: list[m.Provider], model: str, excluded) -> bool:
+        return any(model in p.models and p.owner not in excluded for p in live)
 
     async def purge_expired(self) -> None:
         """Nonces past their expiry can no longer be replayed (expired messages are refused), and quotes no job

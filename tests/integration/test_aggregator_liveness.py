@@ -123,3 +123,16 @@ async def test_a_hundred_concurrent_agents_all_create_their_jobs(tmp_path):
         assert len(set(jobs)) == 100
         accounts = await asyncio.gather(*(market.chain.fetch(JobAccount, Pubkey.from_string(j)) for j in jobs))
         assert all(a is not None for a in accounts)
+
+
+async def test_a_shard_declined_by_one_of_two_providers_runs_on_the_other_unchecked(tmp_path):
+    """With every shard sampled and one of two providers unable to run any, nothing fails: the other provider runs
+    each shard once (its own replica dropped, as no second owner can check it)."""
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, \
+            providers_running(market, ["decliner", "honest"]) as [_, honest]:
+        inputs = prompt_inputs(4)
+        job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 2})
+        report = await market.wait_for(job, timeout=30)
+        assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 2) for s, i in zip(report["shards"], inputs))
+        assert {s["verification"] for s in report["shards"]} == {"unsampled"}
+        assert {p for s in report["shards"] for p in s["providers"]} == {str(honest.owner)}

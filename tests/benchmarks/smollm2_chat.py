@@ -201,8 +201,13 @@ def markdown(result: ChatBench) -> str:
         f"temperature 0.7) generated at 2 threads in batches of 8, each checked twice (1 thread one by one; 2 threads "
         f"in batches of 16): {checks} checks, outcomes "
         + ", ".join(f"{n} {how}" for how, n in sorted(result.outcomes.items()))
-        + f"; {result.near_ties} positions were near-ties (top-2 gap under the tolerance), resolved as ties. "
+        + f"; {result.near_ties} positions had a top-2 gap under the tie tolerance (where a replica on other "
+        "hardware could pick the runner-up, which a check accepts as a tie). "
         f"One token changed in each answer: caught {result.caught} of {result.altered}.",
+        "",
+        "The node and the market beat plain `generate` here because chat answers end at different lengths: the "
+        "node drops a row from the batch at its end-of-turn token, while `generate` keeps computing finished rows "
+        "(as padding) until the longest answer ends.",
         "",
     ])
 

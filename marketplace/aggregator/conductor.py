@@ -376,14 +376,18 @@ class Conductor:
 
     async def _nothing_more_to_submit(self, session, address: str) -> bool:
         """Past the deadline, or every shard decided and no task handed out still open."""
-        job = await session.get(m.Job, address)
-        if self._too_late(job):
+        if self._too_late(await session.get(m.Job, address)):
             return True
+        return not any(await self._open_work(session, address))
+
+    @staticmethod
+    async def _open_work(session, address: str) -> tuple[bool, bool]:
+        """Whether some shard of the job is still undecided, and whether some task handed out is still open."""
         undecided = (await session.execute(select(m.Shard.index).where(
             m.Shard.job == address, m.Shard.status.not_in(("verified", "cached", "failed"))))).first()
         open_task = (await session.execute(select(m.Task.id).where(
             m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).first()
-        return undecided is None and open_task is None
+        return undecided is not None, open_task is not None
 
     async def _record(self, address: str, chunk: list[Settlement]) -> None:
         async with self.agg.sessions() as session:
@@ -403,18 +407,15 @@ class Conductor:
 
     async def _close_if_done(self, address: str, job_key: Pubkey) -> None:
         async with self.agg.sessions() as session:
-            open_shards = (await session.execute(select(m.Shard).where(
-                m.Shard.job == address, m.Shard.status.not_in(("verified", "cached", "failed"))))).scalars().first()
-            failed = (await session.execute(select(m.Shard).where(
-                m.Shard.job == address, m.Shard.status == "failed"))).scalars().first() is not None
-            open_tasks = (await session.execute(select(m.Task).where(
-                m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).scalars().first()
+            undecided, open_tasks = await self._open_work(session, address)
+            failed = (await session.execute(select(m.Shard.index).where(
+                m.Shard.job == address, m.Shard.status == "failed"))).first() is not None
             settled = {r.provider_owner: set(r.accepted) for r in (await session.execute(
                 select(m.Settlement).where(m.Settlement.job == address))).scalars()}
             good_work = (await session.execute(select(m.Task).where(
                 m.Task.job == address, m.Task.role != "referee", m.Task.fault.is_(False)))).scalars().all()
         past_deadline = self.agg.now() > await self._deadline(address)
-        if (open_shards is not None and not past_deadline) or open_tasks is not None:
+        if (undecided and not past_deadline) or open_tasks:
             return
         # Good work not yet committed and paid keeps the job open until its deadline, unless
         # its provider can no longer commit it (slashed below the minimum, or paused).

@@ -64,17 +64,17 @@ async def test_one_jobs_broken_data_does_not_stop_the_others(tmp_path):
 
 
 async def test_work_placed_on_a_silent_provider_moves_within_the_provider_timeout(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0, provider_timeout=2) as market, \
+    async with running_market(tmp_path, sampling_rate_bps=0, provider_timeout=2, claim_timeout=300) as market, \
             providers_running(market, ["honest", "honest"]):
         silent = ScriptedProvider(market.aggregator_url, market.chain, market.address)
         await silent.join(3 * SOL, "http://127.0.0.1:7199")  # registered and live, then never heard from again
         inputs = prompt_inputs(9)
         started = time.monotonic()
         job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 2})
-        report = await market.wait_for(job, timeout=40)
+        report = await market.wait_for(job, timeout=120)
         assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 2) for s, i in zip(report["shards"], inputs))
         assert str(silent.owner) not in {p for s in report["shards"] for p in s["providers"]}
-        assert time.monotonic() - started < 30  # the claim timeout is 60 s: the work moved because it fell silent
+        assert time.monotonic() - started < 120  # the claim timeout is 300 s: the work moved because it fell silent
 
 
 async def test_a_leaving_provider_hands_its_queued_work_over_at_once(tmp_path):
@@ -97,8 +97,9 @@ async def test_work_every_provider_declines_fails_fast_and_the_client_takes_its_
         before = await market.chain.balance(client.pubkey())
         started = time.monotonic()
         job = await market.submit_job(client, prompt_inputs(2), {"max_new_tokens": 2})
-        report = await market.wait_for(job, status="failed", timeout=30)
-        assert time.monotonic() - started < 20 and {s["status"] for s in report["shards"]} == {"failed"}
+        report = await market.wait_for(job, status="failed", timeout=120)
+        # Long before its deadline (600 s), which is when it used to end.
+        assert time.monotonic() - started < 120 and {s["status"] for s in report["shards"]} == {"failed"}
         await market.chain.send([ix.close_job(Pubkey.from_string(job), client.pubkey())], [client])
         assert await market.chain.fetch(JobAccount, Pubkey.from_string(job)) is None
         assert before - await market.chain.balance(client.pubkey()) == 2 * 5_000  # two signatures' fees, nothing more
@@ -117,7 +118,8 @@ async def test_a_hundred_concurrent_agents_all_create_their_jobs(tmp_path):
     """Quotes hand out random job ids: concurrent agents never race for the same one."""
     async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["lazy"]):
         agents = [Keypair() for _ in range(100)]
-        await asyncio.gather(*(market.chain.airdrop(a.pubkey(), SOL) for a in agents))
+        for start in range(0, len(agents), 20):  # funding is not what is under test: in modest batches
+            await asyncio.gather(*(market.chain.airdrop(a.pubkey(), SOL) for a in agents[start:start + 20]))
         jobs = await asyncio.gather(*(market.submit_job(a, prompt_inputs(1, str(i)), {"max_new_tokens": 1})
                                       for i, a in enumerate(agents)))
         assert len(set(jobs)) == 100

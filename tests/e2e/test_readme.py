@@ -18,6 +18,7 @@ from provider.process import ProviderProcess
 
 pytestmark = pytest.mark.slow
 CLAIM_TIMEOUT = 10  # seconds; the bound below is this plus the recovery goal
+MODEL = "smollm2-135m-instruct"  # the README's model
 
 
 async def tessera(cwd, *args: str) -> str:
@@ -28,7 +29,7 @@ async def tessera(cwd, *args: str) -> str:
     return out.decode()
 
 
-async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, gpt2_dir, gpt2):
+async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, smollm2):
     async with LocalnetProcess(log=tmp_path / "localnet.log") as net:
         rpc = ["--rpc", net.url]
         for name in ("verifier", "provider-1", "provider-2", "agent"):
@@ -43,18 +44,20 @@ async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, gpt2
                                      claim_timeout=CLAIM_TIMEOUT, log=tmp_path / "aggregator.log")
 
         def node(name, port=None):
-            return ProviderProcess(tmp_path / f"{name}.json", net.url, service.url, [gpt2_dir], tmp_path / f"{name}.sqlite3",
+            return ProviderProcess(tmp_path / f"{name}.json", net.url, service.url, [MODEL], tmp_path / f"{name}.sqlite3",
                                    capacity=2, threads=1, log=tmp_path / f"{name}.log", port=port)
 
+        digest = re.search(r"model digest (\w+)", await tessera(tmp_path, "provider", "digest", MODEL)).group(1)
+        assert digest == smollm2.hex
         service = await aggregator().start()
         nodes = []
         try:
             for name in ("provider-1", "provider-2"):
                 await tessera(tmp_path, "provider", "register", "--keypair", f"{name}.json", "--market", market, "--stake", "2", *rpc)
                 nodes.append(await node(name).start())
-            prompts = [f"prompt {i}" for i in range(12)]
+            prompts = [f"Tell me one fact about the number {i}." for i in range(12)]
             generate = asyncio.create_task(tessera(
-                tmp_path, "generate", *prompts, "--model", gpt2.hex, "--max-new-tokens", "24", "--keypair", "agent.json",
+                tmp_path, "generate", *prompts, "--model", digest, "--max-new-tokens", "24", "--keypair", "agent.json",
                 "--aggregator", service.url, "--json", *rpc))
             async with aiohttp.ClientSession() as session:
                 async with asyncio.timeout(30):
@@ -71,10 +74,13 @@ async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, gpt2
             nodes[0] = await node("provider-1", nodes[0].port).start()
             answer = json.loads(await asyncio.wait_for(generate, CLAIM_TIMEOUT + 60))
             recovered = time.monotonic() - restarted
+            chat = json.loads(await tessera(tmp_path, "chat", "What is the capital of France?", "--model", digest,
+                                            "--keypair", "agent.json", "--aggregator", service.url, "--json", *rpc))
         finally:
             for process in (*nodes, service):
                 await process.stop()
-        assert [len(o["token_ids"]) for o in answer["outputs"]] == [24] * 12, answer
+        assert all(o["token_ids"] for o in answer["outputs"]) and len(answer["outputs"]) == 12, answer
+        assert "Paris" in chat["message"]["content"] and chat["receipt"]["status"] == "closed"
         assert answer["receipt"]["status"] == "closed" and answer["receipt"]["signatures"]["close_job"]
         assert answer["error"] is None
         assert recovered < CLAIM_TIMEOUT + 15, recovered

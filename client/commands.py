@@ -327,7 +327,7 @@ def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, 
 
     try:
         address, sent = asyncio.run(go())
-    except (ChainError, MarketplaceError, ValueError, OSError) as exc:
+    except (ChainError, MarketplaceError, TesseraError, ValueError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
     if as_json:
         _print_json({"market": str(address), "signature": str(sent.signature)})

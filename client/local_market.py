@@ -75,6 +75,7 @@ class LocalMarket:
         self.chain = TesseraChain(self.localnet.url)
         authority, self.treasury = self.participant("verifier"), self.participant("treasury")
         await self.chain.airdrop(authority.keypair.pubkey(), 100 * LAMPORTS_PER_SOL)
+        await self.chain.airdrop(self.treasury.keypair.pubkey(), LAMPORTS_PER_SOL)  # rent-exempt, as a real cluster needs
         names = [f"provider-{i + 1}" for i in range(self.providers)] + [name for name, _ in self.extra_nodes]
         for name in names:
             await self.chain.airdrop(self.participant(name).keypair.pubkey(), self.provider_stake + LAMPORTS_PER_SOL)

@@ -8,6 +8,7 @@ from solana.constants import LAMPORTS_PER_SOL
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from client.errors import InvalidRequest
 from marketplace.chain import MarketAccount, MarketConfig, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import Sent, TesseraChain
@@ -32,9 +33,21 @@ class MarketSettings:
 
 
 async def initialize_market(chain: TesseraChain, authority: Keypair, settings: MarketSettings) -> tuple[Pubkey, Sent]:
+    await require_rent_exempt_treasury(chain, settings.treasury)
     sent = await chain.send([ix.initialize_market(authority.pubkey(), settings.config())], [authority])
     return market_address(authority.pubkey())[0], sent
 
 
 async def read_market(chain: TesseraChain, address: Pubkey) -> MarketAccount | None:
     return await chain.fetch(MarketAccount, address)
+
+
+async def require_rent_exempt_treasury(chain: TesseraChain, treasury: Pubkey) -> None:
+    """A real validator refuses to credit a fee to an account left below the rent-exempt minimum, which would make
+    every settlement fail: the treasury must hold that minimum before the market names it."""
+    minimum = (await chain.rpc.get_minimum_balance_for_rent_exemption(0)).value
+    balance = await chain.balance(treasury)
+    if balance < minimum:
+        raise InvalidRequest(f"the treasury {treasury} holds {balance:,} lamports, below the rent-exempt minimum of "
+                             f"{minimum:,}: fund it first (tessera airdrop 1 --to {treasury}), or leave the treasury "
+                             "to the authority")

@@ -186,3 +186,18 @@ async def test_websocket_subscriptions(net, client, wallet):
                         lamports = message.result.value.lamports
         assert lamports == SOL
         await ws.slot_unsubscribe(ids[3])
+
+
+async def test_a_market_refuses_a_treasury_a_real_validator_could_not_pay(net, wallet):
+    """Fees credited to an account below the rent-exempt minimum fail on a real validator: refused up front."""
+    from client.errors import InvalidRequest
+    from client.market_admin import MarketSettings, initialize_market
+    from marketplace.chain.client import TesseraChain
+
+    empty = Keypair().pubkey()
+    async with TesseraChain(net.url) as chain:
+        with pytest.raises(InvalidRequest) as refused:
+            await initialize_market(chain, wallet, MarketSettings(wallet.pubkey(), empty))
+        assert "rent-exempt minimum" in str(refused.value)
+        address, _ = await initialize_market(chain, wallet, MarketSettings(wallet.pubkey(), wallet.pubkey()))
+        assert (await chain.balance(address)) > 0

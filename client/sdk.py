@@ -99,7 +99,7 @@ class TesseraClient:
 
     async def _call(self, method: str, path: str, body: Any = None, *, patience: float | None = None,
                     reading: str | None = None) -> Any:
-        """One request; an aggregator that is down or restarting is asked again, backing off, for up to
+        """One request; an aggregator that is down, restarting or busy is asked again, backing off, for up to
         `patience` seconds (the client's timeout by default). `body` may be a function giving a fresh
         body per attempt (a signed message must not be replayed). `reading`: the job whose outputs this
         client reads, with a signed Authorization header."""
@@ -110,12 +110,13 @@ class TesseraClient:
             try:
                 return await self.api.request(method, path, body() if callable(body) else body, headers)
             except ApiError as exc:
-                raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
+                if exc.code != "busy" or time.monotonic() + backoff > deadline:  # busy: nothing changed, ask again
+                    raise AggregatorRefused(exc.status, exc.code, exc.message) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if time.monotonic() + backoff > deadline:
                     raise AggregatorRefused(0, "aggregator_unreachable", f"{self.api.base_url}: {exc}") from exc
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
 
     # high level
 

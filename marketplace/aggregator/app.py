@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from solders.keypair import Keypair
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from marketplace.aggregator.conductor import Conductor
 from marketplace.aggregator.config import AggregatorConfig
@@ -58,6 +59,13 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return _error(405, "method_not_allowed", f"{request.method} {request.path}: allowed {', '.join(sorted(exc.allowed_methods))}")
     except web.HTTPException:
         raise
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig):
+            raise
+        log.warning("database busy on %s %s", request.method, request.path)
+        response = _error(503, "busy", "the database is busy; nothing was changed by this request: retry")
+        response.headers["Retry-After"] = "1"
+        return response
     except Exception:
         log.exception("internal error on %s %s", request.method, request.path)
         return _error(500, "internal_error", "internal error; nothing was changed by this request")

@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
 MIGRATIONS = next(
     (p for p in (Path(__file__).resolve().parents[2] / "migrations", Path(__file__).with_name("migrations")) if (p / "env.py").exists()),
     None,
@@ -31,7 +33,9 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
             cursor = connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            # Writers queue for SQLite's one write lock; a burst (a hundred agents at once) can keep one waiting for
+            # seconds. Past this the request is answered 503 busy (app.py), which clients retry.
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
     return engine
 

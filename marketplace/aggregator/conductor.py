@@ -288,12 +288,17 @@ class Conductor:
             for task in open_tasks:
                 task.status = "cancelled"
             if gone:
-                # Closed by another aggregator (or anyone) once done, or cancelled by its client.
-                undecided = (await session.execute(select(m.Shard).where(
-                    m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).scalars().first()
-                job.status = "cancelled" if undecided is not None else "closed"
+                job.status = await self._status_when_gone(session, address)
             await session.commit()
             return gone
+
+    @staticmethod
+    async def _status_when_gone(session, address: str) -> str:
+        """A job whose account is gone: closed once done (by another aggregator, or anyone), or cancelled (or closed
+        early) by its client with shards it never got."""
+        undecided = (await session.execute(select(m.Shard.index).where(
+            m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).first()
+        return "cancelled" if undecided is not None else "closed"
 
     async def serve_cached(self, address: str, job_key: Pubkey) -> None:
         """Cached shards are paid at the market's cache fee; the chain is read first, so never twice. Not past the
@@ -423,8 +428,9 @@ class Conductor:
         if unpaid and not past_deadline and any([await self._can_commit(owner) for owner in unpaid]):
             return
         account = await self.agg.chain.fetch(JobAccount, job_key)
-        if account is None:  # closed already (by us before a crash, or by anyone)
-            await self._mark_closed(address, None)
+        if account is None:  # closed already (by us before a crash, by its client, or by anyone)
+            async with self.agg.sessions() as session:
+                await self._mark(address, await self._status_when_gone(session, address))
             return
         if account.pending_assignments:
             # Every round of work this aggregator handed out is settled by now: what is left was

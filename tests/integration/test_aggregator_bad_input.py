@@ -135,23 +135,3 @@ async def test_outputs_belong_to_the_client_and_its_providers_and_disputes_are_p
                 f"{market.aggregator_url}/v1/jobs/{job}", headers={"Authorization": "Tessera !!"}) as response:
             assert response.status == 400
 
-
-async def test_a_busy_sqlite_database_answers_503_busy_and_changes_nothing(tmp_path, monkeypatch):
-    import sqlite3
-
-    from marketplace.aggregator import db
-    from tests.integration.test_aggregator_market import providers_running
-
-    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    async with running_market(tmp_path) as market, providers_running(market, ["lazy"]):
-        quote = {"model_digest": MODEL_DIGEST.hex(), "shard_count": 1, "kind": "generate"}
-        holder = sqlite3.connect(tmp_path / "aggregator.sqlite3", isolation_level=None, timeout=10)
-        holder.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's one write lock
-        try:
-            async with aiohttp.ClientSession() as session, session.post(market.aggregator_url + "/v1/quotes", json=quote) as r:
-                assert r.status == 503 and (await r.json())["error"]["code"] == "busy" and r.headers["Retry-After"] == "1"
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        status, answer = await market.request("POST", "/v1/quotes", quote)
-        assert status == 200, answer

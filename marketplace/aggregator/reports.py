@@ -47,7 +47,11 @@ async def job_report(sessions, address: str, private: bool) -> dict:
             raise NotFound(f"no job {address}", "job_not_found")
         shards = (await session.execute(select(m.Shard).where(m.Shard.job == address).order_by(m.Shard.index))).scalars().all()
         tasks = (await session.execute(select(m.Task).where(m.Task.job == address).order_by(m.Task.id).options(
-            load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.output)))).scalars().all()
+            load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner)))).scalars().all()
+        disputed = {t.shard for t in tasks if t.role == "referee"}
+        # Run outputs are published for disputed shards only: read them for those alone (reports are long-polled).
+        audited = dict((await session.execute(select(m.Task.id, m.Task.output).where(
+            m.Task.job == address, m.Task.shard.in_(disputed)))).all()) if disputed else {}
         settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == address))).scalars().all()
         quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
     # The seed is told once nothing more can be submitted (the job is over or past its deadline), as on chain.
@@ -55,7 +59,6 @@ async def job_report(sessions, address: str, private: bool) -> dict:
     runs = defaultdict(list)
     for task in tasks:
         runs[task.shard].append(task)
-    disputed = {t.shard for t in tasks if t.role == "referee"}
     return {
         "job": address, "status": job.status, "kind": job.kind, "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
@@ -66,7 +69,7 @@ async def job_report(sessions, address: str, private: bool) -> dict:
              "output": s.output if s.status in DECIDED and (private or s.index in disputed) else None,
              "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != "referee" and t.fault is False}),
              "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault,
-                       **({"output": t.output} if s.index in disputed else {})} for t in runs[s.index]],
+                       **({"output": audited[t.id]} if s.index in disputed else {})} for t in runs[s.index]],
              **({"input": s.input} if s.index in disputed else {})}
             for s in shards
         ],

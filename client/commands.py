@@ -305,9 +305,11 @@ def market() -> None:
 @click.option("--claim-timeout", default=60, show_default=True, type=click.IntRange(1), help="Seconds.")
 @click.option("--grace-period", default=3_600, show_default=True, type=click.IntRange(1),
               help="Seconds after a job's deadline when anyone may unwind what the verifier left unsettled.")
+@click.option("--max-price", default=1_000_000, show_default=True, type=click.IntRange(1),
+              help="Lamports: the most a job may pay per shard; the sampling rate must deter faking a shard at it.")
 @json_option
 def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, fee_bps, slash_bps, unbonding_period,
-                claim_timeout, grace_period, as_json) -> None:
+                claim_timeout, grace_period, max_price, as_json) -> None:
     """Create the Market account of this authority."""
     from solders.pubkey import Pubkey
 
@@ -321,7 +323,7 @@ def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, 
         settings = MarketSettings(Pubkey.from_string(verifier) if verifier else authority.pubkey(),
                                   Pubkey.from_string(treasury) if treasury else authority.pubkey(), min_stake,
                                   unbonding_period, claim_timeout, fee_bps, slash_bps, sampling_rate_bps,
-                                  grace_period=grace_period)
+                                  grace_period=grace_period, max_price_per_shard=max_price)
         async with TesseraChain(rpc) as chain:
             return await initialize_market(chain, authority, settings)
 

@@ -9,6 +9,7 @@ from solana.constants import LAMPORTS_PER_SOL
 from solders.pubkey import Pubkey
 
 from marketplace.chain import MarketAccount
+from marketplace.economics import cheating_gain
 
 
 def sol(lamports: int) -> str:
@@ -45,6 +46,8 @@ def market_table(address: Pubkey, market: MarketAccount) -> Table:
         ("market fee", bps(market.fee_bps)),
         ("slash", bps(market.slash_bps)),
         ("sampling rate", bps(market.sampling_rate_bps)),
+        ("maximum price", f"{market.max_price_per_shard:,} lamports per shard"),
+        ("gain from faking a shard", f"{cheating_gain(market.max_price_per_shard, market.sampling_rate_bps, market.min_stake, market.slash_bps):,.0f} lamports (expected, at the maximum price)"),
         ("cache fee", f"{bps(market.cache_fee_bps)} of the price"),
         ("unbonding period", f"{market.unbonding_period:,} s"),
         ("claim timeout", f"{market.claim_timeout:,} s"),

@@ -12,6 +12,7 @@ from client.errors import InvalidRequest
 from marketplace.chain import MarketAccount, MarketConfig, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import Sent, TesseraChain
+from marketplace.economics import cheating_gain, deters
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,16 @@ class MarketSettings:
     sampling_rate_bps: int = 1_000
     cache_fee_bps: int = 2_500
     grace_period: int = 3_600  # seconds after a deadline when anyone may unwind unsettled work
+    max_price_per_shard: int = 1_000_000  # lamports
 
     def config(self) -> MarketConfig:
         return MarketConfig(self.verifier, self.treasury, self.min_stake, self.unbonding_period, self.claim_timeout,
-                            self.fee_bps, self.slash_bps, self.sampling_rate_bps, self.cache_fee_bps, self.grace_period)
+                            self.fee_bps, self.slash_bps, self.sampling_rate_bps, self.cache_fee_bps, self.grace_period,
+                            self.max_price_per_shard)
 
 
 async def initialize_market(chain: TesseraChain, authority: Keypair, settings: MarketSettings) -> tuple[Pubkey, Sent]:
+    require_deterrence(settings)
     await require_rent_exempt_treasury(chain, settings.treasury)
     sent = await chain.send([ix.initialize_market(authority.pubkey(), settings.config())], [authority])
     return market_address(authority.pubkey())[0], sent
@@ -40,6 +44,16 @@ async def initialize_market(chain: TesseraChain, authority: Keypair, settings: M
 
 async def read_market(chain: TesseraChain, address: Pubkey) -> MarketAccount | None:
     return await chain.fetch(MarketAccount, address)
+
+
+def require_deterrence(settings: MarketSettings) -> None:
+    """The program refuses a market where faking a shard pays (CheatingPays); say by how much, before sending."""
+    price, rate = settings.max_price_per_shard, settings.sampling_rate_bps
+    if not deters(price, rate, settings.min_stake, settings.slash_bps):
+        raise InvalidRequest(
+            f"at a price of {price:,} lamports per shard, faking a shard gains {cheating_gain(price, rate, settings.min_stake, settings.slash_bps):,.0f} "
+            f"lamports in expectation at a sampling rate of {rate / 100:g}%: raise the sampling rate, the slash or the "
+            "minimum stake, or lower the maximum price")
 
 
 async def require_rent_exempt_treasury(chain: TesseraChain, treasury: Pubkey) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from marketplace.chain.accounts import Verdict
+from marketplace.chain.instructions import SlashEvidence
 
 BPS = 10_000
 DEFAULT_TIE_TOLERANCE = 1e-3  # logits: a top-2 gap below this is a near-tie, not a lie
@@ -71,22 +72,28 @@ def check_digest(claimed_digest: bytes, outcome: CheckOutcome) -> bytes:
 
 
 @dataclass(frozen=True)
-class ProviderVerdict:
-    provider_owner: str
+class AssignmentVerdict:
+    """What settles one provider's pending submission: what to pay, and the evidence of a fault if it is slashed."""
+
     verdict: Verdict
     accepted: frozenset[int]
+    evidence: SlashEvidence | None = None
 
 
-def provider_verdicts(submitted: Mapping[str, Iterable[int]], faulty: Mapping[str, Iterable[int]]) -> list[ProviderVerdict]:
-    """Per provider: pay the shards it served honestly; slash it if any shard was a fault."""
-    verdicts = []
-    for owner, shards in sorted(submitted.items()):
-        bad = set(faulty.get(owner, ()))
-        good = frozenset(set(shards) - bad)
-        if bad:
-            verdicts.append(ProviderVerdict(owner, Verdict.SLASH, good))
-        elif good:
-            verdicts.append(ProviderVerdict(owner, Verdict.PAY, good))
-        else:
-            verdicts.append(ProviderVerdict(owner, Verdict.REJECT, frozenset()))
-    return verdicts
+def assignment_verdict(pending: Iterable[int], undecided: Iterable[int], faulty: Iterable[int],
+                       committed: Mapping[int, bytes] | None, referee_digests: Mapping[int, bytes]) -> AssignmentVerdict:
+    """Pays the shards served honestly and decided; slashes only with evidence the program checks and anyone can
+    audit: a faulty shard's committed digest (a leaf of the results root) and a referee's different digest.
+
+    `committed` is None when the results root is not the root of the digests the provider posted: nothing then proves
+    what it committed for any shard, so its work is rejected (unpaid, collateral released) but not slashed; so is a
+    fault no referee judged (an unusable output, a check that was not the one committed)."""
+    faulty = set(faulty)
+    if committed is None:
+        return AssignmentVerdict(Verdict.REJECT, frozenset())
+    accepted = frozenset(set(pending) - set(undecided) - faulty)
+    for shard in sorted(faulty):
+        referee = referee_digests.get(shard)
+        if referee is not None and referee != committed[shard]:
+            return AssignmentVerdict(Verdict.SLASH, accepted, SlashEvidence.build(committed, shard, referee))
+    return AssignmentVerdict(Verdict.PAY if accepted else Verdict.REJECT, accepted)

@@ -26,7 +26,7 @@ from marketplace.chain.instructions import Settlement
 from marketplace.digests import embeddings_agree
 from marketplace.kinds import GENERATIVE
 from marketplace.merkle import merkle_root
-from marketplace.verification import CheckOutcome, check_digest, check_generation, provider_verdicts
+from marketplace.verification import CheckOutcome, assignment_verdict, check_digest, check_generation
 
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
@@ -199,6 +199,8 @@ class Conductor:
             self._ask_another_referee(session, job, shard, referee)
             return
         referee.fault = False
+        # Its finding as a checking replica would commit it: a slash's evidence against whichever run it contradicts.
+        referee.digest = check_digest(bytes.fromhex(primary.digest), verdict).hex()
         if verdict is CheckOutcome.INCONSISTENT:  # the checker was right: the primary lied
             primary.fault, replica.fault = True, False
             self._rerun(session, job, shard, [primary, replica])
@@ -229,6 +231,9 @@ class Conductor:
             self._ask_another_referee(session, job, shard, referee)
             return
         referee.fault = False
+        if job.kind not in GENERATIVE:  # what it computed: a slash's evidence against a run that disagreed
+            referee.digest = result_digest(job.kind, bytes.fromhex(job.model_digest), shard.input,
+                                           parse_params(job.kind, job.params or None), referee.output).hex()
         verdicts = {c["owner"]: o for c, o in zip(claims, outcomes)}
         for run in runs:
             run.fault = verdicts.get(run.provider_owner) is CheckOutcome.INCONSISTENT
@@ -323,11 +328,15 @@ class Conductor:
         await self.serve_cached(address, Pubkey.from_string(address))
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
-            tasks = (await session.execute(select(m.Task).where(m.Task.job == address, m.Task.role != "referee").options(
-                load_only(m.Task.shard, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.digest)))).scalars().all()
+            tasks = (await session.execute(select(m.Task).where(m.Task.job == address).options(
+                load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner, m.Task.digest)))).scalars().all()
             providers = {p.owner: p for p in (await session.execute(select(m.Provider))).scalars()}
         job_key = Pubkey.from_string(address)
         past_deadline = self._too_late(job)
+        # What a referee that judged a shard committed: the other half of a slash's evidence.
+        referee_digests = {t.shard: bytes.fromhex(t.digest) for t in tasks
+                           if t.role == "referee" and t.status == "done" and t.fault is False and t.digest is not None}
+        tasks = [t for t in tasks if t.role != "referee"]
         by_owner: dict[str, list[m.Task]] = defaultdict(list)
         for task in tasks:
             if task.provider_owner:
@@ -351,15 +360,15 @@ class Conductor:
             if undecided and not past_deadline:
                 continue  # some of its shards are still running or being verified
             runs = {t.shard: t for t in owned if t.status == "done"}
-            committed = [runs.get(s) for s in pending]
-            honest_root = all(r is not None for r in committed) and assignment.results_root == merkle_root(
-                [bytes.fromhex(r.digest) for r in committed])  # digests are checked hex at intake
-            faulty = set(pending) if not honest_root else {s for s in pending if runs[s].fault}
+            committed = {s: bytes.fromhex(runs[s].digest) for s in pending if s in runs}  # hex checked at intake
+            if len(committed) != len(pending) or assignment.results_root != merkle_root([committed[s] for s in pending]):
+                committed = None  # its root is not the digests it posted: nothing proves what it committed
+            faulty = {s for s in pending if s in runs and runs[s].fault}
             # Past the deadline an undecided shard (a dispute no referee could take) is not paid, nor a fault.
-            [verdict] = provider_verdicts({owner: set(pending) - (undecided - faulty)}, {owner: faulty})
-            settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted))
-            if faulty:
-                log.info("job %s: slashing %s for shards %s", address, owner, sorted(faulty))
+            verdict = assignment_verdict(pending, undecided - faulty, faulty, committed, referee_digests)
+            settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted, verdict.evidence))
+            if verdict.evidence is not None:
+                log.info("job %s: slashing %s for shard %s", address, owner, verdict.evidence.shard)
         if settlements:
             await self._send_settlements(address, job.client, settlements)
         await self._close_if_done(address, job_key)
@@ -371,12 +380,18 @@ class Conductor:
         # Revealed only once no provider can still submit: nobody learns early whether its work is checked.
         seed = bytes.fromhex(quote.seed) if final else ix.WITHHELD_SEED
         market = await self.agg.market_account()
-        job_key = Pubkey.from_string(address)
-        for start in range(0, len(settlements), MAX_SETTLE_ENTRIES):
-            chunk = settlements[start:start + MAX_SETTLE_ENTRIES]
-            await self.agg.chain.send([ix.settle(
-                self.agg.verifier.pubkey(), self.agg.market, job_key, Pubkey.from_string(client), market.treasury,
-                seed, chunk)], [self.agg.verifier])
+        job_key, client_key = Pubkey.from_string(address), Pubkey.from_string(client)
+        for slash in (s for s in settlements if s.evidence is not None):
+            await self.agg.chain.send([ix.slash(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key,
+                                                market.treasury, slash.provider_owner, slash.accepted, slash.evidence)],
+                                      [self.agg.verifier])
+            await self._record(address, [slash])
+        rest = [s for s in settlements if s.evidence is None]
+        # A settle without entries still reveals the seed when only slashes were left.
+        for start in range(0, max(len(rest), 1 if final else 0), MAX_SETTLE_ENTRIES):
+            chunk = rest[start:start + MAX_SETTLE_ENTRIES]
+            await self.agg.chain.send([ix.settle(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key,
+                                                 market.treasury, seed, chunk)], [self.agg.verifier])
             await self._record(address, chunk)
 
     async def _nothing_more_to_submit(self, session, address: str) -> bool:
@@ -445,7 +460,8 @@ class Conductor:
         await self._mark_closed(address, str(sent.signature))
 
     async def _settle_strangers(self, address: str, account: JobAccount) -> None:
-        """Slashes rounds committed on this job by providers never given work on it (a griefer's, locking the job)."""
+        """Rejects rounds committed on this job by providers never given work on it (a griefer's, locking the job): unpaid,
+        and not slashed, since no referee judged them and a slash needs that evidence."""
         async with self.agg.sessions() as session:
             known = set((await session.execute(select(m.Task.provider_owner).where(m.Task.job == address))).scalars())
         strangers = []
@@ -454,9 +470,9 @@ class Conductor:
                 continue
             provider = await self.agg.chain.fetch(ProviderAccount, assignment.provider)
             if provider is not None and str(provider.owner) not in known:
-                strangers.append(Settlement(provider.owner, Verdict.SLASH, frozenset()))
+                strangers.append(Settlement(provider.owner, Verdict.REJECT, frozenset()))
         if strangers:
-            log.warning("job %s: slashing %s for rounds of work nobody gave them", address, [str(s.provider_owner) for s in strangers])
+            log.warning("job %s: rejecting %s for rounds of work nobody gave them", address, [str(s.provider_owner) for s in strangers])
             await self._send_settlements(address, str(account.client), strangers)
 
     async def _can_commit(self, owner: str) -> bool:

@@ -113,6 +113,9 @@ class Aggregator:
         seed = os.urandom(32)
         commitment = seed_commitment(seed).hex()
         price = self.config.price_per_shard
+        if price > market.max_price_per_shard:  # create_job would refuse it: a misconfigured aggregator
+            raise Unavailable(f"this aggregator's price of {price:,} lamports per shard is above the market's maximum of "
+                              f"{market.max_price_per_shard:,}", "price_above_maximum")
         budget = execution_budget(count, market.sampling_rate_bps)
         work = price * budget
         escrow = work + -(-work * market.fee_bps // 10_000)

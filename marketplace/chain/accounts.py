@@ -91,6 +91,7 @@ class MarketConfig:
     sampling_rate_bps: int  # probability a shard is replicated for checking, basis points
     cache_fee_bps: int = 0  # what a shard served from cache costs, basis points of the job's price
     grace_period: int = 3_600  # seconds after a job's deadline when anyone may unwind what is unsettled
+    max_price_per_shard: int = 100_000  # lamports: jobs may not pay more; sampling must deter faking at this price
 
     def to_idl(self) -> dict:
         return _shallow_dict(self)
@@ -123,6 +124,7 @@ class MarketAccount:
     bump: int
     cache_fee_bps: int = 0
     grace_period: int = 0
+    max_price_per_shard: int = 0
 
     @classmethod
     def decode(cls, data: bytes) -> MarketAccount:

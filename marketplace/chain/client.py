@@ -31,7 +31,7 @@ from marketplace.chain.events import ProgramEvent, decode_events
 from marketplace.chain.program import PROGRAM_ID
 
 A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount)
-ACCOUNT_SIZES = {MarketAccount: 176, ProviderAccount: 264, JobAccount: 336, AssignmentAccount: 224}
+ACCOUNT_SIZES = {MarketAccount: 184, ProviderAccount: 264, JobAccount: 336, AssignmentAccount: 224}
 CONFIRM_TIMEOUT = 30.0  # seconds
 
 

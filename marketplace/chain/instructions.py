@@ -6,7 +6,7 @@ cannot disagree with the program about them; PDAs are derived here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from marketplace.chain.accounts import (
+    MAX_SHARDS,
     MarketConfig,
     ProviderStatus,
     Verdict,
@@ -23,6 +24,7 @@ from marketplace.chain.accounts import (
     status_variant,
 )
 from marketplace.chain.errors import InstructionArgumentError
+from marketplace.merkle import merkle_proof
 from marketplace.chain.program import (
     PROGRAM_ID,
     assignment_address,
@@ -37,6 +39,7 @@ U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
 I64_MAX = 2**63 - 1
 DIGEST_BYTES = 32
+MERKLE_MAX_DEPTH = 8  # a submission holds at most 256 shards
 
 
 def _digest(value: bytes, what: str) -> list[int]:
@@ -178,12 +181,31 @@ def submit_results(owner: Pubkey, market: Pubkey, job: Pubkey, shards: Iterable[
 
 
 @dataclass(frozen=True)
+class SlashEvidence:
+    """Why a provider is slashed, as the program checks it: the digest it committed for one shard, proven against its
+    assignment's results root, and the referee's different digest. Anyone can re-run the shard and judge."""
+
+    shard: int
+    committed_digest: bytes
+    referee_digest: bytes
+    proof: tuple[bytes, ...]  # Merkle siblings from the leaf up
+
+    @classmethod
+    def build(cls, submission: Mapping[int, bytes], shard: int, referee_digest: bytes) -> SlashEvidence:
+        """From the digests the provider committed, by shard: the results root's leaves in shard order."""
+        order = sorted(submission)
+        proof = merkle_proof([submission[s] for s in order], order.index(shard))
+        return cls(shard, submission[shard], referee_digest, tuple(step.sibling for step in proof))
+
+
+@dataclass(frozen=True)
 class Settlement:
     """The verdict on one provider's pending submission to a job."""
 
     provider_owner: Pubkey
     verdict: Verdict
     accepted: frozenset[int] = frozenset()  # shards to pay: a subset of the submission
+    evidence: SlashEvidence | None = None  # a slash's: it goes through `slash`, not `settle`
 
 
 WITHHELD_SEED = bytes(32)  # settle with this reveals nothing: the seed stays secret until nothing can be submitted
@@ -214,6 +236,27 @@ def settle(
         {"seed": _digest(seed, "seed"), "entries": entries},
         {"verifier": verifier, "market": market, "job": job, "client": client, "treasury": treasury},
         remaining=remaining,
+    )
+
+
+def slash(verifier: Pubkey, market: Pubkey, job: Pubkey, client: Pubkey, treasury: Pubkey, provider_owner: Pubkey,
+          accepted: Iterable[int], evidence: SlashEvidence) -> Instruction:
+    """Settles a provider's pending submission as a fault, with the evidence the program checks and records."""
+    if len(evidence.proof) > MERKLE_MAX_DEPTH:
+        raise InstructionArgumentError(f"a Merkle proof has at most {MERKLE_MAX_DEPTH} steps")
+    if not 0 <= evidence.shard < MAX_SHARDS:
+        raise InstructionArgumentError(f"shard must be 0 to {MAX_SHARDS - 1}")
+    provider, _ = provider_address(market, provider_owner)
+    assignment, _ = assignment_address(job, provider)
+    proof = [byte for step in evidence.proof for byte in _digest(step, "a proof step")]
+    return build_instruction(
+        "slash",
+        {"accepted": shards_to_bitmap(accepted), "shard": evidence.shard,
+         "committed_digest": _digest(evidence.committed_digest, "committed_digest"),
+         "referee_digest": _digest(evidence.referee_digest, "referee_digest"),
+         "proof": proof + [0] * (DIGEST_BYTES * MERKLE_MAX_DEPTH - len(proof))},
+        {"verifier": verifier, "market": market, "job": job, "client": client, "treasury": treasury,
+         "assignment": assignment, "provider": provider, "owner": provider_owner},
     )
 
 

@@ -74,6 +74,11 @@ class Market:
                 await asyncio.sleep(0.1)
 
 
+# The least sampling rate that deters faking a shard at these markets' price, stake and slash (the program refuses
+# less): 1 shard in 5,000 gets a replica, so tests about other things see (almost) none.
+RAREST_SAMPLING_BPS = 2
+
+
 @asynccontextmanager
 async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url: str | None = None, db_schema: str | None = None,
                          claim_timeout: int = 60, slot_interval: float = 0.4, job_lifetime: int = 600,

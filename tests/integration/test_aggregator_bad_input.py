@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from marketplace.aggregator import models as m
 from marketplace.aggregator.db import create_engine, sessions
 from marketplace.messages import sign_message
-from tests.integration.market import SOL, prompt_inputs, running_market
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, prompt_inputs, running_market
 from tests.integration.scripted import MODEL_DIGEST, ScriptedProvider
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ async def raw(market, path: str, body: bytes) -> tuple[int, dict]:
 
 
 async def test_bad_input_gets_4xx_and_changes_nothing(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0) as market:  # one provider: no replicas
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market:  # one provider: (almost) no replicas
         provider = ScriptedProvider(market.aggregator_url, market.chain, market.address)
         await provider.join(3 * SOL, "http://127.0.0.1:7300")
         client, stranger = Keypair(), Keypair()

@@ -17,7 +17,7 @@ from marketplace.aggregator.db import create_engine, sessions
 from marketplace.chain import JobAccount
 from marketplace.chain import instructions as ix
 from marketplace.messages import sign_message
-from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, prompt_inputs, running_market
 from tests.integration.scripted import MODEL_DIGEST, Refused, ScriptedProvider
 from tests.integration.test_aggregator_faults import funded_client
 from tests.integration.test_aggregator_market import providers_running
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 
 async def test_a_non_hex_digest_is_refused_at_intake(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["lazy"]) as [lazy]:
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["lazy"]) as [lazy]:
         job = await market.submit_job(await funded_client(market), prompt_inputs(1), {"max_new_tokens": 2})
         async with asyncio.timeout(20):
             while not lazy.delivered:
@@ -40,7 +40,7 @@ async def test_a_non_hex_digest_is_refused_at_intake(tmp_path):
 
 async def test_one_jobs_broken_data_does_not_stop_the_others(tmp_path):
     """A row no pass can handle makes its own job back off (visible in the report and metrics); others settle."""
-    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["honest"] * 2):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"] * 2):
         poisoned = await market.submit_job(await funded_client(market), prompt_inputs(2, "p"), {"max_new_tokens": 2})
         engine = create_engine(market.config.db_url)
         try:
@@ -64,7 +64,7 @@ async def test_one_jobs_broken_data_does_not_stop_the_others(tmp_path):
 
 
 async def test_work_placed_on_a_silent_provider_moves_within_the_provider_timeout(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0, provider_timeout=2, claim_timeout=300) as market, \
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, provider_timeout=2, claim_timeout=300) as market, \
             providers_running(market, ["honest", "honest"]):
         silent = ScriptedProvider(market.aggregator_url, market.chain, market.address)
         await silent.join(3 * SOL, "http://127.0.0.1:7199")  # registered and live, then never heard from again
@@ -78,7 +78,7 @@ async def test_work_placed_on_a_silent_provider_moves_within_the_provider_timeou
 
 
 async def test_a_leaving_provider_hands_its_queued_work_over_at_once(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0, provider_timeout=60) as market, \
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, provider_timeout=60) as market, \
             providers_running(market, ["honest"]):
         leaving = ScriptedProvider(market.aggregator_url, market.chain, market.address)
         await leaving.join(3 * SOL, "http://127.0.0.1:7198")
@@ -92,7 +92,7 @@ async def test_a_leaving_provider_hands_its_queued_work_over_at_once(tmp_path):
 
 
 async def test_work_every_provider_declines_fails_fast_and_the_client_takes_its_escrow_back(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["decliner"] * 2):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["decliner"] * 2):
         client = await funded_client(market)
         before = await market.chain.balance(client.pubkey())
         started = time.monotonic()
@@ -116,7 +116,7 @@ async def test_a_quote_for_a_model_nobody_serves_is_refused(tmp_path):
 
 async def test_a_hundred_concurrent_agents_all_create_their_jobs(tmp_path):
     """Quotes hand out random job ids: concurrent agents never race for the same one."""
-    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["lazy"]):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["lazy"]):
         agents = [Keypair() for _ in range(100)]
         for start in range(0, len(agents), 20):  # funding is not what is under test: in modest batches
             await asyncio.gather(*(market.chain.airdrop(a.pubkey(), SOL) for a in agents[start:start + 20]))

@@ -12,7 +12,7 @@ from solders.pubkey import Pubkey
 
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.verification import is_sampled
-from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, prompt_inputs, running_market
 from tests.integration.scripted import ScriptedProvider, embed
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ async def test_honest_market_runs_a_job_to_close(tmp_path):
 
 
 async def test_a_job_report_long_polls_until_the_job_moves_on(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0, long_poll=10.0) as market:
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, long_poll=10.0) as market:
         provider = ScriptedProvider(market.aggregator_url, market.chain, market.address)
         await provider.join(3 * SOL, "http://127.0.0.1:7100")  # registered, not yet working
         client = Keypair()

@@ -13,7 +13,7 @@ from marketplace.chain import JobAccount, job_address
 from marketplace.chain import instructions as ix
 from marketplace.digests import input_digest
 from marketplace.merkle import merkle_root
-from tests.integration.market import SOL, expected_tokens, running_market
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
 from tests.integration.scripted import MODEL_DIGEST
 from tests.integration.test_aggregator_market import providers_running
 
@@ -55,7 +55,7 @@ async def test_budget_caps_and_bad_requests_move_nothing(tmp_path):
 
 
 async def test_a_job_nobody_serves_times_out_and_is_closed_at_its_deadline(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0, job_lifetime=3) as market, providers_running(market, ["lazy"]):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, job_lifetime=3) as market, providers_running(market, ["lazy"]):
         async with await funded_client(market) as tessera:
             before = await market.chain.balance(tessera.keypair.pubkey())
             job = await tessera.submit("generate", [{"prompt": "nobody answers"}], MODEL_DIGEST, {"max_new_tokens": 2})
@@ -90,7 +90,7 @@ async def test_refund_after_the_deadline_when_no_aggregator_took_the_job(tmp_pat
 
 
 async def test_a_job_no_provider_can_run_fails_fast_with_what_it_has_and_the_escrow_back(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=0) as market, providers_running(market, ["decliner"] * 2):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["decliner"] * 2):
         async with await funded_client(market) as tessera:
             before = await market.chain.balance(tessera.keypair.pubkey())
             with pytest.raises(JobFailed) as failed:

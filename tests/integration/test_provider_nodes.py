@@ -14,7 +14,7 @@ from provider.generation import GenerationRequest, generate_batch
 from provider.journal import Journal
 from provider.node import NodeConfig, ProviderNode
 from provider.staking import Staking
-from tests.integration.market import SOL, running_market
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, running_market
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +82,7 @@ async def test_embedding_job_with_minilm(tmp_path, minilm):
 
 async def test_a_node_hands_back_what_it_cannot_serve(tmp_path, gpt2, llama):
     """An input over the model's limit is handed back; with no other node to take it, the job fails fast."""
-    async with running_market(tmp_path, sampling_rate_bps=0) as market, nodes(market, tmp_path, [llama], count=1) as running:
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, nodes(market, tmp_path, [llama], count=1) as running:
         client = Keypair()
         await market.chain.airdrop(client.pubkey(), 10 * SOL)
         long_prompt = "word " * 600  # over the tiny model's 512 positions
@@ -99,7 +99,7 @@ async def test_a_node_hands_back_what_it_cannot_serve(tmp_path, gpt2, llama):
 
 async def test_restart_after_a_lost_confirmation_does_not_submit_twice(tmp_path, gpt2):
     """A node that crashed after sending submit_results resumes: it finds the round on chain and marks it done."""
-    async with running_market(tmp_path, sampling_rate_bps=0) as market:
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market:
         async with nodes(market, tmp_path, [gpt2], count=1) as running:
             client = Keypair()
             await market.chain.airdrop(client.pubkey(), 10 * SOL)

@@ -39,7 +39,7 @@ class Balances:
 def config(authority: Pubkey, **overrides) -> MarketConfig:
     values = dict(
         verifier=authority, treasury=Keypair().pubkey(), min_stake=SOL, unbonding_period=7 * 24 * 3600,
-        claim_timeout=60, fee_bps=200, slash_bps=5_000, sampling_rate_bps=1_000,
+        claim_timeout=60, fee_bps=200, slash_bps=5_000, sampling_rate_bps=1_000, max_price_per_shard=10_000_000,
     )
     values.update(overrides)
     return MarketConfig(**values)

@@ -22,10 +22,23 @@ from marketplace.chain import (
 )
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
+from marketplace.merkle import merkle_root
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, MarketFixture, config, create_job, expect_error
 
 JOB_LEN, ASSIGNMENT_LEN = 336, 224
-ROOT = b"r" * 32
+REFEREE_DIGEST = hashlib.sha256(b"the referee's result").digest()
+
+
+def result_digest(shard: int) -> bytes:
+    """What the test providers commit for a shard: the leaves of their results roots."""
+    return hashlib.sha256(f"result of shard {shard}".encode()).digest()
+
+
+def results_root(shards) -> bytes:
+    return merkle_root([result_digest(s) for s in sorted(shards)])
+
+
+ROOT = results_root({1})
 
 
 def job_state(runtime, job) -> JobAccount:
@@ -41,7 +54,18 @@ def provider_state(runtime, provider) -> ProviderAccount:
 
 
 def submit(runtime, market, job, provider, shards):
-    return runtime.send([ix.submit_results(provider.owner.pubkey(), market.address, job.address, shards, ROOT)], [provider.owner])
+    root = results_root(shards)
+    return runtime.send([ix.submit_results(provider.owner.pubkey(), market.address, job.address, shards, root)], [provider.owner])
+
+
+def evidence(shards, shard: int) -> ix.SlashEvidence:
+    return ix.SlashEvidence.build({s: result_digest(s) for s in shards}, shard, REFEREE_DIGEST)
+
+
+def slash(runtime, market, job, provider, proof: ix.SlashEvidence, accepted=(), client=None, treasury=None):
+    instruction = ix.slash(market.authority.pubkey(), market.address, job.address, client or job.client.pubkey(),
+                           treasury or market.config.treasury, provider.owner.pubkey(), accepted, proof)
+    return runtime.send([instruction], [market.authority])
 
 
 def settle(runtime, market, job, *settlements, seed=None, verifier=None, client=None, treasury=None):
@@ -99,7 +123,8 @@ def test_create_job_fail_id_taken(runtime, funded, market, job):
     ("shard_count", 0, "InvalidShardCount"),
     ("shard_count", 257, "InvalidShardCount"),
     ("price_per_shard", 0, "InvalidPrice"),
-    ("price_per_shard", 2**64 - 1, "ArithmeticOverflow"),
+    ("price_per_shard", 10_000_001, "PriceAboveMaximum"),
+    ("price_per_shard", 2**64 - 1, "PriceAboveMaximum"),
     ("deadline", 0, "InvalidDeadline"),
 ])
 def test_create_job_fail_bad_arguments(runtime, funded, market, field, value, error):
@@ -132,7 +157,7 @@ def test_submit_results_success(runtime, market, job, providers):
     assert balances.changes() == {"owner": -rent - FEE_PER_SIGNATURE, "provider": 0}
     a = assignment_state(runtime, job, p)
     assert (a.pending_shards, a.submitted_shards, a.results_root, a.collateral, a.status) == (
-        {0, 1, 2}, {0, 1, 2}, ROOT, 3 * job.price, AssignmentStatus.PENDING)
+        {0, 1, 2}, {0, 1, 2}, results_root({0, 1, 2}), 3 * job.price, AssignmentStatus.PENDING)
     assert provider_state(runtime, p).locked_stake == 3 * job.price
     state = job_state(runtime, job)
     assert (state.served_shards, state.pending_shards, state.pending_assignments, state.assignment_count) == ({0, 1, 2}, 3, 1, 1)
@@ -163,6 +188,9 @@ def test_submit_results_fail_same_shards_after_settlement(runtime, market, job, 
 
 
 def test_submit_results_fail_insufficient_free_stake(runtime, funded, market, providers):
+    # Pricier shards need a higher maximum, and then more sampling to deter faking them.
+    dear = config(market.authority.pubkey(), max_price_per_shard=SOL, sampling_rate_bps=6_000)
+    assert runtime.send([ix.update_market(market.authority.pubkey(), dear)], [market.authority]).ok
     big = create_job(runtime, market, funded(), shard_count=4, price=SOL)  # collateral 4 SOL > 2 SOL stake
     expect_error(submit(runtime, market, big, providers[0], [0, 1, 2]), "InsufficientFreeStake")
 
@@ -228,7 +256,7 @@ def test_settle_success_slash_when_the_client_owns_the_provider(runtime, market,
     job = create_job(runtime, market, p.owner)
     assert submit(runtime, market, job, p, [0, 1]).ok
     balances = Balances(runtime, provider=p.address, owner=p.owner.pubkey(), treasury=market.config.treasury, job=job.address)
-    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH))
+    outcome = slash(runtime, market, job, p, evidence([0, 1], 0))
     assert outcome.ok, outcome.logs
     slashed = max(2 * SOL * market.config.slash_bps // 10_000, 2 * job.price)
     assert balances.changes() == {"provider": -slashed, "owner": slashed // 2, "treasury": slashed - slashed // 2, "job": 0}
@@ -238,7 +266,7 @@ def test_settle_success_slash(runtime, market, job, providers):
     p = providers[0]
     assert submit(runtime, market, job, p, [0, 1]).ok
     balances = Balances(runtime, provider=p.address, client=job.client.pubkey(), treasury=market.config.treasury, job=job.address)
-    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH))
+    outcome = slash(runtime, market, job, p, evidence([0, 1], 1))
     assert outcome.ok, outcome.logs
     slashed = p.stake * market.config.slash_bps // 10_000
     assert balances.changes() == {"provider": -slashed, "client": slashed // 2, "treasury": slashed - slashed // 2, "job": 0}
@@ -252,12 +280,12 @@ def test_settle_slash_reaches_stake_the_cheater_asked_to_unstake(runtime, market
     p = providers[0]
     collateral = 2 * job.price
     free = p.stake - collateral
-    submitted = ix.submit_results(p.owner.pubkey(), market.address, job.address, [0, 1], ROOT)
+    submitted = ix.submit_results(p.owner.pubkey(), market.address, job.address, [0, 1], results_root([0, 1]))
     dodge = ix.request_unstake(p.owner.pubkey(), market.address, free)
     assert runtime.send([submitted, dodge], [p.owner]).ok
     assert provider_state(runtime, p).unbonding_stake == free
     balances = Balances(runtime, provider=p.address, client=job.client.pubkey(), treasury=market.config.treasury)
-    outcome = settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH))
+    outcome = slash(runtime, market, job, p, evidence([0, 1], 0))
     assert outcome.ok, outcome.logs
     slashed = p.stake * market.config.slash_bps // 10_000  # as if it had never asked to unstake
     assert balances.changes() == {"provider": -slashed, "client": slashed // 2, "treasury": slashed - slashed // 2}
@@ -266,6 +294,76 @@ def test_settle_slash_reaches_stake_the_cheater_asked_to_unstake(runtime, market
     from_bonded = min(slashed, collateral)  # bonded stake first (all that was left bonded), then unbonding
     assert (state.stake, state.unbonding_stake) == (collateral - from_bonded, free - (slashed - from_bonded))
     assert MarketAccount.decode(runtime.account_data(market.address)).total_stake == 3 * p.stake - free - from_bonded
+
+
+@pytest.mark.parametrize("shards, shard", [([4], 4), ([0, 1, 2, 3, 4], 4), ([0, 1, 2, 3, 4], 2), ([1, 3, 5, 6, 7, 9, 11], 11),
+                                           (list(range(0, 200, 3)), 198), (list(range(256)), 137)])
+def test_slash_success_records_evidence(runtime, funded, market, providers, shards, shard):
+    """The slash names the shard, the committed digest (proven against the results root, odd trees included) and the
+    referee's digest; the other shards of the submission can still be paid."""
+    p = providers[0]
+    job = create_job(runtime, market, funded(), shard_count=max(shards) + 1, price=1_000)
+    assert submit(runtime, market, job, p, shards).ok
+    accepted = set(shards[:2]) - {shard}
+    balances = Balances(runtime, provider=p.address, owner=p.owner.pubkey(), client=job.client.pubkey())
+
+    outcome = slash(runtime, market, job, p, evidence(shards, shard), accepted=accepted)
+
+    assert outcome.ok, outcome.logs
+    settled, slashed = outcome.events
+    assert (settled.name, slashed.name, type(settled.data.verdict).__name__) == ("AssignmentSettled", "AssignmentSlashed", "Slash")
+    assert (slashed.data.job, slashed.data.provider, slashed.data.shard) == (job.address, p.address, shard)
+    assert bytes(slashed.data.committed_digest) == result_digest(shard)
+    assert bytes(slashed.data.referee_digest) == REFEREE_DIGEST
+    assert bytes(slashed.data.results_root) == results_root(shards)
+    amount = p.stake * market.config.slash_bps // 10_000
+    assert slashed.data.slashed == settled.data.slashed == amount
+    assert balances.changes() == {"provider": -amount, "owner": len(accepted) * job.price, "client": amount // 2}
+    assert assignment_state(runtime, job, p).status == AssignmentStatus.SETTLED
+
+
+def test_settle_fail_slash_without_evidence(runtime, market, job, providers):
+    """The verifier's word alone cannot slash: a settle entry with a slash verdict is refused, nothing moves."""
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0, 1]).ok
+    balances = Balances(runtime, provider=p.address, client=job.client.pubkey(), treasury=market.config.treasury)
+    expect_error(settle(runtime, market, job, Settlement(p.owner.pubkey(), Verdict.SLASH)), "SlashNeedsEvidence")
+    assert balances.changes() == {"provider": 0, "client": 0, "treasury": 0}
+    assert assignment_state(runtime, job, p).status == AssignmentStatus.PENDING
+
+
+def test_slash_fail_evidence_that_does_not_hold(runtime, market, job, providers):
+    p = providers[0]
+    shards = [0, 1, 2, 3, 4]
+    assert submit(runtime, market, job, p, shards).ok
+    good = evidence(shards, 2)
+    other = b"\x07" * 32
+    bad = {
+        "a digest it never committed": ix.SlashEvidence(2, other, REFEREE_DIGEST, good.proof),
+        "a proof step changed": ix.SlashEvidence(2, good.committed_digest, REFEREE_DIGEST, (other,) + good.proof[1:]),
+        "a step left out": ix.SlashEvidence(2, good.committed_digest, REFEREE_DIGEST, good.proof[:-1]),
+        "another shard's proof": ix.SlashEvidence(3, good.committed_digest, REFEREE_DIGEST, good.proof),
+        "the referee agreed": ix.SlashEvidence(2, good.committed_digest, good.committed_digest, good.proof),
+        "a shard not submitted": ix.SlashEvidence(7, good.committed_digest, REFEREE_DIGEST, good.proof),
+        "a shard past the bitmap": ix.SlashEvidence(255, good.committed_digest, REFEREE_DIGEST, good.proof),
+    }
+    balances = Balances(runtime, provider=p.address, client=job.client.pubkey(), treasury=market.config.treasury)
+    for proof in bad.values():
+        expect_error(slash(runtime, market, job, p, proof), "InvalidEvidence")
+    expect_error(slash(runtime, market, job, p, good, accepted={2}), "InvalidEvidence")  # the slashed shard paid
+    assert balances.changes() == {"provider": 0, "client": 0, "treasury": 0}
+    assert assignment_state(runtime, job, p).status == AssignmentStatus.PENDING
+    assert slash(runtime, market, job, p, good).ok
+    expect_error(slash(runtime, market, job, p, good), "AssignmentNotPending")  # never twice
+
+
+def test_slash_fail_wrong_verifier(runtime, funded, market, job, providers):
+    p = providers[0]
+    assert submit(runtime, market, job, p, [0]).ok
+    intruder = funded()
+    instruction = ix.slash(intruder.pubkey(), market.address, job.address, job.client.pubkey(), market.config.treasury,
+                           p.owner.pubkey(), (), evidence([0], 0))
+    expect_error(runtime.send([instruction], [intruder]), "Unauthorized")
 
 
 def test_settle_success_reject_releases_collateral(runtime, market, job, providers):
@@ -320,9 +418,11 @@ def test_settle_fail_budget_exceeded(runtime, funded, market, providers):
 def test_settle_fail_wrong_client_or_treasury(runtime, funded, market, job, providers):
     p = providers[0]
     assert submit(runtime, market, job, p, [0]).ok
-    entry = Settlement(p.owner.pubkey(), Verdict.SLASH)
+    entry = Settlement(p.owner.pubkey(), Verdict.REJECT)
     expect_error(settle(runtime, market, job, entry, client=funded().pubkey()), "WrongJob")
     expect_error(settle(runtime, market, job, entry, treasury=funded().pubkey()), "WrongMarket")
+    expect_error(slash(runtime, market, job, p, evidence([0], 0), client=funded().pubkey()), "WrongJob")
+    expect_error(slash(runtime, market, job, p, evidence([0], 0), treasury=funded().pubkey()), "WrongMarket")
 
 
 def test_settle_fail_malformed_entries(runtime, market, job, providers):

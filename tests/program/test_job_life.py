@@ -5,6 +5,7 @@ from __future__ import annotations
 from marketplace.chain import JobAccount, ProviderAccount, Verdict, assignment_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
+from marketplace.merkle import merkle_root
 from tests.program.conftest import create_job
 
 
@@ -33,15 +34,19 @@ def test_job_life_with_three_providers_a_slash_a_refund_and_a_close(runtime, fun
     # Shards 0-2 to A, 3-4 to B; the liar replicates shards 0 and 3 (sampled) and lies; shard 5 is never served.
     send(ix.submit_results(honest_a.owner.pubkey(), market.address, job.address, [0, 1, 2], b"a" * 32), honest_a.owner)
     send(ix.submit_results(honest_b.owner.pubkey(), market.address, job.address, [3, 4], b"b" * 32), honest_b.owner)
-    send(ix.submit_results(liar.owner.pubkey(), market.address, job.address, [0, 3], b"x" * 32), liar.owner)
+    lies = {0: b"x" * 32, 3: b"y" * 32}
+    send(ix.submit_results(liar.owner.pubkey(), market.address, job.address, [0, 3], merkle_root([lies[0], lies[3]])), liar.owner)
 
     outcome = send(ix.settle(market.authority.pubkey(), market.address, job.address, client.pubkey(), market.config.treasury, job.seed, [
         Settlement(honest_a.owner.pubkey(), Verdict.PAY, frozenset({0, 1, 2})),
         Settlement(honest_b.owner.pubkey(), Verdict.PAY, frozenset({3, 4})),
-        Settlement(liar.owner.pubkey(), Verdict.SLASH),
     ]), market.authority)
-    assert [e.name for e in outcome.events] == ["SeedRevealed", "AssignmentSettled", "AssignmentSettled", "AssignmentSettled"]
-    slashed = outcome.events[3].data.slashed
+    assert [e.name for e in outcome.events] == ["SeedRevealed", "AssignmentSettled", "AssignmentSettled"]
+    evidence = ix.SlashEvidence.build(lies, 3, referee_digest=b"b" * 32)
+    outcome = send(ix.slash(market.authority.pubkey(), market.address, job.address, client.pubkey(), market.config.treasury,
+                            liar.owner.pubkey(), (), evidence), market.authority)
+    assert [e.name for e in outcome.events] == ["AssignmentSettled", "AssignmentSlashed"]
+    slashed = outcome.events[1].data.slashed
     assert slashed == liar.stake * market.config.slash_bps // 10_000
 
     state = JobAccount.decode(runtime.account_data(job.address))

@@ -11,9 +11,10 @@ from solders.system_program import TransferParams, transfer
 
 from marketplace.chain import MarketAccount, market_address
 from marketplace.chain import instructions as ix
+from marketplace.economics import deters
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, config, expect_error
 
-MARKET_LEN = 176
+MARKET_LEN = 184
 
 
 def test_initialize_market_success(runtime, funded):
@@ -101,6 +102,34 @@ def test_initialize_market_fail_invalid_config(runtime, funded):
         expect_error(outcome, "InvalidConfig")
 
 
+@pytest.mark.parametrize("bad", [
+    {"sampling_rate_bps": 0},  # nothing is ever checked
+    {"sampling_rate_bps": 1},  # 1 in 10,000 checked: the slash of 0.5 SOL does not cover a 0.01 SOL fake
+    {"slash_bps": 0, "sampling_rate_bps": 4_999},  # only the collateral at risk: p·2R > R needs p > 1/2
+    {"max_price_per_shard": 10**12 + 1},  # beyond the bound that keeps p·(R + S) within u64
+    {"max_price_per_shard": 0},
+])
+def test_initialize_market_fail_cheating_pays(runtime, funded, bad):
+    """PoSP's condition p·(R + S) > R at the market's highest price: a market where faking a shard pays is refused."""
+    authority = funded()
+    outcome = runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey(), **bad))], [authority])
+    expect_error(outcome, "InvalidConfig" if "max_price_per_shard" in bad else "CheatingPays")
+    assert runtime.account(market_address(authority.pubkey())[0]) is None
+
+
+@pytest.mark.parametrize("sampling_rate_bps, ok", [(196, False), (197, True)])
+def test_initialize_market_deterrence_boundary(runtime, funded, sampling_rate_bps, ok):
+    """At 0.01 SOL per shard with 0.5 SOL slashed: p·(0.01 + 0.5) > 0.01 holds from p = 1.97% up."""
+    authority = funded()
+    cfg = config(authority.pubkey(), sampling_rate_bps=sampling_rate_bps)
+    assert deters(cfg.max_price_per_shard, sampling_rate_bps, cfg.min_stake, cfg.slash_bps) is ok
+    outcome = runtime.send([ix.initialize_market(authority.pubkey(), cfg)], [authority])
+    if ok:
+        assert outcome.ok, outcome.logs
+    else:
+        expect_error(outcome, "CheatingPays")
+
+
 def test_initialize_market_fail_wrong_system_program(runtime, funded):
     authority = funded()
     market, _ = market_address(authority.pubkey())
@@ -163,6 +192,29 @@ def test_update_market_fail_wrong_authority(runtime, market, funded):
 def test_update_market_fail_invalid_bps(runtime, market):
     outcome = runtime.send([ix.update_market(market.authority.pubkey(), config(market.authority.pubkey(), slash_bps=20_000))], [market.authority])
     expect_error(outcome, "InvalidBps")
+
+
+def test_update_market_fail_cheating_pays(runtime, market):
+    """An authority cannot lower the sampling rate, the slash or raise the price past where faking pays."""
+    before = runtime.account_data(market.address)
+    authority = market.authority.pubkey()
+    for bad in ({"sampling_rate_bps": 100}, {"slash_bps": 100}, {"max_price_per_shard": 10**9}, {"min_stake": SOL // 100}):
+        outcome = runtime.send([ix.update_market(authority, config(authority, **bad))], [market.authority])
+        expect_error(outcome, "CheatingPays")
+    assert runtime.account_data(market.address) == before
+
+
+def test_create_job_fail_price_above_market_maximum(runtime, market, funded):
+    """Deterrence holds at every price a job may set: none above the market's maximum."""
+    authority = market.authority.pubkey()
+    lower = config(authority, max_price_per_shard=500_000)
+    assert runtime.send([ix.update_market(authority, lower)], [market.authority]).ok
+    client = funded()
+    job = dict(model_digest=b"m" * 32, input_root=b"i" * 32, seed_commitment=b"s" * 32, deadline=runtime.unix_time + 60,
+               shard_count=1)
+    expect_error(runtime.send([ix.create_job(client.pubkey(), market.address, 7, price_per_shard=500_001, **job)], [client]),
+                 "PriceAboveMaximum")
+    assert runtime.send([ix.create_job(client.pubkey(), market.address, 7, price_per_shard=500_000, **job)], [client]).ok
 
 
 def test_update_market_fail_wrong_owner(runtime, market):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -36,14 +37,16 @@ from marketplace.chain import (
 )
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
+from marketplace.economics import deters
+from marketplace.merkle import merkle_root
 
 SOL = 1_000_000_000
 U64_MAX = 2**64 - 1
 EXAMPLES = int(os.environ.get("TESSERA_PROPERTY_EXAMPLES", "40"))
 PROGRAM_DEBITS = {  # which instructions may take lamports out of each program account type
     "market": set(),
-    "provider": {"withdraw_stake", "settle"},
-    "job": {"settle", "refund", "cancel_job", "close_job", "serve_cached"},
+    "provider": {"withdraw_stake", "settle", "slash"},
+    "job": {"settle", "slash", "refund", "cancel_job", "close_job", "serve_cached"},
     "assignment": {"close_assignment"},
 }
 amounts = st.one_of(st.integers(1, 3 * SOL), st.integers(U64_MAX - 10 * SOL, U64_MAX), st.just(0))
@@ -62,11 +65,13 @@ class ProgramMachine(RuleBasedStateMachine):
         self.treasury = self.authority.pubkey()
         for key in {k.pubkey(): k for k in (self.authority, self.attacker, *self.clients, *self.owners)}.values():
             self.runtime.airdrop(key.pubkey(), 1_000 * SOL)
-        self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000, cache_fee_bps=5_000)
+        self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000, cache_fee_bps=5_000,
+                                   max_price_per_shard=SOL // 20)
         self.market = market_address(self.authority.pubkey())[0]
         self.jobs: list[tuple[Pubkey, Keypair, bytes]] = []  # (address, client, seed)
         self.last_job_id = 0
         self.paid: set[tuple[Pubkey, Pubkey, int]] = set()  # (job, provider, shard)
+        self.committed: dict[tuple[Pubkey, Pubkey], dict[int, bytes]] = {}  # (job, owner) -> its last round's digests
         self.sent: list[tuple[str, Instruction, Keypair]] = []
         self.kinds = {self.market: "market", self.treasury: "wallet"}
         for key in (self.authority, self.attacker, *self.clients, *self.owners):
@@ -137,7 +142,10 @@ class ProgramMachine(RuleBasedStateMachine):
         owner, (address, _, _) = self.owner(owner), self.job(job)
         provider = provider_address(self.market, owner.pubkey())[0]
         self.kinds[assignment_address(address, provider)[0]] = "assignment"
-        self.send("submit_results", ix.submit_results(owner.pubkey(), self.market, address, shards, b"r" * 32), owner)
+        digests = {s: hashlib.sha256(f"{address} {owner.pubkey()} {s}".encode()).digest() for s in shards}
+        root = merkle_root([digests[s] for s in sorted(digests)]) if digests else b"r" * 32
+        if self.send("submit_results", ix.submit_results(owner.pubkey(), self.market, address, shards, root), owner).ok:
+            self.committed[(address, owner.pubkey())] = digests  # non-empty: empty submissions are refused
 
     @precondition(lambda self: self.jobs)
     @rule(job=st.integers(0, 50), entries=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(list(Verdict)), shard_sets),
@@ -150,6 +158,31 @@ class ProgramMachine(RuleBasedStateMachine):
         instruction = ix.settle(signer.pubkey(), self.market, address, client.pubkey(), self.treasury,
                                 b"\x00" * 32 if hostile == "seed" else seed, settlements)
         self.send("settle", instruction, signer)
+
+    @precondition(lambda self: self.committed)
+    @rule(submission=st.integers(0, 50), pick=st.integers(0, 255), paid=st.integers(0, 3),
+          hostile=st.sampled_from(["none", "verifier", "forged", "agreeing referee"]))
+    def slash(self, submission, pick, paid, hostile):
+        """The verifier slashes with evidence; an intruder, forged evidence or a referee that agreed are refused."""
+        address, owner = sorted(self.committed, key=str)[submission % len(self.committed)]
+        client = next(client for job, client, _ in self.jobs if job == address)
+        committed = self.committed[(address, owner)]
+        shard = sorted(committed)[pick % len(committed)]
+        accepted = set(sorted(committed)[:paid]) - {shard}
+        if hostile == "forged":
+            evidence = ix.SlashEvidence(shard, hashlib.sha256(b"never committed").digest(), b"z" * 32, ())
+        else:
+            evidence = ix.SlashEvidence.build(committed, shard, committed[shard] if hostile == "agreeing referee" else b"z" * 32)
+        signer = self.attacker if hostile == "verifier" else self.authority
+        outcome = self.send("slash", ix.slash(signer.pubkey(), self.market, address, client.pubkey(), self.treasury,
+                                              owner, accepted, evidence), signer)
+        assert hostile == "none" or not outcome.ok, f"a slash with {hostile} went through"
+
+    @rule(sampling=st.integers(0, 10_000), slash=st.integers(0, 10_000), max_price=st.integers(SOL // 20, SOL // 10))
+    def update_market(self, sampling, slash, max_price):
+        """An authority that would make faking pay is refused (see the invariant)."""
+        config = replace(self.config, sampling_rate_bps=sampling, slash_bps=slash, max_price_per_shard=max_price)
+        self.send("update_market", ix.update_market(self.authority.pubkey(), config), self.authority)
 
     @precondition(lambda self: self.jobs)
     @rule(job=st.integers(0, 50), shards=shard_sets, by_attacker=st.booleans())
@@ -249,7 +282,9 @@ class ProgramMachine(RuleBasedStateMachine):
             elif kind == "assignment" and data is not None:
                 a = AssignmentAccount.decode(data)
                 assert a.paid_shards <= a.submitted_shards and a.pending_shards <= a.submitted_shards
-        assert MarketAccount.decode(self.runtime.account_data(self.market)).total_stake == total_stake
+        market = MarketAccount.decode(self.runtime.account_data(self.market))
+        assert market.total_stake == total_stake
+        assert deters(market.max_price_per_shard, market.sampling_rate_bps, market.min_stake, market.slash_bps)
 
 
 ProgramMachine.TestCase.settings = settings(

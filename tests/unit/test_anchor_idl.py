@@ -56,13 +56,13 @@ def test_anchor_js_encodes_instructions_and_decodes_accounts_as_the_program_does
     u64 = lambda n: {"$u64": str(n)}  # noqa: E731
     key = lambda k: {"$pubkey": str(k)}  # noqa: E731
     market = MarketAccount(authority, owner, authority, 10**9, -1, 60, 2**63 - 5, 3 * 10**9, 4, 200, 5_000, 1_000, 254,
-                           2_500, 3_600)
+                           2_500, 3_600, 7_000_000)
     request = {
         "instructions": [
             {"name": "initialize_market", "args": {"config": {
                 "verifier": key(authority), "treasury": key(authority), "min_stake": u64(10**9), "unbonding_period": u64(60),
                 "claim_timeout": u64(60), "fee_bps": 200, "slash_bps": 5_000, "sampling_rate_bps": 1_000,
-                "cache_fee_bps": 2_500, "grace_period": u64(3_600)}}},
+                "cache_fee_bps": 2_500, "grace_period": u64(3_600), "max_price_per_shard": u64(100_000)}}},
             {"name": "create_job", "args": {"model_digest": list(b"m" * 32), "input_root": list(b"i" * 32),
                                             "seed_commitment": list(b"s" * 32), "job_id": u64(2**63 - 5),
                                             "price_per_shard": u64(100_000), "deadline": u64(1_900_000_000), "shard_count": 3}},
@@ -81,3 +81,4 @@ def test_anchor_js_encodes_instructions_and_decodes_accounts_as_the_program_does
     [decoded] = answer["accounts"]
     assert decoded["verifier"] == str(owner) and decoded["jobs_created"] == str(2**63 - 5)
     assert decoded["unbonding_period"] == "-1" and decoded["grace_period"] == "3600" and decoded["cache_fee_bps"] == 2_500
+    assert decoded["max_price_per_shard"] == "7000000"

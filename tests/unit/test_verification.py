@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 
 from marketplace.chain.accounts import Verdict
+from marketplace.merkle import ProofStep, merkle_root, verify_proof
 from marketplace.verification import (
+    AssignmentVerdict,
     CheckOutcome,
     TokenCheck,
+    assignment_verdict,
     check_generation,
     is_sampled,
-    provider_verdicts,
     seed_commitment,
 )
 
@@ -46,10 +48,30 @@ def test_clear_divergence_is_inconsistent():
     assert check_generation([5, 6], [check(5)]).outcome is CheckOutcome.INCONSISTENT
 
 
-def test_provider_verdicts():
-    verdicts = provider_verdicts({"alice": [0, 1], "mallory": [2, 3], "idle": []}, {"mallory": [3]})
-    assert [(v.provider_owner, v.verdict, v.accepted) for v in verdicts] == [
-        ("alice", Verdict.PAY, frozenset({0, 1})),
-        ("idle", Verdict.REJECT, frozenset()),
-        ("mallory", Verdict.SLASH, frozenset({2})),
-    ]
+def digest(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+COMMITTED = {2: digest(2), 3: digest(3), 5: digest(5)}
+
+
+def test_assignment_verdict_pays_honest_decided_shards():
+    assert assignment_verdict([2, 3, 5], [], [], COMMITTED, {}) == AssignmentVerdict(Verdict.PAY, frozenset({2, 3, 5}))
+    assert assignment_verdict([2, 3, 5], [5], [], COMMITTED, {}).accepted == {2, 3}  # undecided past the deadline
+    assert assignment_verdict([5], [5], [], {5: digest(5)}, {}) == AssignmentVerdict(Verdict.REJECT, frozenset())
+
+
+def test_assignment_verdict_slashes_with_evidence_that_proves_against_the_root():
+    verdict = assignment_verdict([2, 3, 5], [], [3], COMMITTED, {3: digest(9)})
+    assert (verdict.verdict, verdict.accepted) == (Verdict.SLASH, frozenset({2, 5}))
+    evidence = verdict.evidence
+    assert (evidence.shard, evidence.committed_digest, evidence.referee_digest) == (3, digest(3), digest(9))
+    steps = [ProofStep(sibling, sibling_is_left=i == 0) for i, sibling in enumerate(evidence.proof)]
+    assert verify_proof(merkle_root([digest(2), digest(3), digest(5)]), digest(3), steps)
+
+
+def test_assignment_verdict_never_slashes_without_evidence():
+    """A fault no referee judged, a referee that agreed, or a root that is not the posted digests': rejected, not slashed."""
+    assert assignment_verdict([2, 3, 5], [], [3], COMMITTED, {}) == AssignmentVerdict(Verdict.PAY, frozenset({2, 5}))
+    assert assignment_verdict([3], [], [3], COMMITTED, {3: digest(3)}) == AssignmentVerdict(Verdict.REJECT, frozenset())
+    assert assignment_verdict([2, 3, 5], [], [], None, {3: digest(9)}) == AssignmentVerdict(Verdict.REJECT, frozenset())

@@ -72,6 +72,7 @@ uint64_t entrypoint(const uint8_t *input) {
     case IX_CREATE_JOB: return process_create_job(&ctx);
     case IX_SUBMIT_RESULTS: return process_submit_results(&ctx);
     case IX_SETTLE: return process_settle(&ctx);
+    case IX_SLASH: return process_slash(&ctx);
     case IX_CANCEL_JOB: return process_cancel_job(&ctx);
     case IX_REFUND: return process_refund(&ctx);
     case IX_CLOSE_JOB: return process_close_job(&ctx);

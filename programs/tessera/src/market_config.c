@@ -2,6 +2,19 @@
 #include "tessera/checks.h"
 
 #define MAX_PERIOD (366LL * 24 * 3600) /* seconds: a year bounds every period a market sets */
+#define MAX_PRICE_PER_SHARD (1000ULL * 1000 * 1000 * 1000) /* lamports: 1,000 SOL, far below u64 / BPS_DENOMINATOR */
+
+/* PoSP's condition p·(R + S) > C at the market's highest price R, with C ≤ R (an honest run cannot cost more than it
+ * pays). A caught fake loses at least S = max(its collateral R, slash_bps of the minimum stake), since stake stays
+ * slashable until withdrawn. p·(R + S) / R only falls as R grows, so the highest price is the worst case. */
+static bool cheating_pays(const MarketConfig *config) {
+  uint64_t price = config->max_price_per_shard;
+  uint64_t stake_slash = bps_floor(config->min_stake, config->slash_bps);
+  uint64_t at_risk, expected;
+  if (checked_add(price, stake_slash > price ? stake_slash : price, &at_risk)) return false; /* past u64: deters */
+  if (checked_mul(at_risk, config->sampling_rate_bps, &expected)) return false;
+  return expected <= price * BPS_DENOMINATOR; /* no overflow: price <= MAX_PRICE_PER_SHARD */
+}
 
 static uint64_t validate_market_config(const MarketConfig *config) {
   if (config->fee_bps > BPS_DENOMINATOR || config->slash_bps > BPS_DENOMINATOR ||
@@ -14,7 +27,8 @@ static uint64_t validate_market_config(const MarketConfig *config) {
       config->claim_timeout <= 0 || config->claim_timeout > MAX_PERIOD || config->grace_period <= 0 ||
       config->grace_period > MAX_PERIOD)
     return ERR_INVALID_CONFIG;
-  return 0;
+  if (config->max_price_per_shard == 0 || config->max_price_per_shard > MAX_PRICE_PER_SHARD) return ERR_INVALID_CONFIG;
+  return cheating_pays(config) ? ERR_CHEATING_PAYS : 0;
 }
 
 static void apply_market_config(Market *market, const MarketConfig *config) {
@@ -28,4 +42,5 @@ static void apply_market_config(Market *market, const MarketConfig *config) {
   market->sampling_rate_bps = config->sampling_rate_bps;
   market->cache_fee_bps = config->cache_fee_bps;
   market->grace_period = config->grace_period;
+  market->max_price_per_shard = config->max_price_per_shard;
 }

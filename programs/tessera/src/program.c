@@ -2,6 +2,7 @@
  * clang inlines the shared account checks into each instruction. */
 #include "entrypoint.c"
 #include "market_config.c"
+#include "settlement.c"
 #include "instructions/initialize_market.c"
 #include "instructions/update_market.c"
 #include "instructions/register_provider.c"
@@ -12,6 +13,7 @@
 #include "instructions/create_job.c"
 #include "instructions/submit_results.c"
 #include "instructions/settle.c"
+#include "instructions/slash.c"
 #include "instructions/cancel_job.c"
 #include "instructions/refund.c"
 #include "instructions/close_job.c"

@@ -44,3 +44,15 @@ static inline bool bitmap_within(const Bitmap *b, uint64_t count) {
 static inline void bitmap_add(Bitmap *into, const Bitmap *b) {
   for (int i = 0; i < BITMAP_WORDS; i++) into->words[i] |= b->words[i];
 }
+
+static inline bool bitmap_has(const Bitmap *b, uint64_t bit) {
+  return (b->words[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* How many set bits lie below `bit`: its place among the set shards. */
+static inline uint64_t bitmap_rank(const Bitmap *b, uint64_t bit) {
+  uint64_t rank = 0;
+  for (uint64_t i = 0; i < bit / 64; i++) rank += __builtin_popcountll(b->words[i]);
+  if (bit % 64) rank += __builtin_popcountll(b->words[bit / 64] & ((1ULL << (bit % 64)) - 1));
+  return rank;
+}

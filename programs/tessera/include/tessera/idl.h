@@ -54,6 +54,10 @@
 #define ERR_WRONG_JOB 6047 /* The account belongs to another job */
 #define ERR_TOO_MANY_ENTRIES 6048 /* More settlement entries than accounts allow */
 #define ERR_GRACE_NOT_ELAPSED 6049 /* The job's deadline plus the market's grace period has not passed */
+#define ERR_CHEATING_PAYS 6050 /* At the market's highest price, sampling rate, slash and minimum stake do not make faking a shard a loss (p·(R + S) > R) */
+#define ERR_PRICE_ABOVE_MAXIMUM 6051 /* The price per shard is above the market's maximum */
+#define ERR_SLASH_NEEDS_EVIDENCE 6052 /* A slash carries its evidence: use the slash instruction */
+#define ERR_INVALID_EVIDENCE 6053 /* The slash's evidence does not hold: the shard is not pending or is paid, the digests agree, or the proof does not lead to the results root */
 
 /* Enums: Borsh encodes a unit variant as its index in one byte. */
 #define PROVIDER_STATUS_ACTIVE 0
@@ -80,6 +84,7 @@ typedef struct {
   uint16_t sampling_rate_bps;
   uint16_t cache_fee_bps;
   int64_t grace_period;
+  uint64_t max_price_per_shard;
 } MarketConfig;
 _Static_assert(offsetof(MarketConfig, verifier) == 0, "MarketConfig.verifier");
 _Static_assert(offsetof(MarketConfig, treasury) == 32, "MarketConfig.treasury");
@@ -91,7 +96,8 @@ _Static_assert(offsetof(MarketConfig, slash_bps) == 90, "MarketConfig.slash_bps"
 _Static_assert(offsetof(MarketConfig, sampling_rate_bps) == 92, "MarketConfig.sampling_rate_bps");
 _Static_assert(offsetof(MarketConfig, cache_fee_bps) == 94, "MarketConfig.cache_fee_bps");
 _Static_assert(offsetof(MarketConfig, grace_period) == 96, "MarketConfig.grace_period");
-#define MARKET_CONFIG_LEN 104
+_Static_assert(offsetof(MarketConfig, max_price_per_shard) == 104, "MarketConfig.max_price_per_shard");
+#define MARKET_CONFIG_LEN 112
 
 typedef struct {
   uint8_t verdict;
@@ -103,7 +109,7 @@ _Static_assert(offsetof(SettlementEntry, accepted) == 1, "SettlementEntry.accept
 
 /* Accounts: discriminator = sha256("account:<Name>")[:8] as a little-endian u64. */
 #define MARKET_DISCRIMINATOR 0x9ac6e30037d5bedbULL
-#define MARKET_LEN 176
+#define MARKET_LEN 184
 typedef struct {
   uint64_t discriminator;
   SolPubkey authority;
@@ -122,6 +128,7 @@ typedef struct {
   uint8_t bump;
   uint8_t padding[7];
   int64_t grace_period;
+  uint64_t max_price_per_shard;
 } Market;
 _Static_assert(offsetof(Market, authority) == 8, "Market.authority");
 _Static_assert(offsetof(Market, verifier) == 40, "Market.verifier");
@@ -139,6 +146,7 @@ _Static_assert(offsetof(Market, cache_fee_bps) == 158, "Market.cache_fee_bps");
 _Static_assert(offsetof(Market, bump) == 160, "Market.bump");
 _Static_assert(offsetof(Market, padding) == 161, "Market.padding");
 _Static_assert(offsetof(Market, grace_period) == 168, "Market.grace_period");
+_Static_assert(offsetof(Market, max_price_per_shard) == 176, "Market.max_price_per_shard");
 _Static_assert(sizeof(Market) == MARKET_LEN, "Market size");
 
 #define PROVIDER_DISCRIMINATOR 0xc350d84b1147b4a4ULL
@@ -265,7 +273,7 @@ _Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
 #define INITIALIZE_MARKET_ACCOUNTS 3
-#define INITIALIZE_MARKET_DATA_LEN 112
+#define INITIALIZE_MARKET_DATA_LEN 120
 typedef struct {
   uint64_t discriminator;
   MarketConfig config;
@@ -274,7 +282,7 @@ _Static_assert(offsetof(InitializeMarketArgs, config) == 8, "InitializeMarketArg
 
 #define IX_UPDATE_MARKET 0xd9c732b3c5022799ULL
 #define UPDATE_MARKET_ACCOUNTS 2
-#define UPDATE_MARKET_DATA_LEN 112
+#define UPDATE_MARKET_DATA_LEN 120
 typedef struct {
   uint64_t discriminator;
   MarketConfig config;
@@ -378,6 +386,23 @@ _Static_assert(offsetof(SettleArgs, seed) == 8, "SettleArgs.seed");
 _Static_assert(offsetof(SettleArgs, entries_len) == 40, "SettleArgs.entries_len");
 _Static_assert(offsetof(SettleArgs, entries) == 44, "SettleArgs.entries");
 
+#define IX_SLASH 0x8e5cb108a1128dccULL
+#define SLASH_ACCOUNTS 8
+#define SLASH_DATA_LEN 362
+typedef struct {
+  uint64_t discriminator;
+  uint8_t accepted[32];
+  uint16_t shard;
+  uint8_t committed_digest[32];
+  uint8_t referee_digest[32];
+  uint8_t proof[256];
+} SlashArgs;
+_Static_assert(offsetof(SlashArgs, accepted) == 8, "SlashArgs.accepted");
+_Static_assert(offsetof(SlashArgs, shard) == 40, "SlashArgs.shard");
+_Static_assert(offsetof(SlashArgs, committed_digest) == 42, "SlashArgs.committed_digest");
+_Static_assert(offsetof(SlashArgs, referee_digest) == 74, "SlashArgs.referee_digest");
+_Static_assert(offsetof(SlashArgs, proof) == 106, "SlashArgs.proof");
+
 #define IX_CANCEL_JOB 0x7653ec32f19bf17eULL
 #define CANCEL_JOB_ACCOUNTS 2
 #define CANCEL_JOB_DATA_LEN 8
@@ -438,7 +463,7 @@ _Static_assert(offsetof(MarketInitializedEvent, verifier) == 72, "MarketInitiali
 _Static_assert(offsetof(MarketInitializedEvent, treasury) == 104, "MarketInitializedEvent.treasury");
 
 #define EVENT_MARKET_UPDATED_DISCRIMINATOR 0xfbd9a874934a33aaULL
-#define EVENT_MARKET_UPDATED_LEN 134
+#define EVENT_MARKET_UPDATED_LEN 142
 typedef struct {
   uint64_t discriminator;
   SolPubkey market;
@@ -447,6 +472,7 @@ typedef struct {
   uint64_t min_stake;
   int64_t unbonding_period;
   int64_t claim_timeout;
+  uint64_t max_price_per_shard;
   uint16_t fee_bps;
   uint16_t slash_bps;
   uint16_t sampling_rate_bps;
@@ -457,9 +483,10 @@ _Static_assert(offsetof(MarketUpdatedEvent, treasury) == 72, "MarketUpdatedEvent
 _Static_assert(offsetof(MarketUpdatedEvent, min_stake) == 104, "MarketUpdatedEvent.min_stake");
 _Static_assert(offsetof(MarketUpdatedEvent, unbonding_period) == 112, "MarketUpdatedEvent.unbonding_period");
 _Static_assert(offsetof(MarketUpdatedEvent, claim_timeout) == 120, "MarketUpdatedEvent.claim_timeout");
-_Static_assert(offsetof(MarketUpdatedEvent, fee_bps) == 128, "MarketUpdatedEvent.fee_bps");
-_Static_assert(offsetof(MarketUpdatedEvent, slash_bps) == 130, "MarketUpdatedEvent.slash_bps");
-_Static_assert(offsetof(MarketUpdatedEvent, sampling_rate_bps) == 132, "MarketUpdatedEvent.sampling_rate_bps");
+_Static_assert(offsetof(MarketUpdatedEvent, max_price_per_shard) == 128, "MarketUpdatedEvent.max_price_per_shard");
+_Static_assert(offsetof(MarketUpdatedEvent, fee_bps) == 136, "MarketUpdatedEvent.fee_bps");
+_Static_assert(offsetof(MarketUpdatedEvent, slash_bps) == 138, "MarketUpdatedEvent.slash_bps");
+_Static_assert(offsetof(MarketUpdatedEvent, sampling_rate_bps) == 140, "MarketUpdatedEvent.sampling_rate_bps");
 
 #define EVENT_PROVIDER_REGISTERED_DISCRIMINATOR 0x0e9313b94e89d126ULL
 #define EVENT_PROVIDER_REGISTERED_LEN 116
@@ -582,6 +609,26 @@ _Static_assert(offsetof(AssignmentSettledEvent, paid) == 104, "AssignmentSettled
 _Static_assert(offsetof(AssignmentSettledEvent, fee) == 112, "AssignmentSettledEvent.fee");
 _Static_assert(offsetof(AssignmentSettledEvent, slashed) == 120, "AssignmentSettledEvent.slashed");
 _Static_assert(offsetof(AssignmentSettledEvent, verdict) == 128, "AssignmentSettledEvent.verdict");
+
+#define EVENT_ASSIGNMENT_SLASHED_DISCRIMINATOR 0x6bf2d7cb0f8c83d0ULL
+#define EVENT_ASSIGNMENT_SLASHED_LEN 178
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey job;
+  SolPubkey provider;
+  uint64_t slashed;
+  uint16_t shard;
+  uint8_t committed_digest[32];
+  uint8_t referee_digest[32];
+  uint8_t results_root[32];
+} AssignmentSlashedEvent;
+_Static_assert(offsetof(AssignmentSlashedEvent, job) == 8, "AssignmentSlashedEvent.job");
+_Static_assert(offsetof(AssignmentSlashedEvent, provider) == 40, "AssignmentSlashedEvent.provider");
+_Static_assert(offsetof(AssignmentSlashedEvent, slashed) == 72, "AssignmentSlashedEvent.slashed");
+_Static_assert(offsetof(AssignmentSlashedEvent, shard) == 80, "AssignmentSlashedEvent.shard");
+_Static_assert(offsetof(AssignmentSlashedEvent, committed_digest) == 82, "AssignmentSlashedEvent.committed_digest");
+_Static_assert(offsetof(AssignmentSlashedEvent, referee_digest) == 114, "AssignmentSlashedEvent.referee_digest");
+_Static_assert(offsetof(AssignmentSlashedEvent, results_root) == 146, "AssignmentSlashedEvent.results_root");
 
 #define EVENT_SEED_REVEALED_DISCRIMINATOR 0xecf08dff45cb1c1cULL
 #define EVENT_SEED_REVEALED_LEN 72

@@ -12,6 +12,7 @@ static uint64_t process_update_provider(const Context *ctx);
 static uint64_t process_create_job(const Context *ctx);
 static uint64_t process_submit_results(const Context *ctx);
 static uint64_t process_settle(const Context *ctx);
+static uint64_t process_slash(const Context *ctx);
 static uint64_t process_cancel_job(const Context *ctx);
 static uint64_t process_refund(const Context *ctx);
 static uint64_t process_close_job(const Context *ctx);

@@ -24,6 +24,7 @@ static uint64_t process_create_job(const Context *ctx) {
   TRY(require_system_program(&ctx->accounts[3]));
   if (args->shard_count == 0 || args->shard_count > MAX_SHARDS) return ERR_INVALID_SHARD_COUNT;
   if (args->price_per_shard == 0) return ERR_INVALID_PRICE;
+  if (args->price_per_shard > market->max_price_per_shard) return ERR_PRICE_ABOVE_MAXIMUM;
   int64_t now = clock_unix_timestamp();
   if (args->deadline <= now) return ERR_INVALID_DEADLINE;
 

@@ -19,7 +19,7 @@ static uint64_t process_update_market(const Context *ctx) {
   const MarketConfig *c = &args->config;
   MarketUpdatedEvent event = {EVENT_MARKET_UPDATED_DISCRIMINATOR, *ctx->accounts[1].key, c->verifier,
                               c->treasury, c->min_stake, c->unbonding_period, c->claim_timeout,
-                              c->fee_bps, c->slash_bps, c->sampling_rate_bps};
+                              c->max_price_per_shard, c->fee_bps, c->slash_bps, c->sampling_rate_bps};
   emit_event(&event, EVENT_MARKET_UPDATED_LEN);
   return 0;
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from client.commands import airdrop, chat, embed, generate, job, market
+from client.commands import airdrop, audit, chat, embed, generate, job, market
 from marketplace.sbf.errors import SbfBuildError
 from provider.cli import provider
 
@@ -103,7 +103,7 @@ def demo() -> None:
 
 
 main.add_command(provider)
-for command in (generate, chat, embed, job, market, airdrop):
+for command in (generate, chat, embed, job, market, airdrop, audit):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -394,3 +394,43 @@ def airdrop(amount, recipient, keypair, rpc) -> None:
     except (ChainError, MarketplaceError, ValueError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
     click.echo(f"{address}: {sol(balance)}")
+
+
+@click.command()
+@click.argument("job")
+@click.option("--model", "models", multiple=True, required=True,
+              help="The job's model: a directory, a GGUF file or a catalog name (repeat to offer several).")
+@rpc_option
+@aggregator_option
+@json_option
+def audit(job, models, rpc, aggregator, as_json) -> None:
+    """Judge every slash of JOB again: the evidence the program recorded (the committed digest, proven against the
+    provider's results root, and the referee's digest), the shard's published input and runs, and your own run of
+    the model. A slash is upheld when your run contradicts what the slashed provider committed."""
+    from client.audit import audit_job
+    from marketplace.chain import ChainError
+    from provider.errors import ProviderError
+    from provider.models import load_model
+
+    try:
+        loaded = [load_model(model) for model in models]
+        audits = asyncio.run(audit_job(job, aggregator, rpc, loaded))
+    except (ChainError, MarketplaceError, TesseraError, ProviderError, OSError) as exc:
+        raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
+    rows = [{"shard": a.slash.shard, "provider": str(a.slash.provider), "slashed": a.slash.slashed,
+             "committed_digest": a.slash.committed_digest.hex(), "referee_digest": a.slash.referee_digest.hex(),
+             "finding": a.finding.value, "reason": a.reason, "referee_reproduced": a.referee_reproduced,
+             "signature": str(a.slash.signature)} for a in audits]
+    if as_json:
+        _print_json({"job": job, "slashes": rows})
+        return
+    if not rows:
+        click.echo(f"job {job} has no slashes")
+        return
+    table = Table(title=f"slashes of job {job}")
+    for column in ("shard", "provider", "slashed", "finding", "reason", "referee reproduced"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["shard"]), row["provider"], sol(row["slashed"]), row["finding"], row["reason"],
+                      "yes" if row["referee_reproduced"] else "no")
+    Console().print(table)

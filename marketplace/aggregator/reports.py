@@ -60,7 +60,8 @@ async def job_report(sessions, address: str, private: bool) -> dict:
     for task in tasks:
         runs[task.shard].append(task)
     return {
-        "job": address, "status": job.status, "kind": job.kind, "shard_count": job.shard_count,
+        "job": address, "status": job.status, "kind": job.kind, "model_digest": job.model_digest, "params": job.params,
+        "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
         "revision": _revision(job.status, sum(s.status in DECIDED for s in shards),
                               [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == "confirmed"]),

@@ -1,8 +1,9 @@
 """Compute units of every program instruction, measured in LiteSVM.
 
-Creating an account derives its canonical PDA bump, which costs ~1,500 CU per
-bump tried; the bump depends on the keys, so every instruction is measured
-over many random keys and reported as a distribution.
+Creating an account derives its canonical PDA bump, trying bumps from 255 down
+(~300 CU each: a sha256 and a curve check); the bump depends on the keys, so
+every instruction is measured over many random keys and reported as a
+distribution.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from solders.keypair import Keypair
 
 from localnet import LocalRuntime
-from marketplace.chain import MarketConfig, ProviderStatus, Verdict, job_address, market_address
+from marketplace.chain import MarketConfig, ProviderStatus, Verdict, job_address, market_address, provider_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
+from marketplace.merkle import merkle_root
 
 SOL = 1_000_000_000
 PRICE = 1_000_000
@@ -30,28 +32,35 @@ ANCHOR_LOAD = {1: ("accountSized1", 690), 2: ("accountSized2", 1_069), 4: ("acco
 
 @dataclass(frozen=True)
 class Goal:
-    limit: int
+    limit: int  # at the median
     anchor: tuple[str, int]
+    p95: int | None = None  # where the keys make it vary: creating an account
+
+
+def creating(anchor: tuple[str, int]) -> Goal:
+    return Goal(3_000, anchor, p95=4_500)
 
 
 GOALS = {
-    "initialize_market": Goal(6_000, ANCHOR_INIT_ONE),
+    "initialize_market": creating(ANCHOR_INIT_ONE),
     "update_market": Goal(2_500, ANCHOR_LOAD[1]),
-    "register_provider": Goal(6_000, ANCHOR_INIT_ONE),
+    "register_provider": creating(ANCHOR_INIT_ONE),
     "add_stake": Goal(2_500, ANCHOR_LOAD[2]),
     "request_unstake": Goal(2_500, ANCHOR_LOAD[2]),
     "withdraw_stake": Goal(2_500, ANCHOR_LOAD[1]),
     "update_provider": Goal(2_500, ANCHOR_LOAD[1]),
-    "create_job": Goal(6_000, ANCHOR_INIT_ONE),
-    "submit_results (first: creates the assignment)": Goal(3_000, ANCHOR_INIT_ONE),
-    "submit_results (later rounds)": Goal(3_000, ANCHOR_LOAD[4]),
-    "settle (1 assignment)": Goal(2_500 + 1_500, ANCHOR_LOAD[4]),
-    "settle (3 assignments)": Goal(2_500 + 3 * 1_500, ANCHOR_LOAD[8]),
+    "create_job": creating(ANCHOR_INIT_ONE),
+    "submit_results (first: creates the assignment)": creating(ANCHOR_INIT_ONE),
+    "submit_results (later rounds)": Goal(2_500, ANCHOR_LOAD[4]),
+    "settle (1 assignment)": Goal(2_500, ANCHOR_LOAD[4]),
+    "settle (3 assignments)": Goal(2_500, ANCHOR_LOAD[8]),
+    "slash (evidence: a proof of 3 steps)": Goal(2_500, ANCHOR_LOAD[4]),
     "cancel_job": Goal(2_500, ANCHOR_LOAD[1]),
     "refund": Goal(2_500, ANCHOR_LOAD[1]),
     "close_job": Goal(2_500, ANCHOR_LOAD[1]),
     "close_assignment": Goal(2_500, ANCHOR_LOAD[2]),
     "serve_cached": Goal(2_500, ANCHOR_LOAD[2]),
+    "unwind_assignment": Goal(2_500, ANCHOR_LOAD[4]),
 }
 
 
@@ -61,13 +70,14 @@ class CuRow:
     median: int
     low: int
     high: int
+    p95: int
     samples: int
     goal: Goal
     within_goal: float  # share of samples at or under the goal
 
     @property
     def meets_goal(self) -> bool:
-        return self.median <= self.goal.limit
+        return self.median <= self.goal.limit and (self.goal.p95 is None or self.p95 <= self.goal.p95)
 
 
 class _Scenario:
@@ -99,7 +109,8 @@ class _Scenario:
         owners = [self.funded() for _ in range(3)]
         market = market_address(authority.pubkey())[0]
         treasury = Keypair().pubkey()
-        config = MarketConfig(authority.pubkey(), treasury, SOL, 3600, 60, 200, 5_000, 1_000, cache_fee_bps=2_500)
+        config = MarketConfig(authority.pubkey(), treasury, SOL, 3600, 60, 200, 5_000, 1_000, cache_fee_bps=2_500,
+                              max_price_per_shard=PRICE)
         self.send("initialize_market", ix.initialize_market(authority.pubkey(), config), authority)
         self.send("update_market", ix.update_market(authority.pubkey(), config), authority)
         for i, owner in enumerate(owners):
@@ -129,10 +140,25 @@ class _Scenario:
         self.send("submit_results (later rounds)", ix.submit_results(first.pubkey(), market, job, [6, 7], b"q" * 32), first)
         self.send("settle (3 assignments)", ix.settle(authority.pubkey(), market, job, client.pubkey(), treasury, seed, [
             verdict(owners[0], {6, 7}), verdict(owners[1], {2, 3}), verdict(owners[2], {4, 5})]), authority)
+        # A cheater caught on one of 5 shards; another job's verifier never settles and anyone unwinds it.
+        caught = self.new_job(market, client, 3, seed)
+        digests = {s: hashlib.sha256(bytes([s])).digest() for s in range(5)}
+        root = merkle_root([digests[s] for s in range(5)])
+        self.send("submit_results (first: creates the assignment)",
+                  ix.submit_results(first.pubkey(), market, caught, list(digests), root), first)
+        self.send("slash (evidence: a proof of 3 steps)", ix.slash(
+            authority.pubkey(), market, caught, client.pubkey(), treasury, first.pubkey(), {0, 1},
+            ix.SlashEvidence.build(digests, 2, b"z" * 32)), authority)
+        abandoned = self.new_job(market, client, 4, seed)
+        self.send("submit_results (first: creates the assignment)",
+                  ix.submit_results(owners[1].pubkey(), market, abandoned, [0], b"r" * 32), owners[1])
         self.runtime.advance(601)
         self.send("refund", ix.refund(client.pubkey(), job), client)
         self.send("close_job", ix.close_job(job, client.pubkey()), client)
         self.send("close_assignment", ix.close_assignment(first.pubkey(), market, job), first)
+        self.runtime.advance(3_600)  # the market's grace period
+        self.send("unwind_assignment", ix.unwind_assignment(
+            market, abandoned, provider_address(market, owners[1].pubkey())[0]), client)
 
 
 def measure(samples: int = 48) -> list[CuRow]:
@@ -144,7 +170,8 @@ def measure(samples: int = 48) -> list[CuRow]:
     for name, goal in GOALS.items():
         values = units[name]
         within = sum(v <= goal.limit for v in values) / len(values)
-        rows.append(CuRow(name, int(statistics.median(values)), min(values), max(values), len(values), goal, within))
+        p95 = sorted(values)[max(0, -(-95 * len(values) // 100) - 1)]
+        rows.append(CuRow(name, int(statistics.median(values)), min(values), max(values), p95, len(values), goal, within))
     return rows
 
 
@@ -153,19 +180,22 @@ def markdown(rows: list[CuRow]) -> str:
         "## Compute units per instruction",
         "",
         "Measured in LiteSVM (the real SBPF runtime) with the shipped `.so`, over random keys.",
-        "Creating an account derives its canonical PDA bump, ~1,500 CU per bump tried, so",
-        "those rows vary with the keys; the goal is checked on the median. The Anchor",
-        "column is the nearest figure Anchor publishes for the same account work with no",
+        "Creating an account derives its canonical PDA bump, trying bumps from 255 down with",
+        "`sol_sha256` and `sol_curve_validate_point` (~300 CU a bump, where",
+        "`sol_try_find_program_address` charges 1,500), so those rows vary with the keys:",
+        "their goal is ≤ 3,000 at the median and ≤ 4,500 at p95; every other instruction's",
+        "is ≤ 2,500. The Anchor column is the nearest figure Anchor publishes for the same account work with no",
         "program logic (`bench/COMPUTE_UNITS.md` of coral-xyz/anchor, Solana 1.18.17):",
         "`init` of one account (no PDA search), or deserializing N typed accounts.",
         "",
-        "| instruction | median CU | min | max | samples | goal | median meets goal | samples within goal | Anchor floor (published) |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---|",
+        "| instruction | median CU | min | p95 | max | samples | goal | meets goal | samples within the median goal | Anchor floor (published) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in rows:
         anchor_name, anchor_cu = r.goal.anchor
         lines.append(
-            f"| `{r.instruction}` | {r.median:,} | {r.low:,} | {r.high:,} | {r.samples} | ≤ {r.goal.limit:,} "
+            f"| `{r.instruction}` | {r.median:,} | {r.low:,} | {r.p95:,} | {r.high:,} | {r.samples} | ≤ {r.goal.limit:,}"
+            f"{f' (p95 ≤ {r.goal.p95:,})' if r.goal.p95 else ''} "
             f"| {'yes' if r.meets_goal else '**no**'} | {r.within_goal:.0%} | {anchor_cu:,} (`{anchor_name}`) |"
         )
     return "\n".join(lines) + "\n"

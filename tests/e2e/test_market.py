@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from solana.constants import LAMPORTS_PER_SOL
 
+from client.audit import Finding, audit_job
 from client.local_market import LocalMarket, python_module
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.digests import DecodingParams, input_digest
@@ -46,5 +51,19 @@ async def test_clients_get_correct_results_and_the_liar_is_slashed(tmp_path, gpt
             assert honest.shards_slashed == 0 and honest.locked_stake == 0
 
         assert await market.chain.all(JobAccount, market.address) == []  # every job closed
+
+        # Anyone can judge every slash again from the chain's evidence and the published shards.
+        audits = [a for _, result in outcomes for a in await audit_job(
+            result.receipt.job, market.aggregator.url, market.localnet.url, [gpt2])]
+        assert audits and all(a.finding is Finding.UPHELD and a.referee_reproduced for a in audits), audits
+        liar_provider = provider_address(market.address, market.participant("liar").keypair.pubkey())[0]
+        assert {a.slash.provider for a in audits} == {liar_provider}
+        done = await asyncio.to_thread(subprocess.run, [str(Path(sys.executable).with_name("tessera")), "audit",
+                                       outcomes[0][1].receipt.job, "--model", str(gpt2_dir), "--json",
+                                       "--rpc", market.localnet.url, "--aggregator", market.aggregator.url],
+                                       capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        printed = json.loads(done.stdout)["slashes"]
+        assert all(row["finding"] == "upheld" for row in printed)
         fees = await market.fees_paid() - fees_before
         assert await market.lamports() + fees == lamports_before  # every lamport accounted for

@@ -96,9 +96,9 @@ void sol_log_(const char *message, uint64_t len);
 void sol_log_data(const SolBytes *fields, uint64_t count);
 uint64_t sol_get_clock_sysvar(SolClock *clock);
 uint64_t sol_get_rent_sysvar(SolRent *rent);
-uint64_t sol_try_find_program_address(const SolSignerSeed *seeds, uint64_t count,
-                                      const SolPubkey *program_id, SolPubkey *address,
-                                      uint8_t *bump);
+/* 0 when the 32 bytes are a point of the curve: an address with a private key, not a PDA. */
+uint64_t sol_curve_validate_point(uint64_t curve_id, const uint8_t *point, uint8_t *result);
+#define CURVE25519_EDWARDS 0
 uint64_t sol_invoke_signed_c(const SolInstruction *instruction, const SolAccountInfo *accounts,
                              int account_count, const SolSignerSeeds *signers, int signer_count);
 void sol_memcpy_(void *dst, const void *src, uint64_t len);

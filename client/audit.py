@@ -1,0 +1,143 @@
+"""`tessera audit <job>`: judge every slash of a job again, from chain data and the aggregator's published shards.
+
+A slash on chain (AssignmentSlashed) names the shard, the digest the provider committed (proven against its
+results root by the program) and the referee's digest. The aggregator publishes a disputed shard's input and runs
+to anyone. The auditor re-runs the shard on its own copy of the model, as a referee would, and says whether the
+slashed run was wrong: a slash is upheld when the audit contradicts what the slashed provider committed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from client.errors import InvalidRequest
+from marketplace.chain.client import TesseraChain
+from marketplace.chain.events import decode_events
+from marketplace.digests import embedding_digest, embeddings_agree, generation_digest, input_digest
+from marketplace.errors import ApiError
+from marketplace.http import JsonApi
+from marketplace.kinds import GENERATIVE
+from marketplace.verification import CheckOutcome, check_digest
+
+
+class Finding(enum.StrEnum):
+    UPHELD = "upheld"  # the audit contradicts what the slashed provider committed
+    OVERTURNED = "overturned"  # the audit agrees with it: the slash was wrong
+    UNVERIFIABLE = "unverifiable"  # what the provider committed is not among the published runs
+
+
+@dataclass(frozen=True)
+class Slash:
+    """One AssignmentSlashed event, as the program recorded it."""
+
+    signature: Signature
+    provider: Pubkey  # the Provider account
+    shard: int
+    committed_digest: bytes
+    referee_digest: bytes
+    slashed: int  # lamports
+
+
+@dataclass(frozen=True)
+class SlashAudit:
+    slash: Slash
+    finding: Finding
+    reason: str
+    referee_reproduced: bool  # the referee's digest is what this audit's own check commits to
+
+
+async def slashes_of(chain: TesseraChain, job: Pubkey) -> list[Slash]:
+    """Every slash of the job, oldest first, from its transactions' logs."""
+    signatures = (await chain.rpc.get_signatures_for_address(job, limit=1_000)).value
+    found = []
+    for info in reversed(signatures):
+        if info.err is not None:
+            continue
+        sent = (await chain.rpc.get_transaction(info.signature, max_supported_transaction_version=0)).value
+        logs = sent.transaction.meta.log_messages if sent is not None and sent.transaction.meta is not None else None
+        for event in decode_events(list(logs or [])):
+            if event.name == "AssignmentSlashed" and event.data.job == job:
+                found.append(Slash(info.signature, event.data.provider, event.data.shard, bytes(event.data.committed_digest),
+                                   bytes(event.data.referee_digest), event.data.slashed))
+    return found
+
+
+def judge_generation(committed: bytes, primary_digest: bytes, outcome: CheckOutcome) -> tuple[Finding, str]:
+    """`outcome`: this audit's teacher-forced check of the primary's tokens. The slashed run is the primary (it
+    committed the primary's digest) or a checking replica (it committed its finding on that digest)."""
+    wrong = outcome is CheckOutcome.INCONSISTENT
+    if committed == primary_digest:
+        return (Finding.UPHELD, "the primary's tokens are not what the model generates") if wrong else \
+            (Finding.OVERTURNED, f"the primary's tokens check out ({outcome.value})")
+    for claimed in CheckOutcome:
+        if committed == check_digest(primary_digest, claimed):
+            if (claimed is CheckOutcome.INCONSISTENT) != wrong:
+                return Finding.UPHELD, f"the replica found the primary {claimed.value}; the audit finds it {outcome.value}"
+            return Finding.OVERTURNED, f"the replica found the primary {claimed.value}, as the audit does"
+    return Finding.UNVERIFIABLE, "the committed digest is neither the primary's nor a check of it"
+
+
+async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequence) -> list[SlashAudit]:
+    """Re-judges every slash of `job` with `models` (provider.models.LoadedModel, one of them the job's)."""
+    from provider.executor import Executor, Task
+
+    try:
+        job_key = Pubkey.from_string(job)
+    except ValueError as exc:
+        raise InvalidRequest(f"not a job address: {job!r}") from exc
+    async with TesseraChain(rpc_url) as chain:
+        slashes = await slashes_of(chain, job_key)
+    if not slashes:
+        return []
+    async with JsonApi(aggregator_url) as api:
+        try:
+            report = await api.request("GET", f"/v1/jobs/{job}")
+        except ApiError as exc:
+            raise InvalidRequest(f"the aggregator has no published record of job {job}: {exc}") from exc
+    model = next((m for m in models if m.hex == report["model_digest"]), None)
+    if model is None:
+        raise InvalidRequest(f"job {job} ran model {report['model_digest']}; load that model to audit it")
+    executor = Executor([model])
+    audits = []
+    for slash in slashes:
+        shard = next(s for s in report["shards"] if s["index"] == slash.shard)
+        shard_input = shard.get("input")
+        primary = next((r for r in shard["runs"] if r["role"] == "primary" and r.get("output")), None)
+        if shard_input is None or primary is None:
+            audits.append(SlashAudit(slash, Finding.UNVERIFIABLE, "the aggregator did not publish the shard's input and runs", False))
+            continue
+        task = dict(task=0, job=job, shard=slash.shard, kind=report["kind"], model_digest=model.hex, params=report["params"],
+                    input=shard_input)
+        if report["kind"] in GENERATIVE:
+            params = Task.parse({**task, "role": "primary", "claims": []}).params
+            primary_digest = generation_digest(model.digest, input_digest(shard_input), params, primary["output"]["token_ids"])
+            claim = {"output": primary["output"], "digest": primary_digest.hex()}
+            [result] = executor.run([Task.parse({**task, "role": "replica", "claims": [claim]})])
+            outcome = CheckOutcome(_outcome(result, primary_digest))
+            finding, reason = judge_generation(slash.committed_digest, primary_digest, outcome)
+            audits.append(SlashAudit(slash, finding, reason, slash.referee_digest == check_digest(primary_digest, outcome)))
+        else:
+            [result] = executor.run([Task.parse({**task, "role": "primary", "claims": []})])
+            ours = result.output["vector"]
+            slashed_run = next((r for r in shard["runs"] if r.get("output") and "vector" in r["output"] and embedding_digest(
+                model.digest, input_digest(shard_input), r["output"]["vector"]) == slash.committed_digest), None)
+            if slashed_run is None:
+                audits.append(SlashAudit(slash, Finding.UNVERIFIABLE, "no published run has the committed digest", False))
+            elif embeddings_agree(slashed_run["output"]["vector"], ours):
+                audits.append(SlashAudit(slash, Finding.OVERTURNED, "the slashed vector agrees with the audit's", False))
+            else:
+                audits.append(SlashAudit(slash, Finding.UPHELD, "the slashed vector disagrees with the audit's", False))
+    return audits
+
+
+def _outcome(result, primary_digest: bytes) -> str:
+    """The finding a check result committed to (its digest is check_digest(primary, finding))."""
+    for outcome in CheckOutcome:
+        if result.digest == check_digest(primary_digest, outcome).hex():
+            return outcome.value
+    raise InvalidRequest(f"the model could not check the shard: {result.error}")

@@ -6,6 +6,7 @@ import pytest
 from solders.account import Account
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, transfer
 
@@ -139,6 +140,28 @@ def test_initialize_market_fail_wrong_system_program(runtime, funded):
         {"authority": authority.pubkey(), "market": market, "system_program": Keypair().pubkey()},
     )
     expect_error(runtime.send([instruction], [authority]), "InvalidSystemProgram")
+
+
+def test_initialize_market_fail_non_canonical_bump(runtime, funded):
+    """Only the highest off-curve bump makes the market's address: one seed set, one account."""
+    authority = funded()
+    canonical, bump = market_address(authority.pubkey())
+    lower = next(address for b in range(bump - 1, -1, -1) if (address := _pda_or_none(
+        [b"market", bytes(authority.pubkey()), bytes([b])], runtime.program_id)) is not None)
+    instruction = ix.build_instruction(
+        "initialize_market",
+        {"config": config(authority.pubkey()).to_idl()},
+        {"authority": authority.pubkey(), "market": lower, "system_program": SYSTEM_PROGRAM_ID},
+    )
+    expect_error(runtime.send([instruction], [authority]), "InvalidPda")
+    assert runtime.account(lower) is None and runtime.account(canonical) is None
+
+
+def _pda_or_none(seeds, program_id):
+    try:
+        return Pubkey.create_program_address(seeds, program_id)
+    except Exception:  # on the curve: that bump makes no PDA
+        return None
 
 
 def test_initialize_market_fail_authority_as_market(runtime, funded):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from marketplace.chain.accounts import Verdict
 from marketplace.chain.instructions import SlashEvidence
+from marketplace.economics import BPS
 
-BPS = 10_000
 DEFAULT_TIE_TOLERANCE = 1e-3  # logits: a top-2 gap below this is a near-tie, not a lie
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 
 from marketplace.verification import is_sampled
 
-BPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -31,11 +30,6 @@ def sampled_shards(seed: bytes, job: str, shard_count: int, rate_bps: int, budge
     extra = budget - shard_count
     drawn = [s for s in range(shard_count) if is_sampled(seed, job, s, rate_bps)]
     return drawn[: max(extra, 0)]
-
-
-def execution_budget(shard_count: int, rate_bps: int) -> int:
-    """What create_job escrows for: every shard once plus the replicas sampling may add, rounded up."""
-    return shard_count + -(-shard_count * rate_bps // BPS)
 
 
 def _weight(c: Candidate) -> float:

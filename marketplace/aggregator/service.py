@@ -26,11 +26,12 @@ from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_input, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
-from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
+from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
 from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
+from marketplace.economics import execution_budget, job_escrow
 from marketplace.kinds import GENERATIVE, KINDS
 from marketplace.merkle import merkle_root
 from marketplace.errors import MessageReplayed
@@ -117,8 +118,7 @@ class Aggregator:
             raise Unavailable(f"this aggregator's price of {price:,} lamports per shard is above the market's maximum of "
                               f"{market.max_price_per_shard:,}", "price_above_maximum")
         budget = execution_budget(count, market.sampling_rate_bps)
-        work = price * budget
-        escrow = work + -(-work * market.fee_bps // 10_000)
+        escrow = job_escrow(price, count, market.sampling_rate_bps, market.fee_bps)
         now = int(self.now())
         async with self.sessions() as session:
             session.add(m.Quote(seed_commitment=commitment, seed=seed.hex(), model_digest=model, shard_count=count,

@@ -28,10 +28,10 @@ from solders.transaction import Transaction
 from marketplace.chain.accounts import AssignmentAccount, JobAccount, MarketAccount, ProviderAccount
 from marketplace.chain.errors import ChainError, program_error
 from marketplace.chain.events import ProgramEvent, decode_events
-from marketplace.chain.program import PROGRAM_ID
+from marketplace.chain.program import PROGRAM_ID, account_size
 
 A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount)
-ACCOUNT_SIZES = {MarketAccount: 184, ProviderAccount: 264, JobAccount: 336, AssignmentAccount: 224}
+IDL_NAMES = {MarketAccount: "Market", ProviderAccount: "Provider", JobAccount: "Job", AssignmentAccount: "Assignment"}
 CONFIRM_TIMEOUT = 30.0  # seconds
 
 
@@ -92,7 +92,7 @@ class TesseraChain:
 
     async def all(self, cls: type[A], owner: Pubkey | None = None) -> list[tuple[Pubkey, A]]:
         """Every account of a type, optionally only those whose first field is `owner` (a market; a job for assignments)."""
-        filters: list = [ACCOUNT_SIZES[cls]]
+        filters: list = [account_size(IDL_NAMES[cls])]
         if owner is not None:
             filters.append(MemcmpOpts(offset=8, bytes=str(owner)))
         async with _transient("listing program accounts"):

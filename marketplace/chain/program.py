@@ -33,6 +33,14 @@ def coder() -> Coder:
     return Coder(idl())
 
 
+@cache
+def account_size(name: str) -> int:
+    """Bytes of an IDL account ("Market", "Job", ...), discriminator included: the program's layout, never restated."""
+    from marketplace.sbf.idl_header import account_layouts
+
+    return account_layouts(idl_json())[name].size
+
+
 def program_so() -> bytes:
     """The compiled program shipped in the package: no compiler needed to run a market."""
     return SO_PATH.read_bytes()

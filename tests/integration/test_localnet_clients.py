@@ -125,7 +125,7 @@ async def test_anchorpy_program_drives_tessera_through_the_server(client, wallet
     market, _ = market_address(wallet.pubkey())
     config = {"verifier": wallet.pubkey(), "treasury": Keypair().pubkey(), "min_stake": SOL, "unbonding_period": 60,
               "claim_timeout": 60, "fee_bps": 100, "slash_bps": 1_000, "sampling_rate_bps": 500, "cache_fee_bps": 0,
-              "grace_period": 3_600}
+              "grace_period": 3_600, "max_price_per_shard": 1_000_000}
     await program.rpc["initialize_market"](config, ctx=Context(accounts={
         "authority": wallet.pubkey(), "market": market, "system_program": SYSTEM_PROGRAM_ID}))
     fetched = await program.account["Market"].fetch(market)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from marketplace.chain import (
@@ -20,12 +23,15 @@ from marketplace.chain import (
     job_address,
     market_address,
 )
+from localnet import LocalRuntime
 from marketplace.chain import instructions as ix
+from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
+from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, MarketFixture, config, create_job, expect_error
 
-JOB_LEN, ASSIGNMENT_LEN = 336, 224
+JOB_LEN, ASSIGNMENT_LEN = account_size("Job"), account_size("Assignment")
 REFEREE_DIGEST = hashlib.sha256(b"the referee's result").digest()
 
 
@@ -77,12 +83,6 @@ def settle(runtime, market, job, *settlements, seed=None, verifier=None, client=
     return runtime.send([instruction], [verifier])
 
 
-def expected_escrow(price, shards, sampling_bps=1_000, fee_bps=200):
-    budget = shards + -(-shards * sampling_bps // 10_000)
-    work = price * budget
-    return work + -(-work * fee_bps // 10_000)
-
-
 # create_job
 
 def test_create_job_success(runtime, funded, market):
@@ -90,7 +90,7 @@ def test_create_job_success(runtime, funded, market):
     balances = Balances(runtime, client=client.pubkey())
     job = create_job(runtime, market, client, shard_count=8, price=1_000_000)
 
-    escrow = expected_escrow(1_000_000, 8)
+    escrow = job_escrow(1_000_000, 8, sampling_bps=1_000, fee_bps=200)
     rent = runtime.rent_exempt_minimum(JOB_LEN)
     assert balances.changes() == {"client": -(rent + escrow) - FEE_PER_SIGNATURE}
     assert runtime.balance(job.address) == rent + escrow
@@ -99,6 +99,27 @@ def test_create_job_success(runtime, funded, market):
     assert (state.execution_budget, state.executions_paid, state.fee_bps, state.sampling_rate_bps) == (9, 0, 200, 1_000)
     assert state.seed_commitment == hashlib.sha256(job.seed).digest() and state.revealed_seed is None
     assert MarketAccount.decode(runtime.account_data(market.address)).jobs_created == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(price=st.integers(1, 10_000_000), shards=st.integers(1, 256), sampling_bps=st.integers(197, 10_000),
+       fee_bps=st.integers(0, 10_000))
+def test_quoted_escrow_is_what_the_program_takes(price, shards, sampling_bps, fee_bps):
+    """One pricing function (marketplace.economics) for quotes and scheduling, checked against JobCreated."""
+    runtime = LocalRuntime(unix_time=1_750_000_000)
+    authority, client = Keypair(), Keypair()
+    for key in (authority, client):
+        runtime.airdrop(key.pubkey(), 100 * SOL)
+    cfg = config(authority.pubkey(), sampling_rate_bps=sampling_bps, fee_bps=fee_bps)
+    assert runtime.send([ix.initialize_market(authority.pubkey(), cfg)], [authority]).ok
+    market = market_address(authority.pubkey())[0]
+    outcome = runtime.send([ix.create_job(client.pubkey(), market, 1, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                          seed_commitment=b"s" * 32, price_per_shard=price,
+                                          deadline=runtime.unix_time + 60, shard_count=shards)], [client])
+    [created] = [e for e in outcome.events if e.name == "JobCreated"]
+    assert created.data.escrow == job_escrow(price, shards, sampling_bps, fee_bps)
+    state = JobAccount.decode(runtime.account_data(job_address(market, 1)[0]))
+    assert state.execution_budget == execution_budget(shards, sampling_bps)
 
 
 def test_create_job_success_concurrent_clients_choose_their_own_ids(runtime, funded, market):

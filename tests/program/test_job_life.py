@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marketplace.chain import JobAccount, ProviderAccount, Verdict, assignment_address
 from marketplace.chain import instructions as ix
+from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
 from marketplace.merkle import merkle_root
 from tests.program.conftest import create_job
@@ -70,4 +71,4 @@ def test_job_life_with_three_providers_a_slash_a_refund_and_a_close(runtime, fun
     assert runtime.balance(market.config.treasury) == paid * 200 // 10_000 + (slashed - slashed // 2)
     for p, shards in ((honest_a, 3), (honest_b, 2)):
         assert ProviderAccount.decode(runtime.account_data(p.address)).shards_served == shards
-    assert close.events[0].data.refunded == runtime.rent_exempt_minimum(336)
+    assert close.events[0].data.refunded == runtime.rent_exempt_minimum(account_size("Job"))

@@ -12,10 +12,11 @@ from solders.system_program import TransferParams, transfer
 
 from marketplace.chain import MarketAccount, market_address
 from marketplace.chain import instructions as ix
+from marketplace.chain.program import account_size
 from marketplace.economics import deters
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, config, expect_error
 
-MARKET_LEN = 184
+MARKET_LEN = account_size("Market")
 
 
 def test_initialize_market_success(runtime, funded):

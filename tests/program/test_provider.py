@@ -8,10 +8,11 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from marketplace.chain import MarketAccount, ProviderAccount, ProviderStatus, market_address, provider_address
 from marketplace.chain import instructions as ix
+from marketplace.chain.program import account_size
 from marketplace.chain.accounts import encode_endpoint, status_variant
 from tests.program.conftest import FEE_PER_SIGNATURE, SOL, START_TIME, Balances, config, expect_error
 
-PROVIDER_LEN = 264
+PROVIDER_LEN = account_size("Provider")
 U64_MAX = 2**64 - 1
 
 

@@ -36,6 +36,7 @@ from marketplace.chain import (
     provider_address,
 )
 from marketplace.chain import instructions as ix
+from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
 from marketplace.economics import deters
 from marketplace.merkle import merkle_root
@@ -272,11 +273,11 @@ class ProgramMachine(RuleBasedStateMachine):
             if kind == "provider":
                 p = ProviderAccount.decode(data)
                 assert p.locked_stake <= p.stake
-                assert self.runtime.balance(key) >= rent(264) + p.stake + p.unbonding_stake
+                assert self.runtime.balance(key) >= rent(account_size("Provider")) + p.stake + p.unbonding_stake
                 total_stake += p.stake
             elif kind == "job" and data is not None:
                 job = JobAccount.decode(data)
-                assert self.runtime.balance(key) == rent(336) + job.escrow
+                assert self.runtime.balance(key) == rent(account_size("Job")) + job.escrow
                 assert job.executions_paid <= job.execution_budget
                 assert job.paid_shards <= job.served_shards
             elif kind == "assignment" and data is not None:

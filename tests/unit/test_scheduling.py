@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from marketplace.aggregator.scheduling import Candidate, execution_budget, place, sampled_shards
+from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
+from marketplace.economics import execution_budget
 
 
 def test_budget_matches_the_program():

@@ -409,6 +409,9 @@ def audit(job, models, rpc, aggregator, as_json) -> None:
     the model. A slash is upheld when your run contradicts what the slashed provider committed."""
     from client.audit import audit_job
     from marketplace.chain import ChainError
+    from provider.cli import require_model_runtime
+
+    require_model_runtime()  # the audit runs the model itself
     from provider.errors import ProviderError
     from provider.models import load_model
 

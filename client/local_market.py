@@ -95,7 +95,7 @@ class LocalMarket:
                                    threads=self.threads_per_provider, log=self.workdir / f"{name}.log")
             prefix = dict(self.extra_nodes).get(name)
             if prefix:  # a node run by another program with the same arguments (the e2e test's dishonest one)
-                node.command = prefix + node.command[3:]
+                node.command = prefix + node.command[3:]  # instead of `python -m provider`
             starts.append(node)
         self.nodes = await asyncio.gather(*(node.start() for node in starts))
         self.processes.extend(self.nodes)

@@ -9,6 +9,7 @@ import shutil
 import signal
 from pathlib import Path
 
+import click
 import uvloop
 from rich.console import Console
 from rich.live import Live
@@ -71,6 +72,22 @@ async def serve(config: LocalnetConfig, quiet: bool, console: Console) -> None:
                     await asyncio.wait_for(stop.wait(), 0.5)
                 except TimeoutError:
                     pass
+
+
+@click.command("localnet")
+@click.option("--port", default=8899, show_default=True, help="HTTP JSON-RPC port; WebSocket uses port + 1.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--ledger", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep state in this directory across restarts (default: in memory).")
+@click.option("--reset", is_flag=True, help="Start the ledger afresh.")
+@click.option("--quiet", is_flag=True, help="Print the URLs once instead of a live status.")
+@click.option("--validator", is_flag=True, help="Run solana-test-validator (on PATH) with the program preloaded instead.")
+def command(port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, validator: bool) -> None:
+    """A local Solana chain with the Tessera program deployed, for development and tests."""
+    try:
+        run(port, host, ledger, reset, quiet, validator)
+    except (LocalnetError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def run(port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, validator: bool) -> None:

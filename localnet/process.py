@@ -32,7 +32,7 @@ class LocalnetProcess(ServiceProcess):
                  log: Path | None = None) -> None:
         self.host = host
         self.port = port or free_port_pair(host)
-        command = [sys.executable, "-m", "client.cli", "localnet", "--quiet", "--port", str(self.port), "--host", host]
+        command = [sys.executable, "-m", "localnet", "--quiet", "--port", str(self.port), "--host", host]
         if ledger is not None:
             command += ["--ledger", str(ledger)]
         if reset:

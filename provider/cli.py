@@ -177,6 +177,7 @@ def run(keypair, rpc, market, aggregator, models, journal, capacity, threads, ma
 
     logs.configure(log_level)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    require_model_runtime()
     from provider.errors import ProviderError
     from provider.runner import NodeSetup, run_node
 
@@ -186,6 +187,16 @@ def run(keypair, rpc, market, aggregator, models, journal, capacity, threads, ma
                                        health_port=health_port, endpoint=endpoint, device=device), _install_stop))
     except (ProviderError, MarketplaceError, ChainError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
+
+
+def require_model_runtime() -> None:
+    """Running models needs the provider extra; say so instead of an ImportError deep in a load."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(f"running models needs torch and transformers ({exc.name} is missing): "
+                                   "pip install 'tessera[provider]'") from exc
 
 
 def _install_stop(stop: asyncio.Event) -> None:
@@ -199,6 +210,7 @@ def _install_stop(stop: asyncio.Event) -> None:
 def digest(model) -> None:
     """Load MODEL as a node would (a directory, a GGUF file, or a catalog name) and print its digest: what clients
     name it by. A GGUF file is dequantized into the cache once."""
+    require_model_runtime()
     from provider.errors import ProviderError
     from provider.models import load_model
 
@@ -217,6 +229,7 @@ def digest(model) -> None:
 @click.option("--width", default=64, show_default=True)
 def build_model(directory, family, seed, layers, width) -> None:
     """Write a small seeded random causal LM (and its tokenizer) for demos and tests, offline."""
+    require_model_runtime()
     from provider.model_builder import build_causal_lm
     from provider.models import model_digest
 

@@ -14,7 +14,7 @@ class ProviderProcess(ServiceProcess):
     def __init__(self, keypair: Path, rpc: str, aggregator: str, models: list[Path], journal: Path,
                  capacity: int = 8, threads: int | None = None, log: Path | None = None, port: int | None = None) -> None:
         self.port = port or free_port()
-        command = [sys.executable, "-m", "client.cli", "provider", "run", "--keypair", str(keypair), "--rpc", rpc,
+        command = [sys.executable, "-m", "provider", "run", "--keypair", str(keypair), "--rpc", rpc,
                    "--aggregator", aggregator, "--journal", str(journal), "--capacity", str(capacity),
                    "--health-port", str(self.port)]
         for model in models:

@@ -14,7 +14,7 @@ class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
                  port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None) -> None:
         self.port = port or free_port()
-        command = [sys.executable, "-m", "client.cli", "aggregator", "--rpc", rpc, "--keypair", str(keypair),
+        command = [sys.executable, "-m", "marketplace.aggregator", "--rpc", rpc, "--keypair", str(keypair),
                    "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
         if price is not None:
             command += ["--price", str(price)]

@@ -1,12 +1,11 @@
 """A provider node that lies: `tessera provider run` whose generations are altered after the fact.
 
 It commits digests of its altered tokens, so only a replica's check can catch
-it. Run as `python -m tests.e2e.dishonest_node provider run ...`.
+it. Run as `python -m tests.e2e.dishonest_node run ...` (the arguments of `tessera provider`).
 """
 
 from __future__ import annotations
 
-from client.cli import main
 from marketplace.digests import generation_digest
 from provider import executor
 
@@ -29,4 +28,6 @@ import provider.runner  # noqa: E402 - it must see the lying executor
 provider.runner.Executor = LyingExecutor
 
 if __name__ == "__main__":
-    main()
+    from provider.cli import provider
+
+    provider(prog_name="provider")

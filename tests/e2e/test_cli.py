@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 
 import aiohttp
 import pytest
@@ -15,12 +14,13 @@ from solana.constants import LAMPORTS_PER_SOL
 from client import BudgetExceeded, TesseraSyncClient
 from client.local_market import LocalMarket
 from marketplace.chain import JobAccount
+from tests.cli import TESSERA
 
 pytestmark = pytest.mark.slow
 
 
 def tessera(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "client.cli", *args], capture_output=True, text=True, timeout=180)
+    done = subprocess.run([TESSERA, *args], capture_output=True, text=True, timeout=180)
     if check:
         assert done.returncode == 0, done.stderr
     return done

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import pytest
+from tests.cli import TESSERA
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_demo_pays_for_a_batch_and_conserves_lamports():
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "client.cli", "demo"], capture_output=True, text=True, timeout=170,
+    proc = subprocess.run([TESSERA, "demo"], capture_output=True, text=True, timeout=170,
                           env={**os.environ, "COLUMNS": "160"})  # wide enough that rich does not wrap the tables
     assert proc.returncode == 0, proc.stderr + proc.stdout
     for text in ("Results", "create_job", "close_job", "settled", "verification:", "conserved"):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from solana.constants import LAMPORTS_PER_SOL
@@ -16,6 +14,7 @@ from client.local_market import LocalMarket, python_module
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.digests import DecodingParams, input_digest
 from provider.generation import GenerationRequest, generate_batch
+from tests.cli import TESSERA
 
 pytestmark = pytest.mark.slow
 PARAMS = {"max_new_tokens": 6, "temperature": 0.7, "top_p": 0.95}
@@ -58,7 +57,7 @@ async def test_clients_get_correct_results_and_the_liar_is_slashed(tmp_path, gpt
         assert audits and all(a.finding is Finding.UPHELD and a.referee_reproduced for a in audits), audits
         liar_provider = provider_address(market.address, market.participant("liar").keypair.pubkey())[0]
         assert {a.slash.provider for a in audits} == {liar_provider}
-        done = await asyncio.to_thread(subprocess.run, [str(Path(sys.executable).with_name("tessera")), "audit",
+        done = await asyncio.to_thread(subprocess.run, [TESSERA, "audit",
                                        outcomes[0][1].receipt.job, "--model", str(gpt2_dir), "--json",
                                        "--rpc", market.localnet.url, "--aggregator", market.aggregator.url],
                                        capture_output=True, text=True, timeout=180)

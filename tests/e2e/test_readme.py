@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 import time
 
 import aiohttp
@@ -15,6 +14,7 @@ import pytest
 from localnet.process import LocalnetProcess
 from marketplace.aggregator.process import AggregatorProcess
 from provider.process import ProviderProcess
+from tests.cli import TESSERA
 
 pytestmark = pytest.mark.slow
 CLAIM_TIMEOUT = 10  # seconds; the bound below is this plus the recovery goal
@@ -22,7 +22,7 @@ MODEL = "smollm2-135m-instruct"  # the README's model
 
 
 async def tessera(cwd, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "client.cli", *args, cwd=cwd,
+    process = await asyncio.create_subprocess_exec(TESSERA, *args, cwd=cwd,
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     assert process.returncode == 0, (args, out.decode(), err.decode())

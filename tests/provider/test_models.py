@@ -9,6 +9,7 @@ import pytest
 from provider.errors import ModelLoadError
 from provider.model_builder import build_causal_lm
 from provider.models import ModelKind, load_model, model_digest
+from tests.cli import TESSERA
 
 
 def test_the_digest_is_the_files_not_the_path(tmp_path, gpt2_dir):
@@ -48,7 +49,7 @@ def test_the_node_refuses_to_start_with_a_model_it_cannot_load(tmp_path):
 
     write_keypair(tmp_path / "owner.json")
     (tmp_path / "not-a-model").mkdir()
-    done = subprocess.run([sys.executable, "-m", "client.cli", "provider", "run", "--keypair", str(tmp_path / "owner.json"),
+    done = subprocess.run([TESSERA, "provider", "run", "--keypair", str(tmp_path / "owner.json"),
                            "--model", str(tmp_path / "not-a-model"), "--aggregator", "http://127.0.0.1:9"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1

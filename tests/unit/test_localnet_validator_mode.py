@@ -9,11 +9,12 @@ from pathlib import Path
 
 from marketplace.chain import PROGRAM_ID
 from marketplace.chain.program import SO_PATH
+from tests.cli import TESSERA
 
 
 def run_localnet(args: list[str], path: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, "-m", "client.cli", "localnet", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([TESSERA, "localnet", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_validator_mode_preloads_the_program(tmp_path):

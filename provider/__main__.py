@@ -1,0 +1,5 @@
+"""`python -m provider`: what `tessera provider` runs."""
+
+from provider.cli import provider
+
+provider(prog_name="provider")

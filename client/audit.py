@@ -21,8 +21,8 @@ from marketplace.chain.events import decode_events
 from marketplace.digests import embedding_digest, embeddings_agree, generation_digest, input_digest
 from marketplace.errors import ApiError
 from marketplace.http import JsonApi
-from marketplace.kinds import GENERATIVE
 from marketplace.verification import CheckOutcome, check_digest
+from marketplace.vocabulary import GENERATIVE, Role
 
 
 class Finding(enum.StrEnum):
@@ -107,22 +107,22 @@ async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequenc
     for slash in slashes:
         shard = next(s for s in report["shards"] if s["index"] == slash.shard)
         shard_input = shard.get("input")
-        primary = next((r for r in shard["runs"] if r["role"] == "primary" and r.get("output")), None)
+        primary = next((r for r in shard["runs"] if r["role"] == Role.PRIMARY and r.get("output")), None)
         if shard_input is None or primary is None:
             audits.append(SlashAudit(slash, Finding.UNVERIFIABLE, "the aggregator did not publish the shard's input and runs", False))
             continue
         task = dict(task=0, job=job, shard=slash.shard, kind=report["kind"], model_digest=model.hex, params=report["params"],
                     input=shard_input)
         if report["kind"] in GENERATIVE:
-            params = Task.parse({**task, "role": "primary", "claims": []}).params
+            params = Task.parse({**task, "role": Role.PRIMARY, "claims": []}).params
             primary_digest = generation_digest(model.digest, input_digest(shard_input), params, primary["output"]["token_ids"])
             claim = {"output": primary["output"], "digest": primary_digest.hex()}
-            [result] = executor.run([Task.parse({**task, "role": "replica", "claims": [claim]})])
+            [result] = executor.run([Task.parse({**task, "role": Role.REPLICA, "claims": [claim]})])
             outcome = CheckOutcome(_outcome(result, primary_digest))
             finding, reason = judge_generation(slash.committed_digest, primary_digest, outcome)
             audits.append(SlashAudit(slash, finding, reason, slash.referee_digest == check_digest(primary_digest, outcome)))
         else:
-            [result] = executor.run([Task.parse({**task, "role": "primary", "claims": []})])
+            [result] = executor.run([Task.parse({**task, "role": Role.PRIMARY, "claims": []})])
             ours = result.output["vector"]
             slashed_run = next((r for r in shard["runs"] if r.get("output") and "vector" in r["output"] and embedding_digest(
                 model.digest, input_digest(shard_input), r["output"]["vector"]) == slash.committed_digest), None)

@@ -16,6 +16,7 @@ from rich.table import Table
 from client.errors import TesseraError
 from client.formatting import market_table, sol
 from marketplace.errors import MarketplaceError
+from marketplace.vocabulary import Kind
 
 DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
 
@@ -136,7 +137,7 @@ def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max
     lines = _read_lines(prompts, file)
     params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
               "seed": seed if seed is not None or temperature == 0 else secrets.randbits(31)}
-    result, failure = _run(lambda t: _with_progress(t, "generate", [{"prompt": p} for p in lines], model, params, as_json))
+    result, failure = _run(lambda t: _with_progress(t, Kind.GENERATE, [{"prompt": p} for p in lines], model, params, as_json))
     if as_json:
         _print_json({"job": result.job, "outputs": result.outputs, "receipt": result.receipt,
                      "verification": [s.verification for s in result.shards], "error": failure and failure.code})
@@ -210,7 +211,7 @@ def chat(question, model, system, max_new_tokens, temperature, top_p, max_lampor
 def embed(texts, file, model, max_lamports, timeout, keypair, rpc, aggregator, as_json) -> None:
     """Pay for embeddings: one vector per text."""
     lines = _read_lines(texts, file)
-    result, failure = _run(lambda t: _with_progress(t, "embed", [{"text": x} for x in lines], model, None, as_json))
+    result, failure = _run(lambda t: _with_progress(t, Kind.EMBED, [{"text": x} for x in lines], model, None, as_json))
     if as_json:
         _print_json({"job": result.job, "vectors": result.vectors, "receipt": result.receipt, "error": failure and failure.code})
         _fail_after_output(failure)

@@ -22,6 +22,7 @@ from solana.constants import LAMPORTS_PER_SOL
 
 from client.formatting import short, sol
 from client.local_market import LocalMarket
+from marketplace.vocabulary import Kind
 from provider.catalog import resolve
 from provider.gguf import converted
 from provider.models import model_digest
@@ -58,7 +59,7 @@ async def _demo(console: Console, workdir: Path) -> None:
         conversations = [{"messages": [{"role": "user", "content": q}]} for q in QUESTIONS]
         with console.status(f"the agent pays for {len(QUESTIONS)} questions, one chat job"):
             async with market.client(agent, timeout=110) as tessera:
-                result = await tessera.run("chat", conversations, digest, {"max_new_tokens": MAX_NEW_TOKENS})
+                result = await tessera.run(Kind.CHAT, conversations, digest, {"max_new_tokens": MAX_NEW_TOKENS})
         results = Table(title="Results", title_justify="left")
         for column in ("#", "question", "answer", "verified", "provider"):
             results.add_column(column)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from marketplace.vocabulary import Verification
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class ShardResult:
 
     @property
     def cached(self) -> bool:
-        return self.verification == "cache"
+        return self.verification == Verification.CACHE
 
     @property
     def text(self) -> str | None:

@@ -44,11 +44,11 @@ from marketplace.chain.events import decode_events
 from marketplace.digests import input_digest
 from marketplace.errors import ApiError
 from marketplace.http import JsonApi
-from marketplace.kinds import KINDS
 from marketplace.merkle import merkle_root
 from marketplace.messages import read_authorization, sign_message
+from marketplace.vocabulary import JobStatus, KINDS, Kind, ShardStatus
 
-FINISHED = ("closed", "cancelled")
+FINISHED = (JobStatus.CLOSED, JobStatus.CANCELLED)
 MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0  # seconds between attempts to reach an aggregator that is down
 REFUND_PATIENCE = 2.0  # seconds a refund waits for an aggregator's report: the chain alone suffices
 
@@ -132,7 +132,7 @@ class TesseraClient:
         if temperature > 0 and seed is None:
             seed = secrets.randbits(31)  # in the job, so replicas reproduce the sampling
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
-        return await self.run("generate", [{"prompt": p} for p in prompts], model, params, max_lamports, timeout)
+        return await self.run(Kind.GENERATE, [{"prompt": p} for p in prompts], model, params, max_lamports, timeout)
 
     async def chat(self, messages: str | Sequence[dict], *, model: str | bytes, max_new_tokens: int = 128,
                    temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
@@ -147,7 +147,7 @@ class TesseraClient:
         if temperature > 0 and seed is None:
             seed = secrets.randbits(31)
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
-        result = await self.run("chat", [{"messages": messages}], model, params, max_lamports, timeout)
+        result = await self.run(Kind.CHAT, [{"messages": messages}], model, params, max_lamports, timeout)
         return ChatResult.of(result)
 
     async def embed(self, texts: str | Sequence[str], *, model: str | bytes, max_lamports: int | None = None,
@@ -158,7 +158,7 @@ class TesseraClient:
             result.vectors
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return await self.run("embed", [{"text": t} for t in texts], model, None, max_lamports, timeout)
+        return await self.run(Kind.EMBED, [{"text": t} for t in texts], model, None, max_lamports, timeout)
 
     async def run(self, kind: str, inputs: list[dict], model: str | bytes, params: dict | None = None,
                   max_lamports: int | None = None, timeout: float | None = None) -> JobResult:
@@ -227,10 +227,10 @@ class TesseraClient:
         while True:
             report = await self._moved_on(address, report, deadline)
             for shard in report["shards"]:
-                if shard["index"] not in seen and shard["status"] in ("verified", "cached"):
+                if shard["index"] not in seen and shard["status"] in (ShardStatus.VERIFIED, ShardStatus.CACHED):
                     seen.add(shard["index"])
                     yield _shard(shard)
-            if len(seen) == report["shard_count"] or report["status"] in (*FINISHED, "failed"):
+            if len(seen) == report["shard_count"] or report["status"] in (*FINISHED, JobStatus.FAILED):
                 return
             if time.monotonic() > deadline:
                 raise JobTimeout(address, timeout or self.timeout)
@@ -244,19 +244,19 @@ class TesseraClient:
         report = None
         while True:
             report = await self._moved_on(job.job, report, deadline)
-            if report["status"] in FINISHED or report["status"] == "failed":
+            if report["status"] in FINISHED or report["status"] == JobStatus.FAILED:
                 break
             if time.monotonic() > deadline:
                 raise JobTimeout(job.job, limit)
         shards = [_shard(s) for s in report["shards"]]
-        if report["status"] == "failed":
+        if report["status"] == JobStatus.FAILED:
             sent = await self._client_instruction(ix.close_job(Pubkey.from_string(job.job), self.keypair.pubkey()), "close_job")
             refunded = next((e.data.refunded for e in sent.events if e.name == "JobClosed"), 0)
             receipt = self._receipt(job, report, refunded, {"close_job": str(sent.signature)}, sent.fee)
             raise JobFailed(job.job, report["status"], JobResult(job.job, shards, receipt))
         refunded = await self._refunded(report.get("close_signature"), "JobClosed")
         result = JobResult(job.job, shards, self._receipt(job, report, refunded, {"close_job": report.get("close_signature")}))
-        if report["status"] != "closed" or any(s["status"] not in ("verified", "cached") for s in report["shards"]):
+        if report["status"] != JobStatus.CLOSED or any(s["status"] not in (ShardStatus.VERIFIED, ShardStatus.CACHED) for s in report["shards"]):
             raise JobFailed(job.job, report["status"], result)
         return result
 
@@ -279,7 +279,7 @@ class TesseraClient:
         job = await self._submitted(job)
         sent = await self._client_instruction(ix.cancel_job(self.keypair.pubkey(), Pubkey.from_string(job.job)), "cancel_job")
         refunded = next((e.data.refunded for e in sent.events if e.name == "JobCancelled"), 0)
-        return self._receipt(job, {"status": "cancelled", "shards": [], "cache_hits": 0}, refunded,
+        return self._receipt(job, {"status": JobStatus.CANCELLED, "shards": [], "cache_hits": 0}, refunded,
                              {"cancel_job": str(sent.signature)}, sent.fee)
 
     async def refund(self, job: str | SubmittedJob) -> Receipt:

@@ -31,6 +31,7 @@ from marketplace.verification import (
     check_digest,
     check_generation,
 )
+from marketplace.vocabulary import GENERATIVE, Kind, Role
 from provider.embedding import embed_batch
 from provider.errors import ModelMissing, ProviderError, TaskMalformed
 from provider.generation import (
@@ -39,7 +40,6 @@ from provider.generation import (
     check_batch,
     generate_batch,
 )
-from marketplace.kinds import GENERATIVE
 from provider.journal import Result
 from provider.models import LoadedModel, ModelKind
 
@@ -64,8 +64,8 @@ class Task:
 
     def text(self, lm: LoadedModel) -> str:
         """What the model reads: the prompt, the text to embed, or the conversation in the model's chat template."""
-        if self.kind != "chat":
-            return self.input["prompt" if self.kind == "generate" else "text"]
+        if self.kind != Kind.CHAT:
+            return self.input["prompt" if self.kind == Kind.GENERATE else "text"]
         if not getattr(lm.tokenizer, "chat_template", None):
             raise ModelMissing(f"model {lm.name} has no chat template")
         return lm.tokenizer.apply_chat_template(self.input["messages"], tokenize=False, add_generation_prompt=True)
@@ -78,17 +78,17 @@ class Task:
     def parse(cls, payload: Any) -> Task:
         try:
             kind, role = payload["kind"], payload["role"]
-            if kind not in (*GENERATIVE, "embed") or role not in ("primary", "replica", "referee"):
+            if kind not in (*GENERATIVE, Kind.EMBED) or role not in (Role.PRIMARY, Role.REPLICA, Role.REFEREE):
                 raise ValueError(f"unknown kind {kind!r} or role {role!r}")
-            if kind == "chat":
+            if kind == Kind.CHAT:
                 _messages(payload["input"])
             else:
-                field = "prompt" if kind == "generate" else "text"
+                field = "prompt" if kind == Kind.GENERATE else "text"
                 if not isinstance(payload["input"], dict) or not isinstance(payload["input"].get(field), str):
                     raise ValueError(f"input must be {{{field}: string}}")
             params = _params(payload["params"]) if kind in GENERATIVE else None
             claims = payload.get("claims") or []
-            checks_tokens = kind in GENERATIVE and role != "primary"
+            checks_tokens = kind in GENERATIVE and role != Role.PRIMARY
             if checks_tokens and (not claims or not all(isinstance(c, dict) and isinstance(c.get("output"), dict)
                                                         for c in claims)):
                 raise ValueError("a check needs the claims it checks")
@@ -141,7 +141,7 @@ class Executor:
             elif (lm.kind is ModelKind.CAUSAL_LM) != task.generates:
                 results[task.id] = _declined(task, ModelMissing(f"model {lm.name} cannot {task.kind}"))
             else:
-                operation = "check" if task.generates and task.role != "primary" else "generate" if task.generates else "embed"
+                operation = "check" if task.generates and task.role != Role.PRIMARY else "generate" if task.generates else "embed"
                 groups[(task.model, operation)].append(task)
         for (model, operation), batch in groups.items():
             run = {"generate": self._generate, "check": self._check, "embed": self._embed}[operation]
@@ -175,7 +175,7 @@ class Executor:
     def _check(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
         requests, owners = [], []
         for task in batch:
-            claims = task.claims[:1] if task.role == "replica" else task.claims
+            claims = task.claims[:1] if task.role == Role.REPLICA else task.claims
             for claim in claims:
                 requests.append(CheckRequest(task.text(lm), task.params, task.input_digest, _claimed_tokens(claim)))
                 owners.append(task.id)
@@ -188,7 +188,7 @@ class Executor:
             rows = by_task[task.id]
             output = {"checks": [[[c.argmax, c.top2_gap, c.claimed_gap] for c in claim_rows] for claim_rows in rows]}
             digest = None
-            if task.role == "replica":
+            if task.role == Role.REPLICA:
                 claim = task.claims[0]
                 outcome = check_generation(_claimed_tokens(claim), rows[0], self.tie_tolerance).outcome
                 digest = check_digest(bytes.fromhex(claim["digest"]), outcome).hex()
@@ -198,7 +198,7 @@ class Executor:
     def _embed(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
         vectors = embed_batch(lm, [t.text(lm) for t in batch])
         return [Result(t.id, t.job, t.shard, t.role,
-                       None if t.role == "referee" else embedding_digest(lm.digest, t.input_digest, e.vector).hex(),
+                       None if t.role == Role.REFEREE else embedding_digest(lm.digest, t.input_digest, e.vector).hex(),
                        {"vector": e.vector})
                 for t, e in zip(batch, vectors)]
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from marketplace.vocabulary import Role
+
 
 class Base(DeclarativeBase):
     pass
@@ -61,7 +63,7 @@ class Result:
     @property
     def committed_on_chain(self) -> bool:
         """Runs of a shard go into the provider's on-chain root; referee checks and hand-backs do not."""
-        return self.role != "referee" and self.error is None
+        return self.role != Role.REFEREE and self.error is None
 
     def payload(self) -> dict:
         if self.error is not None:

@@ -24,9 +24,9 @@ from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, 
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.digests import embeddings_agree
-from marketplace.kinds import GENERATIVE
 from marketplace.merkle import merkle_root
 from marketplace.verification import CheckOutcome, assignment_verdict, check_digest, check_generation
+from marketplace.vocabulary import GENERATIVE, JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
@@ -58,7 +58,7 @@ class Conductor:
         now = int(self.agg.now())
         async with self.agg.sessions() as session:
             rows = (await session.execute(select(m.Job.address, m.Job.failures).where(
-                m.Job.status.in_(("open", "settling", "failed")), or_(m.Job.retry_at.is_(None), m.Job.retry_at <= now)))).all()
+                m.Job.status.in_((JobStatus.OPEN, JobStatus.SETTLING, JobStatus.FAILED)), or_(m.Job.retry_at.is_(None), m.Job.retry_at <= now)))).all()
         return dict(rows)
 
     async def _isolated(self, job: str, failures: int, work) -> None:
@@ -101,13 +101,13 @@ class Conductor:
         self._work_queued = False
         async with self.agg.sessions() as session:
             shards = (await session.execute(select(m.Shard).where(
-                m.Shard.job.in_(jobs), m.Shard.status.in_(("running", "disputed"))).with_for_update(skip_locked=True)
+                m.Shard.job.in_(jobs), m.Shard.status.in_((ShardStatus.RUNNING, ShardStatus.DISPUTED))).with_for_update(skip_locked=True)
             )).scalars().all()
             open_jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
-                m.Job.address.in_({s.job for s in shards}), m.Job.status.in_(("open", "settling"))))).scalars()}
+                m.Job.address.in_({s.job for s in shards}), m.Job.status.in_((JobStatus.OPEN, JobStatus.SETTLING))))).scalars()}
             live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)
             for task in (await session.execute(select(m.Task).where(
-                    m.Task.job.in_(open_jobs), m.Task.status.not_in(("expired", "declined", "cancelled"))).order_by(m.Task.id))).scalars():
+                    m.Task.job.in_(open_jobs), m.Task.status.not_in((TaskStatus.EXPIRED, TaskStatus.DECLINED, TaskStatus.CANCELLED))).order_by(m.Task.id))).scalars():
                 live[(task.job, task.shard)].append(task)
             for shard in shards:
                 job = open_jobs.get(shard.job)
@@ -130,10 +130,10 @@ class Conductor:
 
     def _decide_embedding(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
         """Primary and (if sampled) a recomputing replica; a referee recomputes when they differ."""
-        if any(t.status != "done" for t in tasks):
+        if any(t.status != TaskStatus.DONE for t in tasks):
             return
-        runs = [t for t in tasks if t.role != "referee" and t.fault is None]
-        referee = next((t for t in tasks if t.role == "referee" and t.fault is None), None)
+        runs = [t for t in tasks if t.role != Role.REFEREE and t.fault is None]
+        referee = next((t for t in tasks if t.role == Role.REFEREE and t.fault is None), None)
         if referee is not None:
             self._judge(job, shard, runs, referee, session)
             return
@@ -144,10 +144,10 @@ class Conductor:
         if len(good) == len(runs) and len({r.digest for r in good}) == 1:
             for run in good:
                 run.fault = False
-            self._verified(session, job, shard, good[0], "replica_agreed" if len(good) > 1 else "unsampled")
+            self._verified(session, job, shard, good[0], Verification.REPLICA_AGREED if len(good) > 1 else Verification.UNSAMPLED)
         elif len(good) == 1 and len(runs) == 2:  # the other run was unusable: no second opinion
             good[0].fault = False
-            self._verified(session, job, shard, good[0], "unchecked")
+            self._verified(session, job, shard, good[0], Verification.UNCHECKED)
         elif len(good) == 2:  # two well-formed, different answers: ask a third provider
             self._ask_referee(session, job, shard, [{"owner": r.provider_owner, "output": r.output} for r in good],
                               {r.provider_owner for r in good})
@@ -156,42 +156,42 @@ class Conductor:
 
     def _decide_generation(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
         """Primary, then (if sampled) a checking replica, then (if they disagree) a referee check."""
-        primary = next((t for t in tasks if t.role == "primary" and t.fault is None), None)
-        replica = next((t for t in tasks if t.role == "replica" and t.fault is None), None)
-        referee = next((t for t in tasks if t.role == "referee" and t.fault is None), None)
-        if primary is None or primary.status != "done":
+        primary = next((t for t in tasks if t.role == Role.PRIMARY and t.fault is None), None)
+        replica = next((t for t in tasks if t.role == Role.REPLICA and t.fault is None), None)
+        referee = next((t for t in tasks if t.role == Role.REFEREE and t.fault is None), None)
+        if primary is None or primary.status != TaskStatus.DONE:
             return
         if not self._honest_output(job, shard, primary):
             primary.fault = True  # a digest without (its) output
             if replica is not None:
-                replica.status = "cancelled"
+                replica.status = TaskStatus.CANCELLED
             self._rerun(session, job, shard, [primary])
             return
         if replica is None:
             primary.fault = False
-            self._verified(session, job, shard, primary, "unsampled")
+            self._verified(session, job, shard, primary, Verification.UNSAMPLED)
             return
         claim = [{"owner": primary.provider_owner, "output": primary.output, "digest": primary.digest}]
-        if replica.status == "waiting":
-            replica.claims, replica.status = claim, "queued"
+        if replica.status == TaskStatus.WAITING:
+            replica.claims, replica.status = claim, TaskStatus.QUEUED
             self._work_queued = True
             return
-        if replica.status != "done":
+        if replica.status != TaskStatus.DONE:
             return
         finding = self._check_outcome(job, primary, replica.output)
         if finding is None or check_digest(bytes.fromhex(primary.digest), finding).hex() != replica.digest:
             replica.fault = True  # no usable check, or not the check it committed to
             primary.fault = False
-            self._verified(session, job, shard, primary, "unchecked")
+            self._verified(session, job, shard, primary, Verification.UNCHECKED)
             return
         if finding is not CheckOutcome.INCONSISTENT:
             primary.fault = replica.fault = False
-            self._verified(session, job, shard, primary, "checked")
+            self._verified(session, job, shard, primary, Verification.CHECKED)
             return
         if referee is None:
             self._ask_referee(session, job, shard, claim, {primary.provider_owner, replica.provider_owner})
             return
-        if referee.status != "done":
+        if referee.status != TaskStatus.DONE:
             return
         verdict = self._check_outcome(job, primary, referee.output)
         if verdict is None:
@@ -206,7 +206,7 @@ class Conductor:
             self._rerun(session, job, shard, [primary, replica])
         else:  # the checker accused an honest primary
             primary.fault, replica.fault = False, True
-            self._verified(session, job, shard, primary, "referee")
+            self._verified(session, job, shard, primary, Verification.REFEREE)
 
     def _check_outcome(self, job: m.Job, primary: m.Task, output) -> CheckOutcome | None:
         try:
@@ -239,7 +239,7 @@ class Conductor:
             run.fault = verdicts.get(run.provider_owner) is CheckOutcome.INCONSISTENT
         good = [r for r in runs if not r.fault]
         if good:
-            self._verified(session, job, shard, good[0], "referee")
+            self._verified(session, job, shard, good[0], Verification.REFEREE)
         else:
             self._rerun(session, job, shard, runs)
 
@@ -247,9 +247,9 @@ class Conductor:
         """A third provider, of none of the `excluded` owners, checks the `claims` on this shard."""
         if self._too_late(job):
             return
-        shard.status = "disputed"
-        session.add(m.Task(job=shard.job, shard=shard.index, role="referee", attempt=attempt, model_digest=job.model_digest,
-                           claims=claims, status="queued", provider_owner=None, excluded_owners=sorted(excluded)))
+        shard.status = ShardStatus.DISPUTED
+        session.add(m.Task(job=shard.job, shard=shard.index, role=Role.REFEREE, attempt=attempt, model_digest=job.model_digest,
+                           claims=claims, status=TaskStatus.QUEUED, provider_owner=None, excluded_owners=sorted(excluded)))
         self._work_queued = True
 
     def _ask_another_referee(self, session, job: m.Job, shard: m.Shard, referee: m.Task) -> None:
@@ -262,9 +262,9 @@ class Conductor:
         return self.agg.now() > job.deadline
 
     def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
-        shard.status, shard.digest, shard.output, shard.verification = "verified", run.digest, run.output, how
+        shard.status, shard.digest, shard.output, shard.verification = ShardStatus.VERIFIED, run.digest, run.output, how
         shard.decided_at = int(self.agg.now())
-        if how not in ("replica_agreed", "checked", "referee"):
+        if how not in (Verification.REPLICA_AGREED, Verification.CHECKED, Verification.REFEREE):
             return  # only results a second party confirmed are served to other clients
         key = cache_key(job.model_digest, shard.input_digest, job.params or None)
         self._to_cache[key] = m.CachedResult(key=key, digest=run.digest, output=run.output, created_at=int(self.agg.now()))
@@ -272,10 +272,10 @@ class Conductor:
     def _rerun(self, session, job: m.Job, shard: m.Shard, runs: list[m.Task]) -> None:
         if self._too_late(job):
             return
-        shard.status = "running"
+        shard.status = ShardStatus.RUNNING
         attempt = max(r.attempt for r in runs) + 1 if runs else 1
-        session.add(m.Task(job=shard.job, shard=shard.index, role="primary", attempt=attempt, model_digest=job.model_digest,
-                           excluded_owners=sorted({r.provider_owner for r in runs}), status="queued", provider_owner=None))
+        session.add(m.Task(job=shard.job, shard=shard.index, role=Role.PRIMARY, attempt=attempt, model_digest=job.model_digest,
+                           excluded_owners=sorted({r.provider_owner for r in runs}), status=TaskStatus.QUEUED, provider_owner=None))
         self._work_queued = True
 
     # settling and closing
@@ -289,9 +289,9 @@ class Conductor:
             if not (expired or gone):
                 return False
             open_tasks = (await session.execute(select(m.Task).where(
-                m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).scalars().all()
+                m.Task.job == address, m.Task.status.in_((TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED))))).scalars().all()
             for task in open_tasks:
-                task.status = "cancelled"
+                task.status = TaskStatus.CANCELLED
             if gone:
                 job.status = await self._status_when_gone(session, address)
             await session.commit()
@@ -302,8 +302,8 @@ class Conductor:
         """A job whose account is gone: closed once done (by another aggregator, or anyone), or cancelled (or closed
         early) by its client with shards it never got."""
         undecided = (await session.execute(select(m.Shard.index).where(
-            m.Shard.job == address, m.Shard.status.not_in(("verified", "cached"))))).first()
-        return "cancelled" if undecided is not None else "closed"
+            m.Shard.job == address, m.Shard.status.not_in((ShardStatus.VERIFIED, ShardStatus.CACHED))))).first()
+        return JobStatus.CANCELLED if undecided is not None else JobStatus.CLOSED
 
     async def serve_cached(self, address: str, job_key: Pubkey) -> None:
         """Cached shards are paid at the market's cache fee; the chain is read first, so never twice. Not past the
@@ -312,7 +312,7 @@ class Conductor:
             if self._too_late(await session.get(m.Job, address)):
                 return
             cached = set((await session.execute(select(m.Shard.index).where(
-                m.Shard.job == address, m.Shard.status == "cached"))).scalars())
+                m.Shard.job == address, m.Shard.status == ShardStatus.CACHED))).scalars())
         if not cached:
             return
         account = await self.agg.chain.fetch(JobAccount, job_key)
@@ -335,15 +335,15 @@ class Conductor:
         past_deadline = self._too_late(job)
         # What a referee that judged a shard committed: the other half of a slash's evidence.
         referee_digests = {t.shard: bytes.fromhex(t.digest) for t in tasks
-                           if t.role == "referee" and t.status == "done" and t.fault is False and t.digest is not None}
-        tasks = [t for t in tasks if t.role != "referee"]
+                           if t.role == Role.REFEREE and t.status == TaskStatus.DONE and t.fault is False and t.digest is not None}
+        tasks = [t for t in tasks if t.role != Role.REFEREE]
         by_owner: dict[str, list[m.Task]] = defaultdict(list)
         for task in tasks:
             if task.provider_owner:
                 by_owner[task.provider_owner].append(task)
         async with self.agg.sessions() as session:
             recorded = {row.provider_owner: set(row.accepted) for row in (await session.execute(
-                select(m.Settlement).where(m.Settlement.job == address, m.Settlement.status == "confirmed"))).scalars()}
+                select(m.Settlement).where(m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).scalars()}
         settlements: list[Settlement] = []
         for owner, owned in sorted(by_owner.items()):
             if not past_deadline and all(t.shard in recorded.get(owner, ()) or _in_flight(t) for t in owned):
@@ -359,7 +359,7 @@ class Conductor:
             undecided = {t.shard for t in owned if t.shard in assignment.pending_shards and _in_flight(t)}
             if undecided and not past_deadline:
                 continue  # some of its shards are still running or being verified
-            runs = {t.shard: t for t in owned if t.status == "done"}
+            runs = {t.shard: t for t in owned if t.status == TaskStatus.DONE}
             committed = {s: bytes.fromhex(runs[s].digest) for s in pending if s in runs}  # hex checked at intake
             if len(committed) != len(pending) or assignment.results_root != merkle_root([committed[s] for s in pending]):
                 committed = None  # its root is not the digests it posted: nothing proves what it committed
@@ -404,9 +404,9 @@ class Conductor:
     async def _open_work(session, address: str) -> tuple[bool, bool]:
         """Whether some shard of the job is still undecided, and whether some task handed out is still open."""
         undecided = (await session.execute(select(m.Shard.index).where(
-            m.Shard.job == address, m.Shard.status.not_in(("verified", "cached", "failed"))))).first()
+            m.Shard.job == address, m.Shard.status.not_in((ShardStatus.VERIFIED, ShardStatus.CACHED, ShardStatus.FAILED))))).first()
         open_task = (await session.execute(select(m.Task.id).where(
-            m.Task.job == address, m.Task.status.in_(("waiting", "queued", "claimed"))))).first()
+            m.Task.job == address, m.Task.status.in_((TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED))))).first()
         return undecided is not None, open_task is not None
 
     async def _record(self, address: str, chunk: list[Settlement]) -> None:
@@ -415,25 +415,25 @@ class Conductor:
                 row = await session.get(m.Settlement, (address, str(s.provider_owner)))
                 if row is None:
                     session.add(m.Settlement(job=address, provider_owner=str(s.provider_owner), verdict=int(s.verdict),
-                                             accepted=sorted(s.accepted), status="confirmed"))
+                                             accepted=sorted(s.accepted), status=SettlementStatus.CONFIRMED))
                 else:  # a later round: what it was paid for accumulates
-                    row.verdict, row.accepted, row.status = int(s.verdict), sorted(set(row.accepted) | s.accepted), "confirmed"
+                    row.verdict, row.accepted, row.status = int(s.verdict), sorted(set(row.accepted) | s.accepted), SettlementStatus.CONFIRMED
                 provider = await session.get(m.Provider, str(s.provider_owner))
                 if s.verdict == Verdict.SLASH and provider is not None:  # a stranger may never have registered here
                     provider.faults += 1
             job = await session.get(m.Job, address)
-            job.status = "settling"
+            job.status = JobStatus.SETTLING
             await session.commit()
 
     async def _close_if_done(self, address: str, job_key: Pubkey) -> None:
         async with self.agg.sessions() as session:
             undecided, open_tasks = await self._open_work(session, address)
             failed = (await session.execute(select(m.Shard.index).where(
-                m.Shard.job == address, m.Shard.status == "failed"))).first() is not None
+                m.Shard.job == address, m.Shard.status == ShardStatus.FAILED))).first() is not None
             settled = {r.provider_owner: set(r.accepted) for r in (await session.execute(
                 select(m.Settlement).where(m.Settlement.job == address))).scalars()}
             good_work = (await session.execute(select(m.Task).where(
-                m.Task.job == address, m.Task.role != "referee", m.Task.fault.is_(False)))).scalars().all()
+                m.Task.job == address, m.Task.role != Role.REFEREE, m.Task.fault.is_(False)))).scalars().all()
         past_deadline = self.agg.now() > await self._deadline(address)
         if (undecided and not past_deadline) or open_tasks:
             return
@@ -454,7 +454,7 @@ class Conductor:
             return  # closed on a later pass
         if len(account.paid_shards) < account.shard_count and account.deadline >= self.agg.now():
             if failed:  # nothing more will be run: its client may close it now and take the rest back
-                await self._mark(address, "failed")
+                await self._mark(address, JobStatus.FAILED)
             return
         sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
         await self._mark_closed(address, str(sent.signature))
@@ -493,10 +493,10 @@ class Conductor:
     async def _mark_closed(self, address: str, signature: str | None) -> None:
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
-            job.status, job.close_signature = "closed", signature
+            job.status, job.close_signature = JobStatus.CLOSED, signature
             await session.commit()
 
 
 def _in_flight(task: m.Task) -> bool:
     """Still running, or returned and not yet verified."""
-    return task.status in ("waiting", "queued", "claimed") or (task.status == "done" and task.fault is None)
+    return task.status in (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED) or (task.status == TaskStatus.DONE and task.fault is None)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from marketplace.aggregator import models as m
 from marketplace.chain import ProviderAccount
+from marketplace.vocabulary import ShardStatus
 
 RECENT_JOBS = 20
 THROUGHPUT_WINDOW = 60  # seconds over which shards per second are averaged
@@ -32,7 +33,7 @@ async def snapshot(service) -> dict:
         jobs = (await session.execute(select(m.Job).order_by(m.Job.created_at.desc()).limit(RECENT_JOBS))).scalars().all()
         progress = dict((await session.execute(
             select(m.Shard.job, func.count()).where(m.Shard.job.in_([j.address for j in jobs]),
-                                                    m.Shard.status.in_(("verified", "cached"))).group_by(m.Shard.job))).all())
+                                                    m.Shard.status.in_((ShardStatus.VERIFIED, ShardStatus.CACHED))).group_by(m.Shard.job))).all())
         providers = (await session.execute(select(m.Provider).order_by(m.Provider.registered_at))).scalars().all()
         verification = Counter(dict((await session.execute(
             select(m.Shard.verification, func.count()).where(m.Shard.verification.is_not(None))

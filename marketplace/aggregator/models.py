@@ -37,7 +37,7 @@ class Job(Base):
     address: Mapped[str] = mapped_column(String(44), primary_key=True)
     client: Mapped[str] = mapped_column(String(44), index=True)
     chain_job_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(16))  # generate | embed
+    kind: Mapped[str] = mapped_column(String(16))  # vocabulary.Kind
     model_digest: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     shard_count: Mapped[int] = mapped_column(Integer)
@@ -45,7 +45,7 @@ class Job(Base):
     sampling_rate_bps: Mapped[int] = mapped_column(Integer)
     deadline: Mapped[int] = mapped_column(BigInteger)
     seed_commitment: Mapped[str] = mapped_column(ForeignKey("quotes.seed_commitment"), unique=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # open | settling | failed | closed | cancelled
+    status: Mapped[str] = mapped_column(String(16), index=True)  # vocabulary.JobStatus
     created_at: Mapped[int] = mapped_column(BigInteger)
     cache_hits: Mapped[int] = mapped_column(Integer, default=0)
     close_signature: Mapped[str | None] = mapped_column(String(88))
@@ -61,10 +61,10 @@ class Shard(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True)
     input: Mapped[Any] = mapped_column(JSON)
     input_digest: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # running | disputed | verified | cached | failed (no provider can run it)
+    status: Mapped[str] = mapped_column(String(16))  # vocabulary.ShardStatus
     digest: Mapped[str | None] = mapped_column(String(64))
     output: Mapped[Any | None] = mapped_column(JSON)
-    verification: Mapped[str | None] = mapped_column(String(32))  # unsampled | checked | replica_agreed | referee | cache
+    verification: Mapped[str | None] = mapped_column(String(32))  # vocabulary.Verification
     decided_at: Mapped[int | None] = mapped_column(BigInteger)  # unix seconds it was verified or served from cache
 
 
@@ -79,12 +79,12 @@ class Task(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(ForeignKey("jobs.address"), index=True)
     shard: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(String(16))  # primary | replica | referee
+    role: Mapped[str] = mapped_column(String(16))  # vocabulary.Role
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     model_digest: Mapped[str] = mapped_column(String(64))
     excluded_owners: Mapped[list[str]] = mapped_column(JSON, default=list)  # owners that may not take it
     claims: Mapped[Any | None] = mapped_column(JSON)  # for a referee: the outputs to check
-    status: Mapped[str] = mapped_column(String(16))  # queued | waiting | claimed | done | expired | declined | cancelled
+    status: Mapped[str] = mapped_column(String(16))  # vocabulary.TaskStatus
     provider_owner: Mapped[str | None] = mapped_column(String(44), index=True)
     claimed_at: Mapped[int | None] = mapped_column(BigInteger)
     claim_deadline: Mapped[int | None] = mapped_column(BigInteger)
@@ -138,5 +138,5 @@ class Settlement(Base):
     provider_owner: Mapped[str] = mapped_column(String(44), primary_key=True)
     verdict: Mapped[int] = mapped_column(Integer)
     accepted: Mapped[list[int]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))  # planned | confirmed
+    status: Mapped[str] = mapped_column(String(16))  # vocabulary.SettlementStatus: written once the transaction confirmed
     signature: Mapped[str | None] = mapped_column(String(88))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from marketplace.vocabulary import KINDS
+
 SIGNED = {"$ref": "#/components/schemas/SignedMessage"}
 ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -37,7 +39,7 @@ def openapi_document() -> dict:
                 "type": "object", "required": ["model_digest", "shard_count"], "properties": {
                     "model_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "shard_count": {"type": "integer", "minimum": 1, "maximum": 256},
-                    "kind": {"enum": ["generate", "chat", "embed"]}}, "additionalProperties": False})},
+                    "kind": {"enum": list(KINDS)}}, "additionalProperties": False})},
             "/v1/jobs": {"post": _op("Submit a job already created on chain, with its shard inputs (signed, kind `job`)", SIGNED, "201")},
             "/v1/jobs/{job}": {"parameters": [JOB], "get": {**_op("Status, verified outputs and the verification report; with `revision` (from "
                                              "a report) and `wait` (seconds), a long poll that answers once the job moved on"),

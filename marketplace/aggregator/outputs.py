@@ -7,8 +7,8 @@ from typing import Any
 
 from marketplace.aggregator.errors import BadRequest
 from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
-from marketplace.kinds import GENERATIVE
 from marketplace.verification import TokenCheck
+from marketplace.vocabulary import GENERATIVE, Kind
 
 ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 64
@@ -19,7 +19,7 @@ TOKEN_ID_LIMIT = 2**32
 
 
 def parse_params(kind: str, params: Any) -> DecodingParams | None:
-    if kind == "embed":
+    if kind == Kind.EMBED:
         if params not in (None, {}):
             raise BadRequest("embedding jobs take no decoding parameters")
         return None
@@ -40,9 +40,9 @@ def parse_params(kind: str, params: Any) -> DecodingParams | None:
 
 
 def parse_input(kind: str, shard_input: Any) -> dict:
-    if kind == "chat":
+    if kind == Kind.CHAT:
         return parse_messages(shard_input)
-    field = "prompt" if kind == "generate" else "text"
+    field = "prompt" if kind == Kind.GENERATE else "text"
     if not isinstance(shard_input, dict) or set(shard_input) != {field} or not isinstance(shard_input[field], str):
         raise BadRequest(f"each {kind} input is {{\"{field}\": string}}")
     if not 0 < len(shard_input[field]) <= MAX_INPUT_CHARS:

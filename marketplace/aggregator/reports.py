@@ -12,9 +12,10 @@ from sqlalchemy.orm import load_only
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import NotFound
 from marketplace.chain.accounts import Verdict
+from marketplace.vocabulary import JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus
 
 
-DECIDED = ("verified", "cached")
+DECIDED = (ShardStatus.VERIFIED, ShardStatus.CACHED)
 
 
 def _revision(status: str, decided: int, settlements: list[tuple[str, int, list[int]]]) -> str:
@@ -33,7 +34,7 @@ async def job_revision(sessions, address: str) -> str:
             m.Shard.job == address, m.Shard.status.in_(DECIDED)))).scalar_one()
         settled = [tuple(row) for row in (await session.execute(
             select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
-                m.Settlement.job == address, m.Settlement.status == "confirmed"))).all()]
+                m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
     return _revision(status, decided, settled)
 
 
@@ -48,14 +49,14 @@ async def job_report(sessions, address: str, private: bool) -> dict:
         shards = (await session.execute(select(m.Shard).where(m.Shard.job == address).order_by(m.Shard.index))).scalars().all()
         tasks = (await session.execute(select(m.Task).where(m.Task.job == address).order_by(m.Task.id).options(
             load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner)))).scalars().all()
-        disputed = {t.shard for t in tasks if t.role == "referee"}
+        disputed = {t.shard for t in tasks if t.role == Role.REFEREE}
         # Run outputs are published for disputed shards only: read them for those alone (reports are long-polled).
         audited = dict((await session.execute(select(m.Task.id, m.Task.output).where(
             m.Task.job == address, m.Task.shard.in_(disputed)))).all()) if disputed else {}
         settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == address))).scalars().all()
         quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
     # The seed is told once nothing more can be submitted (the job is over or past its deadline), as on chain.
-    revealed = job.status in ("closed", "cancelled", "failed") or time.time() > job.deadline
+    revealed = job.status in (JobStatus.CLOSED, JobStatus.CANCELLED, JobStatus.FAILED) or time.time() > job.deadline
     runs = defaultdict(list)
     for task in tasks:
         runs[task.shard].append(task)
@@ -64,17 +65,17 @@ async def job_report(sessions, address: str, private: bool) -> dict:
         "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
         "revision": _revision(job.status, sum(s.status in DECIDED for s in shards),
-                              [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == "confirmed"]),
+                              [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == SettlementStatus.CONFIRMED]),
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
              "output": s.output if s.status in DECIDED and (private or s.index in disputed) else None,
-             "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != "referee" and t.fault is False}),
+             "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != Role.REFEREE and t.fault is False}),
              "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault,
                        **({"output": audited[t.id]} if s.index in disputed else {})} for t in runs[s.index]],
              **({"input": s.input} if s.index in disputed else {})}
             for s in shards
         ],
-        "faults": [{"shard": t.shard, "role": t.role, "provider": t.provider_owner, "reason": "expired" if t.status == "expired" else "wrong_output"}
+        "faults": [{"shard": t.shard, "role": t.role, "provider": t.provider_owner, "reason": "expired" if t.status == TaskStatus.EXPIRED else "wrong_output"}
                    for t in tasks if t.fault],
         "settlements": [{"provider": s.provider_owner, "verdict": Verdict(s.verdict).name.lower(), "accepted": s.accepted}
                         for s in settlements],

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from marketplace.verification import is_sampled
+from marketplace.vocabulary import Role
 
 
 
@@ -64,7 +65,7 @@ def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candida
     placements, primaries = [], {}
     for shard in range(shard_count):
         primaries[shard] = pick(set())
-        placements.append(Placement(shard, "primary", primaries[shard]))
+        placements.append(Placement(shard, Role.PRIMARY, primaries[shard]))
     for shard in sampled:
-        placements.append(Placement(shard, "replica", pick({primaries[shard]})))
+        placements.append(Placement(shard, Role.REPLICA, pick({primaries[shard]})))
     return placements

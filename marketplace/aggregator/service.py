@@ -16,7 +16,7 @@ from typing import Any
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -32,11 +32,11 @@ from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, Provid
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.economics import execution_budget, job_escrow
-from marketplace.kinds import GENERATIVE, KINDS
 from marketplace.merkle import merkle_root
 from marketplace.errors import MessageReplayed
 from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_authorization
 from marketplace.verification import seed_commitment
+from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification
 
 MAX_CLAIM = 64  # tasks handed out per work request
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
@@ -99,7 +99,7 @@ class Aggregator:
             raise BadRequest("a quote request is {model_digest, shard_count, kind}")
         if unknown := set(body) - {"model_digest", "shard_count", "kind"}:
             raise BadRequest(f"unknown fields in a quote request: {sorted(unknown)}")
-        model, count, kind = body.get("model_digest"), body.get("shard_count"), body.get("kind", "generate")
+        model, count, kind = body.get("model_digest"), body.get("shard_count"), body.get("kind", Kind.GENERATE)
         if not isinstance(model, str) or len(model) != 64 or not all(c in "0123456789abcdef" for c in model):
             raise BadRequest("model_digest must be 64 lowercase hex characters")
         if not isinstance(count, int) or not 1 <= count <= self.config.max_shards:
@@ -181,8 +181,8 @@ class Aggregator:
                 address=job_text, client=str(job.client), chain_job_id=job.job_id, kind=kind,
                 model_digest=job.model_digest.hex(), params=body.get("params") or {}, shard_count=job.shard_count,
                 price_per_shard=job.price_per_shard, sampling_rate_bps=job.sampling_rate_bps, deadline=job.deadline,
-                seed_commitment=quote.seed_commitment, status="open", created_at=int(self.now()),
-                cache_hits=sum(1 for s in plan["shards"] if s.status == "cached"),
+                seed_commitment=quote.seed_commitment, status=JobStatus.OPEN, created_at=int(self.now()),
+                cache_hits=sum(1 for s in plan["shards"] if s.status == ShardStatus.CACHED),
             ))
             await session.flush()
             session.add_all(plan["shards"])
@@ -203,8 +203,8 @@ class Aggregator:
             digest = input_digest(item).hex()
             cached = await session.get(m.CachedResult, cache_key(model, digest, params))
             shards.append(m.Shard(job=job_text, index=index, input=item, input_digest=digest,
-                                  status="cached" if cached else "running", digest=cached.digest if cached else None,
-                                  output=cached.output if cached else None, verification="cache" if cached else None,
+                                  status=ShardStatus.CACHED if cached else ShardStatus.RUNNING, digest=cached.digest if cached else None,
+                                  output=cached.output if cached else None, verification=Verification.CACHE if cached else None,
                                   decided_at=int(self.now()) if cached else None))
             if not cached:
                 fresh.append(index)
@@ -220,9 +220,9 @@ class Aggregator:
             for p in placements:
                 # A generation replica checks the primary's tokens (one teacher-forced pass),
                 # so it waits for them; an embedding replica recomputes and can start now.
-                waits = p.role == "replica" and kind in GENERATIVE
+                waits = p.role == Role.REPLICA and kind in GENERATIVE
                 tasks.append(m.Task(job=job_text, shard=fresh[p.shard], role=p.role, attempt=0, model_digest=model,
-                                    excluded_owners=[], status="waiting" if waits else "queued", provider_owner=p.owner))
+                                    excluded_owners=[], status=TaskStatus.WAITING if waits else TaskStatus.QUEUED, provider_owner=p.owner))
         return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
 
     async def _candidates(self, session, model: str) -> list[Candidate]:
@@ -306,7 +306,7 @@ class Aggregator:
         async with self.sessions() as session:
             gone = select(m.Provider.owner).where(or_(
                 m.Provider.left_at.is_not(None), m.Provider.last_seen < now - self.config.provider_timeout))
-            tasks = (await session.execute(select(m.Task).where(m.Task.provider_owner.in_(gone), m.Task.status == "queued")
+            tasks = (await session.execute(select(m.Task).where(m.Task.provider_owner.in_(gone), m.Task.status == TaskStatus.QUEUED)
                                            .with_for_update(skip_locked=True))).scalars().all()
             for task in tasks:
                 # Unplaced, it may go to anyone with the model but the owners of the shard's other runs.
@@ -327,28 +327,28 @@ class Aggregator:
         async with self.sessions() as session:
             live = [p for p in (await session.execute(select(m.Provider))).scalars() if self.is_live(p)]
             waiting = (await session.execute(select(m.Task).where(
-                m.Task.status == "queued", m.Task.provider_owner.is_(None), m.Task.role != "referee"))).scalars().all()
+                m.Task.status == TaskStatus.QUEUED, m.Task.provider_owner.is_(None), m.Task.role != Role.REFEREE))).scalars().all()
             changed = 0
             for task in waiting:
                 if self._eligible(live, task.model_digest, task.excluded_owners or []):
                     continue
-                if task.role == "primary":
+                if task.role == Role.PRIMARY:
                     runs = (await session.execute(select(m.Task).where(
                         m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id))).scalars().all()
-                    checking = [r for r in runs if r.role == "replica" and r.status in ("waiting", "queued", "claimed")]
+                    checking = [r for r in runs if r.role == Role.REPLICA and r.status in (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED)]
                     # Declined, late or wrong; and whoever already checked it (a shard's runs need two owners).
-                    refused = {r.provider_owner for r in runs if r.role == "primary" or r.status == "done"}
+                    refused = {r.provider_owner for r in runs if r.role == Role.PRIMARY or r.status == TaskStatus.DONE}
                     if self._eligible(live, task.model_digest, refused):
                         for replica in checking:
-                            replica.status = "cancelled"
+                            replica.status = TaskStatus.CANCELLED
                         task.excluded_owners = sorted(refused)
                         changed += 1
                         continue
-                    if not any(r.status == "declined" for r in runs):
+                    if not any(r.status == TaskStatus.DECLINED for r in runs):
                         continue  # its runs failed or went silent: a provider may yet come back for it
                     shard = await session.get(m.Shard, (task.job, task.shard))
-                    shard.status = "failed"
-                task.status = "cancelled"
+                    shard.status = ShardStatus.FAILED
+                task.status = TaskStatus.CANCELLED
                 changed += 1
             try:
                 await session.commit()
@@ -433,8 +433,8 @@ class Aggregator:
             query = (
                 select(m.Task)
                 .where(m.Task.model_digest.in_(provider.models), or_(
-                    (m.Task.provider_owner == owner) & m.Task.status.in_(("queued", "claimed")),
-                    m.Task.provider_owner.is_(None) & (m.Task.status == "queued")))
+                    (m.Task.provider_owner == owner) & m.Task.status.in_((TaskStatus.QUEUED, TaskStatus.CLAIMED)),
+                    m.Task.provider_owner.is_(None) & (m.Task.status == TaskStatus.QUEUED)))
                 .order_by(m.Task.provider_owner.is_(None), m.Task.id)
                 .limit(limit * 4)
                 .with_for_update(skip_locked=True)
@@ -442,8 +442,8 @@ class Aggregator:
             tasks = [t for t in (await session.execute(query)).scalars() if owner not in (t.excluded_owners or [])][:limit]
             payloads = []
             for task in tasks:
-                if task.status == "queued":
-                    task.status, task.provider_owner = "claimed", owner
+                if task.status == TaskStatus.QUEUED:
+                    task.status, task.provider_owner = TaskStatus.CLAIMED, owner
                     task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout
                 job = await session.get(m.Job, task.job)
                 shard = await session.get(m.Shard, (task.job, task.shard))
@@ -485,34 +485,34 @@ class Aggregator:
                     raise NotFound(f"task {item['task']} is not part of job {job}", "task_not_found")
                 if task.provider_owner != owner:
                     raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
-                if task.status == "done" and task.role != "referee" and task.digest == item.get("digest"):
+                if task.status == TaskStatus.DONE and task.role != Role.REFEREE and task.digest == item.get("digest"):
                     accepted.append(task.id)  # a retry of results already taken: idempotent
                     continue
-                if task.status == "declined" and item.get("error") is not None:
+                if task.status == TaskStatus.DECLINED and item.get("error") is not None:
                     accepted.append(task.id)  # a retry of a decline: idempotent
                     continue
-                if task.status != "claimed":
+                if task.status != TaskStatus.CLAIMED:
                     raise Conflict(f"task {task.id} is {task.status}: it can no longer take results", "task_closed")
                 if item.get("error") is not None:
                     # The provider cannot run it (model, limits, shutting down): someone else will.
                     error = item["error"]
                     if not isinstance(error, dict) or not isinstance(error.get("code"), str):
                         raise BadRequest("error must be {code, message}")
-                    await self._hand_on(session, task, "declined")
+                    await self._hand_on(session, task, TaskStatus.DECLINED)
                     declined.append(task.id)
                     continue
                 # Everything is checked here, once: what is stored, the conductor can rely on. Whether an
                 # output is what its digest says is decided with the shard (conductor.py).
                 output = item.get("output")
-                if task.role != "referee":
+                if task.role != Role.REFEREE:
                     task.digest = parse_digest(item.get("digest"))
-                checks_tokens = job_row.kind in GENERATIVE and task.role != "primary"
-                if checks_tokens and (output is not None or task.role == "referee"):
-                    parse_checks(output, 1 if task.role == "replica" else len(task.claims or []))
-                elif output is not None or task.role == "referee":
+                checks_tokens = job_row.kind in GENERATIVE and task.role != Role.PRIMARY
+                if checks_tokens and (output is not None or task.role == Role.REFEREE):
+                    parse_checks(output, 1 if task.role == Role.REPLICA else len(task.claims or []))
+                elif output is not None or task.role == Role.REFEREE:
                     result_digest(job_row.kind, model, shards[task.shard].input, params, output)
                 task.output = item.get("output")
-                task.status = "done"
+                task.status = TaskStatus.DONE
                 provider.tasks_done += 1
                 provider.busy_seconds += max(now - (task.claimed_at or now), 0)
                 accepted.append(task.id)
@@ -534,10 +534,10 @@ class Aggregator:
 
     async def _hand_on(self, session, task: m.Task, status: str) -> None:
         """Closes `task` as expired (a fault) or declined (not one) and queues it for another provider."""
-        task.status, task.fault = status, (True if status == "expired" else None)  # a decline is no fault, nor work
+        task.status, task.fault = status, (True if status == TaskStatus.EXPIRED else None)  # a decline is no fault, nor work
         others = await self._other_owners(session, task)
         session.add(m.Task(job=task.job, shard=task.shard, role=task.role, attempt=task.attempt + 1,
-                           model_digest=task.model_digest, claims=task.claims, status="queued",
+                           model_digest=task.model_digest, claims=task.claims, status=TaskStatus.QUEUED,
                            excluded_owners=sorted(set(task.excluded_owners or []) | {task.provider_owner} | set(others)),
                            provider_owner=None))
 
@@ -546,12 +546,12 @@ class Aggregator:
         now = int(self.now())
         async with self.sessions() as session:
             late = (await session.execute(
-                select(m.Task).where(m.Task.status == "claimed", m.Task.claim_deadline < now).with_for_update(skip_locked=True)
+                select(m.Task).where(m.Task.status == TaskStatus.CLAIMED, m.Task.claim_deadline < now).with_for_update(skip_locked=True)
             )).scalars().all()
             for task in late:
                 await session.execute(update(m.Provider).where(m.Provider.owner == task.provider_owner)
                                       .values(timeouts=m.Provider.timeouts + 1))
-                await self._hand_on(session, task, "expired")
+                await self._hand_on(session, task, TaskStatus.EXPIRED)
             try:
                 await session.commit()
             except StaleDataError:  # results arrived meanwhile: nothing was late after all

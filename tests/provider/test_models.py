@@ -43,7 +43,6 @@ def test_directories_that_are_not_models_are_refused_clearly(tmp_path, gpt2_dir)
 
 def test_the_node_refuses_to_start_with_a_model_it_cannot_load(tmp_path):
     import subprocess
-    import sys
 
     from marketplace.keys import write_keypair
 

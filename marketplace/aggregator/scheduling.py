@@ -9,7 +9,6 @@ from marketplace.verification import is_sampled
 from marketplace.vocabulary import Role
 
 
-
 @dataclass(frozen=True)
 class Candidate:
     owner: str
@@ -22,8 +21,9 @@ class Candidate:
 @dataclass(frozen=True)
 class Placement:
     shard: int
-    role: str  # primary | replica
-    owner: str
+    role: Role
+    owner: str | None  # None: a replica no other owner can take now, left for one that comes (or dropped)
+    excluded: tuple[str, ...] = ()  # owners that may not take it: its primary's
 
 
 def sampled_shards(seed: bytes, job: str, shard_count: int, rate_bps: int, budget: int) -> list[int]:
@@ -40,8 +40,9 @@ def _weight(c: Candidate) -> float:
 
 
 def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candidate], collateral_per_shard: int) -> list[Placement]:
-    """Spreads primaries by expected throughput and puts each replica on another owner.
-    Raises ValueError when no provider can take the work (or no second owner a replica)."""
+    """Spreads primaries by expected throughput and puts each replica on another owner. A replica no other owner
+    can take is left unplaced, as the service treats one whose owner left: placed when a second owner comes, or
+    dropped (its shard unchecked) while none is live. Raises ValueError when no provider can take the primaries."""
     eligible = [c for c in candidates if c.free_stake >= collateral_per_shard and c.capacity > 0]
     if not eligible:
         raise ValueError("no provider with the model and enough free stake")
@@ -53,10 +54,10 @@ def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candida
     typical = known[len(known) // 2] if known else 0.0
     weights = {c.owner: _weight(c if c.seconds_per_task > 0 else replace(c, seconds_per_task=typical)) for c in eligible}
 
-    def pick(exclude: set[str]) -> str:
+    def pick(exclude: set[str]) -> str | None:
         options = [o for o in load if o not in exclude and stake_left[o] >= collateral_per_shard]
         if not options:
-            raise ValueError("not enough providers with free stake for this job")
+            return None
         owner = min(options, key=lambda o: ((load[o] + 1) / weights[o], o))
         load[owner] += 1
         stake_left[owner] -= collateral_per_shard
@@ -65,7 +66,9 @@ def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candida
     placements, primaries = [], {}
     for shard in range(shard_count):
         primaries[shard] = pick(set())
+        if primaries[shard] is None:
+            raise ValueError("not enough providers with free stake for this job")
         placements.append(Placement(shard, Role.PRIMARY, primaries[shard]))
     for shard in sampled:
-        placements.append(Placement(shard, Role.REPLICA, pick({primaries[shard]})))
+        placements.append(Placement(shard, Role.REPLICA, pick({primaries[shard]}), (primaries[shard],)))
     return placements

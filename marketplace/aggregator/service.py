@@ -222,7 +222,8 @@ class Aggregator:
                 # so it waits for them; an embedding replica recomputes and can start now.
                 waits = p.role == Role.REPLICA and kind in GENERATIVE
                 tasks.append(m.Task(job=job_text, shard=fresh[p.shard], role=p.role, attempt=0, model_digest=model,
-                                    excluded_owners=[], status=TaskStatus.WAITING if waits else TaskStatus.QUEUED, provider_owner=p.owner))
+                                    excluded_owners=list(p.excluded), provider_owner=p.owner,
+                                    status=TaskStatus.WAITING if waits else TaskStatus.QUEUED))
         return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
 
     async def _candidates(self, session, model: str) -> list[Candidate]:

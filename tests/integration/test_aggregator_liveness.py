@@ -127,6 +127,18 @@ async def test_a_hundred_concurrent_agents_all_create_their_jobs(tmp_path):
         assert all(a is not None for a in accounts)
 
 
+async def test_a_market_of_one_owner_takes_sampled_jobs_and_runs_them_unchecked(tmp_path):
+    """Every shard is drawn for a check, but no second owner exists to check it: the job is taken (not refused after
+    its client paid the escrow), each shard runs once, and the report says none was checked."""
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, providers_running(market, ["honest"]):
+        inputs = prompt_inputs(3)
+        job = await market.submit_job(await funded_client(market), inputs, {"max_new_tokens": 2})
+        report = await market.wait_for(job, timeout=30)
+        assert all(s["output"]["token_ids"] == expected_tokens(i["prompt"], 2) for s, i in zip(report["shards"], inputs))
+        assert {s["verification"] for s in report["shards"]} == {"unsampled"}
+        assert [s["verdict"] for s in report["settlements"]] == ["pay"]
+
+
 async def test_a_shard_declined_by_one_of_two_providers_runs_on_the_other_unchecked(tmp_path):
     """With every shard sampled and one of two providers unable to run any, nothing fails: the other provider runs
     each shard once (its own replica dropped, as no second owner can check it)."""

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
+from marketplace.aggregator.scheduling import Candidate, Placement, place, sampled_shards
 from marketplace.economics import execution_budget
+from marketplace.vocabulary import Role
 
 
 def test_budget_matches_the_program():
@@ -40,8 +41,9 @@ def test_slow_or_timing_out_providers_get_less():
 def test_stake_limits_and_errors():
     with pytest.raises(ValueError, match="no provider"):
         place(1, [], [Candidate("poor", 4, 10, 0.0)], 1_000)
-    with pytest.raises(ValueError):
-        place(1, [0], [Candidate("alone", 4, 10**9, 0.0)], 1)  # a replica needs another owner
+    # A replica needs another owner: with none, it is left for one that comes (or dropped), not the job refused.
+    assert place(1, [0], [Candidate("alone", 4, 10**9, 0.0)], 1) == [
+        Placement(0, Role.PRIMARY, "alone"), Placement(0, Role.REPLICA, None, ("alone",))]
     placements = place(3, [], [Candidate("a", 8, 2_000, 0.0), Candidate("b", 8, 1_000, 0.0)], 1_000)
     assert sorted(p.owner for p in placements) == ["a", "a", "b"]
 

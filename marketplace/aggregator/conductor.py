@@ -16,6 +16,7 @@ from sqlalchemy.orm import load_only
 from sqlalchemy.orm.exc import StaleDataError
 
 from marketplace.aggregator import models as m
+from marketplace.aggregator.db import flush_versioned
 from marketplace.aggregator.errors import BadRequest
 from marketplace.aggregator.outputs import parse_checks, parse_params, result_digest
 from marketplace.aggregator.service import Aggregator, cache_key
@@ -121,6 +122,7 @@ class Conductor:
             for entry in self._to_cache.values():
                 await session.merge(entry)
             try:
+                await flush_versioned(session, m.Task)
                 await session.commit()
             except StaleDataError:  # a task changed under this pass: decide again on the next
                 await session.rollback()

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
+from marketplace.aggregator.db import versioned_update
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_input, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
@@ -467,7 +468,7 @@ class Aggregator:
         owner, now = str(message.signer), int(self.now())
         if not all(isinstance(item, dict) and isinstance(item.get("task"), int) for item in results):
             raise BadRequest("each result is {task, digest, output} or {task, error: {code, message}}")
-        accepted, declined = [], []
+        accepted, declined, done, taken = [], [], [], set()
         async with self.sessions() as session:
             job_row = await session.get(m.Job, job)
             if job_row is None:
@@ -489,6 +490,8 @@ class Aggregator:
                 if task.status == TaskStatus.DONE and task.role != Role.REFEREE and task.digest == item.get("digest"):
                     accepted.append(task.id)  # a retry of results already taken: idempotent
                     continue
+                if task.id in taken:
+                    raise BadRequest(f"task {task.id} appears twice in one message")
                 if task.status == TaskStatus.DECLINED and item.get("error") is not None:
                     accepted.append(task.id)  # a retry of a decline: idempotent
                     continue
@@ -505,22 +508,27 @@ class Aggregator:
                 # Everything is checked here, once: what is stored, the conductor can rely on. Whether an
                 # output is what its digest says is decided with the shard (conductor.py).
                 output = item.get("output")
-                if task.role != Role.REFEREE:
-                    task.digest = parse_digest(item.get("digest"))
+                digest = parse_digest(item.get("digest")) if task.role != Role.REFEREE else task.digest
                 checks_tokens = job_row.kind in GENERATIVE and task.role != Role.PRIMARY
                 if checks_tokens and (output is not None or task.role == Role.REFEREE):
                     parse_checks(output, 1 if task.role == Role.REPLICA else len(task.claims or []))
                 elif output is not None or task.role == Role.REFEREE:
                     result_digest(job_row.kind, model, shards[task.shard].input, params, output)
-                task.output = item.get("output")
-                task.status = TaskStatus.DONE
+                done.append({"id": task.id, "version": task.version, "digest": digest, "output": output})
+                taken.add(task.id)
                 provider.tasks_done += 1
                 provider.busy_seconds += max(now - (task.claimed_at or now), 0)
                 accepted.append(task.id)
+            stale = Conflict("a task changed while its results arrived; ask for work again", "task_closed")
+            if done:  # one statement for the batch, refusing it if a task was expired and handed on meanwhile
+                written = await session.execute(*versioned_update(m.Task.__table__, done, {"status": TaskStatus.DONE}))
+                if written.rowcount != len(done):
+                    await session.rollback()
+                    raise stale
             try:
                 await session.commit()
-            except StaleDataError as exc:  # expired (and handed on) while these results arrived
-                raise Conflict("a task changed while its results arrived; ask for work again", "task_closed") from exc
+            except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile
+                raise stale from exc
         self.activity.fire()
         if declined:
             self.work_available.fire()

@@ -25,6 +25,7 @@ from marketplace.aggregator.service import Aggregator
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import DecodingParams, generation_digest, input_digest
 from marketplace.messages import sign_message
+from marketplace.vocabulary import JobStatus, Kind, Role, ShardStatus, TaskStatus
 from tests.storage.conftest import POSTGRES
 
 JOBS, SHARDS, BATCH = 8, 128, 32
@@ -64,17 +65,17 @@ async def _measure(url: str, schema: str | None, label: str) -> ResultsRate:
             session.add(m.Quote(seed_commitment=commitment, seed="00" * 32, model_digest=MODEL, shard_count=SHARDS,
                                 price_per_shard=1, expires_at=now + 600, job=job))
             await session.flush()
-            session.add(m.Job(address=job, client=owner, chain_job_id=j, kind="generate", model_digest=MODEL, params=PARAMS,
+            session.add(m.Job(address=job, client=owner, chain_job_id=j, kind=Kind.GENERATE, model_digest=MODEL, params=PARAMS,
                               shard_count=SHARDS, price_per_shard=1, sampling_rate_bps=0, deadline=now + 600,
-                              seed_commitment=commitment, status="open", created_at=now, cache_hits=0))
+                              seed_commitment=commitment, status=JobStatus.OPEN, created_at=now, cache_hits=0))
             await session.flush()
             for s in range(SHARDS):
                 shard_input = {"prompt": f"job {j} shard {s}"}
-                session.add(m.Shard(job=job, index=s, input=shard_input, input_digest=input_digest(shard_input).hex(), status="running"))
+                session.add(m.Shard(job=job, index=s, input=shard_input, input_digest=input_digest(shard_input).hex(), status=ShardStatus.RUNNING))
             await session.flush()
             for s in range(SHARDS):
-                session.add(m.Task(job=job, shard=s, role="primary", attempt=0, model_digest=MODEL, excluded_owners=[],
-                                   status="claimed", provider_owner=owner, claimed_at=now, claim_deadline=now + 600))
+                session.add(m.Task(job=job, shard=s, role=Role.PRIMARY, attempt=0, model_digest=MODEL, excluded_owners=[],
+                                   status=TaskStatus.CLAIMED, provider_owner=owner, claimed_at=now, claim_deadline=now + 600))
             tokens = list(range(8))
             outputs[job] = {s: generation_digest(bytes.fromhex(MODEL), input_digest({"prompt": f"job {j} shard {s}"}),
                                                  DecodingParams(**PARAMS), tokens).hex() for s in range(SHARDS)}
@@ -95,10 +96,10 @@ async def _measure(url: str, schema: str | None, label: str) -> ResultsRate:
     accept = total / (time.perf_counter() - start)
     conductor = Conductor(service)
     start = time.perf_counter()
-    await conductor.decide_shards()
+    await conductor.decide_shards(list(by_job))
     decide = total / (time.perf_counter() - start)
     async with make() as session:
-        verified = (await session.execute(m.Shard.__table__.select().where(m.Shard.status == "verified"))).all()
+        verified = (await session.execute(m.Shard.__table__.select().where(m.Shard.status == ShardStatus.VERIFIED))).all()
     if len(verified) != total:
         raise RuntimeError(f"{label}: only {len(verified)} of {total} shards decided")
     await chain.close()

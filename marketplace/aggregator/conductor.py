@@ -15,19 +15,17 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import load_only
 from sqlalchemy.orm.exc import StaleDataError
 
+from marketplace.aggregator import decisions
 from marketplace.aggregator import models as m
 from marketplace.aggregator.db import flush_versioned
-from marketplace.aggregator.errors import BadRequest
-from marketplace.aggregator.outputs import parse_checks, parse_params, result_digest
 from marketplace.aggregator.service import Aggregator, cache_key
 from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProviderAccount, ProviderStatus,
                               Verdict, assignment_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
-from marketplace.digests import embeddings_agree
 from marketplace.merkle import merkle_root
-from marketplace.verification import CheckOutcome, assignment_verdict, check_digest, check_generation
-from marketplace.vocabulary import GENERATIVE, JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
+from marketplace.verification import assignment_verdict
+from marketplace.vocabulary import JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
@@ -84,16 +82,6 @@ class Conductor:
 
     # deciding shards
 
-    def _honest_output(self, job: m.Job, shard: m.Shard, task: m.Task) -> bool:
-        """The output arrived, is well-formed, and is what the committed digest says."""
-        if task.output is None or task.digest is None:
-            return False
-        try:
-            params = parse_params(job.kind, job.params or None)
-            return result_digest(job.kind, bytes.fromhex(job.model_digest), shard.input, params, task.output).hex() == task.digest
-        except BadRequest:
-            return False
-
     async def decide_shards(self, jobs: list[str]) -> None:
         if not jobs:
             return
@@ -115,10 +103,8 @@ class Conductor:
                 if job is None:
                     continue  # closed or cancelled: nothing more is decided
                 tasks = live[(shard.job, shard.index)]
-                if job.kind in GENERATIVE:
-                    self._decide_generation(session, job, shard, tasks)
-                else:
-                    self._decide_embedding(session, job, shard, tasks)
+                known = decisions.Shard(job.kind, job.model_digest, shard.input, job.params, self.agg.config.tie_tolerance)
+                self._apply(session, job, shard, {t.id: t for t in tasks}, decisions.decide(known, [_as_run(t) for t in tasks]))
             for entry in self._to_cache.values():
                 await session.merge(entry)
             try:
@@ -130,140 +116,39 @@ class Conductor:
                 if self._work_queued:
                     self.agg.work_available.fire()
 
-    def _decide_embedding(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
-        """Primary and (if sampled) a recomputing replica; a referee recomputes when they differ."""
-        if any(t.status != TaskStatus.DONE for t in tasks):
-            return
-        runs = [t for t in tasks if t.role != Role.REFEREE and t.fault is None]
-        referee = next((t for t in tasks if t.role == Role.REFEREE and t.fault is None), None)
-        if referee is not None:
-            self._judge(job, shard, runs, referee, session)
-            return
-        for run in runs:
-            if not self._honest_output(job, shard, run):
-                run.fault = True  # a digest without (its) output
-        good = [r for r in runs if not r.fault]
-        if len(good) == len(runs) and len({r.digest for r in good}) == 1:
-            for run in good:
-                run.fault = False
-            self._verified(session, job, shard, good[0], Verification.REPLICA_AGREED if len(good) > 1 else Verification.UNSAMPLED)
-        elif len(good) == 1 and len(runs) == 2:  # the other run was unusable: no second opinion
-            good[0].fault = False
-            self._verified(session, job, shard, good[0], Verification.UNCHECKED)
-        elif len(good) == 2:  # two well-formed, different answers: ask a third provider
-            self._ask_referee(session, job, shard, [{"owner": r.provider_owner, "output": r.output} for r in good],
-                              {r.provider_owner for r in good})
-        else:  # nothing usable: run it again elsewhere
-            self._rerun(session, job, shard, runs)
-
-    def _decide_generation(self, session, job: m.Job, shard: m.Shard, tasks: list[m.Task]) -> None:
-        """Primary, then (if sampled) a checking replica, then (if they disagree) a referee check."""
-        primary = next((t for t in tasks if t.role == Role.PRIMARY and t.fault is None), None)
-        replica = next((t for t in tasks if t.role == Role.REPLICA and t.fault is None), None)
-        referee = next((t for t in tasks if t.role == Role.REFEREE and t.fault is None), None)
-        if primary is None or primary.status != TaskStatus.DONE:
-            return
-        if not self._honest_output(job, shard, primary):
-            primary.fault = True  # a digest without (its) output
-            if replica is not None:
-                replica.status = TaskStatus.CANCELLED
-            self._rerun(session, job, shard, [primary])
-            return
-        if replica is None:
-            primary.fault = False
-            self._verified(session, job, shard, primary, Verification.UNSAMPLED)
-            return
-        claim = [{"owner": primary.provider_owner, "output": primary.output, "digest": primary.digest}]
-        if replica.status == TaskStatus.WAITING:
-            replica.claims, replica.status = claim, TaskStatus.QUEUED
+    def _apply(self, session, job: m.Job, shard: m.Shard, tasks: dict[int, m.Task], decision: decisions.Decision) -> None:
+        for run, fault in decision.faults.items():
+            tasks[run].fault = fault
+        for run in decision.cancel:
+            tasks[run].status = TaskStatus.CANCELLED
+        for run, claims in decision.queue.items():
+            tasks[run].claims, tasks[run].status = claims, TaskStatus.QUEUED
             self._work_queued = True
-            return
-        if replica.status != TaskStatus.DONE:
-            return
-        finding = self._check_outcome(job, primary, replica.output)
-        if finding is None or check_digest(bytes.fromhex(primary.digest), finding).hex() != replica.digest:
-            replica.fault = True  # no usable check, or not the check it committed to
-            primary.fault = False
-            self._verified(session, job, shard, primary, Verification.UNCHECKED)
-            return
-        if finding is not CheckOutcome.INCONSISTENT:
-            primary.fault = replica.fault = False
-            self._verified(session, job, shard, primary, Verification.CHECKED)
-            return
-        if referee is None:
-            self._ask_referee(session, job, shard, claim, {primary.provider_owner, replica.provider_owner})
-            return
-        if referee.status != TaskStatus.DONE:
-            return
-        verdict = self._check_outcome(job, primary, referee.output)
-        if verdict is None:
-            referee.fault = True
-            self._ask_another_referee(session, job, shard, referee)
-            return
-        referee.fault = False
-        # Its finding as a checking replica would commit it: a slash's evidence against whichever run it contradicts.
-        referee.digest = check_digest(bytes.fromhex(primary.digest), verdict).hex()
-        if verdict is CheckOutcome.INCONSISTENT:  # the checker was right: the primary lied
-            primary.fault, replica.fault = True, False
-            self._rerun(session, job, shard, [primary, replica])
-        else:  # the checker accused an honest primary
-            primary.fault, replica.fault = False, True
-            self._verified(session, job, shard, primary, Verification.REFEREE)
+        for run, digest in decision.digests.items():
+            tasks[run].digest = digest
+        if decision.verified is not None:
+            run, how = decision.verified
+            self._verified(job, shard, tasks[run], how)
+        if decision.referee is not None:
+            self._ask_referee(session, job, shard, decision.referee)
+        if decision.rerun is not None:
+            self._rerun(session, job, shard, [tasks[run] for run in decision.rerun])
 
-    def _check_outcome(self, job: m.Job, primary: m.Task, output) -> CheckOutcome | None:
-        try:
-            [checks] = parse_checks(output, 1)
-        except BadRequest:
-            return None
-        return check_generation(primary.output["token_ids"], checks, self.agg.config.tie_tolerance).outcome
-
-    def _judge(self, job: m.Job, shard: m.Shard, runs: list[m.Task], referee: m.Task, session) -> None:
-        claims = referee.claims or []
-        try:
-            if job.kind in GENERATIVE:
-                checks = parse_checks(referee.output, len(claims))
-                outcomes = [check_generation(c["output"]["token_ids"], k, self.agg.config.tie_tolerance).outcome
-                            for c, k in zip(claims, checks)]
-            else:
-                vector = referee.output["vector"]
-                outcomes = [CheckOutcome.CONSISTENT if embeddings_agree(c["output"]["vector"], vector)
-                            else CheckOutcome.INCONSISTENT for c in claims]
-        except (BadRequest, KeyError, TypeError):
-            referee.fault = True  # an unusable check: ask another referee
-            self._ask_another_referee(session, job, shard, referee)
-            return
-        referee.fault = False
-        if job.kind not in GENERATIVE:  # what it computed: a slash's evidence against a run that disagreed
-            referee.digest = result_digest(job.kind, bytes.fromhex(job.model_digest), shard.input,
-                                           parse_params(job.kind, job.params or None), referee.output).hex()
-        verdicts = {c["owner"]: o for c, o in zip(claims, outcomes)}
-        for run in runs:
-            run.fault = verdicts.get(run.provider_owner) is CheckOutcome.INCONSISTENT
-        good = [r for r in runs if not r.fault]
-        if good:
-            self._verified(session, job, shard, good[0], Verification.REFEREE)
-        else:
-            self._rerun(session, job, shard, runs)
-
-    def _ask_referee(self, session, job: m.Job, shard: m.Shard, claims: list[dict], excluded: set[str], attempt: int = 0) -> None:
-        """A third provider, of none of the `excluded` owners, checks the `claims` on this shard."""
+    def _ask_referee(self, session, job: m.Job, shard: m.Shard, request: decisions.RefereeRequest) -> None:
+        """A third provider, of none of the excluded owners, checks the claims on this shard."""
         if self._too_late(job):
             return
         shard.status = ShardStatus.DISPUTED
-        session.add(m.Task(job=shard.job, shard=shard.index, role=Role.REFEREE, attempt=attempt, model_digest=job.model_digest,
-                           claims=claims, status=TaskStatus.QUEUED, provider_owner=None, excluded_owners=sorted(excluded)))
+        session.add(m.Task(job=shard.job, shard=shard.index, role=Role.REFEREE, attempt=request.attempt,
+                           model_digest=job.model_digest, claims=request.claims, status=TaskStatus.QUEUED,
+                           provider_owner=None, excluded_owners=sorted(request.excluded)))
         self._work_queued = True
-
-    def _ask_another_referee(self, session, job: m.Job, shard: m.Shard, referee: m.Task) -> None:
-        """A referee whose check was unusable is replaced, and may not take it again."""
-        self._ask_referee(session, job, shard, referee.claims or [],
-                          set(referee.excluded_owners or []) | {referee.provider_owner}, referee.attempt + 1)
 
     def _too_late(self, job: m.Job) -> bool:
         """Past its deadline a job takes no new work: what is undecided then stays unpaid (settle_job)."""
         return self.agg.now() > job.deadline
 
-    def _verified(self, session, job: m.Job, shard: m.Shard, run: m.Task, how: str) -> None:
+    def _verified(self, job: m.Job, shard: m.Shard, run: m.Task, how: Verification) -> None:
         shard.status, shard.digest, shard.output, shard.verification = ShardStatus.VERIFIED, run.digest, run.output, how
         shard.decided_at = int(self.agg.now())
         if how not in (Verification.REPLICA_AGREED, Verification.CHECKED, Verification.REFEREE):
@@ -502,3 +387,8 @@ class Conductor:
 def _in_flight(task: m.Task) -> bool:
     """Still running, or returned and not yet verified."""
     return task.status in (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED) or (task.status == TaskStatus.DONE and task.fault is None)
+
+
+def _as_run(task: m.Task) -> decisions.Run:
+    return decisions.Run(task.id, task.role, task.status, task.provider_owner, task.digest, task.output, task.fault,
+                         task.claims, task.attempt, tuple(task.excluded_owners or ()))

@@ -22,7 +22,6 @@ from solders.account import Account
 from solders.clock import Clock  # type: ignore[attr-defined]
 from solders.hash import Hash
 from solders.keypair import Keypair
-from solders.litesvm import LiteSVM
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.rpc.responses import RpcSimulateTransactionResult
@@ -33,12 +32,12 @@ from solders.transaction_status import TransactionErrorInstructionError
 
 from localnet.errors import InvalidParams, TransactionRejected
 from localnet.ledger import Ledger, StoredAccount
-from marketplace.chain import PROGRAM_ID, program_so
+from localnet.runtime import LAMPORTS_PER_SIGNATURE, LocalRuntime, TransactionOutcome
+from marketplace.chain import PROGRAM_ID
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
 SLOT_RESERVATION = 64  # slots the ledger's restart floor is written ahead of the clock (one write per ~25 s)
 SLOTS_PER_EPOCH = 432_000
-LAMPORTS_PER_SIGNATURE = 5_000
 FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
 NATIVE_LOADERS = {
     Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111"),
@@ -65,17 +64,10 @@ def describe_error(err: object) -> str:
     return str(error_json(err))
 
 
-@dataclass(frozen=True)
-class Simulation:
-    err: object  # solders TransactionError, or None
-    logs: list[str]
-    units_consumed: int
-    return_data: dict | None
-    post_accounts: dict[Pubkey, Account]
-
-    def to_json(self) -> dict:
-        return {"err": error_json(self.err), "logs": self.logs, "accounts": None,
-                "unitsConsumed": self.units_consumed, "returnData": self.return_data}
+def simulation_json(outcome: TransactionOutcome) -> dict:
+    """A simulation as simulateTransaction answers it."""
+    return {"err": error_json(outcome.err), "logs": outcome.logs, "accounts": None,
+            "unitsConsumed": outcome.compute_units, "returnData": outcome.return_data}
 
 
 @dataclass(frozen=True)
@@ -91,26 +83,15 @@ def _rejection(err: object) -> dict:
     return {"err": err, "logs": [], "accounts": None, "unitsConsumed": 0, "returnData": None}
 
 
-def _return_data(meta) -> dict | None:
-    data = meta.return_data()
-    if data is None or not data.data:
-        return None
-    return {"programId": str(data.program_id), "data": [base64.b64encode(bytes(data.data)).decode(), "base64"]}
-
-
 class LocalChain:
     def __init__(self, ledger: Ledger | None = None, program: bytes | None = None, program_id: Pubkey = PROGRAM_ID,
                  clock: Callable[[], float] = time.time) -> None:
         self.program_id = program_id
         self.ledger = ledger
         self._clock = clock
-        self.svm = LiteSVM()
         # Blockhashes, duplicates and history are this class's job: LiteSVM
         # keeps one blockhash and a bounded history.
-        self.svm.with_blockhash_check(False)
-        self.svm.with_transaction_history(0)
-        self.svm.with_spl_programs()
-        self.svm.add_program(program_id, program if program is not None else program_so())
+        self.runtime = LocalRuntime(program, program_id, keeps_history=False, spl_programs=True)
         self.transactions: dict[str, dict] = {}
         self.by_address: dict[str, list[str]] = defaultdict(list)  # newest last
         self.by_slot: dict[int, list[str]] = defaultdict(list)
@@ -131,7 +112,7 @@ class LocalChain:
             self.slot = 1
             self.block_height = 1
             faucet_account = Account(FAUCET_LAMPORTS, b"", Pubkey.default(), False, 0)
-            self.svm.set_account(self.faucet.pubkey(), faucet_account)
+            self.runtime.set_account(self.faucet.pubkey(), faucet_account)
             self.known_accounts.add(self.faucet.pubkey())
             if self.ledger:
                 self.ledger.commit("genesis", {"genesis": True}, [StoredAccount(self.faucet.pubkey(), faucet_account)],
@@ -145,7 +126,7 @@ class LocalChain:
             self.slot = max(committed_slot, int(self.ledger.get_state("slot_floor") or 0))
             self.block_height = int(self.ledger.get_state("block_height")) + self.slot - committed_slot
             for stored_account in self.ledger.accounts():
-                self.svm.set_account(stored_account.pubkey, stored_account.account)
+                self.runtime.set_account(stored_account.pubkey, stored_account.account)
                 self.known_accounts.add(stored_account.pubkey)
             for record in self.ledger.transactions():
                 if "signature" in record:
@@ -165,7 +146,7 @@ class LocalChain:
         while next(iter(self._blockhashes.values())) < self.block_height - MAX_PROCESSING_AGE:
             self._blockhashes.popitem(last=False)
         now = int(self._clock())
-        self.svm.set_clock(Clock(slot, now, slot // SLOTS_PER_EPOCH, slot // SLOTS_PER_EPOCH + 1, now))
+        self.runtime.set_clock(Clock(slot, now, slot // SLOTS_PER_EPOCH, slot // SLOTS_PER_EPOCH + 1, now))
 
     def tick(self) -> None:
         """One slot passes on the clock (the server calls this every ~400 ms)."""
@@ -192,8 +173,7 @@ class LocalChain:
     # reading
 
     def account(self, pubkey: Pubkey) -> Account | None:
-        account = self.svm.get_account(pubkey)
-        return account if account is not None and account.lamports > 0 else None
+        return self.runtime.account(pubkey)
 
     def balance(self, pubkey: Pubkey) -> int:
         account = self.account(pubkey)
@@ -208,18 +188,12 @@ class LocalChain:
         return found
 
     def rent_exempt_minimum(self, size: int) -> int:
-        return self.svm.minimum_balance_for_rent_exemption(size)
+        return self.runtime.rent_exempt_minimum(size)
 
     # writing
 
-    def simulate(self, tx: VersionedTransaction) -> Simulation:
-        result = self.svm.simulate_transaction(tx)
-        if hasattr(result, "err"):
-            meta = result.meta()
-            return Simulation(result.err(), list(meta.logs()), meta.compute_units_consumed(), _return_data(meta), {})
-        meta = result.meta()
-        return Simulation(None, list(meta.logs()), meta.compute_units_consumed(), _return_data(meta),
-                          dict(result.post_accounts()))
+    def simulate(self, tx: VersionedTransaction) -> TransactionOutcome:
+        return self.runtime.simulate(tx)
 
     def send(self, tx: VersionedTransaction, preflight: bool = True) -> Signature:
         """Commits a transaction, or raises TransactionRejected as the validator would."""
@@ -235,20 +209,20 @@ class LocalChain:
             # LiteSVM verifies signatures in simulation as in execution.
             simulation = self.simulate(tx)
             if simulation.err is not None:
-                raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}", simulation.to_json())
-            err, logs, units, return_data = None, simulation.logs, simulation.units_consumed, simulation.return_data
+                raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}",
+                                          simulation_json(simulation))
+            err, logs, units, return_data = None, simulation.logs, simulation.compute_units, simulation.return_data
             self._apply(tx, simulation)
         else:
-            result = self.svm.send_transaction(tx)
-            failed = hasattr(result, "err")
-            meta = result.meta() if failed else result
-            err = result.err() if failed else None
+            outcome = self.runtime.execute(tx)
+            err = outcome.err
             # Errors before execution (bad signature, unknown payer, no funds
             # for the fee) are never committed; instruction errors are, with the fee.
-            if failed and not isinstance(err, TransactionErrorInstructionError):
+            if err is not None and not isinstance(err, TransactionErrorInstructionError):
                 raise TransactionRejected(f"Transaction simulation failed: {describe_error(err)}",
-                                          {**_rejection(error_json(err)), "logs": list(meta.logs())})
-            logs, units, return_data = list(meta.logs()), meta.compute_units_consumed(), None if failed else _return_data(meta)
+                                          {**_rejection(error_json(err)), "logs": outcome.logs})
+            logs, units = outcome.logs, outcome.compute_units
+            return_data = outcome.return_data if err is None else None
         self._enter_slot(self.slot + 1)
         touched = {k: self.account(k) for k in keys}
         record = {
@@ -277,17 +251,17 @@ class LocalChain:
             notify(self.slot)
         return signature
 
-    def _apply(self, tx: VersionedTransaction, simulation: Simulation) -> None:
+    def _apply(self, tx: VersionedTransaction, simulation: TransactionOutcome) -> None:
         """Commits a successful simulation's writes (its post-accounts are the writable
         accounts), so the transaction runs once, not twice. Nothing ran in between (one
         thread), so they are exactly what running it again would write. Transactions that
         write programs themselves (deployments) run for real, to reach LiteSVM's cache."""
         written = simulation.post_accounts
         if any(a.executable or a.owner in NATIVE_LOADERS for a in written.values()):
-            self.svm.send_transaction(tx)
+            self.runtime.execute(tx)
             return
         for key, account in written.items():
-            self.svm.set_account(key, account)
+            self.runtime.set_account(key, account)
 
     def _persistable(self, account: Account | None) -> bool:
         """Programs and sysvars are loaded anew at start; everything else is state."""

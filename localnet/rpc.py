@@ -12,7 +12,7 @@ from typing import Any
 from solders.message import Message, MessageV0
 
 from localnet import params as p
-from localnet.chain import LAMPORTS_PER_SIGNATURE, SLOTS_PER_EPOCH, LocalChain
+from localnet.chain import LAMPORTS_PER_SIGNATURE, SLOTS_PER_EPOCH, LocalChain, simulation_json
 from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data
 from localnet.errors import BlockNotAvailable, InvalidParams, MethodNotFound, RpcError
 from localnet.transactions import status_json, transaction_json
@@ -181,7 +181,7 @@ class RpcMethods:
         if cfg.get("sigVerify") and not all(tx.verify_with_results()):
             raise RpcError("Transaction signature verification failure")
         simulation = self.chain.simulate(tx)
-        value = simulation.to_json()
+        value = simulation_json(simulation)
         requested = cfg.get("accounts")
         if requested:
             if not isinstance(requested, dict) or not isinstance(requested.get("addresses", []), list):

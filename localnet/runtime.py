@@ -1,24 +1,27 @@
-"""An in-process Solana runtime (LiteSVM) with the Tessera program deployed.
+"""An in-process Solana runtime (LiteSVM) with the Tessera program deployed: the one owner of LiteSVM.
 
-This is the only place besides the program's own tests that touches LiteSVM;
-everything else reaches a chain through JSON-RPC.
+Running a transaction returns an outcome value (as solders' own results do), never raises for the
+transaction's failure: the program tests read it, and localnet's chain (chain.py) turns it into what a
+validator answers. Nothing else touches LiteSVM; everything else reaches a chain through JSON-RPC.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from solders.account import Account
 from solders.clock import Clock  # type: ignore[attr-defined]
+from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
 from marketplace.chain import PROGRAM_ID, ProgramEvent, decode_events, program_so
@@ -38,18 +41,37 @@ class TransactionOutcome:
     error: str | None = None  # the runtime's error, None on success
     custom_error: int | None = None  # the program's error code, when it returned one
     events: list[ProgramEvent] = field(default_factory=list)
+    err: object = None  # the solders TransactionError itself
+    return_data: dict | None = None  # {programId, data: [base64, "base64"]}, as RPC serves it
+    post_accounts: dict[Pubkey, Account] = field(default_factory=dict)  # a successful simulation's writes
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-class LocalRuntime:
-    """LiteSVM with the program loaded and its Clock following the given time."""
+def _return_data(meta) -> dict | None:
+    data = meta.return_data()
+    if data is None or not data.data:
+        return None
+    return {"programId": str(data.program_id), "data": [base64.b64encode(bytes(data.data)).decode(), "base64"]}
 
-    def __init__(self, program: bytes | None = None, program_id: Pubkey = PROGRAM_ID, unix_time: int | None = None):
+
+class LocalRuntime:
+    """LiteSVM with the program loaded and its Clock following the given time.
+
+    `keeps_history=False` leaves blockhashes, duplicate signatures and history to the caller (localnet's chain
+    keeps them as a validator does); `spl_programs` loads SPL Token and friends."""
+
+    def __init__(self, program: bytes | None = None, program_id: Pubkey = PROGRAM_ID, unix_time: int | None = None,
+                 *, keeps_history: bool = True, spl_programs: bool = False):
         self.program_id = program_id
         self._svm = LiteSVM()
+        if not keeps_history:
+            self._svm.with_blockhash_check(False)
+            self._svm.with_transaction_history(0)
+        if spl_programs:
+            self._svm.with_spl_programs()
         self._svm.add_program(program_id, program if program is not None else program_so())
         self.set_unix_time(int(time.time()) if unix_time is None else unix_time)
 
@@ -73,8 +95,15 @@ class LocalRuntime:
         account = self.account(pubkey)
         return bytes(account.data) if account is not None else None
 
+    def set_account(self, pubkey: Pubkey, account: Account) -> None:
+        self._svm.set_account(pubkey, account)
+
     def rent_exempt_minimum(self, data_len: int) -> int:
         return self._svm.minimum_balance_for_rent_exemption(data_len)
+
+    @property
+    def latest_blockhash(self) -> Hash:
+        return self._svm.latest_blockhash()
 
     @property
     def unix_time(self) -> int:
@@ -82,9 +111,10 @@ class LocalRuntime:
 
     def set_unix_time(self, unix_time: int) -> None:
         clock = self._svm.get_clock()
-        self._svm.set_clock(
-            Clock(clock.slot, clock.epoch_start_timestamp, clock.epoch, clock.leader_schedule_epoch, unix_time)
-        )
+        self.set_clock(Clock(clock.slot, clock.epoch_start_timestamp, clock.epoch, clock.leader_schedule_epoch, unix_time))
+
+    def set_clock(self, clock: Clock) -> None:
+        self._svm.set_clock(clock)
 
     def advance(self, seconds: int) -> None:
         self.set_unix_time(self.unix_time + seconds)
@@ -102,16 +132,30 @@ class LocalRuntime:
                 f"unexpected {sorted(map(str, given - required))}"
             )
         tx = Transaction(list(signers), message, self._svm.latest_blockhash())
-        result = self._svm.send_transaction(tx)
+        outcome = self.execute(tx)
         # A fresh blockhash per transaction, so an identical retry is a new transaction.
         self._svm.expire_blockhash()
+        return outcome
+
+    def execute(self, tx: Transaction | VersionedTransaction) -> TransactionOutcome:
+        """Runs a signed transaction and commits what it did; the outcome says how it went."""
+        return self._outcome(tx, self._svm.send_transaction(tx), simulated=False)
+
+    def simulate(self, tx: Transaction | VersionedTransaction) -> TransactionOutcome:
+        """Runs a transaction without committing it; a success carries the accounts it would write."""
+        return self._outcome(tx, self._svm.simulate_transaction(tx), simulated=True)
+
+    @staticmethod
+    def _outcome(tx, result, simulated: bool) -> TransactionOutcome:
         fee = LAMPORTS_PER_SIGNATURE * len(tx.signatures)
         if hasattr(result, "err"):
-            meta = result.meta()
-            err = result.err()
+            meta, err = result.meta(), result.err()
             custom = None
             if isinstance(err, TransactionErrorInstructionError) and isinstance(err.err, InstructionErrorCustom):
                 custom = err.err.code
-            return TransactionOutcome(tx.signatures[0], list(meta.logs()), meta.compute_units_consumed(), fee, str(err), custom)
-        logs = list(result.logs())
-        return TransactionOutcome(tx.signatures[0], logs, result.compute_units_consumed(), fee, events=decode_events(logs))
+            return TransactionOutcome(tx.signatures[0], list(meta.logs()), meta.compute_units_consumed(), fee, str(err),
+                                      custom, err=err, return_data=_return_data(meta))
+        meta = result.meta() if simulated else result
+        logs = list(meta.logs())
+        return TransactionOutcome(tx.signatures[0], logs, meta.compute_units_consumed(), fee, events=decode_events(logs),
+                                  return_data=_return_data(meta), post_accounts=dict(result.post_accounts()) if simulated else {})

@@ -30,6 +30,23 @@ class DecodingParams:
     top_p: float = 1.0
     seed: int | None = None  # sampling seed, from the job, when temperature > 0
 
+    @classmethod
+    def parse(cls, raw: object) -> DecodingParams:
+        """The one reading of a job's `params` (aggregator and provider alike: the digest covers the typed values).
+        ValueError says what is wrong."""
+        if not isinstance(raw, dict):
+            raise ValueError("params must be an object with max_new_tokens")
+        try:
+            params = cls(max_new_tokens=int(raw["max_new_tokens"]), temperature=float(raw.get("temperature", 0.0)),
+                         top_p=float(raw.get("top_p", 1.0)), seed=None if raw.get("seed") is None else int(raw["seed"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"invalid decoding params: {exc!r}") from exc
+        if params.max_new_tokens < 1 or params.temperature < 0 or not 0 < params.top_p <= 1:
+            raise ValueError("max_new_tokens must be at least 1, temperature at least 0, top_p in (0, 1]")
+        if params.temperature > 0 and params.seed is None:
+            raise ValueError("sampling (temperature > 0) needs a seed so replicas can reproduce it")
+        return params
+
     def digest(self) -> bytes:
         return _tagged("decoding", json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode())
 

@@ -86,7 +86,7 @@ class Task:
                 field = "prompt" if kind == Kind.GENERATE else "text"
                 if not isinstance(payload["input"], dict) or not isinstance(payload["input"].get(field), str):
                     raise ValueError(f"input must be {{{field}: string}}")
-            params = _params(payload["params"]) if kind in GENERATIVE else None
+            params = DecodingParams.parse(payload["params"]) if kind in GENERATIVE else None
             claims = payload.get("claims") or []
             checks_tokens = kind in GENERATIVE and role != Role.PRIMARY
             if checks_tokens and (not claims or not all(isinstance(c, dict) and isinstance(c.get("output"), dict)
@@ -103,17 +103,6 @@ def _messages(shard_input: Any) -> None:
     if not isinstance(messages, list) or not messages or not all(
             isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages):
         raise ValueError("a chat input is {messages: [{role, content}, ...]}")
-
-
-def _params(raw: dict) -> DecodingParams:
-    """Typed as the aggregator types them (marketplace.aggregator.outputs), since the digest covers them."""
-    params = DecodingParams(max_new_tokens=int(raw["max_new_tokens"]), temperature=float(raw.get("temperature", 0.0)),
-                            top_p=float(raw.get("top_p", 1.0)), seed=None if raw.get("seed") is None else int(raw["seed"]))
-    if params.max_new_tokens < 1 or params.temperature < 0 or not 0 < params.top_p <= 1:
-        raise ValueError(f"decoding parameters out of range: {raw}")
-    if params.temperature > 0 and params.seed is None:
-        raise ValueError("sampling needs the job's seed")
-    return params
 
 
 def _claimed_tokens(claim: dict) -> list[int]:

@@ -23,19 +23,12 @@ def parse_params(kind: str, params: Any) -> DecodingParams | None:
         if params not in (None, {}):
             raise BadRequest("embedding jobs take no decoding parameters")
         return None
-    if not isinstance(params, dict):
-        raise BadRequest("params must be an object with max_new_tokens")
     try:
-        decoded = DecodingParams(
-            max_new_tokens=int(params["max_new_tokens"]), temperature=float(params.get("temperature", 0.0)),
-            top_p=float(params.get("top_p", 1.0)), seed=None if params.get("seed") is None else int(params["seed"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadRequest(f"invalid decoding params: {exc}") from exc
-    if not 1 <= decoded.max_new_tokens <= MAX_NEW_TOKENS or not 0 <= decoded.temperature <= 10 or not 0 < decoded.top_p <= 1:
+        decoded = DecodingParams.parse(params)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    if decoded.max_new_tokens > MAX_NEW_TOKENS or decoded.temperature > 10:  # this aggregator's own limits
         raise BadRequest(f"max_new_tokens must be 1 to {MAX_NEW_TOKENS}, temperature 0 to 10, top_p in (0, 1]")
-    if decoded.temperature > 0 and decoded.seed is None:
-        raise BadRequest("sampling (temperature > 0) needs a seed so replicas can reproduce it")
     return decoded
 
 

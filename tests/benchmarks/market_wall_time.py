@@ -7,8 +7,9 @@ paid by the SDK with the market's sampling rate at 10%. Timed from the quote
 to the closed job with all outputs. A second baseline runs plain `generate`
 split as the market splits the work (two 1-thread processes side by side),
 which separates what the hardware charges for splitting from what the market
-adds. All are run ROUNDS times, interleaved, and each keeps its best, so a
-burst of load from elsewhere on this shared machine lands on no side alone.
+adds. All are run ROUNDS times, interleaved: each round's ratios pair runs made
+moments apart, and the figures are the medians over the rounds (not the best
+run), so a burst of load from elsewhere on this shared machine decides nothing.
 Also: on-chain transactions and lamports per request.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,23 +28,32 @@ from pathlib import Path
 PROMPTS = 64
 NEW_TOKENS = 64
 SAMPLING_BPS = 1_000
-ROUNDS = 2
+ROUNDS = 3
 LAYERS, WIDTH = 12, 768  # GPT-2 small's shape: compute, not the market's fixed costs, should dominate
 
 
 @dataclass(frozen=True)
-class WallTime:
-    market_s: float
-    outputs_s: float  # until the client had every output (streamed as shards are verified)
+class Round:
     plain_s: float
     split_s: float  # plain generate as two 1-thread processes, half the prompts each
+    market_s: float  # quote to the closed job, receipt in hand
+    outputs_s: float  # quote to every output in the client's hands (streamed as shards are verified)
+
+
+@dataclass(frozen=True)
+class WallTime:
+    rounds: list[Round]
     transactions: int
     paid: int
     verification: dict[str, int]
 
+    def median(self, seconds) -> float:
+        return statistics.median(seconds(r) for r in self.rounds)
+
     @property
     def ratio(self) -> float:
-        return self.market_s / self.plain_s
+        """The whole market ÷ plain transformers: the median over the rounds of each round's ratio."""
+        return self.median(lambda r: r.market_s / r.plain_s)
 
 
 async def _market(model_dir: Path, workdir: Path, digest: bytes, prompts: list[str]) -> tuple[float, float, int, int, dict]:
@@ -131,32 +142,36 @@ def measure() -> WallTime:
         model_dir = build_causal_lm(Path(directory) / "gpt2", "gpt2", seed=3, layers=LAYERS, width=WIDTH, heads=12)
         digest = load_model(model_dir).digest
         plain = _plain_generate(model_dir, prompts, threads=2)
-        plain_runs, split_runs, market_runs = [], [], []
+        rounds = []
         for round_ in range(ROUNDS):
-            plain_runs.append(plain())
-            split_runs.append(_plain_split(model_dir, prompts))
-            market_runs.append(asyncio.run(_market(model_dir, Path(directory) / f"market-{round_}", digest, prompts)))
-    market_s, outputs_s, transactions, paid, verification = min(market_runs, key=lambda run: run[0])
-    return WallTime(market_s, outputs_s, min(plain_runs), min(split_runs), transactions, paid, verification)
+            plain_s, split_s = plain(), _plain_split(model_dir, prompts)
+            market_s, outputs_s, transactions, paid, verification = asyncio.run(
+                _market(model_dir, Path(directory) / f"market-{round_}", digest, prompts))
+            rounds.append(Round(plain_s, split_s, market_s, outputs_s))
+    return WallTime(rounds, transactions, paid, verification)
 
 
 def markdown(result: WallTime) -> str:
+    m = result.median
     return "\n".join([
         "## The whole market ÷ plain transformers (same prompts, same thread budget, same run)",
         "",
         f"{PROMPTS} prompts × {NEW_TOKENS} new tokens, greedy, a seeded GPT-2 ({LAYERS} layers × {WIDTH}); market "
         f"sampling rate {SAMPLING_BPS / 100:g}%; two provider processes × 1 thread vs `generate` on 2 threads. "
-        f"Each is run {ROUNDS} times, interleaved; each row is its best run.",
+        f"Each is run {ROUNDS} times, interleaved; every figure is the median over the rounds (ratios are taken "
+        "within a round, then the median of those).",
         "",
         "| | seconds | ÷ plain transformers | ÷ plain, split as the market splits it | goal |",
         "|---|---:|---:|---:|---:|",
-        f"| plain transformers `generate`, one process × 2 threads | {result.plain_s:.2f} | 1.00 | | |",
-        f"| plain transformers `generate`, two processes × 1 thread, half the prompts each | {result.split_s:.2f} | "
-        f"{result.split_s / result.plain_s:.2f} | 1.00 | |",
-        f"| market: every output in the client's hands (streamed as verified) | {result.outputs_s:.2f} | "
-        f"{result.outputs_s / result.plain_s:.2f} | {result.outputs_s / result.split_s:.2f} | ≤ 1.15 |",
-        f"| market: job settled and closed, receipt in hand | {result.market_s:.2f} | {result.ratio:.2f} | "
-        f"{result.market_s / result.split_s:.2f} | ≤ 1.15 |",
+        f"| plain transformers `generate`, one process × 2 threads | {m(lambda r: r.plain_s):.2f} | 1.00 | | |",
+        f"| plain transformers `generate`, two processes × 1 thread, half the prompts each | {m(lambda r: r.split_s):.2f} | "
+        f"{m(lambda r: r.split_s / r.plain_s):.2f} | 1.00 | |",
+        f"| market: every output in the client's hands (streamed as verified) | {m(lambda r: r.outputs_s):.2f} | "
+        f"{m(lambda r: r.outputs_s / r.plain_s):.2f} | {m(lambda r: r.outputs_s / r.split_s):.2f} | ≤ 1.15 |",
+        f"| market: job settled and closed, receipt in hand | {m(lambda r: r.market_s):.2f} | {result.ratio:.2f} | "
+        f"{m(lambda r: r.market_s / r.split_s):.2f} | ≤ 1.15 |",
+        "",
+        "Each round's ratio (market ÷ plain): " + ", ".join(f"{r.market_s / r.plain_s:.2f}" for r in result.rounds) + ".",
         "",
         "Both market clocks start at the quote. The split row runs plain `generate` the way the market runs its "
         "providers (two 1-thread processes, half the prompts each), so the last column is what the market itself "

@@ -14,6 +14,7 @@ import json
 import struct
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 DIGEST_BYTES = 32
 # Grid step of embedding digests. Float32 runs of one input differ ~1e-7 (threads,
@@ -48,7 +49,13 @@ class DecodingParams:
         return params
 
     def digest(self) -> bytes:
-        return _tagged("decoding", json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode())
+        return _params_digest(self)
+
+
+@lru_cache(maxsize=1024)
+def _params_digest(params: DecodingParams) -> bytes:
+    """A job's parameters are digested once, not once per result."""
+    return _tagged("decoding", json.dumps(asdict(params), sort_keys=True, separators=(",", ":")).encode())
 
 
 def _tagged(tag: str, payload: bytes) -> bytes:

@@ -103,7 +103,7 @@ class Conductor:
                 if job is None:
                     continue  # closed or cancelled: nothing more is decided
                 tasks = live[(shard.job, shard.index)]
-                known = decisions.Shard(job.kind, job.model_digest, shard.input, job.params, self.agg.config.tie_tolerance)
+                known = decisions.Shard(job.kind, job.model_digest, shard.input_digest, job.params, self.agg.config.tie_tolerance)
                 self._apply(session, job, shard, {t.id: t for t in tasks}, decisions.decide(known, [_as_run(t) for t in tasks]))
             for entry in self._to_cache.values():
                 await session.merge(entry)

@@ -44,7 +44,7 @@ class Shard:
 
     kind: Kind
     model_digest: str  # hex
-    input: Any
+    input_digest: str  # hex
     params: Any  # the job's decoding parameters as stored
     tie_tolerance: float
 
@@ -80,7 +80,8 @@ def honest_output(shard: Shard, run: Run) -> bool:
         return False
     try:
         params = parse_params(shard.kind, shard.params or None)
-        return result_digest(shard.kind, bytes.fromhex(shard.model_digest), shard.input, params, run.output).hex() == run.digest
+        return result_digest(shard.kind, bytes.fromhex(shard.model_digest), bytes.fromhex(shard.input_digest), params,
+                             run.output).hex() == run.digest
     except BadRequest:
         return False
 
@@ -179,7 +180,8 @@ def _judge_embeddings(shard: Shard, computed: Sequence[Run], referee: Run) -> De
     try:
         vector = referee.output["vector"]
         agrees = {c["owner"]: embeddings_agree(c["output"]["vector"], vector) for c in claims}
-        digest = result_digest(shard.kind, bytes.fromhex(shard.model_digest), shard.input, None, referee.output).hex()
+        digest = result_digest(shard.kind, bytes.fromhex(shard.model_digest), bytes.fromhex(shard.input_digest), None,
+                               referee.output).hex()
     except (BadRequest, KeyError, TypeError):
         decision.faults[referee.id] = True  # an unusable recomputation: ask another referee
         decision.referee = _another_referee(referee)

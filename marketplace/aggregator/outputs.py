@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from marketplace.aggregator.errors import BadRequest
-from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
+from marketplace.digests import DecodingParams, embedding_digest, generation_digest
 from marketplace.verification import TokenCheck
 from marketplace.vocabulary import GENERATIVE, Kind
 
@@ -57,19 +57,20 @@ def parse_messages(shard_input: Any) -> dict:
     return shard_input
 
 
-def result_digest(kind: str, model: bytes, shard_input: dict, params: DecodingParams | None, output: Any) -> bytes:
-    """The digest an honest provider computes for `output`; BadRequest if the output is malformed."""
+def result_digest(kind: str, model: bytes, shard_input: bytes, params: DecodingParams | None, output: Any) -> bytes:
+    """The digest an honest provider computes for `output` on the input whose digest is `shard_input` (stored with
+    the shard: not recomputed per result); BadRequest if the output is malformed."""
     if kind in GENERATIVE:
         tokens = output.get("token_ids") if isinstance(output, dict) else None
         if (not isinstance(tokens, list) or len(tokens) > params.max_new_tokens
                 or not all(isinstance(t, int) and 0 <= t < TOKEN_ID_LIMIT for t in tokens)):
             raise BadRequest(f"a generation output is {{\"token_ids\": [at most {params.max_new_tokens} ids], \"text\": ...}}")
-        return generation_digest(model, input_digest(shard_input), params, tokens)
+        return generation_digest(model, shard_input, params, tokens)
     vector = output.get("vector") if isinstance(output, dict) else None
     if not isinstance(vector, list) or not 0 < len(vector) <= MAX_VECTOR or not all(
             isinstance(v, (int, float)) and math.isfinite(v) for v in vector):
         raise BadRequest(f"an embedding output is {{\"vector\": [1 to {MAX_VECTOR} finite numbers]}}")
-    return embedding_digest(model, input_digest(shard_input), vector)
+    return embedding_digest(model, shard_input, vector)
 
 
 def parse_digest(value: Any) -> str:

@@ -513,7 +513,7 @@ class Aggregator:
                 if checks_tokens and (output is not None or task.role == Role.REFEREE):
                     parse_checks(output, 1 if task.role == Role.REPLICA else len(task.claims or []))
                 elif output is not None or task.role == Role.REFEREE:
-                    result_digest(job_row.kind, model, shards[task.shard].input, params, output)
+                    result_digest(job_row.kind, model, bytes.fromhex(shards[task.shard].input_digest), params, output)
                 done.append({"id": task.id, "version": task.version, "digest": digest, "output": output})
                 taken.add(task.id)
                 provider.tasks_done += 1

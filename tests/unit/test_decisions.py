@@ -10,7 +10,7 @@ from marketplace.vocabulary import Kind, Role, TaskStatus, Verification
 MODEL = "ab" * 32
 PROMPT = {"prompt": "two plus two"}
 PARAMS = {"max_new_tokens": 3}
-GENERATE = Shard(Kind.GENERATE, MODEL, PROMPT, PARAMS, tie_tolerance=1e-3)
+GENERATE = Shard(Kind.GENERATE, MODEL, input_digest(PROMPT).hex(), PARAMS, tie_tolerance=1e-3)
 TOKENS = [5, 9, 7]
 
 
@@ -90,7 +90,7 @@ def test_an_unusable_referee_is_replaced_by_one_of_another_owner():
     assert decision.referee.excluded == {"alice", "bob", "carol"} and decision.referee.attempt == 1
 
 
-EMBED = Shard(Kind.EMBED, MODEL, {"text": "a cat"}, None, tie_tolerance=1e-3)
+EMBED = Shard(Kind.EMBED, MODEL, input_digest({"text": "a cat"}).hex(), None, tie_tolerance=1e-3)
 
 
 def vector_run(id: int, owner: str, vector: list[float], role=Role.PRIMARY, honest=True) -> Run:

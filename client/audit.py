@@ -2,8 +2,10 @@
 
 A slash on chain (AssignmentSlashed) names the shard, the digest the provider committed (proven against its
 results root by the program) and the referee's digest. The aggregator publishes a disputed shard's input and runs
-to anyone. The auditor re-runs the shard on its own copy of the model, as a referee would, and says whether the
-slashed run was wrong: a slash is upheld when the audit contradicts what the slashed provider committed.
+to anyone, and every shard's input digest; the input is checked against the input root the client committed in
+create_job, so the aggregator cannot publish another. The auditor re-runs the shard on its own copy of the model, as a
+referee would, and says whether the slashed run was wrong: a slash is upheld when the audit contradicts what the
+slashed provider committed.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from solders.signature import Signature
 from client.errors import InvalidRequest
 from marketplace.chain.client import TesseraChain
 from marketplace.chain.events import decode_events
+from marketplace.chain.program import coder
 from marketplace.digests import embedding_digest, embeddings_agree, generation_digest, input_digest
 from marketplace.errors import ApiError
 from marketplace.http import JsonApi
+from marketplace.merkle import merkle_root
 from marketplace.verification import CheckOutcome, check_digest
 from marketplace.vocabulary import GENERATIVE, Role
 
@@ -51,20 +55,50 @@ class SlashAudit:
     referee_reproduced: bool  # the referee's digest is what this audit's own check commits to
 
 
-async def slashes_of(chain: TesseraChain, job: Pubkey) -> list[Slash]:
-    """Every slash of the job, oldest first, from its transactions' logs."""
+@dataclass(frozen=True)
+class JobRecord:
+    """What the chain says of a job, from its transactions (its account may be closed)."""
+
+    input_root: bytes | None  # the Merkle root of the shards' input digests, from create_job
+    slashes: list[Slash]
+
+
+async def job_record(chain: TesseraChain, job: Pubkey) -> JobRecord:
+    """The job's committed input root and every slash, oldest first, from its transactions."""
     signatures = (await chain.rpc.get_signatures_for_address(job, limit=1_000)).value
-    found = []
+    input_root, found = None, []
     for info in reversed(signatures):
         if info.err is not None:
             continue
-        sent = (await chain.rpc.get_transaction(info.signature, max_supported_transaction_version=0)).value
-        logs = sent.transaction.meta.log_messages if sent is not None and sent.transaction.meta is not None else None
+        sent = (await chain.rpc.get_transaction(info.signature, encoding="base64", max_supported_transaction_version=0)).value
+        if sent is None:
+            continue
+        message = sent.transaction.transaction.message
+        for instruction in message.instructions:
+            if message.account_keys[instruction.program_id_index] != chain.program_id:
+                continue
+            parsed = coder().instruction.parse(bytes(instruction.data))
+            if parsed.name == "create_job":
+                input_root = bytes(parsed.data.input_root)
+        logs = sent.transaction.meta.log_messages if sent.transaction.meta is not None else None
         for event in decode_events(list(logs or [])):
             if event.name == "AssignmentSlashed" and event.data.job == job:
                 found.append(Slash(info.signature, event.data.provider, event.data.shard, bytes(event.data.committed_digest),
                                    bytes(event.data.referee_digest), event.data.slashed))
-    return found
+    return JobRecord(input_root, found)
+
+
+def committed_input(report: dict, shard: dict, input_root: bytes | None) -> str | None:
+    """Why the published input of `shard` cannot be trusted, or None: it must hash to the shard's input digest, and
+    the digests of every shard to the input root the client signed into create_job."""
+    if input_root is None:
+        return "the job's create_job transaction was not found"
+    if input_digest(shard["input"]).hex() != shard["input_digest"]:
+        return "the published input is not the shard's input digest"
+    leaves = [bytes.fromhex(s["input_digest"]) for s in sorted(report["shards"], key=lambda s: s["index"])]
+    if merkle_root(leaves) != input_root:
+        return "the published input digests are not the input root the client committed"
+    return None
 
 
 def judge_generation(committed: bytes, primary_digest: bytes, outcome: CheckOutcome) -> tuple[Finding, str]:
@@ -91,8 +125,8 @@ async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequenc
     except ValueError as exc:
         raise InvalidRequest(f"not a job address: {job!r}") from exc
     async with TesseraChain(rpc_url) as chain:
-        slashes = await slashes_of(chain, job_key)
-    if not slashes:
+        record = await job_record(chain, job_key)
+    if not record.slashes:
         return []
     async with JsonApi(aggregator_url) as api:
         try:
@@ -104,12 +138,16 @@ async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequenc
         raise InvalidRequest(f"job {job} ran model {report['model_digest']}; load that model to audit it")
     executor = Executor([model])
     audits = []
-    for slash in slashes:
-        shard = next(s for s in report["shards"] if s["index"] == slash.shard)
+    for slash in record.slashes:
+        shard = next((s for s in report["shards"] if s["index"] == slash.shard), {})
         shard_input = shard.get("input")
-        primary = next((r for r in shard["runs"] if r["role"] == Role.PRIMARY and r.get("output")), None)
+        primary = next((r for r in shard.get("runs", []) if r["role"] == Role.PRIMARY and r.get("output")), None)
         if shard_input is None or primary is None:
             audits.append(SlashAudit(slash, Finding.UNVERIFIABLE, "the aggregator did not publish the shard's input and runs", False))
+            continue
+        distrust = committed_input(report, shard, record.input_root)
+        if distrust is not None:
+            audits.append(SlashAudit(slash, Finding.UNVERIFIABLE, distrust, False))
             continue
         task = dict(task=0, job=job, shard=slash.shard, kind=report["kind"], model_digest=model.hex, params=report["params"],
                     input=shard_input)
@@ -123,6 +161,8 @@ async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequenc
             audits.append(SlashAudit(slash, finding, reason, slash.referee_digest == check_digest(primary_digest, outcome)))
         else:
             [result] = executor.run([Task.parse({**task, "role": Role.PRIMARY, "claims": []})])
+            if result.output is None:
+                raise InvalidRequest(f"the model could not run the shard: {result.error}")
             ours = result.output["vector"]
             slashed_run = next((r for r in shard["runs"] if r.get("output") and "vector" in r["output"] and embedding_digest(
                 model.digest, input_digest(shard_input), r["output"]["vector"]) == slash.committed_digest), None)

@@ -68,6 +68,7 @@ async def job_report(sessions, address: str, private: bool) -> dict:
                               [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == SettlementStatus.CONFIRMED]),
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
+             "input_digest": s.input_digest,  # a leaf of the input root the client committed on chain
              "output": s.output if s.status in DECIDED and (private or s.index in disputed) else None,
              "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != Role.REFEREE and t.fault is False}),
              "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault,

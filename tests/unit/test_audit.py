@@ -26,3 +26,20 @@ def test_a_slashed_replica_is_upheld_when_its_finding_is_wrong():
 
 def test_a_digest_that_is_neither_the_primary_nor_a_check_of_it_is_unverifiable():
     assert judge_generation(b"\x01" * 32, PRIMARY, CheckOutcome.CONSISTENT)[0] is Finding.UNVERIFIABLE
+
+
+def test_a_published_input_must_be_the_one_the_client_committed():
+    from client.audit import committed_input
+    from marketplace.digests import input_digest
+    from marketplace.merkle import merkle_root
+
+    inputs = [{"prompt": "a"}, {"prompt": "b"}, {"prompt": "c"}]
+    shards = [{"index": i, "input": x, "input_digest": input_digest(x).hex()} for i, x in enumerate(inputs)]
+    report = {"shards": shards}
+    root = merkle_root([input_digest(x) for x in inputs])
+    assert committed_input(report, shards[1], root) is None
+    swapped = {**shards[1], "input": {"prompt": "not what was asked"}}
+    assert "not the shard's input digest" in committed_input(report, swapped, root)
+    forged = {**shards[1], "input": {"prompt": "x"}, "input_digest": input_digest({"prompt": "x"}).hex()}
+    assert "not the input root" in committed_input({"shards": [shards[0], forged, shards[2]]}, forged, root)
+    assert "create_job" in committed_input(report, shards[1], None)

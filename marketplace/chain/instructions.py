@@ -84,13 +84,14 @@ def initialize_market(authority: Pubkey, config: MarketConfig) -> Instruction:
     return build_instruction(
         "initialize_market",
         {"config": config.to_idl()},
-        {"authority": authority, "market": market, "system_program": SYSTEM_PROGRAM_ID},
+        {"authority": authority, "market": market, "treasury": config.treasury, "system_program": SYSTEM_PROGRAM_ID},
     )
 
 
 def update_market(authority: Pubkey, config: MarketConfig) -> Instruction:
     market, _ = market_address(authority)
-    return build_instruction("update_market", {"config": config.to_idl()}, {"authority": authority, "market": market})
+    return build_instruction("update_market", {"config": config.to_idl()},
+                             {"authority": authority, "market": market, "treasury": config.treasury})
 
 
 def register_provider(owner: Pubkey, market: Pubkey, endpoint: str, stake: int, capacity: int) -> Instruction:

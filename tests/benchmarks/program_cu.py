@@ -108,7 +108,7 @@ class _Scenario:
         authority, client = self.funded(), self.funded()
         owners = [self.funded() for _ in range(3)]
         market = market_address(authority.pubkey())[0]
-        treasury = Keypair().pubkey()
+        treasury = self.funded().pubkey()
         config = MarketConfig(authority.pubkey(), treasury, SOL, 3600, 60, 200, 5_000, 1_000, cache_fee_bps=2_500,
                               max_price_per_shard=PRICE)
         self.send("initialize_market", ix.initialize_market(authority.pubkey(), config), authority)

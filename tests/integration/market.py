@@ -89,6 +89,7 @@ async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url:
         chain = TesseraChain(net.url)
         authority, treasury = Keypair(), Keypair().pubkey()
         await chain.airdrop(authority.pubkey(), 100 * SOL)
+        await chain.airdrop(treasury, SOL)  # a treasury must hold the rent-exempt minimum to take fees
         await chain.send([ix.initialize_market(authority.pubkey(), MarketConfig(
             authority.pubkey(), treasury, SOL, 60, claim_timeout, 200, 5_000, sampling_rate_bps, cache_fee_bps,
             grace_period))], [authority])

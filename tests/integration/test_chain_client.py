@@ -16,7 +16,7 @@ async def test_send_fetch_and_named_errors(net):
         authority, owner = Keypair(), Keypair()
         await chain.airdrop(authority.pubkey(), 10 * SOL)
         await chain.airdrop(owner.pubkey(), 10 * SOL)
-        config = MarketConfig(authority.pubkey(), Keypair().pubkey(), SOL, 60, 60, 100, 1_000, 1_000)
+        config = MarketConfig(authority.pubkey(), authority.pubkey(), SOL, 60, 60, 100, 1_000, 1_000)
         sent = await chain.send([ix.initialize_market(authority.pubkey(), config)], [authority])
         assert [e.name for e in sent.events] == ["MarketInitialized"] and sent.fee == 5_000
         market = market_address(authority.pubkey())[0]

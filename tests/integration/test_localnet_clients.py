@@ -97,7 +97,7 @@ async def test_skip_preflight_commits_the_failure_and_charges_the_fee(client, wa
 
 
 async def test_simulate_transaction_reports_logs_and_units(client, wallet):
-    config = ix.MarketConfig(wallet.pubkey(), Keypair().pubkey(), SOL, 60, 60, 100, 100, 100)
+    config = ix.MarketConfig(wallet.pubkey(), wallet.pubkey(), SOL, 60, 60, 100, 100, 100)
     blockhash = (await client.get_latest_blockhash()).value.blockhash
     tx = Transaction([wallet], Message([ix.initialize_market(wallet.pubkey(), config)], wallet.pubkey()), blockhash)
     sim = (await client.simulate_transaction(tx)).value
@@ -123,11 +123,11 @@ async def test_duplicate_and_expired_transactions_are_rejected(net, client, wall
 async def test_anchorpy_program_drives_tessera_through_the_server(client, wallet):
     program = Program(idl(), PROGRAM_ID, Provider(client, Wallet(wallet)))
     market, _ = market_address(wallet.pubkey())
-    config = {"verifier": wallet.pubkey(), "treasury": Keypair().pubkey(), "min_stake": SOL, "unbonding_period": 60,
+    config = {"verifier": wallet.pubkey(), "treasury": wallet.pubkey(), "min_stake": SOL, "unbonding_period": 60,
               "claim_timeout": 60, "fee_bps": 100, "slash_bps": 1_000, "sampling_rate_bps": 500, "cache_fee_bps": 0,
               "grace_period": 3_600, "max_price_per_shard": 1_000_000}
     await program.rpc["initialize_market"](config, ctx=Context(accounts={
-        "authority": wallet.pubkey(), "market": market, "system_program": SYSTEM_PROGRAM_ID}))
+        "authority": wallet.pubkey(), "market": market, "treasury": wallet.pubkey(), "system_program": SYSTEM_PROGRAM_ID}))
     fetched = await program.account["Market"].fetch(market)
     assert fetched.authority == wallet.pubkey() and fetched.min_stake == SOL
     owner = Keypair()

@@ -28,7 +28,7 @@ async def test_state_and_history_survive_kill_9(tmp_path):
         client = AsyncClient(first.url)
         airdrop = (await client.request_airdrop(authority.pubkey(), 10 * SOL)).value
         blockhash = (await client.get_latest_blockhash()).value.blockhash
-        config = MarketConfig(authority.pubkey(), Keypair().pubkey(), SOL, 60, 60, 100, 100, 100)
+        config = MarketConfig(authority.pubkey(), authority.pubkey(), SOL, 60, 60, 100, 100, 100)
         tx = Transaction([authority], Message([ix.initialize_market(authority.pubkey(), config)], authority.pubkey()), blockhash)
         created = (await client.send_transaction(tx)).value
         slot_before = (await client.get_slot()).value

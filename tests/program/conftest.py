@@ -36,9 +36,13 @@ class Balances:
         return {name: self.runtime.balance(key) - self.before[name] for name, key in self.accounts.items()}
 
 
+# Every test's runtime funds this treasury: the program refuses one that cannot take fees.
+TREASURY = Keypair().pubkey()
+
+
 def config(authority: Pubkey, **overrides) -> MarketConfig:
     values = dict(
-        verifier=authority, treasury=Keypair().pubkey(), min_stake=SOL, unbonding_period=7 * 24 * 3600,
+        verifier=authority, treasury=TREASURY, min_stake=SOL, unbonding_period=7 * 24 * 3600,
         claim_timeout=60, fee_bps=200, slash_bps=5_000, sampling_rate_bps=1_000, max_price_per_shard=10_000_000,
     )
     values.update(overrides)
@@ -47,7 +51,9 @@ def config(authority: Pubkey, **overrides) -> MarketConfig:
 
 @pytest.fixture
 def runtime() -> LocalRuntime:
-    return LocalRuntime(unix_time=START_TIME)
+    runtime = LocalRuntime(unix_time=START_TIME)
+    runtime.airdrop(TREASURY, runtime.rent_exempt_minimum(0))
+    return runtime
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
 from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
-from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, MarketFixture, config, create_job, expect_error
+from tests.program.conftest import FEE_PER_SIGNATURE, SOL, TREASURY, Balances, MarketFixture, config, create_job, expect_error
 
 JOB_LEN, ASSIGNMENT_LEN = account_size("Job"), account_size("Assignment")
 REFEREE_DIGEST = hashlib.sha256(b"the referee's result").digest()
@@ -110,6 +110,7 @@ def test_quoted_escrow_is_what_the_program_takes(price, shards, sampling_bps, fe
     authority, client = Keypair(), Keypair()
     for key in (authority, client):
         runtime.airdrop(key.pubkey(), 100 * SOL)
+    runtime.airdrop(TREASURY, runtime.rent_exempt_minimum(0))
     cfg = config(authority.pubkey(), sampling_rate_bps=sampling_bps, fee_bps=fee_bps)
     assert runtime.send([ix.initialize_market(authority.pubkey(), cfg)], [authority]).ok
     market = market_address(authority.pubkey())[0]

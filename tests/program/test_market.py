@@ -14,7 +14,7 @@ from marketplace.chain import MarketAccount, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.program import account_size
 from marketplace.economics import deters
-from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, config, expect_error
+from tests.program.conftest import FEE_PER_SIGNATURE, SOL, TREASURY, Balances, config, expect_error
 
 MARKET_LEN = account_size("Market")
 
@@ -73,7 +73,7 @@ def test_initialize_market_fail_spoofed_pda(runtime, funded):
     instruction = ix.build_instruction(
         "initialize_market",
         {"config": config(authority.pubkey()).to_idl()},
-        {"authority": authority.pubkey(), "market": impostor.pubkey(), "system_program": SYSTEM_PROGRAM_ID},
+        {"authority": authority.pubkey(), "market": impostor.pubkey(), "treasury": TREASURY, "system_program": SYSTEM_PROGRAM_ID},
     )
     outcome = runtime.send([instruction], [authority])
     expect_error(outcome, "InvalidPda")
@@ -132,13 +132,35 @@ def test_initialize_market_deterrence_boundary(runtime, funded, sampling_rate_bp
         expect_error(outcome, "CheatingPays")
 
 
+def test_initialize_market_fail_treasury_that_cannot_take_fees(runtime, funded):
+    """A real validator refuses to credit an account below its rent-exempt minimum: such a treasury would fail
+    every settlement, so the market is refused; the treasury named must also be the one passed."""
+    authority, empty = funded(), Keypair().pubkey()
+    expect_error(runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey(), treasury=empty))],
+                              [authority]), "TreasuryNotRentExempt")
+    good = ix.initialize_market(authority.pubkey(), config(authority.pubkey()))
+    metas = [AccountMeta(empty, False, False) if m.pubkey == TREASURY else m for m in good.accounts]
+    expect_error(runtime.send([Instruction(good.program_id, good.data, metas)], [authority]), "WrongMarket")
+    assert runtime.account(market_address(authority.pubkey())[0]) is None
+    # The README's market: the authority is its own treasury, and pays the market's rent from it.
+    assert runtime.send([ix.initialize_market(authority.pubkey(), config(authority.pubkey(), treasury=authority.pubkey()))],
+                        [authority]).ok
+
+
+def test_update_market_fail_treasury_that_cannot_take_fees(runtime, market):
+    before = runtime.account_data(market.address)
+    moved = config(market.authority.pubkey(), treasury=Keypair().pubkey())
+    expect_error(runtime.send([ix.update_market(market.authority.pubkey(), moved)], [market.authority]), "TreasuryNotRentExempt")
+    assert runtime.account_data(market.address) == before
+
+
 def test_initialize_market_fail_wrong_system_program(runtime, funded):
     authority = funded()
     market, _ = market_address(authority.pubkey())
     instruction = ix.build_instruction(
         "initialize_market",
         {"config": config(authority.pubkey()).to_idl()},
-        {"authority": authority.pubkey(), "market": market, "system_program": Keypair().pubkey()},
+        {"authority": authority.pubkey(), "market": market, "treasury": TREASURY, "system_program": Keypair().pubkey()},
     )
     expect_error(runtime.send([instruction], [authority]), "InvalidSystemProgram")
 
@@ -152,7 +174,7 @@ def test_initialize_market_fail_non_canonical_bump(runtime, funded):
     instruction = ix.build_instruction(
         "initialize_market",
         {"config": config(authority.pubkey()).to_idl()},
-        {"authority": authority.pubkey(), "market": lower, "system_program": SYSTEM_PROGRAM_ID},
+        {"authority": authority.pubkey(), "market": lower, "treasury": TREASURY, "system_program": SYSTEM_PROGRAM_ID},
     )
     expect_error(runtime.send([instruction], [authority]), "InvalidPda")
     assert runtime.account(lower) is None and runtime.account(canonical) is None
@@ -170,7 +192,7 @@ def test_initialize_market_fail_authority_as_market(runtime, funded):
     instruction = ix.build_instruction(
         "initialize_market",
         {"config": config(authority.pubkey()).to_idl()},
-        {"authority": authority.pubkey(), "market": authority.pubkey(), "system_program": SYSTEM_PROGRAM_ID},
+        {"authority": authority.pubkey(), "market": authority.pubkey(), "treasury": TREASURY, "system_program": SYSTEM_PROGRAM_ID},
     )
     expect_error(runtime.send([instruction], [authority]), "InvalidPda")
 
@@ -206,7 +228,7 @@ def test_update_market_fail_wrong_authority(runtime, market, funded):
     instruction = ix.build_instruction(
         "update_market",
         {"config": config(intruder.pubkey(), fee_bps=10_000).to_idl()},
-        {"authority": intruder.pubkey(), "market": market.address},
+        {"authority": intruder.pubkey(), "market": market.address, "treasury": TREASURY},
     )
     before = runtime.account_data(market.address)
     expect_error(runtime.send([instruction], [intruder]), "Unauthorized")
@@ -247,7 +269,7 @@ def test_update_market_fail_wrong_owner(runtime, market):
     original = runtime.account(market.address)
     runtime.svm.set_account(fake, Account(original.lamports, original.data, SYSTEM_PROGRAM_ID, False, 0))
     instruction = ix.build_instruction(
-        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake}
+        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake, "treasury": TREASURY}
     )
     expect_error(runtime.send([instruction], [market.authority]), "InvalidAccountOwner")
 
@@ -259,14 +281,14 @@ def test_update_market_fail_wrong_discriminator(runtime, market):
     data[0] ^= 0xFF
     runtime.svm.set_account(fake, Account(original.lamports, bytes(data), runtime.program_id, False, 0))
     instruction = ix.build_instruction(
-        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake}
+        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": fake, "treasury": TREASURY}
     )
     expect_error(runtime.send([instruction], [market.authority]), "InvalidDiscriminator")
 
 
 def test_update_market_fail_provider_passed_as_market(runtime, market, provider):
     instruction = ix.build_instruction(
-        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": provider.address}
+        "update_market", {"config": market.config.to_idl()}, {"authority": market.authority.pubkey(), "market": provider.address, "treasury": TREASURY}
     )
     expect_error(runtime.send([instruction], [market.authority]), "InvalidAccountData")
 

@@ -18,7 +18,7 @@ from solders.sysvar import CLOCK, RENT
 
 from marketplace.chain import market_address, program_so
 from marketplace.chain import instructions as ix
-from tests.program.conftest import SOL, config
+from tests.program.conftest import SOL, TREASURY, config
 
 UPGRADEABLE_LOADER = Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111")
 # UpgradeableLoaderState tags (bincode u32) and the Upgrade instruction's tag.
@@ -71,7 +71,7 @@ def test_shipped_program_deploys_through_the_strict_loader_and_runs(runtime, fun
     initialize = ix.build_instruction(
         "initialize_market",
         {"config": config(authority.pubkey()).to_idl()},
-        {"authority": authority.pubkey(), "market": market, "system_program": SYSTEM_PROGRAM_ID},
+        {"authority": authority.pubkey(), "market": market, "treasury": TREASURY, "system_program": SYSTEM_PROGRAM_ID},
         program_id=program_id,
     )
     result = runtime.send([initialize], [authority])

@@ -58,6 +58,7 @@
 #define ERR_PRICE_ABOVE_MAXIMUM 6051 /* The price per shard is above the market's maximum */
 #define ERR_SLASH_NEEDS_EVIDENCE 6052 /* A slash carries its evidence: use the slash instruction */
 #define ERR_INVALID_EVIDENCE 6053 /* The slash's evidence does not hold: the shard is not pending or is paid, the digests agree, or the proof does not lead to the results root */
+#define ERR_TREASURY_NOT_RENT_EXEMPT 6054 /* The treasury must hold the rent-exempt minimum for its size, or fees credited to it are refused */
 
 /* Enums: Borsh encodes a unit variant as its index in one byte. */
 #define PROVIDER_STATUS_ACTIVE 0
@@ -272,7 +273,7 @@ _Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
 
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
-#define INITIALIZE_MARKET_ACCOUNTS 3
+#define INITIALIZE_MARKET_ACCOUNTS 4
 #define INITIALIZE_MARKET_DATA_LEN 120
 typedef struct {
   uint64_t discriminator;
@@ -281,7 +282,7 @@ typedef struct {
 _Static_assert(offsetof(InitializeMarketArgs, config) == 8, "InitializeMarketArgs.config");
 
 #define IX_UPDATE_MARKET 0xd9c732b3c5022799ULL
-#define UPDATE_MARKET_ACCOUNTS 2
+#define UPDATE_MARKET_ACCOUNTS 3
 #define UPDATE_MARKET_DATA_LEN 120
 typedef struct {
   uint64_t discriminator;

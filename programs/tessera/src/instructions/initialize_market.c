@@ -1,7 +1,8 @@
 /* initialize_market(config)
  *   0. [writable, signer] authority: pays rent and governs the market
  *   1. [writable] market: PDA ["market", authority], created here
- *   2. [] system program */
+ *   2. [] treasury: the config's, holding its rent-exempt minimum (checked after the authority paid the rent)
+ *   3. [] system program */
 #include "tessera/events.h"
 #include "tessera/system.h"
 
@@ -14,7 +15,7 @@ static uint64_t process_initialize_market(const Context *ctx) {
 
   TRY(require_writable_signer(authority));
   TRY(require_uninitialized(market_account));
-  TRY(require_system_program(&ctx->accounts[2]));
+  TRY(require_system_program(&ctx->accounts[3]));
   TRY(validate_market_config(&args->config));
   uint8_t bump;
   SolSignerSeed seeds[3] = {{(const uint8_t *)"market", 6}, {authority->key->x, 32}, {&bump, 1}};
@@ -29,6 +30,7 @@ static uint64_t process_initialize_market(const Context *ctx) {
   market->authority = *authority->key;
   apply_market_config(market, &args->config);
   market->bump = bump;
+  TRY(require_rent_exempt_treasury(&ctx->accounts[2], &args->config));
 
   MarketInitializedEvent event = {EVENT_MARKET_INITIALIZED_DISCRIMINATOR, *market_account->key,
                                   *authority->key, args->config.verifier, args->config.treasury};

@@ -1,6 +1,7 @@
 /* update_market(config)
  *   0. [signer] authority: the market's authority
- *   1. [writable] market */
+ *   1. [writable] market
+ *   2. [] treasury: the config's, holding its rent-exempt minimum */
 #include "tessera/events.h"
 
 static uint64_t process_update_market(const Context *ctx) {
@@ -14,6 +15,7 @@ static uint64_t process_update_market(const Context *ctx) {
   TRY(LOAD_MARKET(ctx, &ctx->accounts[1], true, &market));
   if (!pubkey_eq(&market->authority, authority->key)) return ERR_UNAUTHORIZED;
   TRY(validate_market_config(&args->config));
+  TRY(require_rent_exempt_treasury(&ctx->accounts[2], &args->config));
 
   apply_market_config(market, &args->config);
   const MarketConfig *c = &args->config;

@@ -33,10 +33,11 @@ static uint64_t validate_market_config(const MarketConfig *config) {
 
 /* Fees and slashes are credited to the treasury by moving lamports; a real validator refuses a credit that leaves an
  * account below its rent-exempt minimum, so a treasury that cannot take them would fail every settlement. */
-static uint64_t require_rent_exempt_treasury(const SolAccountInfo *treasury, const MarketConfig *config) {
+static uint64_t require_rent_exempt_treasury(const SolRent *rent, const SolAccountInfo *treasury,
+                                             const MarketConfig *config) {
   if (!pubkey_eq(treasury->key, &config->treasury)) return ERR_WRONG_MARKET;
   uint64_t minimum;
-  TRY(rent_exempt_minimum(treasury->data_len, &minimum));
+  TRY(rent_minimum(rent, treasury->data_len, &minimum));
   return *treasury->lamports >= minimum ? 0 : ERR_TREASURY_NOT_RENT_EXEMPT;
 }
 

@@ -20,8 +20,10 @@ static uint64_t process_initialize_market(const Context *ctx) {
   uint8_t bump;
   SolSignerSeed seeds[3] = {{(const uint8_t *)"market", 6}, {authority->key->x, 32}, {&bump, 1}};
   TRY(require_pda(ctx, market_account, seeds, 2, &bump));
+  SolRent rent_sysvar;
   uint64_t rent;
-  TRY(rent_exempt_minimum(MARKET_LEN, &rent));
+  sol_get_rent_sysvar(&rent_sysvar);
+  TRY(rent_minimum(&rent_sysvar, MARKET_LEN, &rent));
 
   NewAccount new_account = {MARKET_LEN, rent, {seeds, 3}};
   TRY(create_pda_account(ctx, authority, market_account, &new_account));
@@ -30,7 +32,7 @@ static uint64_t process_initialize_market(const Context *ctx) {
   market->authority = *authority->key;
   apply_market_config(market, &args->config);
   market->bump = bump;
-  TRY(require_rent_exempt_treasury(&ctx->accounts[2], &args->config));
+  TRY(require_rent_exempt_treasury(&rent_sysvar, &ctx->accounts[2], &args->config));
 
   MarketInitializedEvent event = {EVENT_MARKET_INITIALIZED_DISCRIMINATOR, *market_account->key,
                                   *authority->key, args->config.verifier, args->config.treasury};

@@ -15,7 +15,9 @@ static uint64_t process_update_market(const Context *ctx) {
   TRY(LOAD_MARKET(ctx, &ctx->accounts[1], true, &market));
   if (!pubkey_eq(&market->authority, authority->key)) return ERR_UNAUTHORIZED;
   TRY(validate_market_config(&args->config));
-  TRY(require_rent_exempt_treasury(&ctx->accounts[2], &args->config));
+  SolRent rent;
+  sol_get_rent_sysvar(&rent);
+  TRY(require_rent_exempt_treasury(&rent, &ctx->accounts[2], &args->config));
 
   apply_market_config(market, &args->config);
   const MarketConfig *c = &args->config;

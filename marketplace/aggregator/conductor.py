@@ -105,10 +105,10 @@ class Conductor:
                 tasks = live[(shard.job, shard.index)]
                 known = decisions.Shard(job.kind, job.model_digest, shard.input_digest, job.params, self.agg.config.tie_tolerance)
                 self._apply(session, job, shard, {t.id: t for t in tasks}, decisions.decide(known, [_as_run(t) for t in tasks]))
-            for entry in self._to_cache.values():
-                await session.merge(entry)
             try:
-                await flush_versioned(session, m.Task)
+                await flush_versioned(session, m.Task)  # before the merges below, whose reads would autoflush row by row
+                for entry in self._to_cache.values():
+                    await session.merge(entry)
                 await session.commit()
             except StaleDataError:  # a task changed under this pass: decide again on the next
                 await session.rollback()

@@ -16,11 +16,13 @@ typedef struct {
   const SolAccountInfo *treasury;
 } Settlement;
 
-/* An assignment and the accounts its verdict moves lamports between. */
+/* An assignment and the accounts its verdict moves lamports between; load_settled fills in the views. */
 typedef struct {
   const SolAccountInfo *assignment;
   const SolAccountInfo *provider;
   const SolAccountInfo *owner;
+  Assignment *assignment_data;
+  Provider *provider_data;
 } Settled;
 
 /*   0. [signer] verifier: the market's verifier
@@ -47,14 +49,15 @@ static uint64_t load_settlement(const Context *ctx, Settlement *s) {
 }
 
 /* Loads a pending assignment of the settlement's job with its provider and the provider's owner. */
-static uint64_t load_settled(const Settlement *s, const Settled *accounts, Assignment **assignment, Provider **provider) {
-  TRY(LOAD_ASSIGNMENT(s->ctx, accounts->assignment, true, assignment));
-  TRY(LOAD_PROVIDER(s->ctx, accounts->provider, true, provider));
+static uint64_t load_settled(const Settlement *s, Settled *accounts) {
+  TRY(LOAD_ASSIGNMENT(s->ctx, accounts->assignment, true, &accounts->assignment_data));
+  TRY(LOAD_PROVIDER(s->ctx, accounts->provider, true, &accounts->provider_data));
   TRY(require_writable(accounts->owner));
-  if (!pubkey_eq(&(*assignment)->job, s->job_account->key) || !pubkey_eq(&(*assignment)->provider, accounts->provider->key))
+  const Assignment *assignment = accounts->assignment_data;
+  if (!pubkey_eq(&assignment->job, s->job_account->key) || !pubkey_eq(&assignment->provider, accounts->provider->key))
     return ERR_WRONG_JOB;
-  if (!pubkey_eq(&(*provider)->owner, accounts->owner->key)) return ERR_UNAUTHORIZED;
-  if ((*assignment)->status != ASSIGNMENT_STATUS_PENDING) return ERR_ASSIGNMENT_NOT_PENDING;
+  if (!pubkey_eq(&accounts->provider_data->owner, accounts->owner->key)) return ERR_UNAUTHORIZED;
+  if (assignment->status != ASSIGNMENT_STATUS_PENDING) return ERR_ASSIGNMENT_NOT_PENDING;
   return 0;
 }
 
@@ -67,15 +70,15 @@ typedef struct {
   uint64_t pending;    /* shards the submission named */
 } Outcome;
 
-/* Pays the accepted shards of a pending assignment and, for a slash, takes the penalty; returns what was slashed. */
+/* Pays the accepted shards of a pending assignment (loaded by load_settled) and, for a slash, takes the penalty;
+ * returns what was slashed. */
 static uint64_t settle_assignment(const Settlement *s, const Settled *accounts, uint8_t verdict, const Bitmap *accepted,
                                   uint64_t *slashed) {
   Job *job = s->job;
-  Assignment *assignment;
-  Provider *provider;
+  Assignment *assignment = accounts->assignment_data;
+  Provider *provider = accounts->provider_data;
   Outcome o;
 
-  TRY(load_settled(s, accounts, &assignment, &provider));
   const Bitmap *pending = AS_BITMAP(assignment->pending_shards);
   o.accepted = bitmap_count(accepted);
   o.pending = bitmap_count(pending);

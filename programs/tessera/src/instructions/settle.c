@@ -8,10 +8,11 @@
 /* A slash needs its evidence: it goes through the slash instruction, never a settle entry. */
 static uint64_t settle_entry(const Settlement *s, const SettlementEntry *entry, uint64_t index) {
   const SolAccountInfo *first = &s->ctx->accounts[SETTLE_ACCOUNTS + SETTLE_ACCOUNTS_PER_ENTRY * index];
-  Settled accounts = {first, first + 1, first + 2};
+  Settled accounts = {first, first + 1, first + 2, NULL, NULL};
   Bitmap accepted;
   uint64_t slashed;
   if (entry->verdict == VERDICT_SLASH) return ERR_SLASH_NEEDS_EVIDENCE;
+  TRY(load_settled(s, &accounts));
   /* Entries are 33 bytes apart in the instruction data: copy to align. */
   sol_memcpy_(&accepted, entry->accepted, sizeof(accepted));
   return settle_assignment(s, &accounts, entry->verdict, &accepted, &slashed);

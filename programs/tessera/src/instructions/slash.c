@@ -11,15 +11,14 @@ static uint64_t process_slash(const Context *ctx) {
   TRY(require_accounts(ctx, SLASH_ACCOUNTS));
   TRY(require_data_len(ctx, SLASH_DATA_LEN));
   const SlashArgs *args = (const SlashArgs *)ctx->data;
-  Settled accounts = {&ctx->accounts[5], &ctx->accounts[6], &ctx->accounts[7]};
+  Settled accounts = {&ctx->accounts[5], &ctx->accounts[6], &ctx->accounts[7], NULL, NULL};
   Settlement s;
-  Assignment *assignment;
-  Provider *provider;
   Bitmap accepted;
   uint64_t slashed;
 
   TRY(load_settlement(ctx, &s));
-  TRY(load_settled(&s, &accounts, &assignment, &provider));
+  TRY(load_settled(&s, &accounts));
+  const Assignment *assignment = accounts.assignment_data;
   sol_memcpy_(&accepted, args->accepted, sizeof(accepted));
   /* The shard must be one this submission claimed and the slash does not pay; the referee must disagree. */
   const Bitmap *pending = AS_BITMAP(assignment->pending_shards);

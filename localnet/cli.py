@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -68,10 +69,9 @@ async def serve(config: LocalnetConfig, quiet: bool, console: Console) -> None:
         with Live(_status(net), console=console, refresh_per_second=2) as live:
             while not stop.is_set():
                 live.update(_status(net))
-                try:
-                    await asyncio.wait_for(stop.wait(), 0.5)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):  # not wait_for, which on 3.11 can swallow a cancellation
+                    async with asyncio.timeout(0.5):
+                        await stop.wait()
 
 
 @click.command("localnet")

@@ -13,6 +13,7 @@ claimed after it are handed back, commitments are flushed, then it exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -307,7 +308,6 @@ class ProviderNode:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
+    with contextlib.suppress(TimeoutError):  # not wait_for, which on 3.11 can swallow a cancellation
+        async with asyncio.timeout(seconds):
+            await stop.wait()

@@ -30,9 +30,13 @@ class Signal:
 
 
 async def fired(mark: asyncio.Event, timeout: float) -> bool:
-    """Waits up to `timeout` seconds for `mark`; whether it fired."""
+    """Waits up to `timeout` seconds for `mark`; whether it fired.
+
+    `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a cancellation that lands as `mark` fires,
+    and a loop cancelled at shutdown would then run on forever."""
     try:
-        await asyncio.wait_for(mark.wait(), max(timeout, 0.0))
+        async with asyncio.timeout(max(timeout, 0.0)):
+            await mark.wait()
     except TimeoutError:
         return False
     return True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from marketplace.aggregator.signals import Signal, fired, long_poll
 
 
@@ -49,3 +51,15 @@ async def test_a_long_poll_gives_the_last_look_when_time_runs_out():
         return []
 
     assert await long_poll(Signal(), look, bool, 0.05) == []
+
+
+async def test_a_cancellation_that_lands_as_the_mark_fires_still_cancels():
+    """A loop waiting on `fired` is cancelled at shutdown; a fire in the same instant must not swallow that."""
+    for _ in range(20):
+        signal = Signal()
+        waiter = asyncio.create_task(fired(signal.mark(), 5))
+        await asyncio.sleep(0)
+        signal.fire()
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter

@@ -32,7 +32,7 @@ from solders.transaction_status import TransactionErrorInstructionError
 
 from localnet.errors import InvalidParams, TransactionRejected
 from localnet.ledger import Ledger, StoredAccount
-from localnet.runtime import LAMPORTS_PER_SIGNATURE, LocalRuntime, TransactionOutcome
+from localnet.runtime import LocalRuntime, TransactionOutcome, transaction_fee
 from marketplace.chain import PROGRAM_ID
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
@@ -234,7 +234,7 @@ class LocalChain:
             "err": error_json(err),
             "logs": logs,
             "unitsConsumed": units,
-            "fee": LAMPORTS_PER_SIGNATURE * len(tx.signatures),
+            "fee": transaction_fee(tx.message),
             "preBalances": pre_balances,
             "postBalances": [a.lamports if a else 0 for a in touched.values()],
             "returnData": return_data,

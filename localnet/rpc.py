@@ -12,7 +12,8 @@ from typing import Any
 from solders.message import Message, MessageV0
 
 from localnet import params as p
-from localnet.chain import LAMPORTS_PER_SIGNATURE, SLOTS_PER_EPOCH, LocalChain, simulation_json
+from localnet.chain import SLOTS_PER_EPOCH, LocalChain, simulation_json
+from localnet.runtime import transaction_fee
 from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data
 from localnet.errors import BlockNotAvailable, InvalidParams, MethodNotFound, RpcError
 from localnet.transactions import status_json, transaction_json
@@ -156,7 +157,7 @@ class RpcMethods:
             raise InvalidParams(f"failed to deserialize message: {exc}") from exc
         if not self.chain.is_blockhash_valid(message.recent_blockhash):
             return self._context(None)
-        return self._context(LAMPORTS_PER_SIGNATURE * message.header.num_required_signatures)
+        return self._context(transaction_fee(message))
 
     def rpc_getRecentPrioritizationFees(self, params):
         return [{"slot": slot, "prioritizationFee": 0} for slot in range(max(1, self.chain.slot - 149), self.chain.slot + 1)]

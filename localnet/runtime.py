@@ -18,7 +18,7 @@ from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
-from solders.message import Message
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
@@ -27,9 +27,20 @@ from solders.transaction_status import InstructionErrorCustom, TransactionErrorI
 from marketplace.chain import PROGRAM_ID, ProgramEvent, decode_events, program_so
 
 
-# LiteSVM's fee structure, as on mainnet: 5,000 lamports per signature,
-# charged to the fee payer whether the transaction succeeds or fails.
+# LiteSVM's fee structure, as on mainnet: 5,000 lamports per signature, the transaction's and those its
+# signature-verifying precompile instructions check, charged to the fee payer whether it succeeds or fails.
 LAMPORTS_PER_SIGNATURE = 5_000
+PRECOMPILES = frozenset(Pubkey.from_string(p) for p in (
+    "Ed25519SigVerify111111111111111111111111111", "KeccakSecp256k11111111111111111111111111111",
+    "Secp256r1SigVerify1111111111111111111111111"))
+
+
+def transaction_fee(message: Message | MessageV0) -> int:
+    """What a validator charges for a message: its signatures, and those its precompile instructions verify (the
+    first byte of their data counts them)."""
+    keys = message.account_keys
+    verified = sum(ix.data[0] for ix in message.instructions if keys[ix.program_id_index] in PRECOMPILES and ix.data)
+    return LAMPORTS_PER_SIGNATURE * (message.header.num_required_signatures + verified)
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,7 @@ class LocalRuntime:
 
     @staticmethod
     def _outcome(tx, result, simulated: bool) -> TransactionOutcome:
-        fee = LAMPORTS_PER_SIGNATURE * len(tx.signatures)
+        fee = transaction_fee(tx.message)
         if hasattr(result, "err"):
             meta, err = result.meta(), result.err()
             custom = None

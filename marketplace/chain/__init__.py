@@ -7,6 +7,7 @@ Sending transactions and fetching accounts belong to the callers' RPC clients.
 from marketplace.chain.accounts import (
     AssignmentAccount,
     AssignmentStatus,
+    ChannelAccount,
     JobAccount,
     MarketAccount,
     MarketConfig,
@@ -19,6 +20,7 @@ from marketplace.chain.events import ProgramEvent, decode_events
 from marketplace.chain.program import (
     PROGRAM_ID,
     assignment_address,
+    channel_address,
     idl,
     job_address,
     market_address,
@@ -31,9 +33,11 @@ __all__ = [
     "AccountDecodeError",
     "AssignmentAccount",
     "AssignmentStatus",
+    "ChannelAccount",
     "JobAccount",
     "Verdict",
     "assignment_address",
+    "channel_address",
     "job_address",
     "ChainError",
     "MarketAccount",

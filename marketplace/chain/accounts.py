@@ -250,3 +250,24 @@ class AssignmentAccount:
         data["last_verdict"] = enum_variant("Verdict", self.last_verdict)
         data["padding"] = [0] * 5
         return coder().accounts.build(Container(name="Assignment", data=data))
+
+
+@dataclass(frozen=True)
+class ChannelAccount:
+    market: Pubkey
+    owner: Pubkey
+    authorizer: Pubkey  # signs vouchers
+    claimed: int  # lamports moved into job escrow so far
+    generation: int  # the slot it was opened in; vouchers name it
+    withdraw_delay: int  # seconds between request_withdraw and withdraw
+    withdrawable_at: int  # unix time the owner may withdraw from; 0 until requested
+    open_jobs: int  # jobs it funded that are not closed yet
+    bump: int
+
+    @classmethod
+    def decode(cls, data: bytes) -> ChannelAccount:
+        raw = _decode(data, "Channel")
+        return cls(**{f.name: getattr(raw, f.name) for f in fields(cls)})
+
+    def encode(self) -> bytes:
+        return coder().accounts.build(Container(name="Channel", data={**_shallow_dict(self), "padding": [0] * 3}))

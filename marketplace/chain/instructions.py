@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from solders.sysvar import INSTRUCTIONS as INSTRUCTIONS_SYSVAR
 
 from marketplace.chain.accounts import (
     MAX_SHARDS,
@@ -24,10 +25,12 @@ from marketplace.chain.accounts import (
     status_variant,
 )
 from marketplace.chain.errors import InstructionArgumentError
+from marketplace.chain.vouchers import Voucher
 from marketplace.merkle import merkle_proof
 from marketplace.chain.program import (
     PROGRAM_ID,
     assignment_address,
+    channel_address,
     coder,
     idl,
     job_address,
@@ -291,3 +294,61 @@ def serve_cached(verifier: Pubkey, market: Pubkey, job: Pubkey, treasury: Pubkey
         "serve_cached", {"shards": shards_to_bitmap(shards)},
         {"verifier": verifier, "market": market, "job": job, "treasury": treasury},
     )
+
+
+def open_channel(owner: Pubkey, market: Pubkey, authorizer: Pubkey, deposit: int, withdraw_delay: int) -> Instruction:
+    channel, _ = channel_address(market, owner)
+    return build_instruction(
+        "open_channel",
+        {"authorizer": authorizer, "deposit": _amount(deposit, "deposit"),
+         "withdraw_delay": _amount(withdraw_delay, "withdraw_delay", I64_MAX)},
+        {"owner": owner, "market": market, "channel": channel, "system_program": SYSTEM_PROGRAM_ID},
+    )
+
+
+def top_up_channel(owner: Pubkey, channel: Pubkey, amount: int) -> Instruction:
+    return build_instruction("top_up_channel", {"amount": _amount(amount, "amount")},
+                             {"owner": owner, "channel": channel, "system_program": SYSTEM_PROGRAM_ID})
+
+
+def claim_channel(
+    verifier: Pubkey,
+    market: Pubkey,
+    job_id: int,
+    voucher: Voucher,
+    authorizer: Pubkey,
+    *,
+    model_digest: bytes,
+    input_root: bytes,
+    seed_commitment: bytes,
+    price_per_shard: int,
+    deadline: int,
+    shard_count: int,
+) -> list[Instruction]:
+    """The voucher's precompile check and the claim that opens a job funded by the channel: two instructions, in
+    this order, that must travel together in one transaction."""
+    job, _ = job_address(market, _amount(job_id, "job_id"))
+    claim = build_instruction(
+        "claim_channel",
+        {
+            "model_digest": _digest(model_digest, "model_digest"),
+            "input_root": _digest(input_root, "input_root"),
+            "seed_commitment": _digest(seed_commitment, "seed_commitment"),
+            "job_id": job_id,
+            "price_per_shard": _amount(price_per_shard, "price_per_shard"),
+            "deadline": _amount(deadline, "deadline", I64_MAX),
+            "voucher_amount": _amount(voucher.amount, "voucher amount"),
+            "shard_count": _amount(shard_count, "shard_count", U32_MAX),
+        },
+        {"verifier": verifier, "market": market, "channel": voucher.channel, "job": job,
+         "instructions": INSTRUCTIONS_SYSVAR, "system_program": SYSTEM_PROGRAM_ID},
+    )
+    return [voucher.precompile_instruction(authorizer), claim]
+
+
+def request_withdraw(owner: Pubkey, channel: Pubkey) -> Instruction:
+    return build_instruction("request_withdraw", {}, {"owner": owner, "channel": channel})
+
+
+def withdraw(owner: Pubkey, channel: Pubkey) -> Instruction:
+    return build_instruction("withdraw", {}, {"owner": owner, "channel": channel})

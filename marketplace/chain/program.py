@@ -63,3 +63,7 @@ def job_address(market: Pubkey, job_id: int, program_id: Pubkey = PROGRAM_ID) ->
 
 def assignment_address(job: Pubkey, provider: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
     return Pubkey.find_program_address([b"assignment", bytes(job), bytes(provider)], program_id)
+
+
+def channel_address(market: Pubkey, owner: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"channel", bytes(market), bytes(owner)], program_id)

@@ -79,6 +79,11 @@ uint64_t entrypoint(const uint8_t *input) {
     case IX_CLOSE_ASSIGNMENT: return process_close_assignment(&ctx);
     case IX_SERVE_CACHED: return process_serve_cached(&ctx);
     case IX_UNWIND_ASSIGNMENT: return process_unwind_assignment(&ctx);
+    case IX_OPEN_CHANNEL: return process_open_channel(&ctx);
+    case IX_TOP_UP_CHANNEL: return process_top_up_channel(&ctx);
+    case IX_CLAIM_CHANNEL: return process_claim_channel(&ctx);
+    case IX_REQUEST_WITHDRAW: return process_request_withdraw(&ctx);
+    case IX_WITHDRAW: return process_withdraw(&ctx);
     default: return ERR_UNKNOWN_INSTRUCTION;
   }
 }

@@ -1,7 +1,6 @@
 /* Checks and applies a MarketConfig, shared by initialize and update. */
 #include "tessera/checks.h"
 
-#define MAX_PERIOD (366LL * 24 * 3600) /* seconds: a year bounds every period a market sets */
 #define MAX_PRICE_PER_SHARD (1000ULL * 1000 * 1000 * 1000) /* lamports: 1,000 SOL, far below u64 / BPS_DENOMINATOR */
 
 /* PoSP's condition p·(R + S) > C at the market's highest price R, with C ≤ R (an honest run cannot cost more than it

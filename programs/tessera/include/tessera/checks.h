@@ -14,6 +14,8 @@
 static const SolPubkey SYSTEM_PROGRAM_ID = {{0}};
 
 #define BPS_DENOMINATOR 10000
+/* Seconds: a year bounds every period a market or a channel sets. */
+#define MAX_PERIOD (366LL * 24 * 3600)
 
 static inline bool pubkey_eq(const SolPubkey *a, const SolPubkey *b) {
   const uint64_t *x = (const uint64_t *)a->x, *y = (const uint64_t *)b->x;
@@ -55,6 +57,7 @@ static const AccountType MARKET_TYPE = {MARKET_DISCRIMINATOR, MARKET_LEN};
 static const AccountType PROVIDER_TYPE = {PROVIDER_DISCRIMINATOR, PROVIDER_LEN};
 static const AccountType JOB_TYPE = {JOB_DISCRIMINATOR, JOB_LEN};
 static const AccountType ASSIGNMENT_TYPE = {ASSIGNMENT_DISCRIMINATOR, ASSIGNMENT_LEN};
+static const AccountType CHANNEL_TYPE = {CHANNEL_DISCRIMINATOR, CHANNEL_LEN};
 
 /* Whether `account` is a live account of `type`: owned by the program, of
  * the type's exact size, starting with its discriminator. */
@@ -82,6 +85,8 @@ static inline uint64_t load_account(const Context *ctx, const SolAccountInfo *ac
 #define LOAD_JOB(ctx, account, writable, out) load_account((ctx), (account), &JOB_TYPE, (writable), (void **)(out))
 #define LOAD_ASSIGNMENT(ctx, account, writable, out) \
   load_account((ctx), (account), &ASSIGNMENT_TYPE, (writable), (void **)(out))
+#define LOAD_CHANNEL(ctx, account, writable, out) \
+  load_account((ctx), (account), &CHANNEL_TYPE, (writable), (void **)(out))
 
 /* The client's own job, for instructions that take [writable, signer] client
  * and [writable] job and no arguments (cancel_job, refund). */

@@ -59,6 +59,15 @@
 #define ERR_SLASH_NEEDS_EVIDENCE 6052 /* A slash carries its evidence: use the slash instruction */
 #define ERR_INVALID_EVIDENCE 6053 /* The slash's evidence does not hold: the shard is not pending or is paid, the digests agree, or the proof does not lead to the results root */
 #define ERR_TREASURY_NOT_RENT_EXEMPT 6054 /* The treasury must hold the rent-exempt minimum for its size, or fees credited to it are refused */
+#define ERR_INVALID_VOUCHER 6055 /* The instruction before the claim is not exactly the Ed25519 check of the channel authorizer's voucher for this amount */
+#define ERR_VOUCHER_EXCEEDED 6056 /* The claim is more than the voucher authorizes beyond what the channel has already paid */
+#define ERR_CHANNEL_UNDERFUNDED 6057 /* The channel's deposit does not cover the claim and the job's rent */
+#define ERR_INVALID_WITHDRAW_DELAY 6058 /* The withdrawal delay must be 1 second to a year */
+#define ERR_WITHDRAW_ALREADY_REQUESTED 6059 /* A withdrawal is already requested */
+#define ERR_WITHDRAW_NOT_REQUESTED 6060 /* No withdrawal was requested */
+#define ERR_WITHDRAW_DELAY_NOT_ELAPSED 6061 /* The channel's withdrawal delay has not passed yet */
+#define ERR_CHANNEL_HAS_OPEN_JOBS 6062 /* Jobs this channel funded are still open; anyone may close them after their deadline */
+#define ERR_INVALID_SYSVAR 6063 /* The account is not the instructions sysvar */
 
 /* Enums: Borsh encodes a unit variant as its index in one byte. */
 #define PROVIDER_STATUS_ACTIVE 0
@@ -271,6 +280,33 @@ _Static_assert(offsetof(Assignment, bump) == 218, "Assignment.bump");
 _Static_assert(offsetof(Assignment, padding) == 219, "Assignment.padding");
 _Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
 
+#define CHANNEL_DISCRIMINATOR 0x58db57dc6a639f31ULL
+#define CHANNEL_LEN 144
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey market;
+  SolPubkey owner;
+  SolPubkey authorizer;
+  uint64_t claimed;
+  uint64_t generation;
+  int64_t withdraw_delay;
+  int64_t withdrawable_at;
+  uint32_t open_jobs;
+  uint8_t bump;
+  uint8_t padding[3];
+} Channel;
+_Static_assert(offsetof(Channel, market) == 8, "Channel.market");
+_Static_assert(offsetof(Channel, owner) == 40, "Channel.owner");
+_Static_assert(offsetof(Channel, authorizer) == 72, "Channel.authorizer");
+_Static_assert(offsetof(Channel, claimed) == 104, "Channel.claimed");
+_Static_assert(offsetof(Channel, generation) == 112, "Channel.generation");
+_Static_assert(offsetof(Channel, withdraw_delay) == 120, "Channel.withdraw_delay");
+_Static_assert(offsetof(Channel, withdrawable_at) == 128, "Channel.withdrawable_at");
+_Static_assert(offsetof(Channel, open_jobs) == 136, "Channel.open_jobs");
+_Static_assert(offsetof(Channel, bump) == 140, "Channel.bump");
+_Static_assert(offsetof(Channel, padding) == 141, "Channel.padding");
+_Static_assert(sizeof(Channel) == CHANNEL_LEN, "Channel size");
+
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
 #define INITIALIZE_MARKET_ACCOUNTS 4
@@ -447,6 +483,65 @@ _Static_assert(offsetof(ServeCachedArgs, shards) == 8, "ServeCachedArgs.shards")
 typedef struct {
   uint64_t discriminator;
 } UnwindAssignmentArgs;
+
+#define IX_OPEN_CHANNEL 0x6d6ba68c47fd2d5bULL
+#define OPEN_CHANNEL_ACCOUNTS 4
+#define OPEN_CHANNEL_DATA_LEN 56
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey authorizer;
+  uint64_t deposit;
+  int64_t withdraw_delay;
+} OpenChannelArgs;
+_Static_assert(offsetof(OpenChannelArgs, authorizer) == 8, "OpenChannelArgs.authorizer");
+_Static_assert(offsetof(OpenChannelArgs, deposit) == 40, "OpenChannelArgs.deposit");
+_Static_assert(offsetof(OpenChannelArgs, withdraw_delay) == 48, "OpenChannelArgs.withdraw_delay");
+
+#define IX_TOP_UP_CHANNEL 0x8c4432936bf0dd26ULL
+#define TOP_UP_CHANNEL_ACCOUNTS 3
+#define TOP_UP_CHANNEL_DATA_LEN 16
+typedef struct {
+  uint64_t discriminator;
+  uint64_t amount;
+} TopUpChannelArgs;
+_Static_assert(offsetof(TopUpChannelArgs, amount) == 8, "TopUpChannelArgs.amount");
+
+#define IX_CLAIM_CHANNEL 0x142591d53e5738c6ULL
+#define CLAIM_CHANNEL_ACCOUNTS 6
+#define CLAIM_CHANNEL_DATA_LEN 140
+typedef struct {
+  uint64_t discriminator;
+  uint8_t model_digest[32];
+  uint8_t input_root[32];
+  uint8_t seed_commitment[32];
+  uint64_t job_id;
+  uint64_t price_per_shard;
+  int64_t deadline;
+  uint64_t voucher_amount;
+  uint32_t shard_count;
+} ClaimChannelArgs;
+_Static_assert(offsetof(ClaimChannelArgs, model_digest) == 8, "ClaimChannelArgs.model_digest");
+_Static_assert(offsetof(ClaimChannelArgs, input_root) == 40, "ClaimChannelArgs.input_root");
+_Static_assert(offsetof(ClaimChannelArgs, seed_commitment) == 72, "ClaimChannelArgs.seed_commitment");
+_Static_assert(offsetof(ClaimChannelArgs, job_id) == 104, "ClaimChannelArgs.job_id");
+_Static_assert(offsetof(ClaimChannelArgs, price_per_shard) == 112, "ClaimChannelArgs.price_per_shard");
+_Static_assert(offsetof(ClaimChannelArgs, deadline) == 120, "ClaimChannelArgs.deadline");
+_Static_assert(offsetof(ClaimChannelArgs, voucher_amount) == 128, "ClaimChannelArgs.voucher_amount");
+_Static_assert(offsetof(ClaimChannelArgs, shard_count) == 136, "ClaimChannelArgs.shard_count");
+
+#define IX_REQUEST_WITHDRAW 0xb61f8afa60bb5f89ULL
+#define REQUEST_WITHDRAW_ACCOUNTS 2
+#define REQUEST_WITHDRAW_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} RequestWithdrawArgs;
+
+#define IX_WITHDRAW 0x22a16d949c4612b7ULL
+#define WITHDRAW_ACCOUNTS 2
+#define WITHDRAW_DATA_LEN 8
+typedef struct {
+  uint64_t discriminator;
+} WithdrawArgs;
 
 /* Events: logged with sol_log_data as discriminator (sha256("event:<Name>")[:8]) + Borsh. */
 #define EVENT_MARKET_INITIALIZED_DISCRIMINATOR 0x51ff0332577aa086ULL
@@ -706,3 +801,69 @@ typedef struct {
 _Static_assert(offsetof(AssignmentUnwoundEvent, job) == 8, "AssignmentUnwoundEvent.job");
 _Static_assert(offsetof(AssignmentUnwoundEvent, provider) == 40, "AssignmentUnwoundEvent.provider");
 _Static_assert(offsetof(AssignmentUnwoundEvent, released) == 72, "AssignmentUnwoundEvent.released");
+
+#define EVENT_CHANNEL_OPENED_DISCRIMINATOR 0xaa2fbc1f60ffd5fdULL
+#define EVENT_CHANNEL_OPENED_LEN 160
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey market;
+  SolPubkey channel;
+  SolPubkey owner;
+  SolPubkey authorizer;
+  uint64_t deposit;
+  uint64_t generation;
+  int64_t withdraw_delay;
+} ChannelOpenedEvent;
+_Static_assert(offsetof(ChannelOpenedEvent, market) == 8, "ChannelOpenedEvent.market");
+_Static_assert(offsetof(ChannelOpenedEvent, channel) == 40, "ChannelOpenedEvent.channel");
+_Static_assert(offsetof(ChannelOpenedEvent, owner) == 72, "ChannelOpenedEvent.owner");
+_Static_assert(offsetof(ChannelOpenedEvent, authorizer) == 104, "ChannelOpenedEvent.authorizer");
+_Static_assert(offsetof(ChannelOpenedEvent, deposit) == 136, "ChannelOpenedEvent.deposit");
+_Static_assert(offsetof(ChannelOpenedEvent, generation) == 144, "ChannelOpenedEvent.generation");
+_Static_assert(offsetof(ChannelOpenedEvent, withdraw_delay) == 152, "ChannelOpenedEvent.withdraw_delay");
+
+#define EVENT_CHANNEL_TOPPED_UP_DISCRIMINATOR 0x733c0c5020b1e136ULL
+#define EVENT_CHANNEL_TOPPED_UP_LEN 48
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey channel;
+  uint64_t amount;
+} ChannelToppedUpEvent;
+_Static_assert(offsetof(ChannelToppedUpEvent, channel) == 8, "ChannelToppedUpEvent.channel");
+_Static_assert(offsetof(ChannelToppedUpEvent, amount) == 40, "ChannelToppedUpEvent.amount");
+
+#define EVENT_CHANNEL_CLAIMED_DISCRIMINATOR 0xc44af547acbe2502ULL
+#define EVENT_CHANNEL_CLAIMED_LEN 96
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey channel;
+  SolPubkey job;
+  uint64_t voucher_amount;
+  uint64_t escrow;
+  uint64_t claimed;
+} ChannelClaimedEvent;
+_Static_assert(offsetof(ChannelClaimedEvent, channel) == 8, "ChannelClaimedEvent.channel");
+_Static_assert(offsetof(ChannelClaimedEvent, job) == 40, "ChannelClaimedEvent.job");
+_Static_assert(offsetof(ChannelClaimedEvent, voucher_amount) == 72, "ChannelClaimedEvent.voucher_amount");
+_Static_assert(offsetof(ChannelClaimedEvent, escrow) == 80, "ChannelClaimedEvent.escrow");
+_Static_assert(offsetof(ChannelClaimedEvent, claimed) == 88, "ChannelClaimedEvent.claimed");
+
+#define EVENT_WITHDRAW_REQUESTED_DISCRIMINATOR 0x2797805dcef01072ULL
+#define EVENT_WITHDRAW_REQUESTED_LEN 48
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey channel;
+  int64_t withdrawable_at;
+} WithdrawRequestedEvent;
+_Static_assert(offsetof(WithdrawRequestedEvent, channel) == 8, "WithdrawRequestedEvent.channel");
+_Static_assert(offsetof(WithdrawRequestedEvent, withdrawable_at) == 40, "WithdrawRequestedEvent.withdrawable_at");
+
+#define EVENT_CHANNEL_WITHDRAWN_DISCRIMINATOR 0x059797bf3d5db912ULL
+#define EVENT_CHANNEL_WITHDRAWN_LEN 48
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey channel;
+  uint64_t amount;
+} ChannelWithdrawnEvent;
+_Static_assert(offsetof(ChannelWithdrawnEvent, channel) == 8, "ChannelWithdrawnEvent.channel");
+_Static_assert(offsetof(ChannelWithdrawnEvent, amount) == 40, "ChannelWithdrawnEvent.amount");

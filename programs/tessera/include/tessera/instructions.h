@@ -19,3 +19,8 @@ static uint64_t process_close_job(const Context *ctx);
 static uint64_t process_close_assignment(const Context *ctx);
 static uint64_t process_serve_cached(const Context *ctx);
 static uint64_t process_unwind_assignment(const Context *ctx);
+static uint64_t process_open_channel(const Context *ctx);
+static uint64_t process_top_up_channel(const Context *ctx);
+static uint64_t process_claim_channel(const Context *ctx);
+static uint64_t process_request_withdraw(const Context *ctx);
+static uint64_t process_withdraw(const Context *ctx);

@@ -102,6 +102,7 @@ uint64_t sol_curve_validate_point(uint64_t curve_id, const uint8_t *point, uint8
 uint64_t sol_invoke_signed_c(const SolInstruction *instruction, const SolAccountInfo *accounts,
                              int account_count, const SolSignerSeeds *signers, int signer_count);
 void sol_memcpy_(void *dst, const void *src, uint64_t len);
+void sol_memcmp_(const void *a, const void *b, uint64_t len, int *result);
 void sol_memset_(void *dst, uint8_t value, uint64_t len);
 
 /* clang lowers struct copies to these; forward them to the cheaper syscalls. */

@@ -4,7 +4,8 @@
  * Anyone may send it: whether a job can close, and who gets its lamports,
  * is fixed by the job's state. Before the deadline only the client may give
  * up on unserved shards (a job nobody can run ends at once, not at its
- * deadline); no committed work is pending then, so no provider loses pay. */
+ * deadline); no committed work is pending then, so no provider loses pay.
+ * A channel-funded job's client is its channel, which counts it closed. */
 #include "tessera/bitmap.h"
 #include "tessera/events.h"
 
@@ -21,6 +22,11 @@ static uint64_t process_close_job(const Context *ctx) {
   if (job->pending_assignments != 0) return ERR_JOB_NOT_FINISHED;
   bool all_paid = bitmap_count(AS_BITMAP(job->paid_shards)) == job->shard_count;
   if (!all_paid && !client->is_signer && clock_unix_timestamp() <= job->deadline) return ERR_JOB_NOT_FINISHED;
+
+  if (is_account_of_type(ctx, client, &CHANNEL_TYPE)) {
+    Channel *channel = (Channel *)client->data;
+    TRY(checked_sub_u32(channel->open_jobs, 1, &channel->open_jobs));
+  }
 
   JobClosedEvent event = {EVENT_JOB_CLOSED_DISCRIMINATOR, *job_account->key};
   TRY(close_account(job_account, client, &event.refunded));

@@ -1,0 +1,64 @@
+/* claim_channel(model_digest, input_root, seed_commitment, job_id, price_per_shard, deadline, voucher_amount,
+ *               shard_count)
+ *   0. [writable, signer] verifier: the market's verifier; fronts the job's rent, repaid from the channel
+ *   1. [writable] market: counts the jobs created
+ *   2. [writable] channel: pays, as far as its voucher allows
+ *   3. [writable] job: PDA ["job", market, job_id as u64 LE], created here
+ *   4. [] instructions sysvar: holds the voucher's Ed25519 instruction, just before this one
+ *   5. [] system program
+ * The channel is the job's client: unspent escrow, refunds and slashes'
+ * client share return to it, never to the verifier. Its rent is not
+ * authorized spending: it comes back when the job closes. */
+#include "tessera/voucher.h"
+
+static uint64_t process_claim_channel(const Context *ctx) {
+  TRY(require_accounts(ctx, CLAIM_CHANNEL_ACCOUNTS));
+  TRY(require_data_len(ctx, CLAIM_CHANNEL_DATA_LEN));
+  const SolAccountInfo *verifier = &ctx->accounts[0];
+  const SolAccountInfo *market_account = &ctx->accounts[1];
+  const SolAccountInfo *channel_account = &ctx->accounts[2];
+  const SolAccountInfo *job_account = &ctx->accounts[3];
+  const ClaimChannelArgs *args = (const ClaimChannelArgs *)ctx->data;
+  Market *market;
+  Channel *channel;
+
+  TRY(require_writable_signer(verifier));
+  TRY(LOAD_MARKET(ctx, market_account, true, &market));
+  if (!pubkey_eq(&market->verifier, verifier->key)) return ERR_UNAUTHORIZED;
+  TRY(LOAD_CHANNEL(ctx, channel_account, true, &channel));
+  if (!pubkey_eq(&channel->market, market_account->key)) return ERR_WRONG_MARKET;
+  TRY(require_uninitialized(job_account));
+  TRY(require_system_program(&ctx->accounts[5]));
+  JobTerms terms = {args->model_digest, args->input_root, args->seed_commitment, args->job_id,
+                    args->price_per_shard, args->deadline, args->shard_count};
+  JobCost cost;
+  TRY(job_cost(market, &terms, &cost));
+
+  /* Amounts only grow: a voucher authorizes what it names beyond what was claimed, and a stale one nothing. */
+  if (args->voucher_amount < channel->claimed || cost.escrow > args->voucher_amount - channel->claimed)
+    return ERR_VOUCHER_EXCEEDED;
+  uint64_t claimed, moved, channel_rent, available;
+  uint32_t open_jobs;
+  TRY(require_voucher(&ctx->accounts[4], channel_account->key, &channel->authorizer, channel->generation,
+                      args->voucher_amount));
+  TRY(checked_add(cost.escrow, cost.rent, &moved));
+  TRY(rent_exempt_minimum(CHANNEL_LEN, &channel_rent));
+  TRY(checked_sub(*channel_account->lamports, channel_rent, &available));
+  if (moved > available) return ERR_CHANNEL_UNDERFUNDED;
+  TRY(checked_add(channel->claimed, cost.escrow, &claimed));
+  TRY(checked_add_u32(channel->open_jobs, 1, &open_jobs));
+
+  /* The verifier fronts the rent and is repaid after the creation: a cross-program call only sees the
+   * balances of the accounts it is given, so the channel's debit must not precede it. */
+  JobParties parties = {verifier, false, market_account, market, job_account, channel_account->key};
+  TRY(open_job(ctx, &parties, &terms, &cost));
+  TRY(move_lamports(channel_account, job_account, cost.escrow));
+  TRY(move_lamports(channel_account, verifier, cost.rent));
+  channel->claimed = claimed;
+  channel->open_jobs = open_jobs;
+
+  ChannelClaimedEvent event = {EVENT_CHANNEL_CLAIMED_DISCRIMINATOR, *channel_account->key, *job_account->key,
+                               args->voucher_amount, cost.escrow, claimed};
+  emit_event(&event, EVENT_CHANNEL_CLAIMED_LEN);
+  return 0;
+}

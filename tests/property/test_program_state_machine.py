@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -25,12 +25,14 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from localnet import LocalRuntime
 from marketplace.chain import (
     AssignmentAccount,
+    ChannelAccount,
     JobAccount,
     MarketAccount,
     MarketConfig,
     ProviderAccount,
     Verdict,
     assignment_address,
+    channel_address,
     job_address,
     market_address,
     provider_address,
@@ -38,7 +40,8 @@ from marketplace.chain import (
 from marketplace.chain import instructions as ix
 from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
-from marketplace.economics import deters
+from marketplace.chain.vouchers import Voucher
+from marketplace.economics import deters, job_escrow
 from marketplace.merkle import merkle_root
 
 SOL = 1_000_000_000
@@ -49,9 +52,18 @@ PROGRAM_DEBITS = {  # which instructions may take lamports out of each program a
     "provider": {"withdraw_stake", "settle", "slash"},
     "job": {"settle", "slash", "refund", "cancel_job", "close_job", "serve_cached"},
     "assignment": {"close_assignment"},
+    "channel": {"claim_channel", "withdraw"},
 }
 amounts = st.one_of(st.integers(1, 3 * SOL), st.integers(U64_MAX - 10 * SOL, U64_MAX), st.just(0))
 shard_sets = st.frozensets(st.integers(0, 9), max_size=6)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    address: Pubkey
+    client: Pubkey  # a wallet, or the channel that funded the job
+    signer: Keypair  # who signs for the client: the wallet itself, or the channel's owner (who cannot)
+    seed: bytes
 
 
 class ProgramMachine(RuleBasedStateMachine):
@@ -64,18 +76,23 @@ class ProgramMachine(RuleBasedStateMachine):
         # in two roles of one instruction must settle like any other.
         self.clients = [Keypair(), self.owners[3]]
         self.treasury = self.authority.pubkey()
-        for key in {k.pubkey(): k for k in (self.authority, self.attacker, *self.clients, *self.owners)}.values():
+        # Agents with payment channels; the attacker's key is never an authorizer, and vouchers are what each
+        # agent signed: the most any claim may take from its channel in all.
+        self.agents = [self.clients[0], Keypair()]
+        self.authorizers = [Keypair(), Keypair()]
+        self.signed: dict[tuple[Pubkey, int], int] = {}  # (channel, generation) -> highest voucher signed
+        for key in {k.pubkey(): k for k in (self.authority, self.attacker, *self.clients, *self.owners, *self.agents)}.values():
             self.runtime.airdrop(key.pubkey(), 1_000 * SOL)
         self.config = MarketConfig(self.authority.pubkey(), self.treasury, SOL, 100, 60, 250, 3_000, 2_000, cache_fee_bps=5_000,
                                    max_price_per_shard=SOL // 20)
         self.market = market_address(self.authority.pubkey())[0]
-        self.jobs: list[tuple[Pubkey, Keypair, bytes]] = []  # (address, client, seed)
+        self.jobs: list[JobRef] = []
         self.last_job_id = 0
         self.paid: set[tuple[Pubkey, Pubkey, int]] = set()  # (job, provider, shard)
         self.committed: dict[tuple[Pubkey, Pubkey], dict[int, bytes]] = {}  # (job, owner) -> its last round's digests
         self.sent: list[tuple[str, Instruction, Keypair]] = []
         self.kinds = {self.market: "market", self.treasury: "wallet"}
-        for key in (self.authority, self.attacker, *self.clients, *self.owners):
+        for key in (self.authority, self.attacker, *self.clients, *self.owners, *self.agents):
             self.kinds[key.pubkey()] = "wallet"
         self.fees = 0
         self.send("initialize_market", ix.initialize_market(self.authority.pubkey(), self.config), self.authority)
@@ -89,11 +106,13 @@ class ProgramMachine(RuleBasedStateMachine):
     def total_lamports(self) -> int:
         return sum(self.runtime.balance(key) for key in self.kinds)
 
-    def send(self, name: str, instruction: Instruction, signer: Keypair):
+    def send(self, name: str, instructions: Instruction | list[Instruction], signer: Keypair):
+        """One transaction: the program's instruction last, after any precompile check it reads."""
+        instructions = instructions if isinstance(instructions, list) else [instructions]
         before = {key: self.runtime.balance(key) for key in self.kinds}
-        outcome = self.runtime.send([instruction], [signer])
+        outcome = self.runtime.send(instructions, [signer])
         self.fees += outcome.fee
-        signers = {m.pubkey for m in instruction.accounts if m.is_signer} | {signer.pubkey()}
+        signers = {m.pubkey for i in instructions for m in i.accounts if m.is_signer} | {signer.pubkey()}
         for key, kind in self.kinds.items():
             lost = before[key] - self.runtime.balance(key) - (outcome.fee if key == signer.pubkey() else 0)
             if lost <= 0:
@@ -103,7 +122,7 @@ class ProgramMachine(RuleBasedStateMachine):
             else:
                 assert name in PROGRAM_DEBITS[kind], f"{name} debited a {kind} account"
         if outcome.ok:
-            self.sent.append((name, instruction, signer))
+            self.sent.append((name, instructions, signer))
             for event in outcome.events:
                 if event.name == "AssignmentSettled":
                     for shard in range(256):
@@ -116,8 +135,14 @@ class ProgramMachine(RuleBasedStateMachine):
     def owner(self, index: int) -> Keypair:
         return self.owners[index % len(self.owners)]
 
-    def job(self, index: int) -> tuple[Pubkey, Keypair, bytes]:
+    def job(self, index: int) -> JobRef:
         return self.jobs[index % len(self.jobs)]
+
+    def next_job_id(self, reuse: bool) -> int:
+        """Clients choose ids; one already in use must be refused."""
+        if not (reuse and self.jobs):
+            self.last_job_id = MarketAccount.decode(self.runtime.account_data(self.market)).jobs_created + 1_000
+        return self.last_job_id
 
     # honest and careless actors
 
@@ -125,9 +150,7 @@ class ProgramMachine(RuleBasedStateMachine):
           lifetime=st.integers(-10, 300), reuse_id=st.booleans())
     def create_job(self, client, shards, price, lifetime, reuse_id):
         client = self.clients[client]
-        # Clients choose ids; one already in use must be refused.
-        job_id = self.last_job_id if reuse_id and self.jobs else MarketAccount.decode(self.runtime.account_data(self.market)).jobs_created + 1_000
-        self.last_job_id = job_id
+        job_id = self.next_job_id(reuse_id)
         seed = hashlib.sha256(f"seed-{job_id}".encode()).digest()
         address = job_address(self.market, job_id)[0]
         instruction = ix.create_job(client.pubkey(), self.market, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
@@ -135,12 +158,12 @@ class ProgramMachine(RuleBasedStateMachine):
                                     deadline=self.runtime.unix_time + lifetime, shard_count=shards)
         if self.send("create_job", instruction, client).ok:
             self.kinds[address] = "job"
-            self.jobs.append((address, client, seed))
+            self.jobs.append(JobRef(address, client.pubkey(), client, seed))
 
     @precondition(lambda self: self.jobs)
     @rule(owner=st.integers(0, 3), job=st.integers(0, 50), shards=shard_sets)
     def submit_results(self, owner, job, shards):
-        owner, (address, _, _) = self.owner(owner), self.job(job)
+        owner, address = self.owner(owner), self.job(job).address
         provider = provider_address(self.market, owner.pubkey())[0]
         self.kinds[assignment_address(address, provider)[0]] = "assignment"
         digests = {s: hashlib.sha256(f"{address} {owner.pubkey()} {s}".encode()).digest() for s in shards}
@@ -153,11 +176,11 @@ class ProgramMachine(RuleBasedStateMachine):
                                                    min_size=1, max_size=3, unique_by=lambda e: e[0]),
           hostile=st.sampled_from(["none", "verifier", "seed"]))
     def settle(self, job, entries, hostile):
-        address, client, seed = self.job(job)
+        ref = self.job(job)
         signer = self.attacker if hostile == "verifier" else self.authority
         settlements = [Settlement(self.owner(o).pubkey(), verdict, accepted) for o, verdict, accepted in entries]
-        instruction = ix.settle(signer.pubkey(), self.market, address, client.pubkey(), self.treasury,
-                                b"\x00" * 32 if hostile == "seed" else seed, settlements)
+        instruction = ix.settle(signer.pubkey(), self.market, ref.address, ref.client, self.treasury,
+                                b"\x00" * 32 if hostile == "seed" else ref.seed, settlements)
         self.send("settle", instruction, signer)
 
     @precondition(lambda self: self.committed)
@@ -166,7 +189,7 @@ class ProgramMachine(RuleBasedStateMachine):
     def slash(self, submission, pick, paid, hostile):
         """The verifier slashes with evidence; an intruder, forged evidence or a referee that agreed are refused."""
         address, owner = sorted(self.committed, key=str)[submission % len(self.committed)]
-        client = next(client for job, client, _ in self.jobs if job == address)
+        client = next(ref.client for ref in self.jobs if ref.address == address)
         committed = self.committed[(address, owner)]
         shard = sorted(committed)[pick % len(committed)]
         accepted = set(sorted(committed)[:paid]) - {shard}
@@ -175,7 +198,7 @@ class ProgramMachine(RuleBasedStateMachine):
         else:
             evidence = ix.SlashEvidence.build(committed, shard, committed[shard] if hostile == "agreeing referee" else b"z" * 32)
         signer = self.attacker if hostile == "verifier" else self.authority
-        outcome = self.send("slash", ix.slash(signer.pubkey(), self.market, address, client.pubkey(), self.treasury,
+        outcome = self.send("slash", ix.slash(signer.pubkey(), self.market, address, client, self.treasury,
                                               owner, accepted, evidence), signer)
         assert hostile == "none" or not outcome.ok, f"a slash with {hostile} went through"
 
@@ -188,27 +211,26 @@ class ProgramMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.jobs)
     @rule(job=st.integers(0, 50), shards=shard_sets, by_attacker=st.booleans())
     def serve_cached(self, job, shards, by_attacker):
-        address, _, _ = self.job(job)
         signer = self.attacker if by_attacker else self.authority
-        self.send("serve_cached", ix.serve_cached(signer.pubkey(), self.market, address, self.treasury, shards), signer)
+        self.send("serve_cached", ix.serve_cached(signer.pubkey(), self.market, self.job(job).address, self.treasury, shards), signer)
 
     @precondition(lambda self: self.jobs)
     @rule(job=st.integers(0, 50), by_attacker=st.booleans(), action=st.sampled_from(["cancel_job", "refund", "close_job"]))
     def client_action(self, job, by_attacker, action):
-        address, client, _ = self.job(job)
-        signer = self.attacker if by_attacker else client
+        ref = self.job(job)
+        signer = self.attacker if by_attacker else ref.signer
         instruction = {
-            "cancel_job": lambda: ix.cancel_job(signer.pubkey(), address),
-            "refund": lambda: ix.refund(signer.pubkey(), address),
-            "close_job": lambda: ix.close_job(address, client.pubkey()),
+            "cancel_job": lambda: ix.cancel_job(signer.pubkey(), ref.address),
+            "refund": lambda: ix.refund(signer.pubkey(), ref.address),
+            "close_job": lambda: ix.close_job(ref.address, ref.client),
         }[action]()
         self.send(action, instruction, signer)
 
     @precondition(lambda self: self.jobs)
     @rule(owner=st.integers(0, 3), job=st.integers(0, 50))
     def close_assignment(self, owner, job):
-        owner, (address, _, _) = self.owner(owner), self.job(job)
-        self.send("close_assignment", ix.close_assignment(owner.pubkey(), self.market, address), owner)
+        owner = self.owner(owner)
+        self.send("close_assignment", ix.close_assignment(owner.pubkey(), self.market, self.job(job).address), owner)
 
     @rule(owner=st.integers(0, 3), amount=amounts, action=st.sampled_from(["add_stake", "request_unstake", "withdraw_stake"]))
     def stake_action(self, owner, amount, action):
@@ -224,9 +246,75 @@ class ProgramMachine(RuleBasedStateMachine):
     @rule(owner=st.integers(0, 3), job=st.integers(0, 50))
     def unwind_assignment(self, owner, job):
         """Anyone, for a verifier that stopped settling: past the deadline and the grace period nothing stays locked."""
-        address, _, _ = self.job(job)
         provider = provider_address(self.market, self.owner(owner).pubkey())[0]
-        self.send("unwind_assignment", ix.unwind_assignment(self.market, address, provider), self.attacker)
+        self.send("unwind_assignment", ix.unwind_assignment(self.market, self.job(job).address, provider), self.attacker)
+
+    # agents paying through channels
+
+    def channel(self, agent: int) -> Pubkey:
+        return channel_address(self.market, self.agents[agent].pubkey())[0]
+
+    @initialize()
+    def agents_open_channels(self):
+        for agent in range(len(self.agents)):
+            self.open_channel(agent, 10 * SOL, 120)
+
+    @rule(agent=st.integers(0, 1), deposit=st.one_of(st.integers(1, 20 * SOL), amounts), delay=st.integers(-1, 300))
+    def open_channel(self, agent, deposit, delay):
+        owner, channel = self.agents[agent], self.channel(agent)
+        self.kinds[channel] = "channel"
+        self.send("open_channel", ix.open_channel(owner.pubkey(), self.market, self.authorizers[agent].pubkey(), deposit,
+                                                  max(delay, 0)), owner)
+
+    @rule(agent=st.integers(0, 1), amount=amounts, by_attacker=st.booleans(),
+          action=st.sampled_from(["top_up_channel", "request_withdraw", "withdraw"]))
+    def channel_action(self, agent, amount, by_attacker, action):
+        signer, channel = self.attacker if by_attacker else self.agents[agent], self.channel(agent)
+        instruction = {
+            "top_up_channel": lambda: ix.top_up_channel(signer.pubkey(), channel, amount),
+            "request_withdraw": lambda: ix.request_withdraw(signer.pubkey(), channel),
+            "withdraw": lambda: ix.withdraw(signer.pubkey(), channel),
+        }[action]()
+        outcome = self.send(action, instruction, signer)
+        assert not (by_attacker and outcome.ok), f"a stranger's {action} went through"
+
+    def open_channels(self) -> list[int]:
+        return [a for a in range(len(self.agents)) if self.runtime.account_data(self.channel(a)) is not None]
+
+    @precondition(lambda self: self.open_channels())
+    @rule(agent=st.integers(0, 1), shards=st.integers(0, 12), price=st.integers(1, SOL // 10),
+          extra=st.one_of(st.just(0), st.integers(-SOL // 10, SOL)), lifetime=st.integers(-10, 300), reuse_id=st.booleans(),
+          hostile=st.one_of(st.just("none"), st.sampled_from(["verifier", "forger", "other channel", "stale"])))
+    def claim_channel(self, agent, shards, price, extra, lifetime, reuse_id, hostile):
+        """The verifier opens a job a channel pays for, by voucher; a claim beyond what the agent signed, signed by
+        another key, naming another channel, or sent by an intruder is refused."""
+        agent = self.open_channels()[agent % len(self.open_channels())]
+        channel, other = self.channel(agent), self.channel(1 - agent)
+        state = ChannelAccount.decode(self.runtime.account_data(channel))
+        claimed, generation = state.claimed, state.generation
+        market = MarketAccount.decode(self.runtime.account_data(self.market))
+        escrow = job_escrow(price, shards, market.sampling_rate_bps, market.fee_bps) if shards else 0
+        amount = claimed if hostile == "stale" else max(0, claimed + escrow + extra)
+        signer_key = self.attacker if hostile == "forger" else self.authorizers[1 - agent if hostile == "other channel" else agent]
+        named = other if hostile == "other channel" else channel
+        voucher = Voucher.sign(signer_key, named, generation, amount)
+        if hostile != "forger":
+            self.signed[(named, generation)] = max(self.signed.get((named, generation), 0), amount)
+        verifier = self.attacker if hostile == "verifier" else self.authority
+        job_id = self.next_job_id(reuse_id)
+        seed = hashlib.sha256(f"seed-{job_id}".encode()).digest()
+        precompile, claim = ix.claim_channel(
+            verifier.pubkey(), self.market, job_id, voucher, signer_key.pubkey(), model_digest=b"m" * 32,
+            input_root=b"i" * 32, seed_commitment=hashlib.sha256(seed).digest(), price_per_shard=price,
+            deadline=self.runtime.unix_time + lifetime, shard_count=shards)
+        metas = list(claim.accounts)
+        metas[2] = AccountMeta(channel, False, True)  # the claim always draws on this agent's channel
+        outcome = self.send("claim_channel", [precompile, Instruction(claim.program_id, claim.data, metas)], verifier)
+        assert hostile == "none" or not outcome.ok, f"a claim with {hostile} went through"
+        if outcome.ok:
+            address = job_address(self.market, job_id)[0]
+            self.kinds[address] = "job"
+            self.jobs.append(JobRef(address, channel, self.agents[agent], seed))
 
     @rule(seconds=st.integers(1, 400))
     def time_passes(self, seconds):
@@ -237,14 +325,15 @@ class ProgramMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.sent)
     @rule(index=st.integers(0, 10_000))
     def replay(self, index):
-        name, instruction, signer = self.sent[index % len(self.sent)]
-        self.send(name, instruction, signer)
+        name, instructions, signer = self.sent[index % len(self.sent)]
+        self.send(name, instructions, signer)
 
     @precondition(lambda self: self.sent)
     @rule(index=st.integers(0, 10_000), position=st.integers(0, 20), replacement=st.integers(0, 10_000))
     def substitute_account(self, index, position, replacement):
         """Another account (of another type, job or market, or a spoofed address) where one is expected."""
-        name, instruction, signer = self.sent[index % len(self.sent)]
+        name, instructions, signer = self.sent[index % len(self.sent)]
+        *checks, instruction = instructions
         metas = list(instruction.accounts)
         i = position % len(metas)
         if metas[i].is_signer:
@@ -254,7 +343,7 @@ class ProgramMachine(RuleBasedStateMachine):
         metas[i] = AccountMeta(candidates[replacement % len(candidates)], False, metas[i].is_writable)
         # An account may hold two roles (the treasury is the verifier here), but never a role that is not its.
         borrowed = metas[i].pubkey != original and any(m.pubkey == metas[i].pubkey for j, m in enumerate(metas) if j != i)
-        outcome = self.send(name, Instruction(instruction.program_id, instruction.data, metas), signer)
+        outcome = self.send(name, [*checks, Instruction(instruction.program_id, instruction.data, metas)], signer)
         if borrowed and metas[i].pubkey != SYSTEM_PROGRAM_ID:
             assert not outcome.ok, f"{name} accepted another role's account in position {i}"
 
@@ -283,6 +372,12 @@ class ProgramMachine(RuleBasedStateMachine):
             elif kind == "assignment" and data is not None:
                 a = AssignmentAccount.decode(data)
                 assert a.paid_shards <= a.submitted_shards and a.pending_shards <= a.submitted_shards
+            elif kind == "channel" and data is not None:
+                channel = ChannelAccount.decode(data)
+                assert self.runtime.balance(key) >= rent(account_size("Channel"))
+                assert channel.claimed <= self.signed.get((key, channel.generation), 0), "claimed beyond any voucher"
+                funded = [r for r in self.jobs if r.client == key and self.runtime.account_data(r.address) is not None]
+                assert channel.open_jobs == len(funded)
         market = MarketAccount.decode(self.runtime.account_data(self.market))
         assert market.total_stake == total_stake
         assert deters(market.max_price_per_shard, market.sampling_rate_bps, market.min_stake, market.slash_bps)

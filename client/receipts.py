@@ -32,15 +32,17 @@ class ShardResult:
 class Receipt:
     job: str
     status: str  # closed | cancelled | refunded | ...
-    signatures: dict[str, str]  # what -> transaction signature: create_job, close_job, cancel_job, refund
-    escrowed: int  # lamports the client put in escrow
+    signatures: dict[str, str]  # what -> transaction signature: create_job or claim_channel, close_job, cancel_job, refund
+    escrowed: int  # lamports the client (or its channel) put in escrow
     job_rent: int  # lamports of rent the job account held (returned at close)
-    refunded: int  # lamports that came back to the client (unspent escrow + rent)
-    fees: int  # transaction fees the client paid
+    refunded: int  # lamports that came back to the client, or its channel (unspent escrow + rent)
+    fees: int  # transaction fees the client paid (none when a channel pays: the aggregator sends the claim)
     verification: dict[str, int]  # how many shards were verified each way
     cache_hits: int
     seed: str | None  # the revealed sampling seed: anyone can audit which shards were checked
     settlements: list[dict] = field(default_factory=list)
+    channel: str | None = None  # the payment channel that paid, if one did
+    voucher: int | None = None  # the channel's voucher total once this request was paid: all it has authorized
 
     @property
     def paid(self) -> int:

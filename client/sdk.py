@@ -7,7 +7,10 @@
 A request is a job: the client asks the aggregator for a quote, signs
 `create_job` itself (the escrow goes from its wallet to the Job account,
 never through the aggregator), uploads the shard inputs, and follows the job
-until it is settled and closed. Outputs arrive as shards are verified
+until it is settled and closed. With a payment channel (`open_channel`) it
+signs no transaction per request: a voucher pays, the aggregator claims it,
+and the claim moves the escrow from the channel into the job, whose unspent
+part goes back to the channel. Outputs arrive as shards are verified
 (`stream`); the receipt says what moved on chain and how each shard was
 verified. `TesseraSyncClient` (client.sync) is the same API without async.
 """
@@ -35,11 +38,14 @@ from client.errors import (
     JobFailed,
     JobTimeout,
 )
+from client.channel import PaymentChannel
 from client.receipts import ChatResult, JobResult, Receipt, ShardResult
-from marketplace.chain import AssignmentAccount, AssignmentStatus, ChainError, JobAccount, MarketAccount, job_address
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, ChainError, ChannelAccount, JobAccount, MarketAccount,
+                              channel_address, job_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.chain.client import TesseraChain
+from marketplace.chain.program import account_size
 from marketplace.chain.events import decode_events
 from marketplace.digests import input_digest
 from marketplace.errors import ApiError
@@ -60,9 +66,11 @@ class SubmittedJob:
     shard_count: int
     escrow: int
     job_rent: int
-    create_signature: str
+    create_signature: str  # create_job's, or claim_channel's for a job a channel paid for
     fee: int
     quote: dict
+    channel: str | None = None  # the payment channel that paid, if one did
+    voucher: int | None = None  # the voucher total that paid for it
 
 
 def _model_hex(model: str | bytes) -> str:
@@ -86,6 +94,8 @@ class TesseraClient:
         self.max_lamports, self.timeout, self.long_poll = max_lamports, timeout, long_poll
         self.api = JsonApi(aggregator_url)
         self.chain = TesseraChain(rpc_url)
+        self.channel: PaymentChannel | None = None  # when set, requests are paid by voucher from it
+        self._readers: dict[str, Keypair] = {}  # job -> who reads its outputs, when not this keypair
 
     async def close(self) -> None:
         await self.api.close()
@@ -106,7 +116,8 @@ class TesseraClient:
         deadline = time.monotonic() + (self.timeout if patience is None else patience)
         backoff = MIN_BACKOFF
         while True:
-            headers = {"Authorization": read_authorization(self.keypair, reading)} if reading else None
+            reader = self._readers.get(reading, self.keypair) if reading else None
+            headers = {"Authorization": read_authorization(reader, reading)} if reading else None
             try:
                 return await self.api.request(method, path, body() if callable(body) else body, headers)
             except ApiError as exc:
@@ -174,7 +185,8 @@ class TesseraClient:
 
     async def submit(self, kind: str, inputs: list[dict], model: str | bytes, params: dict | None = None,
                      max_lamports: int | None = None) -> SubmittedJob:
-        """Quote, sign create_job (escrow on chain), upload the inputs. Returns once the aggregator has the job."""
+        """Quote, then pay: by voucher from the open channel, or by signing create_job (escrow on chain); upload the
+        inputs. Returns once the aggregator has the job."""
         if kind not in KINDS:
             raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
         if not 1 <= len(inputs) <= MAX_SHARDS:
@@ -184,6 +196,8 @@ class TesseraClient:
         quote = await self.quote(kind, len(inputs), model)
         if cap is not None and quote["escrow"] > cap:
             raise BudgetExceeded(quote["escrow"], cap)
+        if self.channel is not None:
+            return await self._submit_paid(self.channel, quote, kind, inputs, params)
         market = Pubkey.from_string(quote["market"])
         job = job_address(market, quote["job_id"])[0]
         instruction = ix.create_job(
@@ -204,6 +218,81 @@ class TesseraClient:
             if exc.code != "job_exists":  # an attempt whose answer was lost had landed: the job is in
                 raise
         return SubmittedJob(str(job), kind, len(inputs), escrow, job_rent, str(sent.signature), sent.fee, quote)
+
+    async def _submit_paid(self, channel: PaymentChannel, quote: dict, kind: str, inputs: list[dict],
+                           params: dict | None) -> SubmittedJob:
+        """Pays by voucher: the aggregator checks it, claims it (the claim opens the job on chain, funded by the
+        channel) and takes the inputs, in one answer."""
+        job = str(job_address(Pubkey.from_string(quote["market"]), quote["job_id"])[0])
+        voucher = channel.voucher(quote["escrow"])
+        body = {"job_id": quote["job_id"], "seed_commitment": quote["seed_commitment"], "kind": kind, "params": params,
+                "inputs": inputs, "voucher": PaymentChannel.wire(voucher)}
+        try:
+            answer = await self._call("POST", "/v1/jobs", lambda: sign_message(channel.authorizer, "job", body, job=job).to_json())
+        except AggregatorRefused as exc:
+            if exc.code == "voucher_too_small":  # the channel paid more than this process knew: catch up, once
+                account = await self.chain.fetch(ChannelAccount, channel.address)
+                voucher = channel.voucher(quote["escrow"], account.claimed if account else 0)
+                body["voucher"] = PaymentChannel.wire(voucher)
+                answer = await self._call("POST", "/v1/jobs", lambda: sign_message(channel.authorizer, "job", body, job=job).to_json())
+            else:
+                raise
+        channel.authorize(voucher)
+        self._readers[job] = channel.authorizer
+        rent = await self.chain.rent_exempt_minimum(account_size("Job"))
+        return SubmittedJob(job, kind, len(inputs), answer["escrow"], rent, answer["claim_signature"], 0, quote,
+                            str(channel.address), voucher.amount)
+
+    # payment channels
+
+    async def open_channel(self, deposit: int, withdraw_delay: int = 24 * 3600) -> PaymentChannel:
+        """Opens this wallet's payment channel in the aggregator's market with `deposit` lamports, under a fresh
+        session key; from now on requests are paid by voucher. The delay is what `withdraw` waits after
+        `request_withdraw`: the aggregator's time to claim what it served."""
+        market, _ = await self.market()
+        authorizer = Keypair()
+        await self._client_instruction(ix.open_channel(self.keypair.pubkey(), market, authorizer.pubkey(), deposit,
+                                                       withdraw_delay), "open_channel")
+        address = channel_address(market, self.keypair.pubkey())[0]
+        account = await self.chain.fetch(ChannelAccount, address)
+        self.channel = PaymentChannel(address, authorizer, account.generation, account.claimed)
+        return self.channel
+
+    async def use_channel(self, authorizer: Keypair) -> PaymentChannel:
+        """Pays from this wallet's existing channel, whose vouchers `authorizer` signs (a restarted agent)."""
+        market, _ = await self.market()
+        address = channel_address(market, self.keypair.pubkey())[0]
+        account = await self.chain.fetch(ChannelAccount, address)
+        if account is None:
+            raise InvalidRequest(f"this wallet has no payment channel in market {market}: open_channel first")
+        if account.authorizer != authorizer.pubkey():
+            raise InvalidRequest(f"the channel's vouchers are signed by {account.authorizer}, not {authorizer.pubkey()}")
+        self.channel = PaymentChannel(address, authorizer, account.generation, account.claimed)
+        return self.channel
+
+    async def channel_status(self) -> dict:
+        """The channel as the aggregator reports it: what it holds, has paid, and the requests it paid for."""
+        if self.channel is None:
+            raise InvalidRequest("no payment channel: open_channel or use_channel first")
+        return await self._call("GET", f"/v1/channels/{self.channel.address}")
+
+    async def request_withdraw(self) -> str:
+        """Starts the channel's withdrawal delay; the aggregator may still claim what it served meanwhile."""
+        channel = self._own_channel()
+        sent = await self._client_instruction(ix.request_withdraw(self.keypair.pubkey(), channel), "request_withdraw")
+        return str(sent.signature)
+
+    async def withdraw(self) -> int:
+        """After the delay, and once the jobs it paid for have closed: everything the channel holds comes back."""
+        channel = self._own_channel()
+        sent = await self._client_instruction(ix.withdraw(self.keypair.pubkey(), channel), "withdraw")
+        self.channel = None
+        return next((e.data.amount for e in sent.events if e.name == "ChannelWithdrawn"), 0)
+
+    def _own_channel(self) -> Pubkey:
+        if self.channel is None:
+            raise InvalidRequest("no payment channel: open_channel or use_channel first")
+        return self.channel.address
 
     async def status(self, job: str, patience: float | None = None) -> dict:
         """The aggregator's report of a job: status, shards, verification, settlements."""
@@ -249,6 +338,9 @@ class TesseraClient:
             if time.monotonic() > deadline:
                 raise JobTimeout(job.job, limit)
         shards = [_shard(s) for s in report["shards"]]
+        if report["status"] == JobStatus.FAILED and job.channel is not None:
+            # Only its client may close a job early, and a channel cannot sign: it closes after its deadline.
+            raise JobFailed(job.job, report["status"], JobResult(job.job, shards, self._receipt(job, report, 0, {})))
         if report["status"] == JobStatus.FAILED:
             sent = await self._client_instruction(ix.close_job(Pubkey.from_string(job.job), self.keypair.pubkey()), "close_job")
             refunded = next((e.data.refunded for e in sent.events if e.name == "JobClosed"), 0)
@@ -344,10 +436,11 @@ class TesseraClient:
                 verification[shard["verification"]] = verification.get(shard["verification"], 0) + 1
         return Receipt(
             job=job.job, status=report["status"],
-            signatures={k: v for k, v in {"create_job": job.create_signature, **signatures}.items() if v},
+            signatures={k: v for k, v in {"claim_channel" if job.channel else "create_job": job.create_signature,
+                                          **signatures}.items() if v},
             escrowed=job.escrow, job_rent=job.job_rent if rent_returned else 0, refunded=refunded,
             fees=job.fee + extra_fee, verification=verification, cache_hits=report.get("cache_hits", 0),
-            seed=report.get("seed"), settlements=report.get("settlements", []),
+            seed=report.get("seed"), settlements=report.get("settlements", []), channel=job.channel, voucher=job.voucher,
         )
 
 

@@ -71,3 +71,9 @@ class Verification(StrEnum):
 
 class SettlementStatus(StrEnum):
     CONFIRMED = "confirmed"  # settled on chain (rows are written after the transaction confirms)
+
+
+class VoucherStatus(StrEnum):
+    PENDING = "pending"  # kept, the claim not yet confirmed: nothing is served on it
+    CLAIMED = "claimed"  # the claim opened its job on chain
+    REFUSED = "refused"  # the program refused the claim: the request was not served

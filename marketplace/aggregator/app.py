@@ -120,6 +120,11 @@ async def submit_job(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].intake(await _signed(request)), status=201)
 
 
+@routes.get("/v1/channels/{channel}")
+async def get_channel(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].channel_report(request.match_info["channel"]))
+
+
 @routes.get("/v1/jobs/{job}")
 async def get_job(request: web.Request) -> web.Response:
     """With `revision` (from an earlier report) and `wait`, a long poll: answers once the job moved on.

@@ -2,6 +2,7 @@
 
     AggregatorError
     ├── BadRequest        400 bad_request            malformed body or parameters
+    ├── PaymentRequired   402 ...                    a voucher that does not pay for the request
     ├── Forbidden         403 ...                    signer unknown, or not allowed this
     ├── NotFound          404 ...                    no such quote, job or task
     ├── Conflict          409 ...                    state does not allow it (used quote, expired task)
@@ -26,6 +27,10 @@ class AggregatorError(MarketplaceError):
 
 class BadRequest(AggregatorError):
     status, code = 400, "bad_request"
+
+
+class PaymentRequired(AggregatorError):
+    status, code = 402, "payment_required"
 
 
 class Forbidden(AggregatorError):

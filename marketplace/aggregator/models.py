@@ -140,3 +140,19 @@ class Settlement(Base):
     accepted: Mapped[list[int]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))  # vocabulary.SettlementStatus: written once the transaction confirmed
     signature: Mapped[str | None] = mapped_column(String(88))
+
+
+class Voucher(Base):
+    """A voucher a request was paid with, kept before its claim is sent: nothing is served on a voucher the chain
+    has not honoured, and the job it pays for (the key) is claimed once."""
+
+    __tablename__ = "vouchers"
+    job: Mapped[str] = mapped_column(String(44), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(44), index=True)
+    authorizer: Mapped[str] = mapped_column(String(44))  # signs the channel's vouchers; reads the job's outputs
+    generation: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)  # lamports authorized in all, since the channel opened
+    signature: Mapped[str] = mapped_column(String(88))
+    status: Mapped[str] = mapped_column(String(16))  # vocabulary.VoucherStatus
+    claim_signature: Mapped[str | None] = mapped_column(String(88))
+    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -40,7 +40,12 @@ def openapi_document() -> dict:
                     "model_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "shard_count": {"type": "integer", "minimum": 1, "maximum": 256},
                     "kind": {"enum": list(KINDS)}}, "additionalProperties": False})},
-            "/v1/jobs": {"post": _op("Submit a job already created on chain, with its shard inputs (signed, kind `job`)", SIGNED, "201")},
+            "/v1/jobs": {"post": _op("Submit a job with its shard inputs (signed, kind `job`): one its client created on chain "
+                                     "{job, kind, params, inputs}, or one a payment channel pays for {job_id, seed_commitment, kind, "
+                                     "params, inputs, voucher}, signed by the channel's authorizer; this aggregator claims the voucher, "
+                                     "which opens the job on chain (402 when the voucher does not pay for it)", SIGNED, "201")},
+            "/v1/channels/{channel}": {"parameters": [{**JOB, "name": "channel", "description": "the Channel account's address"}],
+                                       "get": _op("A payment channel: what it holds and has paid, and the requests served on its vouchers")},
             "/v1/jobs/{job}": {"parameters": [JOB], "get": {**_op("Status, verified outputs and the verification report; with `revision` (from "
                                              "a report) and `wait` (seconds), a long poll that answers once the job moved on"),
                                        "parameters": [_query("revision", "string"),

@@ -71,6 +71,7 @@ class TesseraChain:
         self.url = url
         self.program_id = program_id
         self.rpc = AsyncClient(url, commitment=Confirmed)
+        self._rent: dict[int, int] = {}
 
     async def close(self) -> None:
         await self.rpc.close()
@@ -103,6 +104,13 @@ class TesseraChain:
     async def balance(self, address: Pubkey) -> int:
         async with _transient(f"reading the balance of {address}"):
             return (await self.rpc.get_balance(address)).value
+
+    async def rent_exempt_minimum(self, data_len: int) -> int:
+        """Lamports an account of `data_len` bytes needs; asked once per size, as rent does not change."""
+        if data_len not in self._rent:
+            async with _transient("reading the rent"):
+                self._rent[data_len] = (await self.rpc.get_minimum_balance_for_rent_exemption(data_len)).value
+        return self._rent[data_len]
 
     async def airdrop(self, address: Pubkey, lamports: int) -> None:
         async with _transient("requesting an airdrop"):

@@ -1,0 +1,70 @@
+"""The aggregator's voucher checks, without a chain: each refusal has its code, and an exact voucher passes."""
+
+from __future__ import annotations
+
+import pytest
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from marketplace.aggregator.errors import BadRequest, Forbidden, PaymentRequired
+from marketplace.aggregator.payments import ChannelState, check_voucher, parse_voucher
+from marketplace.chain import ChannelAccount
+from marketplace.chain.vouchers import Voucher
+
+MARKET, CHANNEL = Pubkey.new_unique(), Pubkey.new_unique()
+AUTHORIZER = Keypair()
+COST, RENT = 204_000, 2_500_000
+
+
+def state(claimed: int = 1_000_000, free: int = 10**9, market: Pubkey = MARKET) -> ChannelState:
+    account = ChannelAccount(market, Pubkey.new_unique(), AUTHORIZER.pubkey(), claimed, 7, 3_600, 0, 0, 255)
+    return ChannelState(CHANNEL, account, free)
+
+
+def voucher(amount: int, signer: Keypair = AUTHORIZER, generation: int = 7, channel: Pubkey = CHANNEL) -> Voucher:
+    return Voucher.sign(signer, channel, generation, amount)
+
+
+def test_a_voucher_for_exactly_what_is_paid_plus_the_cost_passes():
+    check_voucher(state(), MARKET, voucher(1_000_000 + COST), AUTHORIZER.pubkey(), COST, RENT)
+
+
+@pytest.mark.parametrize("make, error, code", [
+    (lambda: (state(), voucher(1_000_000 + COST - 1)), PaymentRequired, "voucher_too_small"),
+    (lambda: (state(), voucher(10**8, generation=6)), PaymentRequired, "voucher_stale"),
+    (lambda: (state(), Voucher(CHANNEL, 7, 10**8, Keypair().sign_message(b"other"))), PaymentRequired, "voucher_signature_invalid"),
+    (lambda: (state(free=COST + RENT - 1), voucher(10**8)), PaymentRequired, "channel_underfunded"),
+    (lambda: (state(), voucher(10**8, channel=Pubkey.new_unique())), Forbidden, "voucher_wrong_channel"),
+    (lambda: (state(market=Pubkey.new_unique()), voucher(10**8)), Forbidden, "voucher_wrong_channel"),
+])
+def test_vouchers_that_do_not_pay_are_refused_with_their_code(make, error, code):
+    channel, offered = make()
+    with pytest.raises(error) as refused:
+        check_voucher(channel, MARKET, offered, AUTHORIZER.pubkey(), COST, RENT)
+    assert refused.value.code == code
+
+
+def test_only_the_authorizer_may_ask():
+    with pytest.raises(Forbidden) as refused:
+        check_voucher(state(), MARKET, voucher(10**8), Keypair().pubkey(), COST, RENT)
+    assert refused.value.code == "voucher_not_authorizer"
+
+
+@pytest.mark.parametrize("raw", [
+    None, {}, {"channel": str(CHANNEL), "generation": 1, "amount": 1},
+    {"channel": str(CHANNEL), "generation": 1, "amount": -1, "signature": "1" * 64},
+    {"channel": str(CHANNEL), "generation": True, "amount": 1, "signature": "1" * 64},
+    {"channel": str(CHANNEL), "generation": 1, "amount": 2**63, "signature": "1" * 64},
+    {"channel": "not a key", "generation": 1, "amount": 1, "signature": "1" * 64},
+    {"channel": str(CHANNEL), "generation": 1, "amount": 1, "signature": "not base58!"},
+    {"channel": str(CHANNEL), "generation": 1, "amount": 1, "signature": "1" * 64, "extra": 0},
+])
+def test_malformed_vouchers_are_bad_requests(raw):
+    with pytest.raises(BadRequest):
+        parse_voucher(raw)
+
+
+def test_a_wire_voucher_parses_back():
+    signed = voucher(123)
+    raw = {"channel": str(CHANNEL), "generation": 7, "amount": 123, "signature": str(signed.signature)}
+    assert parse_voucher(raw) == signed and parse_voucher(raw).verify(AUTHORIZER.pubkey())

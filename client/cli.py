@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from client.channel_commands import channel
 from client.commands import airdrop, audit, chat, embed, generate, job, market
 from marketplace.sbf.errors import SbfBuildError
 from localnet.cli import command as localnet
@@ -58,7 +59,7 @@ def demo() -> None:
         sys.exit(1)
 
 
-for command in (generate, chat, embed, job, market, airdrop, audit, localnet, aggregator, provider):
+for command in (generate, chat, embed, channel, job, market, airdrop, audit, localnet, aggregator, provider):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ aggregator_option = click.option("--aggregator", default="http://127.0.0.1:8080"
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 max_lamports_option = click.option("--max-lamports", default=None, type=click.IntRange(1),
                                    help="Refuse a quote whose escrow is above this.")
+channel_option = click.option("--channel", "authorizer_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                              help="Pay by voucher from the --keypair's payment channel, with this session key "
+                                   "(`tessera channel open` writes it): no transaction per request.")
 
 
 def decoding_options(max_new_tokens: int):
@@ -50,12 +53,16 @@ def _client(params: dict):
                          max_lamports=params.get("max_lamports"), timeout=params.get("timeout") or 300)
 
 
-def _run(action):
+def run_with_client(action):
     """Runs `action(client)`; every error becomes one line with its stable code and exit status 1."""
     params = click.get_current_context().params
 
     async def go():
         async with _client(params) as tessera:
+            if params.get("authorizer_file") is not None:
+                from marketplace.keys import load_keypair
+
+                await tessera.use_channel(load_keypair(params["authorizer_file"]))
             return await action(tessera)
 
     try:
@@ -64,7 +71,7 @@ def _run(action):
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
 
 
-def _print_json(value) -> None:
+def print_json(value) -> None:
     click.echo(json.dumps(value, default=lambda o: dataclasses.asdict(o) if dataclasses.is_dataclass(o) else str(o)))
 
 
@@ -125,21 +132,22 @@ def _receipt_table(receipt) -> Table:
 @click.option("--seed", default=None, type=int, help="Sampling seed (default: random when sampling).")
 @max_lamports_option
 @click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1), help="Seconds to wait for the job.")
+@channel_option
 @keypair_option
 @rpc_option
 @aggregator_option
 @json_option
-def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max_lamports, timeout, keypair, rpc,
-             aggregator, as_json) -> None:
+def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max_lamports, timeout, authorizer_file,
+             keypair, rpc, aggregator, as_json) -> None:
     """Pay for text generation: one shard per prompt."""
     import secrets
 
     lines = _read_lines(prompts, file)
     params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
               "seed": seed if seed is not None or temperature == 0 else secrets.randbits(31)}
-    result, failure = _run(lambda t: _with_progress(t, Kind.GENERATE, [{"prompt": p} for p in lines], model, params, as_json))
+    result, failure = run_with_client(lambda t: _with_progress(t, Kind.GENERATE, [{"prompt": p} for p in lines], model, params, as_json))
     if as_json:
-        _print_json({"job": result.job, "outputs": result.outputs, "receipt": result.receipt,
+        print_json({"job": result.job, "outputs": result.outputs, "receipt": result.receipt,
                      "verification": [s.verification for s in result.shards], "error": failure and failure.code})
         _fail_after_output(failure)
         return
@@ -162,12 +170,13 @@ def generate(prompts, file, model, max_new_tokens, temperature, top_p, seed, max
 @decoding_options(max_new_tokens=128)
 @max_lamports_option
 @click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1), help="Seconds to wait for each answer.")
+@channel_option
 @keypair_option
 @rpc_option
 @aggregator_option
 @json_option
-def chat(question, model, system, max_new_tokens, temperature, top_p, max_lamports, timeout, keypair, rpc, aggregator,
-         as_json) -> None:
+def chat(question, model, system, max_new_tokens, temperature, top_p, max_lamports, timeout, authorizer_file, keypair, rpc,
+         aggregator, as_json) -> None:
     """Ask a chat model: QUESTION answers once; without it, a conversation at a prompt (an empty line ends it).
     Each turn is one paid, verified job; the cost and verification follow each answer."""
     conversation = [{"role": "system", "content": system}] if system else []
@@ -186,7 +195,7 @@ def chat(question, model, system, max_new_tokens, temperature, top_p, max_lampor
                 answer = await tessera.chat(conversation, **options)
             conversation.append(answer.message)
             if as_json:
-                _print_json({"job": answer.job, "message": answer.message, "usage": answer.usage,
+                print_json({"job": answer.job, "message": answer.message, "usage": answer.usage,
                              "verification": answer.verification, "receipt": answer.receipt})
             else:
                 console.print(f"[bold]assistant[/bold] {answer.message['content']}")
@@ -195,7 +204,7 @@ def chat(question, model, system, max_new_tokens, temperature, top_p, max_lampor
             if question is not None:
                 return
 
-    _run(turns)
+    run_with_client(turns)
 
 
 @click.command()
@@ -204,16 +213,17 @@ def chat(question, model, system, max_new_tokens, temperature, top_p, max_lampor
 @click.option("--model", required=True, help="The encoder's digest (64 hex).")
 @max_lamports_option
 @click.option("--timeout", default=300, show_default=True, type=click.FloatRange(1))
+@channel_option
 @keypair_option
 @rpc_option
 @aggregator_option
 @json_option
-def embed(texts, file, model, max_lamports, timeout, keypair, rpc, aggregator, as_json) -> None:
+def embed(texts, file, model, max_lamports, timeout, authorizer_file, keypair, rpc, aggregator, as_json) -> None:
     """Pay for embeddings: one vector per text."""
     lines = _read_lines(texts, file)
-    result, failure = _run(lambda t: _with_progress(t, Kind.EMBED, [{"text": x} for x in lines], model, None, as_json))
+    result, failure = run_with_client(lambda t: _with_progress(t, Kind.EMBED, [{"text": x} for x in lines], model, None, as_json))
     if as_json:
-        _print_json({"job": result.job, "vectors": result.vectors, "receipt": result.receipt, "error": failure and failure.code})
+        print_json({"job": result.job, "vectors": result.vectors, "receipt": result.receipt, "error": failure and failure.code})
         _fail_after_output(failure)
         return
     console = Console()
@@ -237,9 +247,9 @@ def job() -> None:
 @json_option
 def job_status(address, keypair, rpc, aggregator, as_json) -> None:
     """The aggregator's report of a job: shards, verification, settlements."""
-    report = _run(lambda t: t.status(address))
+    report = run_with_client(lambda t: t.status(address))
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     table = Table(title=f"Job {address}: {report['status']}", title_justify="left")
     for column in ("#", "status", "verified", "providers"):
@@ -257,8 +267,8 @@ def job_status(address, keypair, rpc, aggregator, as_json) -> None:
 @json_option
 def job_cancel(address, keypair, rpc, aggregator, as_json) -> None:
     """Cancel a job nobody has submitted results for: escrow and rent come back."""
-    receipt = _run(lambda t: t.cancel(address))
-    _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
+    receipt = run_with_client(lambda t: t.cancel(address))
+    print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
 
 
 @job.command("refund")
@@ -269,8 +279,8 @@ def job_cancel(address, keypair, rpc, aggregator, as_json) -> None:
 @json_option
 def job_refund(address, keypair, rpc, aggregator, as_json) -> None:
     """After the deadline: take back the escrow of shards nobody served."""
-    receipt = _run(lambda t: t.refund(address))
-    _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
+    receipt = run_with_client(lambda t: t.refund(address))
+    print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
 
 
 @job.command("unwind")
@@ -283,8 +293,8 @@ def job_unwind(address, keypair, rpc, aggregator, as_json) -> None:
     """Past the deadline and the market's grace period, when the verifier never settled: release every unsettled
     assignment (collateral back to its provider, nobody paid or slashed) and close the job (the rest of the escrow
     and the rent back to its client). Anyone may run it; it needs nothing from the aggregator."""
-    receipt = _run(lambda t: t.unwind(address))
-    _print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
+    receipt = run_with_client(lambda t: t.unwind(address))
+    print_json(receipt) if as_json else Console().print(_receipt_table(receipt))
 
 
 @click.group()
@@ -333,7 +343,7 @@ def market_init(keypair, rpc, verifier, treasury, min_stake, sampling_rate_bps, 
     except (ChainError, MarketplaceError, TesseraError, ValueError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
     if as_json:
-        _print_json({"market": str(address), "signature": str(sent.signature)})
+        print_json({"market": str(address), "signature": str(sent.signature)})
     else:
         click.echo(f"market {address} created: {sent.signature}")
 
@@ -356,11 +366,11 @@ def market_show(address, keypair, rpc, aggregator, as_json) -> None:
         key = Pubkey.from_string(address)
         return key, await read_market(tessera.chain, key)
 
-    key, account = _run(fetch)
+    key, account = run_with_client(fetch)
     if account is None:
         raise click.ClickException(f"no market at {key}")
     if as_json:
-        _print_json({"market": str(key), **{f.name: getattr(account, f.name) for f in dataclasses.fields(account)}})
+        print_json({"market": str(key), **{f.name: getattr(account, f.name) for f in dataclasses.fields(account)}})
     else:
         Console().print(market_table(key, account))
 
@@ -426,7 +436,7 @@ def audit(job, models, rpc, aggregator, as_json) -> None:
              "finding": a.finding.value, "reason": a.reason, "referee_reproduced": a.referee_reproduced,
              "signature": str(a.slash.signature)} for a in audits]
     if as_json:
-        _print_json({"job": job, "slashes": rows})
+        print_json({"job": job, "slashes": rows})
         return
     if not rows:
         click.echo(f"job {job} has no slashes")

@@ -245,12 +245,13 @@ class TesseraClient:
 
     # payment channels
 
-    async def open_channel(self, deposit: int, withdraw_delay: int = 24 * 3600) -> PaymentChannel:
-        """Opens this wallet's payment channel in the aggregator's market with `deposit` lamports, under a fresh
-        session key; from now on requests are paid by voucher. The delay is what `withdraw` waits after
-        `request_withdraw`: the aggregator's time to claim what it served."""
+    async def open_channel(self, deposit: int, withdraw_delay: int = 24 * 3600,
+                           authorizer: Keypair | None = None) -> PaymentChannel:
+        """Opens this wallet's payment channel in the aggregator's market with `deposit` lamports, its vouchers
+        signed by `authorizer` (a fresh session key by default); from now on requests are paid by voucher. The
+        delay is what `withdraw` waits after `request_withdraw`: the aggregator's time to claim what it served."""
         market, _ = await self.market()
-        authorizer = Keypair()
+        authorizer = authorizer or Keypair()
         await self._client_instruction(ix.open_channel(self.keypair.pubkey(), market, authorizer.pubkey(), deposit,
                                                        withdraw_delay), "open_channel")
         address = channel_address(market, self.keypair.pubkey())[0]

@@ -14,6 +14,7 @@ from solana.constants import LAMPORTS_PER_SOL
 from client import BudgetExceeded, TesseraSyncClient
 from client.local_market import LocalMarket
 from marketplace.chain import JobAccount
+from marketplace.chain.program import account_size
 from tests.cli import TESSERA
 
 pytestmark = pytest.mark.slow
@@ -58,6 +59,32 @@ async def test_the_cli_pays_follows_and_reports(market, gpt2):
     assert early.returncode == 1 and "can be withdrawn in" in early.stderr
     report = json.loads((await asyncio.to_thread(tessera, "provider", "status", "--json", *stake_where)).stdout)
     assert report["unbonding"] == LAMPORTS_PER_SOL // 4 and report["withdrawable_in"] > 0
+
+
+async def test_an_agent_pays_from_a_channel_without_signing_a_transaction_per_request(market, gpt2, tmp_path):
+    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
+    authorizer = tmp_path / "authorizer.json"
+    opened = json.loads((await asyncio.to_thread(tessera, "channel", "open", "1", "--withdraw-delay", "1", "--authorizer",
+                                                 str(authorizer), "--json", *where)).stdout)
+    assert oct(authorizer.stat().st_mode & 0o777) == "0o600"
+    wallet = await market.chain.balance(agent.keypair.pubkey())
+    for prompt in ("first paid request", "second paid request"):
+        done = await asyncio.to_thread(tessera, "generate", prompt, "--model", gpt2.hex, "--max-new-tokens", "3",
+                                       "--channel", str(authorizer), "--json", *where)
+        receipt = json.loads(done.stdout)["receipt"]
+        assert set(receipt["signatures"]) == {"claim_channel", "close_job"} and receipt["channel"] == opened["channel"]
+    assert await market.chain.balance(agent.keypair.pubkey()) == wallet  # vouchers, not transactions
+    mine = ["--authorizer", str(authorizer), "--json", *where]
+    status = json.loads((await asyncio.to_thread(tessera, "channel", "status", *mine)).stdout)
+    assert [v["status"] for v in status["vouchers"]] == ["claimed"] * 2 and status["open_jobs"] == 0
+    requested = json.loads((await asyncio.to_thread(tessera, "channel", "withdraw", *mine)).stdout)
+    assert requested["requested"]
+    await asyncio.sleep(1.5)
+    withdrawn = json.loads((await asyncio.to_thread(tessera, "channel", "withdraw", *mine)).stdout)
+    assert withdrawn["returned"] == status["free"] + await market.chain.rent_exempt_minimum(account_size("Channel"))
+    again = await asyncio.to_thread(tessera, "channel", "open", "1", "--authorizer", str(authorizer), *where, check=False)
+    assert again.returncode == 1 and "exists" in again.stderr
 
 
 async def test_bad_input_gets_a_clear_error_and_moves_nothing(market, gpt2):

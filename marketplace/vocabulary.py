@@ -74,6 +74,6 @@ class SettlementStatus(StrEnum):
 
 
 class VoucherStatus(StrEnum):
-    PENDING = "pending"  # kept, the claim not yet confirmed: nothing is served on it
-    CLAIMED = "claimed"  # the claim opened its job on chain
-    REFUSED = "refused"  # the program refused the claim: the request was not served
+    PENDING = "pending"  # kept with its request; not yet claimed and taken in (a restart finishes either way)
+    CLAIMED = "claimed"  # its claim opened the job on chain and the request was taken in
+    UNSERVED = "unserved"  # never served: the claim was refused or never landed, or its job closed unserved

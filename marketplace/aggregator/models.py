@@ -153,6 +153,7 @@ class Voucher(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(BigInteger)  # lamports authorized in all, since the channel opened
     signature: Mapped[str] = mapped_column(String(88))
+    request: Mapped[Any] = mapped_column(JSON)  # {kind, params, inputs}: a restart serves a claim that landed
     status: Mapped[str] = mapped_column(String(16))  # vocabulary.VoucherStatus
     claim_signature: Mapped[str | None] = mapped_column(String(88))
     created_at: Mapped[int] = mapped_column(BigInteger)

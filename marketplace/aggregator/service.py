@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import secrets
 import time
@@ -25,8 +26,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import versioned_update
-from marketplace.aggregator.errors import (BadRequest, Conflict, Forbidden, NotFound, PaymentRequired, Unavailable,
-                                          Unprocessable)
+from marketplace.aggregator.errors import (AggregatorError, BadRequest, Conflict, Forbidden, NotFound, PaymentRequired,
+                                          Unavailable, Unprocessable)
 from marketplace.aggregator.payments import ChannelState, check_voucher, parse_voucher
 from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_input, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
@@ -45,7 +46,9 @@ from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_
 from marketplace.verification import seed_commitment
 from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification, VoucherStatus
 
+log = logging.getLogger("tessera.aggregator")
 MAX_CLAIM = 64  # tasks handed out per work request
+VOUCHER_RECOVERY_AGE = 120  # seconds: a voucher pending longer was left by an intake that stopped
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 
 
@@ -202,14 +205,14 @@ class Aggregator:
             raise Unprocessable("the request does not match its quote (shard count), or the quote expired", "quote_mismatch")
         market = await self.market_account()
         cost = job_escrow(quote.price_per_shard, len(inputs), market.sampling_rate_bps, market.fee_bps)
+        request = {"kind": kind, "params": body.get("params"), "inputs": inputs}
         async with self._channel_lock(voucher.channel):
             state = await self._channel_state(voucher.channel)
             check_voucher(state, self.market, voucher, message.signer, cost, await self._job_rent())
-            async with self.sessions() as session:  # kept before the claim: a crash leaves a record, never a doubt
+            async with self.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
                 session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(message.signer),
-                                      generation=voucher.generation,
-                                      amount=voucher.amount, signature=str(voucher.signature),
-                                      status=VoucherStatus.PENDING, created_at=int(self.now())))
+                                      generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
+                                      request=request, status=VoucherStatus.PENDING, created_at=int(self.now())))
                 try:
                     await session.commit()
                 except IntegrityError as exc:
@@ -222,17 +225,42 @@ class Aggregator:
             try:
                 sent = await self.chain.send(claim, [self.verifier])
             except ProgramError as exc:
-                await self._settle_voucher(job_text, VoucherStatus.REFUSED)
+                await self._settle_voucher(job_text, VoucherStatus.UNSERVED)
                 raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
-            except ChainError:
-                # The claim may have landed: the chain says. Left pending, the voucher is settled on a retry.
-                if await self.chain.fetch(JobAccount, Pubkey.from_string(job_text)) is None:
-                    await self._settle_voucher(job_text, VoucherStatus.REFUSED)
-                raise
-        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
+        # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
         job = await self.chain.fetch(JobAccount, Pubkey.from_string(job_text))
         admitted = await self._admit(job_text, job, kind, inputs, body.get("params"))
+        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
         return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature)}
+
+    async def recover_vouchers(self) -> None:
+        """Finishes what intake left pending when it stopped (or could not yet take the request in): a claim that
+        landed is served, or, past its deadline, its job closed unserved (all back to the channel); one that never
+        landed moved nothing."""
+        async with self.sessions() as session:
+            pending = (await session.execute(select(m.Voucher).where(
+                m.Voucher.status == VoucherStatus.PENDING, m.Voucher.created_at < self.now() - VOUCHER_RECOVERY_AGE))).scalars().all()
+        for voucher in pending:
+            try:
+                await self._recover(voucher)
+            except (AggregatorError, ChainError) as exc:  # tried again next pass; the others go on
+                log.warning("voucher for job %s stays pending: %s", voucher.job, exc)
+
+    async def _recover(self, voucher: m.Voucher) -> None:
+        job = await self.chain.fetch(JobAccount, Pubkey.from_string(voucher.job))
+        async with self.sessions() as session:
+            admitted = await session.get(m.Job, voucher.job) is not None
+        if job is None:
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED if admitted else VoucherStatus.UNSERVED)
+        elif admitted:
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
+        elif job.deadline > self.now():
+            request = voucher.request
+            await self._admit(voucher.job, job, request["kind"], request["inputs"], request["params"])
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
+        else:
+            await self.chain.send([ix.close_job(Pubkey.from_string(voucher.job), job.client)], [self.verifier])
+            await self._settle_voucher(voucher.job, VoucherStatus.UNSERVED)
 
     async def channel_report(self, channel_text: str) -> dict:
         """A channel as the chain shows it, with the requests this market served on its vouchers."""
@@ -270,9 +298,9 @@ class Aggregator:
             return await session.get(m.Voucher, job)
 
     async def _settle_voucher(self, job: str, status: str, claim_signature: str | None = None) -> None:
+        values = {"status": status} if claim_signature is None else {"status": status, "claim_signature": claim_signature}
         async with self.sessions() as session:
-            await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(
-                status=status, claim_signature=claim_signature))
+            await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(**values))
             await session.commit()
 
     async def _admit(self, job_text: str, job: JobAccount, kind: str, inputs: list[dict], params: dict | None) -> dict:

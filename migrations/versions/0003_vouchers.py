@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('generation', sa.BigInteger(), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('signature', sa.String(length=88), nullable=False),
+    sa.Column('request', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('claim_signature', sa.String(length=88), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),

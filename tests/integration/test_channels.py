@@ -6,6 +6,8 @@ moved."""
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass
 
 import pytest
 from solders.keypair import Keypair
@@ -13,9 +15,14 @@ from solders.pubkey import Pubkey
 
 from client import TesseraClient
 from client.errors import InvalidRequest
+from marketplace.aggregator import models as m
+from marketplace.aggregator.db import create_engine, sessions
 from marketplace.chain import ChannelAccount, JobAccount, job_address
+from marketplace.chain import instructions as ix
 from marketplace.chain.vouchers import Voucher
+from marketplace.digests import input_digest
 from marketplace.economics import job_escrow
+from marketplace.merkle import merkle_root
 from marketplace.messages import sign_message
 from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, prompt_inputs, running_market
 from tests.integration.scripted import MODEL_DIGEST
@@ -132,3 +139,55 @@ async def test_the_agent_leaves_with_everything_its_channel_did_not_pay(tmp_path
             assert await market.chain.fetch(JobAccount, Pubkey.from_string(result.job)) is None
             with pytest.raises(InvalidRequest, match="no payment channel"):
                 await tessera.use_channel(channel.authorizer)
+
+
+async def test_a_claim_that_landed_before_the_aggregator_stopped_is_served_after_it_restarts(tmp_path):
+    """The aggregator kept the voucher and the request, its claim landed, and it stopped before it took the request
+    in: its next pass finds the job on chain and serves it. A kept voucher whose claim never landed served
+    nothing and took nothing."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"]):
+        async with await agent(market) as tessera:
+            channel = await tessera.open_channel(DEPOSIT, withdraw_delay=60)
+            landed, lost = await kept_request(market, channel, "claimed before the stop"), await kept_request(market, channel, "never claimed")
+            claim = ix.claim_channel(market.authority.pubkey(), market.address, landed.job_id, landed.voucher,
+                                     channel.authorizer.pubkey(), **landed.terms)
+            await market.chain.send(claim, [market.authority])  # as the stopped aggregator had sent it
+            before = await market.chain.balance(channel.address)
+            await market.wait_for(landed.job, timeout=60)  # kept long ago: recovered on the next pass
+            _, report = await market.request("GET", f"/v1/jobs/{landed.job}", reader=channel.authorizer)  # the payer reads
+            assert report["shards"][0]["output"]["token_ids"] == expected_tokens("claimed before the stop", 2)
+            status = {v["job"]: v["status"] for v in (await tessera.channel_status())["vouchers"]}
+            assert status == {landed.job: "claimed", lost.job: "unserved"}
+            assert await market.chain.balance(channel.address) > before - landed.escrow  # the job's unspent part came back
+
+
+@dataclass(frozen=True)
+class KeptRequest:
+    job: str
+    job_id: int
+    voucher: Voucher
+    escrow: int
+    terms: dict
+
+
+async def kept_request(market, channel, prompt: str) -> KeptRequest:
+    """What intake keeps before it claims: the voucher and the request, as a stopped aggregator left them."""
+    _, quote = await market.request("POST", "/v1/quotes", {"model_digest": MODEL_DIGEST.hex(), "shard_count": 1})
+    job = str(job_address(market.address, quote["job_id"])[0])
+    inputs = [{"prompt": prompt}]
+    paid = (await market.chain.fetch(ChannelAccount, channel.address)).claimed
+    voucher = Voucher.sign(channel.authorizer, channel.address, channel.generation, paid + 2 * quote["escrow"])
+    engine = create_engine(market.config.db_url)
+    try:
+        async with sessions(engine)() as session:
+            session.add(m.Voucher(job=job, channel=str(channel.address), authorizer=str(channel.authorizer.pubkey()),
+                                  generation=channel.generation, amount=voucher.amount, signature=str(voucher.signature),
+                                  status="pending", request={"kind": "generate", "params": {"max_new_tokens": 2}, "inputs": inputs},
+                                  created_at=int(time.time()) - 3_600))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    terms = dict(model_digest=MODEL_DIGEST, input_root=merkle_root([input_digest(i) for i in inputs]),
+                 seed_commitment=bytes.fromhex(quote["seed_commitment"]), price_per_shard=quote["price_per_shard"],
+                 deadline=quote["deadline"], shard_count=1)
+    return KeptRequest(job, quote["job_id"], voucher, quote["escrow"], terms)

@@ -122,7 +122,7 @@ async def submit_job(request: web.Request) -> web.Response:
 
 @routes.get("/v1/channels/{channel}")
 async def get_channel(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SERVICE].channel_report(request.match_info["channel"]))
+    return web.json_response(await request.app[SERVICE].channels.report(request.match_info["channel"]))
 
 
 @routes.get("/v1/jobs/{job}")

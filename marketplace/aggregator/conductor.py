@@ -42,7 +42,7 @@ class Conductor:
         await self.agg.expire_claims()
         await self.agg.release_absent()
         await self.agg.fail_unrunnable()
-        await self.agg.recover_vouchers()
+        await self.agg.channels.recover()
         jobs = await self._due_jobs()
         try:
             await self.decide_shards(list(jobs))

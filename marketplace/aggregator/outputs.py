@@ -8,7 +8,7 @@ from typing import Any
 from marketplace.aggregator.errors import BadRequest
 from marketplace.digests import DecodingParams, embedding_digest, generation_digest
 from marketplace.verification import TokenCheck
-from marketplace.vocabulary import GENERATIVE, Kind
+from marketplace.vocabulary import GENERATIVE, KINDS, Kind
 
 ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 64
@@ -89,3 +89,15 @@ def parse_checks(output: Any, claims: int) -> list[list[TokenCheck]]:
         return [[TokenCheck(int(a), float(g), float(c)) for a, g, c in claim] for claim in checks]
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"each check is [argmax, top2_gap, claimed_gap]: {exc}") from exc
+
+
+def parse_job_request(body: dict) -> tuple[str, list[dict]]:
+    """A job request's kind and inputs; decoding parameters are refused here too, before any lookup."""
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise BadRequest(f"kind must be one of {KINDS}")
+    parse_params(kind, body.get("params"))
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise BadRequest("inputs must be a non-empty list, one per shard")
+    return kind, [parse_input(kind, item) for item in inputs]

@@ -6,9 +6,7 @@ turns rows into verification work and on-chain settlement.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import os
 import secrets
 import time
@@ -26,17 +24,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import versioned_update
-from marketplace.aggregator.errors import (AggregatorError, BadRequest, Conflict, Forbidden, NotFound, PaymentRequired,
-                                          Unavailable, Unprocessable)
-from marketplace.aggregator.payments import ChannelState, check_voucher, parse_voucher
-from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_input, parse_params, result_digest
+from marketplace.aggregator.channels import ChannelPayments
+from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_job_request, parse_params, result_digest
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
-from marketplace.chain import (ChainError, ChannelAccount, JobAccount, MarketAccount, ProgramError, ProviderAccount, ProviderStatus,
-                              job_address, provider_address)
-from marketplace.chain import instructions as ix
-from marketplace.chain.program import account_size
+from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.economics import execution_budget, job_escrow
@@ -44,28 +38,14 @@ from marketplace.merkle import merkle_root
 from marketplace.errors import MessageReplayed
 from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_authorization
 from marketplace.verification import seed_commitment
-from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification, VoucherStatus
+from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification
 
-log = logging.getLogger("tessera.aggregator")
 MAX_CLAIM = 64  # tasks handed out per work request
-VOUCHER_RECOVERY_AGE = 120  # seconds: a voucher pending longer was left by an intake that stopped
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 
 
 def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
     return hashlib.sha256(f"{model_digest}:{shard_input_digest}:{sorted((params or {}).items())}".encode()).hexdigest()
-
-
-def _parse_request(body: dict) -> tuple[str, list[dict]]:
-    """A job request's kind and inputs; decoding parameters are refused here too, before any lookup."""
-    kind = body.get("kind")
-    if kind not in KINDS:
-        raise BadRequest(f"kind must be one of {KINDS}")
-    parse_params(kind, body.get("params"))
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        raise BadRequest("inputs must be a non-empty list, one per shard")
-    return kind, [parse_input(kind, item) for item in inputs]
 
 
 class DatabaseReplayGuard:
@@ -101,7 +81,7 @@ class Aggregator:
         self.activity = Signal()
         self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
         self._next_purge = 0
-        self._channel_locks: dict[Pubkey, asyncio.Lock] = {}
+        self.channels = ChannelPayments(self)  # requests paid by voucher
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -158,12 +138,12 @@ class Aggregator:
         """A job its client created on chain, or (with a voucher) one a payment channel pays for."""
         body = message.body
         if isinstance(body, dict) and "voucher" in body:
-            return await self.intake_paid(message)
+            return await self.channels.intake(message)
         job_text = body.get("job") if isinstance(body, dict) else None
         if not isinstance(job_text, str):
             raise BadRequest("the body names the job account: {job, kind, params, inputs}")
         await self.verify(message, "job", job=job_text)
-        kind, inputs = _parse_request(body)
+        kind, inputs = parse_job_request(body)
         try:
             job_key = Pubkey.from_string(job_text)
         except ValueError as exc:
@@ -175,135 +155,9 @@ class Aggregator:
             raise Forbidden("the job belongs to another market or client", "job_not_yours")
         if job_address(self.market, job.job_id)[0] != job_key:
             raise Unprocessable("the job account is not at its PDA", "job_mismatch")
-        return await self._admit(job_text, job, kind, inputs, body.get("params"))
+        return await self.admit(job_text, job, kind, inputs, body.get("params"))
 
-    async def intake_paid(self, message: SignedMessage) -> dict:
-        """A request paid by voucher: checked off chain, kept, then claimed: the claim opens the job on chain, funded
-        by the channel (never through this aggregator), and only then is it served.
-
-        Body: {job_id, seed_commitment (from the quote), kind, params, inputs, voucher}, signed by the channel's
-        authorizer."""
-        body = message.body
-        if unknown := set(body) - {"job_id", "seed_commitment", "kind", "params", "inputs", "voucher"}:
-            raise BadRequest(f"unknown fields in a paid request: {sorted(unknown)}")
-        job_id, commitment = body.get("job_id"), body.get("seed_commitment")
-        if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 <= job_id < 2**63:
-            raise BadRequest("job_id must be the quote's job id")
-        if not isinstance(commitment, str):
-            raise BadRequest("seed_commitment must be the quote's")
-        job_text = str(job_address(self.market, job_id)[0])
-        await self.verify(message, "job", job=job_text)
-        kind, inputs = _parse_request(body)
-        voucher = parse_voucher(body["voucher"])
-        async with self.sessions() as session:
-            quote = await session.get(m.Quote, commitment)
-        if quote is None:
-            raise NotFound("no quote has this seed commitment: ask for a quote first", "quote_not_found")
-        if quote.job is not None or await self._voucher_for(job_text) is not None:
-            raise Conflict(f"quote already used by job {quote.job or job_text}", "quote_used")
-        if quote.shard_count != len(inputs) or quote.expires_at < self.now():
-            raise Unprocessable("the request does not match its quote (shard count), or the quote expired", "quote_mismatch")
-        market = await self.market_account()
-        cost = job_escrow(quote.price_per_shard, len(inputs), market.sampling_rate_bps, market.fee_bps)
-        request = {"kind": kind, "params": body.get("params"), "inputs": inputs}
-        async with self._channel_lock(voucher.channel):
-            state = await self._channel_state(voucher.channel)
-            check_voucher(state, self.market, voucher, message.signer, cost, await self._job_rent())
-            async with self.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
-                session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(message.signer),
-                                      generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
-                                      request=request, status=VoucherStatus.PENDING, created_at=int(self.now())))
-                try:
-                    await session.commit()
-                except IntegrityError as exc:
-                    raise Conflict(f"job {job_text} is already paid for", "quote_used") from exc
-            claim = ix.claim_channel(
-                self.verifier.pubkey(), self.market, job_id, voucher, state.account.authorizer,
-                model_digest=bytes.fromhex(quote.model_digest), input_root=merkle_root([input_digest(i) for i in inputs]),
-                seed_commitment=bytes.fromhex(quote.seed_commitment), price_per_shard=quote.price_per_shard,
-                deadline=int(self.now()) + self.config.job_lifetime, shard_count=len(inputs))
-            try:
-                sent = await self.chain.send(claim, [self.verifier])
-            except ProgramError as exc:
-                await self._settle_voucher(job_text, VoucherStatus.UNSERVED)
-                raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
-        # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
-        job = await self.chain.fetch(JobAccount, Pubkey.from_string(job_text))
-        admitted = await self._admit(job_text, job, kind, inputs, body.get("params"))
-        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
-        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature)}
-
-    async def recover_vouchers(self) -> None:
-        """Finishes what intake left pending when it stopped (or could not yet take the request in): a claim that
-        landed is served, or, past its deadline, its job closed unserved (all back to the channel); one that never
-        landed moved nothing."""
-        async with self.sessions() as session:
-            pending = (await session.execute(select(m.Voucher).where(
-                m.Voucher.status == VoucherStatus.PENDING, m.Voucher.created_at < self.now() - VOUCHER_RECOVERY_AGE))).scalars().all()
-        for voucher in pending:
-            try:
-                await self._recover(voucher)
-            except (AggregatorError, ChainError) as exc:  # tried again next pass; the others go on
-                log.warning("voucher for job %s stays pending: %s", voucher.job, exc)
-
-    async def _recover(self, voucher: m.Voucher) -> None:
-        job = await self.chain.fetch(JobAccount, Pubkey.from_string(voucher.job))
-        async with self.sessions() as session:
-            admitted = await session.get(m.Job, voucher.job) is not None
-        if job is None:
-            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED if admitted else VoucherStatus.UNSERVED)
-        elif admitted:
-            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
-        elif job.deadline > self.now():
-            request = voucher.request
-            await self._admit(voucher.job, job, request["kind"], request["inputs"], request["params"])
-            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
-        else:
-            await self.chain.send([ix.close_job(Pubkey.from_string(voucher.job), job.client)], [self.verifier])
-            await self._settle_voucher(voucher.job, VoucherStatus.UNSERVED)
-
-    async def channel_report(self, channel_text: str) -> dict:
-        """A channel as the chain shows it, with the requests this market served on its vouchers."""
-        try:
-            channel = Pubkey.from_string(channel_text)
-        except ValueError as exc:
-            raise BadRequest(f"{channel_text!r} is not an address") from exc
-        state = await self._channel_state(channel)
-        async with self.sessions() as session:
-            vouchers = (await session.execute(select(m.Voucher).where(m.Voucher.channel == channel_text)
-                                              .order_by(m.Voucher.created_at, m.Voucher.amount))).scalars().all()
-        account = state.account
-        return {"channel": channel_text, "owner": str(account.owner), "authorizer": str(account.authorizer),
-                "generation": account.generation, "claimed": account.claimed, "free": state.free,
-                "withdrawable_at": account.withdrawable_at or None, "open_jobs": account.open_jobs,
-                "vouchers": [{"job": v.job, "amount": v.amount, "status": v.status, "claim_signature": v.claim_signature}
-                             for v in vouchers if v.generation == account.generation]}
-
-    def _channel_lock(self, channel: Pubkey) -> asyncio.Lock:
-        """One claim at a time per channel in this process: vouchers are cumulative, so claims land in order."""
-        return self._channel_locks.setdefault(channel, asyncio.Lock())
-
-    async def _channel_state(self, channel: Pubkey) -> ChannelState:
-        account = await self.chain.fetch(ChannelAccount, channel)
-        if account is None:
-            raise NotFound(f"no payment channel at {channel}", "channel_not_found")
-        lamports = await self.chain.balance(channel)
-        return ChannelState(channel, account, lamports - await self.chain.rent_exempt_minimum(account_size("Channel")))
-
-    async def _job_rent(self) -> int:
-        return await self.chain.rent_exempt_minimum(account_size("Job"))
-
-    async def _voucher_for(self, job: str) -> m.Voucher | None:
-        async with self.sessions() as session:
-            return await session.get(m.Voucher, job)
-
-    async def _settle_voucher(self, job: str, status: str, claim_signature: str | None = None) -> None:
-        values = {"status": status} if claim_signature is None else {"status": status, "claim_signature": claim_signature}
-        async with self.sessions() as session:
-            await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(**values))
-            await session.commit()
-
-    async def _admit(self, job_text: str, job: JobAccount, kind: str, inputs: list[dict], params: dict | None) -> dict:
+    async def admit(self, job_text: str, job: JobAccount, kind: str, inputs: list[dict], params: dict | None) -> dict:
         """Checks the job on chain against its inputs and quote, then writes its shards and tasks."""
         digests = [input_digest(item) for item in inputs]
         checks = {

@@ -1,0 +1,168 @@
+"""Requests paid by voucher from payment channels: intake (check, keep, claim, take in), finishing what a stopped
+intake left, and a channel's report. The voucher checks themselves are pure (payments.py).
+
+A paid request is claimed at once: the claim opens its job on chain, funded by the channel (never through the
+aggregator), and the request is served as any job. Everything is kept before it is sent, so a restart finishes
+it either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from solders.pubkey import Pubkey
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.errors import AggregatorError, BadRequest, Conflict, NotFound, PaymentRequired, Unprocessable
+from marketplace.aggregator.outputs import parse_job_request
+from marketplace.aggregator.payments import ChannelState, check_voucher, parse_voucher
+from marketplace.chain import ChainError, ChannelAccount, JobAccount, ProgramError, job_address
+from marketplace.chain import instructions as ix
+from marketplace.chain.program import account_size
+from marketplace.digests import input_digest
+from marketplace.economics import job_escrow
+from marketplace.merkle import merkle_root
+from marketplace.messages import SignedMessage
+from marketplace.vocabulary import VoucherStatus
+
+if TYPE_CHECKING:
+    from marketplace.aggregator.service import Aggregator
+
+log = logging.getLogger("tessera.aggregator")
+VOUCHER_RECOVERY_AGE = 120  # seconds: a voucher pending longer was left by an intake that stopped
+
+
+class ChannelPayments:
+    def __init__(self, aggregator: Aggregator) -> None:
+        self.agg = aggregator
+        self._locks: dict[Pubkey, asyncio.Lock] = {}
+
+    async def intake(self, message: SignedMessage) -> dict:
+        """A request paid by voucher: checked off chain, kept, then claimed: the claim opens the job on chain, funded
+        by the channel (never through this aggregator), and only then is it served.
+
+        Body: {job_id, seed_commitment (from the quote), kind, params, inputs, voucher}, signed by the channel's
+        authorizer."""
+        body = message.body
+        if unknown := set(body) - {"job_id", "seed_commitment", "kind", "params", "inputs", "voucher"}:
+            raise BadRequest(f"unknown fields in a paid request: {sorted(unknown)}")
+        job_id, commitment = body.get("job_id"), body.get("seed_commitment")
+        if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 <= job_id < 2**63:
+            raise BadRequest("job_id must be the quote's job id")
+        if not isinstance(commitment, str):
+            raise BadRequest("seed_commitment must be the quote's")
+        job_text = str(job_address(self.agg.market, job_id)[0])
+        await self.agg.verify(message, "job", job=job_text)
+        kind, inputs = parse_job_request(body)
+        voucher = parse_voucher(body["voucher"])
+        async with self.agg.sessions() as session:
+            quote = await session.get(m.Quote, commitment)
+        if quote is None:
+            raise NotFound("no quote has this seed commitment: ask for a quote first", "quote_not_found")
+        if quote.job is not None or await self._voucher_for(job_text) is not None:
+            raise Conflict(f"quote already used by job {quote.job or job_text}", "quote_used")
+        if quote.shard_count != len(inputs) or quote.expires_at < self.agg.now():
+            raise Unprocessable("the request does not match its quote (shard count), or the quote expired", "quote_mismatch")
+        market = await self.agg.market_account()
+        cost = job_escrow(quote.price_per_shard, len(inputs), market.sampling_rate_bps, market.fee_bps)
+        request = {"kind": kind, "params": body.get("params"), "inputs": inputs}
+        async with self._lock(voucher.channel):
+            state = await self._state(voucher.channel)
+            check_voucher(state, self.agg.market, voucher, message.signer, cost, await self._job_rent())
+            async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
+                session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(message.signer),
+                                      generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
+                                      request=request, status=VoucherStatus.PENDING, created_at=int(self.agg.now())))
+                try:
+                    await session.commit()
+                except IntegrityError as exc:
+                    raise Conflict(f"job {job_text} is already paid for", "quote_used") from exc
+            claim = ix.claim_channel(
+                self.agg.verifier.pubkey(), self.agg.market, job_id, voucher, state.account.authorizer,
+                model_digest=bytes.fromhex(quote.model_digest), input_root=merkle_root([input_digest(i) for i in inputs]),
+                seed_commitment=bytes.fromhex(quote.seed_commitment), price_per_shard=quote.price_per_shard,
+                deadline=int(self.agg.now()) + self.agg.config.job_lifetime, shard_count=len(inputs))
+            try:
+                sent = await self.agg.chain.send(claim, [self.agg.verifier])
+            except ProgramError as exc:
+                await self._settle_voucher(job_text, VoucherStatus.UNSERVED)
+                raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
+        # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
+        job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(job_text))
+        admitted = await self.agg.admit(job_text, job, kind, inputs, body.get("params"))
+        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
+        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature)}
+
+    async def recover(self) -> None:
+        """Finishes what intake left pending when it stopped (or could not yet take the request in): a claim that
+        landed is served, or, past its deadline, its job closed unserved (all back to the channel); one that never
+        landed moved nothing."""
+        async with self.agg.sessions() as session:
+            pending = (await session.execute(select(m.Voucher).where(
+                m.Voucher.status == VoucherStatus.PENDING, m.Voucher.created_at < self.agg.now() - VOUCHER_RECOVERY_AGE))).scalars().all()
+        for voucher in pending:
+            try:
+                await self._recover(voucher)
+            except (AggregatorError, ChainError) as exc:  # tried again next pass; the others go on
+                log.warning("voucher for job %s stays pending: %s", voucher.job, exc)
+
+    async def _recover(self, voucher: m.Voucher) -> None:
+        job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(voucher.job))
+        async with self.agg.sessions() as session:
+            admitted = await session.get(m.Job, voucher.job) is not None
+        if job is None:
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED if admitted else VoucherStatus.UNSERVED)
+        elif admitted:
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
+        elif job.deadline > self.agg.now():
+            request = voucher.request
+            await self.agg.admit(voucher.job, job, request["kind"], request["inputs"], request["params"])
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
+        else:
+            await self.agg.chain.send([ix.close_job(Pubkey.from_string(voucher.job), job.client)], [self.agg.verifier])
+            await self._settle_voucher(voucher.job, VoucherStatus.UNSERVED)
+
+    async def report(self, channel_text: str) -> dict:
+        """A channel as the chain shows it, with the requests this market served on its vouchers."""
+        try:
+            channel = Pubkey.from_string(channel_text)
+        except ValueError as exc:
+            raise BadRequest(f"{channel_text!r} is not an address") from exc
+        state = await self._state(channel)
+        async with self.agg.sessions() as session:
+            vouchers = (await session.execute(select(m.Voucher).where(m.Voucher.channel == channel_text)
+                                              .order_by(m.Voucher.created_at, m.Voucher.amount))).scalars().all()
+        account = state.account
+        return {"channel": channel_text, "owner": str(account.owner), "authorizer": str(account.authorizer),
+                "generation": account.generation, "claimed": account.claimed, "free": state.free,
+                "withdrawable_at": account.withdrawable_at or None, "open_jobs": account.open_jobs,
+                "vouchers": [{"job": v.job, "amount": v.amount, "status": v.status, "claim_signature": v.claim_signature}
+                             for v in vouchers if v.generation == account.generation]}
+
+    def _lock(self, channel: Pubkey) -> asyncio.Lock:
+        """One claim at a time per channel in this process: vouchers are cumulative, so claims land in order."""
+        return self._locks.setdefault(channel, asyncio.Lock())
+
+    async def _state(self, channel: Pubkey) -> ChannelState:
+        account = await self.agg.chain.fetch(ChannelAccount, channel)
+        if account is None:
+            raise NotFound(f"no payment channel at {channel}", "channel_not_found")
+        lamports = await self.agg.chain.balance(channel)
+        return ChannelState(channel, account, lamports - await self.agg.chain.rent_exempt_minimum(account_size("Channel")))
+
+    async def _job_rent(self) -> int:
+        return await self.agg.chain.rent_exempt_minimum(account_size("Job"))
+
+    async def _voucher_for(self, job: str) -> m.Voucher | None:
+        async with self.agg.sessions() as session:
+            return await session.get(m.Voucher, job)
+
+    async def _settle_voucher(self, job: str, status: str, claim_signature: str | None = None) -> None:
+        values = {"status": status} if claim_signature is None else {"status": status, "claim_signature": claim_signature}
+        async with self.agg.sessions() as session:
+            await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(**values))
+            await session.commit()

@@ -9,11 +9,12 @@ from client.errors import (
     JobTimeout,
     TesseraError,
 )
+from client.channel import PaymentChannel
 from client.receipts import ChatResult, JobResult, Receipt, ShardResult
 from client.sdk import SubmittedJob, TesseraClient
 from client.sync import TesseraSyncClient
 
 __all__ = [
     "AggregatorRefused", "BudgetExceeded", "ChainRefused", "ChatResult", "InvalidRequest", "JobFailed", "JobResult", "JobTimeout",
-    "Receipt", "ShardResult", "SubmittedJob", "TesseraClient", "TesseraError", "TesseraSyncClient",
+    "PaymentChannel", "Receipt", "ShardResult", "SubmittedJob", "TesseraClient", "TesseraError", "TesseraSyncClient",
 ]

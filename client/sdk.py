@@ -273,9 +273,7 @@ class TesseraClient:
 
     async def channel_status(self) -> dict:
         """The channel as the aggregator reports it: what it holds, has paid, and the requests it paid for."""
-        if self.channel is None:
-            raise InvalidRequest("no payment channel: open_channel or use_channel first")
-        return await self._call("GET", f"/v1/channels/{self.channel.address}")
+        return await self._call("GET", f"/v1/channels/{self._own_channel()}")
 
     async def request_withdraw(self) -> str:
         """Starts the channel's withdrawal delay; the aggregator may still claim what it served meanwhile."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from solders.keypair import Keypair
 
+from client.channel import PaymentChannel
 from client.receipts import ChatResult, JobResult, Receipt, ShardResult
 from client.sdk import SubmittedJob, TesseraClient
 
@@ -69,3 +70,18 @@ class TesseraSyncClient:
 
     def refund(self, job: SubmittedJob) -> Receipt:
         return self._run(self._client.refund(job))
+
+    def open_channel(self, deposit: int, withdraw_delay: int = 24 * 3600, authorizer: Keypair | None = None) -> PaymentChannel:
+        return self._run(self._client.open_channel(deposit, withdraw_delay, authorizer))
+
+    def use_channel(self, authorizer: Keypair) -> PaymentChannel:
+        return self._run(self._client.use_channel(authorizer))
+
+    def channel_status(self) -> dict:
+        return self._run(self._client.channel_status())
+
+    def request_withdraw(self) -> str:
+        return self._run(self._client.request_withdraw())
+
+    def withdraw(self) -> int:
+        return self._run(self._client.withdraw())

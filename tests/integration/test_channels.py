@@ -13,7 +13,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from client import TesseraClient
+from client import TesseraClient, TesseraSyncClient
 from client.errors import InvalidRequest
 from marketplace.aggregator import models as m
 from marketplace.aggregator.db import create_engine, sessions
@@ -120,6 +120,23 @@ async def test_an_unanswered_quote_cannot_be_paid_twice_and_bad_bodies_get_clear
                 assert (status, answer["error"]["code"]) == (400, code)
             status, answer = await market.request("GET", f"/v1/channels/{Keypair().pubkey()}")
             assert (status, answer["error"]["code"]) == (404, "channel_not_found")
+
+
+async def test_the_sync_client_pays_from_a_channel_too(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"]):
+        wallet = Keypair()
+        await market.chain.airdrop(wallet.pubkey(), 10 * SOL)
+
+        def agent_without_a_loop():
+            with TesseraSyncClient(market.aggregator_url, market.net.url, wallet, timeout=60) as tessera:
+                channel = tessera.open_channel(DEPOSIT, withdraw_delay=60)
+                result = tessera.generate("paid from a thread", model=MODEL_DIGEST, max_new_tokens=2)
+                return channel, result, tessera.channel_status()
+
+        channel, result, status = await asyncio.to_thread(agent_without_a_loop)
+        assert result.shards[0].output["token_ids"] == expected_tokens("paid from a thread", 2)
+        assert result.receipt.channel == str(channel.address) == status["channel"]
+        assert status["vouchers"][0]["amount"] == result.receipt.voucher
 
 
 async def test_the_agent_leaves_with_everything_its_channel_did_not_pay(tmp_path):

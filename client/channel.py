@@ -20,7 +20,7 @@ class PaymentChannel:
 
     def voucher(self, cost: int, paid: int = 0) -> Voucher:
         """A voucher for a request costing at most `cost`, beyond the larger of what was authorized and what the
-        channel has `paid` (both only grow). Counted as authorized once the request was taken (`authorize`)."""
+        channel has `paid` (both only grow). Counted once `authorize`d, which its sender does as it signs."""
         return Voucher.sign(self.authorizer, self.address, self.generation, max(self.authorized, paid) + cost)
 
     def authorize(self, voucher: Voucher) -> None:

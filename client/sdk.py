@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import httpx
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -40,6 +41,7 @@ from client.errors import (
 )
 from client.channel import PaymentChannel
 from client.receipts import ChatResult, JobResult, Receipt, ShardResult
+from client.x402 import VoucherAuth
 from marketplace.chain import (AssignmentAccount, AssignmentStatus, ChainError, ChannelAccount, JobAccount, MarketAccount,
                               channel_address, job_address)
 from marketplace.chain import instructions as ix
@@ -225,6 +227,7 @@ class TesseraClient:
         channel) and takes the inputs, in one answer."""
         job = str(job_address(Pubkey.from_string(quote["market"]), quote["job_id"])[0])
         voucher = channel.voucher(quote["escrow"])
+        channel.authorize(voucher)  # counted once signed: concurrent requests authorize on top of each other
         body = {"job_id": quote["job_id"], "seed_commitment": quote["seed_commitment"], "kind": kind, "params": params,
                 "inputs": inputs, "voucher": PaymentChannel.wire(voucher)}
         try:
@@ -233,17 +236,31 @@ class TesseraClient:
             if exc.code == "voucher_too_small":  # the channel paid more than this process knew: catch up, once
                 account = await self.chain.fetch(ChannelAccount, channel.address)
                 voucher = channel.voucher(quote["escrow"], account.claimed if account else 0)
+                channel.authorize(voucher)
                 body["voucher"] = PaymentChannel.wire(voucher)
                 answer = await self._call("POST", "/v1/jobs", lambda: sign_message(channel.authorizer, "job", body, job=job).to_json())
             else:
                 raise
-        channel.authorize(voucher)
         self._readers[job] = channel.authorizer
         rent = await self.chain.rent_exempt_minimum(account_size("Job"))
         return SubmittedJob(job, kind, len(inputs), answer["escrow"], rent, answer["claim_signature"], 0, quote,
                             str(channel.address), voucher.amount)
 
     # payment channels
+
+    def http_client(self, **options) -> httpx.Client:
+        """An httpx client that pays the aggregator's 402s by voucher from this client's channel: give it to
+        `openai.OpenAI(base_url=<aggregator>/v1, api_key="unused", http_client=...)`."""
+        return httpx.Client(auth=VoucherAuth(self._channel(), self.max_lamports), **{"timeout": self.timeout, **options})
+
+    def async_http_client(self, **options) -> httpx.AsyncClient:
+        """The same for `openai.AsyncOpenAI`."""
+        return httpx.AsyncClient(auth=VoucherAuth(self._channel(), self.max_lamports), **{"timeout": self.timeout, **options})
+
+    def _channel(self) -> PaymentChannel:
+        if self.channel is None:
+            raise InvalidRequest("no payment channel: open_channel or use_channel first")
+        return self.channel
 
     async def open_channel(self, deposit: int, withdraw_delay: int = 24 * 3600,
                            authorizer: Keypair | None = None) -> PaymentChannel:
@@ -289,9 +306,7 @@ class TesseraClient:
         return next((e.data.amount for e in sent.events if e.name == "ChannelWithdrawn"), 0)
 
     def _own_channel(self) -> Pubkey:
-        if self.channel is None:
-            raise InvalidRequest("no payment channel: open_channel or use_channel first")
-        return self.channel.address
+        return self._channel().address
 
     async def status(self, job: str, patience: float | None = None) -> dict:
         """The aggregator's report of a job: status, shards, verification, settlements."""

@@ -12,6 +12,7 @@ import enum
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,11 @@ def _kind(config) -> ModelKind:
     return ModelKind.ENCODER
 
 
+def readable_id(name: str) -> str:
+    """A model's name as the OpenAI API shows it: lowercase letters, digits, '.', '_' and '-', at most 64."""
+    return (re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-") or "model")[:64]
+
+
 def load_model(source: Path | str, max_input_tokens: int | None = None, cache: Path | None = None,
                device: str = "cpu") -> LoadedModel:
     """Loads a model through `from_pretrained`, offline: a transformers directory, a GGUF file (dequantized once
@@ -126,7 +132,8 @@ def load_model(source: Path | str, max_input_tokens: int | None = None, cache: P
         raise ModelLoadError(f"cannot load {directory}: {type(exc).__name__}: {exc}") from exc
     limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or DEFAULT_MAX_INPUT_TOKENS
     return LoadedModel(
-        name=path.stem if path.suffix == ".gguf" else directory.name, directory=directory, digest=digest, kind=kind, model=model, tokenizer=tokenizer,
+        name=readable_id(str(source) if str(source).lower() in MODELS else path.stem if path.suffix == ".gguf" else directory.name),
+        directory=directory, digest=digest, kind=kind, model=model, tokenizer=tokenizer,
         max_input_tokens=min(max_input_tokens or limit, limit),
         pooling=Pooling.read(directory) if kind is ModelKind.ENCODER else Pooling(),
     )

@@ -89,6 +89,7 @@ class ProviderNode:
 
     async def register(self, api: JsonApi) -> dict:
         body = {"models": sorted(self.executor.models), "capacity": self.config.capacity,
+                "names": {digest: model.name for digest, model in self.executor.models.items()},
                 "endpoint": self.config.endpoint or self.health_url}
         return await api.post("/v1/providers", sign_message(self.keypair, "register", body))
 

@@ -16,10 +16,13 @@ from solders.keypair import Keypair
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from marketplace.aggregator import openai_routes
+from marketplace.aggregator.appkeys import CONFIG, QUOTE_LIMIT, SERVICE
 from marketplace.aggregator.conductor import Conductor
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import create_engine, migrate, sessions
 from marketplace.aggregator.errors import AggregatorError, BadRequest, NotFound
+from marketplace.aggregator.openai_api import error_object
 from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.rate_limit import RateLimit
 from marketplace.aggregator.reports import job_report, metrics_text
@@ -32,13 +35,11 @@ from marketplace.keys import load_keypair
 from marketplace.messages import SignedMessage
 
 log = logging.getLogger("tessera.aggregator")
-CONFIG = web.AppKey("config", AggregatorConfig)
-SERVICE = web.AppKey("service", Aggregator)
-QUOTE_LIMIT = web.AppKey("quote_limit", RateLimit)
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def _error(status: int, code: str, message: str, param: str | None = None) -> web.Response:
+    """OpenAI's error object, on every route: agents' frameworks read it."""
+    return web.json_response(error_object(status, code, message, param), status=status)
 
 
 @web.middleware
@@ -46,7 +47,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     try:
         return await handler(request)
     except AggregatorError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return _error(exc.status, exc.code, str(exc), getattr(exc, "param", None))
     except MessageFormatError as exc:
         return _error(400, exc.code, str(exc))
     except MessageError as exc:
@@ -215,5 +216,6 @@ def create_app(config: AggregatorConfig) -> web.Application:
     app[CONFIG] = config
     app[QUOTE_LIMIT] = RateLimit(config.quote_rate, config.quote_burst)
     app.add_routes(routes)
+    app.add_routes(openai_routes.routes)
     app.cleanup_ctx.append(_resources)
     return app

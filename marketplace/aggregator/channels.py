@@ -23,6 +23,7 @@ from marketplace.aggregator.payments import ChannelState, check_voucher, parse_v
 from marketplace.chain import ChainError, ChannelAccount, JobAccount, ProgramError, job_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.program import account_size
+from marketplace.chain.vouchers import Voucher
 from marketplace.digests import input_digest
 from marketplace.economics import job_escrow
 from marketplace.merkle import merkle_root
@@ -58,23 +59,33 @@ class ChannelPayments:
         job_text = str(job_address(self.agg.market, job_id)[0])
         await self.agg.verify(message, "job", job=job_text)
         kind, inputs = parse_job_request(body)
-        voucher = parse_voucher(body["voucher"])
+        return await self.pay(job_id, commitment, kind, inputs, body.get("params"), parse_voucher(body["voucher"]),
+                              message.signer)
+
+    async def pay(self, job_id: int, commitment: str, kind: str, inputs: list[dict], params: dict | None,
+                  voucher: Voucher, signer: Pubkey | None, model: str | None = None) -> dict:
+        """Checks the voucher, keeps it with the request, claims it and takes the request in. `signer`: who signed
+        the request, which must be the channel's authorizer; None where the voucher's own signature is the only
+        one (an HTTP 402 payment). `model`: the digest the request asked for, which its quote must be for."""
+        job_text = str(job_address(self.agg.market, job_id)[0])
         async with self.agg.sessions() as session:
             quote = await session.get(m.Quote, commitment)
         if quote is None:
             raise NotFound("no quote has this seed commitment: ask for a quote first", "quote_not_found")
         if quote.job is not None or await self._voucher_for(job_text) is not None:
             raise Conflict(f"quote already used by job {quote.job or job_text}", "quote_used")
-        if quote.shard_count != len(inputs) or quote.expires_at < self.agg.now():
-            raise Unprocessable("the request does not match its quote (shard count), or the quote expired", "quote_mismatch")
+        if quote.shard_count != len(inputs) or quote.expires_at < self.agg.now() or model not in (None, quote.model_digest):
+            raise Unprocessable("the request does not match its quote (shard count, model), or the quote expired",
+                                "quote_mismatch")
         market = await self.agg.market_account()
         cost = job_escrow(quote.price_per_shard, len(inputs), market.sampling_rate_bps, market.fee_bps)
-        request = {"kind": kind, "params": body.get("params"), "inputs": inputs}
+        request = {"kind": kind, "params": params, "inputs": inputs}
         async with self._lock(voucher.channel):
             state = await self._state(voucher.channel)
-            check_voucher(state, self.agg.market, voucher, message.signer, cost, await self._job_rent())
+            authorizer = state.account.authorizer
+            check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent())
             async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
-                session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(message.signer),
+                session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(authorizer),
                                       generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
                                       request=request, status=VoucherStatus.PENDING, created_at=int(self.agg.now())))
                 try:
@@ -82,7 +93,7 @@ class ChannelPayments:
                 except IntegrityError as exc:
                     raise Conflict(f"job {job_text} is already paid for", "quote_used") from exc
             claim = ix.claim_channel(
-                self.agg.verifier.pubkey(), self.agg.market, job_id, voucher, state.account.authorizer,
+                self.agg.verifier.pubkey(), self.agg.market, job_id, voucher, authorizer,
                 model_digest=bytes.fromhex(quote.model_digest), input_root=merkle_root([input_digest(i) for i in inputs]),
                 seed_commitment=bytes.fromhex(quote.seed_commitment), price_per_shard=quote.price_per_shard,
                 deadline=int(self.agg.now()) + self.agg.config.job_lifetime, shard_count=len(inputs))
@@ -93,9 +104,10 @@ class ChannelPayments:
                 raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
         # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
         job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(job_text))
-        admitted = await self.agg.admit(job_text, job, kind, inputs, body.get("params"))
+        admitted = await self.agg.admit(job_text, job, kind, inputs, params)
         await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
-        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature)}
+        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature),
+                "channel": str(voucher.channel)}
 
     async def recover(self) -> None:
         """Finishes what intake left pending when it stopped (or could not yet take the request in): a claim that

@@ -103,6 +103,7 @@ class Provider(Base):
     address: Mapped[str] = mapped_column(String(44), unique=True)
     endpoint: Mapped[str] = mapped_column(String(128))
     models: Mapped[list[str]] = mapped_column(JSON)
+    model_names: Mapped[dict[str, str] | None] = mapped_column(JSON)  # digest -> a readable id (the OpenAI API's)
     capacity: Mapped[int] = mapped_column(Integer)
     registered_at: Mapped[int] = mapped_column(BigInteger)
     last_seen: Mapped[int] = mapped_column(BigInteger)  # unix seconds of its last heartbeat or claim

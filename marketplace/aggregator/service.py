@@ -7,6 +7,7 @@ turns rows into verification work and on-chain settlement.
 from __future__ import annotations
 
 import hashlib
+import re
 import os
 import secrets
 import time
@@ -41,6 +42,7 @@ from marketplace.verification import seed_commitment
 from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification
 
 MAX_CLAIM = 64  # tasks handed out per work request
+MODEL_NAME = re.compile(r"[a-z0-9._-]{1,64}")
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 
 
@@ -246,6 +248,19 @@ class Aggregator:
 
     # providers and their work
 
+    async def served_models(self) -> dict[str, tuple[str, int]]:
+        """Models live providers serve: readable id -> (digest, when first registered). A model is known by the name
+        its providers give it, or by its digest where they give none or disagree."""
+        async with self.sessions() as session:
+            live = [p for p in (await session.execute(select(m.Provider))).scalars() if self.is_live(p)]
+        names: dict[str, set[str]] = {}
+        created: dict[str, int] = {}
+        for provider in live:
+            for digest in provider.models:
+                names.setdefault(digest, set()).add((provider.model_names or {}).get(digest, digest))
+                created[digest] = min(created.get(digest, provider.registered_at), provider.registered_at)
+        return {(next(iter(n)) if len(n) == 1 else digest): (digest, created[digest]) for digest, n in names.items()}
+
     def is_live(self, provider: m.Provider) -> bool:
         """Heard from lately and not stopping: only such a provider is given work."""
         return provider.left_at is None and provider.last_seen >= self.now() - self.config.provider_timeout
@@ -258,6 +273,10 @@ class Aggregator:
             raise BadRequest("models must be a list of 64-hex model digests")
         if not isinstance(capacity, int) or not 1 <= capacity <= 1024 or not isinstance(endpoint, str) or len(endpoint) > 128:
             raise BadRequest("capacity must be 1 to 1024 and endpoint a URL of at most 128 characters")
+        names = body.get("names") or {}
+        if not isinstance(names, dict) or not all(digest in models and isinstance(name, str) and MODEL_NAME.fullmatch(name)
+                                                  for digest, name in names.items()):
+            raise BadRequest("names maps some of the models' digests to readable ids (1 to 64 of a-z, 0-9, '.', '_', '-')")
         address = provider_address(self.market, message.signer)[0]
         account = await self.chain.fetch(ProviderAccount, address)
         market = await self.market_account()
@@ -273,6 +292,7 @@ class Aggregator:
                                  timeouts=0, faults=0, busy_seconds=0.0)
                 session.add(row)
             row.endpoint, row.models, row.capacity, row.last_seen = endpoint, sorted(set(models)), capacity, now
+            row.model_names = names
             row.left_at = None
             await session.commit()
         return {"provider": str(address), "owner": str(message.signer), "stake": account.stake, "free_stake": account.free_stake}

@@ -72,6 +72,7 @@ class TesseraChain:
         self.program_id = program_id
         self.rpc = AsyncClient(url, commitment=Confirmed)
         self._rent: dict[int, int] = {}
+        self._genesis: str | None = None
 
     async def close(self) -> None:
         await self.rpc.close()
@@ -111,6 +112,13 @@ class TesseraChain:
             async with _transient("reading the rent"):
                 self._rent[data_len] = (await self.rpc.get_minimum_balance_for_rent_exemption(data_len)).value
         return self._rent[data_len]
+
+    async def genesis_hash(self) -> str:
+        """The cluster's genesis hash: what names it (CAIP-2); asked once."""
+        if self._genesis is None:
+            async with _transient("reading the genesis hash"):
+                self._genesis = str((await self.rpc.get_genesis_hash()).value)
+        return self._genesis
 
     async def airdrop(self, address: Pubkey, lamports: int) -> None:
         async with _transient("requesting an airdrop"):

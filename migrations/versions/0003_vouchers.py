@@ -1,4 +1,4 @@
-"""vouchers: requests paid from payment channels
+"""vouchers: requests paid from payment channels; readable model names
 
 Revision ID: 0003
 Revises: 0002
@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('providers') as batch:
+        batch.add_column(sa.Column('model_names', sa.JSON(), nullable=True))
     op.create_table('vouchers',
     sa.Column('job', sa.String(length=44), nullable=False),
     sa.Column('channel', sa.String(length=44), nullable=False),
@@ -37,3 +39,5 @@ def downgrade() -> None:
     with op.batch_alter_table('vouchers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vouchers_channel'))
     op.drop_table('vouchers')
+    with op.batch_alter_table('providers') as batch:
+        batch.drop_column('model_names')

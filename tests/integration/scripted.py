@@ -27,6 +27,7 @@ from marketplace.verification import TokenCheck, check_digest, check_generation
 
 VOCAB = 1000
 MODEL_DIGEST = bytes(range(32))
+MODEL_NAME = "scripted-lm"  # its id in the OpenAI API
 
 
 def next_token(context: list[int]) -> int:
@@ -55,6 +56,17 @@ def check(prompt: str, claimed: list[int]) -> list[list[float]]:
         rows.append([best, 1.0, 0.0 if token == best else 2.0])
         context.append(token)
     return rows
+
+
+def prompt_of(shard_input: dict) -> str:
+    """A generation's prompt; a conversation as its turns, one a line (this model's chat template)."""
+    if "messages" in shard_input:
+        return "\n".join(f"{m['role']}: {m['content']}" for m in shard_input["messages"])
+    return shard_input["prompt"]
+
+
+def text_of(tokens: list[int]) -> str:
+    return "".join(chr(ord("a") + t % 26) for t in tokens)
 
 
 def embed(text: str) -> list[float]:
@@ -91,8 +103,8 @@ class ScriptedProvider:
     async def join(self, stake: int, endpoint: str) -> None:
         await self.chain.airdrop(self.owner, stake + 10**9)
         await self.send(ix.register_provider(self.owner, self.market, endpoint, stake, 4))
-        await self.post("/v1/providers", sign_message(self.keypair, "register",
-                                                      {"models": [MODEL_DIGEST.hex()], "capacity": 4, "endpoint": endpoint}))
+        await self.post("/v1/providers", sign_message(self.keypair, "register", {
+            "models": [MODEL_DIGEST.hex()], "names": {MODEL_DIGEST.hex(): MODEL_NAME}, "capacity": 4, "endpoint": endpoint}))
 
     async def send(self, instruction) -> None:
         self.fees_paid += (await self.chain.send([instruction], [self.keypair])).fee
@@ -107,25 +119,27 @@ class ScriptedProvider:
 
     def run_task(self, task: dict) -> tuple[bytes | None, dict | None]:
         shard_input, params = task["input"], task["params"]
-        if task["role"] == "replica" and task["kind"] == "generate":  # check the primary's tokens
+        generative = task["kind"] in ("generate", "chat")
+        if task["role"] == "replica" and generative:  # check the primary's tokens
             claim = task["claims"][0]
-            rows = check(shard_input["prompt"], claim["output"]["token_ids"])
+            rows = check(prompt_of(shard_input), claim["output"]["token_ids"])
             if self.behaviour == "liar" and task["shard"] in self.lie_on:
                 rows[0] = [(rows[0][0] + 1) % VOCAB, 1.0, 2.0]  # a false accusation
             checks = [TokenCheck(int(a), g, c) for a, g, c in rows]
             outcome = check_generation(claim["output"]["token_ids"], checks).outcome
             return check_digest(bytes.fromhex(claim["digest"]), outcome), {"checks": [rows]}
         if task["role"] == "referee":
-            if task["kind"] == "generate":
-                return None, {"checks": [check(shard_input["prompt"], c["output"]["token_ids"]) for c in task["claims"]]}
+            if generative:
+                return None, {"checks": [check(prompt_of(shard_input), c["output"]["token_ids"]) for c in task["claims"]]}
             return None, {"vector": embed(shard_input["text"])}
         model = bytes.fromhex(task["model_digest"])
-        if task["kind"] == "generate":
+        if generative:
             decoding = DecodingParams(**params)
-            tokens = generate(shard_input["prompt"], decoding.max_new_tokens)
+            tokens = generate(prompt_of(shard_input), decoding.max_new_tokens)
             if self.behaviour == "liar" and task["shard"] in self.lie_on:
                 tokens = [(t + 1) % VOCAB for t in tokens]
-            return generation_digest(model, input_digest(shard_input), decoding, tokens), {"token_ids": tokens, "text": ""}
+            output = {"token_ids": tokens, "text": text_of(tokens), "prompt_tokens": len(prompt_tokens(prompt_of(shard_input)))}
+            return generation_digest(model, input_digest(shard_input), decoding, tokens), output
         vector = embed(shard_input["text"])
         return embedding_digest(model, input_digest(shard_input), vector), {"vector": vector}
 

@@ -22,9 +22,9 @@ def chat_task(task, lm, params, role="primary", claims=None, conversation=QUESTI
                        "params": params, "input": conversation, "claims": claims, "deadline": 0})
 
 
-def test_the_gguf_is_converted_once_and_named_by_what_runs(smollm2):
+def test_the_gguf_is_converted_once_and_named_by_its_catalog_name(smollm2):
     assert smollm2.directory.joinpath(SOURCE_FILE).exists() and smollm2.directory.joinpath("model.safetensors").exists()
-    assert smollm2.name == "SmolLM2-135M-Instruct.Q4_1"
+    assert smollm2.name == "smollm2-135m-instruct"  # the catalog name: the OpenAI API's model id
     started = time.monotonic()
     again = load_model("smollm2-135m-instruct")  # from the cache: no dequantizing
     assert time.monotonic() - started < 20

@@ -1,0 +1,150 @@
+"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings.
+
+A request without payment is answered 402 with what pays for it (x402.py); paid by voucher, it becomes a job
+claimed from the agent's channel (channels.py) and is answered once its shard is decided, or streamed. The answer
+names the job (`X-Tessera-Job`): GET /v1/jobs/{job} tells how it was verified and settled, and what it cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from marketplace import x402 as wire
+from marketplace.aggregator import x402
+from marketplace.aggregator.appkeys import SERVICE
+from marketplace.aggregator.errors import BadRequest, NotFound, Unavailable, Unprocessable
+from marketplace.aggregator.openai_api import (ApiRequest, chat_response, completion_of, completion_response,
+                                               embedding_response, error_object, model_object, parse_chat,
+                                               parse_completion, parse_embedding, stream_chunks)
+from marketplace.aggregator.reports import job_report
+from marketplace.aggregator.service import Aggregator
+from marketplace.chain import PROGRAM_ID
+from marketplace.vocabulary import DECIDED, JobStatus, ShardStatus
+
+JOB_HEADER = "X-Tessera-Job"
+routes = web.RouteTableDef()
+
+
+def _service(request: web.Request) -> Aggregator:
+    return request.app[SERVICE]
+
+
+@routes.get("/v1/models")
+async def list_models(request: web.Request) -> web.Response:
+    models = await _service(request).served_models()
+    return web.json_response({"object": "list", "data": [model_object(name, digest, created)
+                                                         for name, (digest, created) in sorted(models.items())]})
+
+
+@routes.get("/v1/models/{model}")
+async def get_model(request: web.Request) -> web.Response:
+    name = request.match_info["model"]
+    models = await _service(request).served_models()
+    if name not in models:
+        raise NotFound(f"the model {name!r} is not served here (see /v1/models)", "model_not_found")
+    digest, created = models[name]
+    return web.json_response(model_object(name, digest, created))
+
+
+@routes.post("/v1/chat/completions")
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _answer(request, parse_chat)
+
+
+@routes.post("/v1/completions")
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _answer(request, parse_completion)
+
+
+@routes.post("/v1/embeddings")
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await _answer(request, parse_embedding)
+
+
+async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -> web.StreamResponse:
+    service = _service(request)
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
+    api = parse(body)
+    models = await service.served_models()
+    if api.model not in models:
+        raise NotFound(f"the model {api.model!r} is not served here (see /v1/models)", "model_not_found")
+    digest = models[api.model][0]
+    cluster = wire.network(await service.chain.genesis_hash())
+    header = request.headers.get(wire.SIGNATURE_HEADER)
+    if header is None:
+        quote = await service.quote({"model_digest": digest, "shard_count": len(api.inputs), "kind": api.kind})
+        required = x402.payment_required(str(request.url), f"{api.endpoint} by {api.model}", quote, cluster,
+                                         str(PROGRAM_ID), service.config.job_lifetime)
+        response = web.json_response(error_object(402, "payment_required", "this request is paid by voucher from a "
+                                                  "Tessera payment channel: see the PAYMENT-REQUIRED header"), status=402)
+        response.headers[wire.REQUIRED_HEADER] = wire.encode(required)
+        return response
+    payment = x402.parse_payment(header)
+    paid = await service.channels.pay(payment.job_id, payment.seed_commitment, api.kind, api.inputs, api.params,
+                                      payment.voucher, None, model=digest)
+    job = paid["job"]
+    headers = {wire.RESPONSE_HEADER: wire.encode(x402.payment_response(
+        paid["claim_signature"], cluster, paid["channel"], job, paid["voucher"], paid["escrow"])), JOB_HEADER: job}
+    if api.stream:
+        return await _stream(request, service, api, job, headers)
+    shards = await _decided(service, job)
+    if api.endpoint == "embedding":
+        outputs = [s["output"] for s in shards]
+        result = embedding_response(api, api.model, [o["vector"] for o in outputs], sum(o.get("prompt_tokens", 0) for o in outputs))
+    else:
+        made = chat_response if api.endpoint == "chat" else completion_response
+        result = made(api, api.model, job, completion_of(shards[0]["output"], api))
+    return web.json_response(result, headers=headers)
+
+
+async def _decided(service: Aggregator, job: str) -> list[dict]:
+    """The job's shards once every one is decided (verified, or served from the cache)."""
+    deadline = asyncio.get_running_loop().time() + service.config.job_lifetime
+    while True:
+        report = await job_report(service.sessions, job, private=True)
+        if all(s["status"] in DECIDED for s in report["shards"]):
+            return report["shards"]
+        if report["status"] == JobStatus.FAILED or any(s["status"] == ShardStatus.FAILED for s in report["shards"]):
+            raise Unavailable(f"no provider could serve job {job}; its escrow goes back to the channel when it closes",
+                              "not_served")
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise Unprocessable(f"job {job} was not served before its deadline", "not_served")
+        await service.wait_for_progress(job, report["revision"], min(10.0, left))
+
+
+async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, job: str, headers: dict) -> web.StreamResponse:
+    """Server-sent events: for chat the role at once, then the content once the shard is decided (providers return
+    a shard whole), the finish reason, usage if asked, then [DONE]. A client that goes away stops only its stream:
+    the job runs on and settles."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers})
+    await response.prepare(request)
+    created = int(time.time())
+
+    async def send(event: dict | str) -> None:
+        await response.write(f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode())
+
+    try:
+        if api.endpoint == "chat":
+            await send(stream_chunks(api, api.model, job, completion_of({}, api), created)[0])  # the role, at once
+        try:
+            shards = await _decided(service, job)
+        except (Unavailable, Unprocessable) as exc:
+            await send(error_object(exc.status, exc.code, str(exc)))
+        else:
+            chunks = stream_chunks(api, api.model, job, completion_of(shards[0]["output"], api), created)
+            for chunk in chunks[1:] if api.endpoint == "chat" else chunks:
+                await send(chunk)
+        await send("[DONE]")
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away; the job is not the stream's: it runs on
+    return response

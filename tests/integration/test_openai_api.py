@@ -1,0 +1,142 @@
+"""The unmodified `openai` package against the aggregator's OpenAI-compatible endpoints, paying by voucher through
+HTTP 402 from a payment channel, over a real local market (localnet, aggregator, scripted providers)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import struct
+
+import openai
+import pytest
+from solders.keypair import Keypair
+
+from client import TesseraClient
+from marketplace import x402
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
+from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_of, text_of
+from tests.integration.test_aggregator_market import providers_running
+
+DEPOSIT = 2 * SOL
+
+
+async def paying_agent(market) -> TesseraClient:
+    wallet = Keypair()
+    await market.chain.airdrop(wallet.pubkey(), 10 * SOL)
+    tessera = TesseraClient(market.aggregator_url, market.net.url, wallet, timeout=60)
+    await tessera.open_channel(DEPOSIT, withdraw_delay=60)
+    return tessera
+
+
+def api(market, tessera: TesseraClient) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=market.aggregator_url + "/v1", api_key="unused", max_retries=0,
+                              http_client=tessera.async_http_client())
+
+
+async def test_models_chat_completions_and_embeddings_through_the_openai_package(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"] * 2):
+        async with await paying_agent(market) as tessera:
+            client = api(market, tessera)
+            models = await client.models.list()
+            assert [(m.id, m.model_extra["digest"]) for m in models.data] == [(MODEL_NAME, MODEL_DIGEST.hex())]
+            assert (await client.models.retrieve(MODEL_NAME)).id == MODEL_NAME
+
+            messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a prime."}]
+            chat = await client.chat.completions.with_raw_response.create(model=MODEL_NAME, messages=messages, max_tokens=5,
+                                                                         temperature=0)
+            answer = chat.parse()
+            tokens = expected_tokens(prompt_of({"messages": messages}), 5)
+            assert answer.choices[0].message.content == text_of(tokens) and answer.choices[0].finish_reason == "length"
+            assert answer.usage.completion_tokens == 5 and answer.object == "chat.completion"
+            paid = x402.decode(chat.headers[x402.RESPONSE_HEADER])
+            assert paid["success"] and paid["payer"] == str(tessera.channel.address) and paid["job"] == chat.headers["X-Tessera-Job"]
+
+            completion = await client.completions.create(model=MODEL_NAME, prompt="Once upon", max_tokens=3, temperature=0,
+                                                         stop=[text_of(expected_tokens("Once upon", 3))[1:]])
+            assert completion.choices[0].text == text_of(expected_tokens("Once upon", 3))[:1]
+            assert completion.choices[0].finish_reason == "stop"
+
+            floats = await client.embeddings.create(model=MODEL_NAME, input=["a cat", "a kitten"])
+            for data, text in zip(floats.data, ["a cat", "a kitten"], strict=True):
+                assert data.embedding == pytest.approx(embed(text))
+            packed = await client.embeddings.create(model=MODEL_NAME, input="a cat", encoding_format="base64")
+            raw = base64.b64decode(packed.data[0].embedding)
+            assert list(struct.unpack(f"<{len(raw) // 4}f", raw)) == pytest.approx(embed("a cat"), rel=1e-6)
+            await client.close()
+
+
+async def test_streamed_chat_comes_role_first_content_then_usage_and_done(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"]):
+        async with await paying_agent(market) as tessera:
+            client = api(market, tessera)
+            stream = await client.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "Hi"}],
+                                                          max_completion_tokens=4, temperature=0, stream=True,
+                                                          stream_options={"include_usage": True})
+            chunks = [chunk async for chunk in stream]
+            assert chunks[0].choices[0].delta.role == "assistant"
+            content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            assert content == text_of(expected_tokens(prompt_of({"messages": [{"role": "user", "content": "Hi"}]}), 4))
+            assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+            assert chunks[-1].usage.completion_tokens == 4 and not chunks[-1].choices
+            await client.close()
+
+
+async def test_unpaid_unknown_and_unsupported_requests_get_openai_errors(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"]):
+        async with await paying_agent(market) as tessera:
+            unpaying = openai.AsyncOpenAI(base_url=market.aggregator_url + "/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.APIStatusError) as refused:
+                await unpaying.completions.create(model=MODEL_NAME, prompt="free?", max_tokens=2)
+            assert refused.value.status_code == 402 and refused.value.code == "payment_required"
+            required = x402.decode(refused.value.response.headers[x402.REQUIRED_HEADER])
+            [accepts] = required["accepts"]
+            assert required["x402Version"] == 2 and accepts["scheme"] == "tessera-channel"
+            assert accepts["network"].startswith("solana:") and int(accepts["amount"]) > 0 and accepts["extra"]["jobId"] >= 0
+            await unpaying.close()
+
+            client = api(market, tessera)
+            with pytest.raises(openai.NotFoundError) as missing:
+                await client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+            assert missing.value.code == "model_not_found"
+            for call in (lambda: client.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "x"}], n=2),
+                         lambda: client.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "x"}],
+                                                                tools=[{"type": "function", "function": {"name": "f"}}]),
+                         lambda: client.completions.create(model=MODEL_NAME, prompt="x", max_tokens=100_000)):
+                with pytest.raises(openai.BadRequestError) as bad:
+                    await call()
+                assert bad.value.body["param"] in ("n", "tools", "max_tokens"), bad.value.body
+            await client.close()
+            # Nothing was claimed for any of them.
+            assert (await tessera.channel_status())["claimed"] == 0
+
+
+async def test_a_stream_the_client_cuts_off_still_settles_and_concurrent_agents_are_served(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"] * 2):
+        async with await paying_agent(market) as tessera:
+            async with tessera.async_http_client() as http:
+                request = {"model": MODEL_NAME, "messages": [{"role": "user", "content": "cut me off"}], "max_tokens": 3,
+                           "temperature": 0, "stream": True}
+                async with http.stream("POST", market.aggregator_url + "/v1/chat/completions", json=request) as response:
+                    job = response.headers["X-Tessera-Job"]
+                    async for _ in response.aiter_lines():
+                        break  # the role chunk, then the client goes away
+            report = await market.wait_for(job, timeout=60)  # the job runs on and settles
+            assert [s["verdict"] for s in report["settlements"]] == ["pay"]
+
+        agents = await asyncio.gather(*(paying_agent(market) for _ in range(10)))
+
+        async def ask(tessera: TesseraClient, i: int) -> str:
+            async with api(market, tessera) as client:
+                done = await client.completions.create(model=MODEL_NAME, prompt=f"agent {i}", max_tokens=2, temperature=0)
+            await tessera.close()
+            return done.choices[0].text
+
+        answers = await asyncio.gather(*(ask(a, i) for i, a in enumerate(agents)))
+        assert answers == [text_of(expected_tokens(f"agent {i}", 2)) for i in range(10)]
+
+
+def test_the_payment_header_round_trips():
+    header = x402.encode({"x402Version": 2, "accepted": {"scheme": "tessera-channel"}})
+    assert x402.decode(header)["accepted"]["scheme"] == "tessera-channel"
+    with pytest.raises(ValueError):
+        x402.decode("not base64!")

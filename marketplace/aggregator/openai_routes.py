@@ -16,7 +16,7 @@ from aiohttp import web
 
 from marketplace import x402 as wire
 from marketplace.aggregator import x402
-from marketplace.aggregator.appkeys import SERVICE
+from marketplace.aggregator.appkeys import QUOTE_LIMIT, SERVICE
 from marketplace.aggregator.errors import BadRequest, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.openai_api import (ApiRequest, chat_response, completion_of, completion_response,
                                                embedding_response, error_object, model_object, parse_chat,
@@ -80,6 +80,7 @@ async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -
     cluster = wire.network(await service.chain.genesis_hash())
     header = request.headers.get(wire.SIGNATURE_HEADER)
     if header is None:
+        request.app[QUOTE_LIMIT].take(request.remote or "unknown")  # each 402 is a quote
         quote = await service.quote({"model_digest": digest, "shard_count": len(api.inputs), "kind": api.kind})
         required = x402.payment_required(str(request.url), f"{api.endpoint} by {api.model}", quote, cluster,
                                          str(PROGRAM_ID), service.config.job_lifetime)

@@ -24,6 +24,11 @@ JOB = {"name": "job", "in": "path", "required": True, "description": "the Job ac
        "schema": {"type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{32,44}$"}}
 
 
+OPENAI_PAID = ("OpenAI API, answered with {}. Without `PAYMENT-SIGNATURE`: 402 and `PAYMENT-REQUIRED` (x402 v2, "
+               "base64 JSON: scheme tessera-channel, network, amount, the quote in `extra`); with a voucher for it: "
+               "the answer, `PAYMENT-RESPONSE` and `X-Tessera-Job`. Unsupported parameters: 400 naming the parameter")
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -56,6 +61,13 @@ def openapi_document() -> dict:
             "/v1/providers/heartbeat": {"post": _op("A node's sign of life while it runs long batches (signed, kind `heartbeat`)", SIGNED)},
             "/v1/providers/leave": {"post": _op("A node stopping: work placed on it and not claimed moves on (signed, kind `leave`)", SIGNED)},
             "/v1/work": {"post": _op("Long-poll for tasks (signed, kind `claim`)", SIGNED)},
+            "/v1/models": {"get": _op("OpenAI API: the models live providers serve, by readable id, each with its digest")},
+            "/v1/models/{model}": {"parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                   "get": _op("OpenAI API: one model")},
+            "/v1/chat/completions": {"post": _op(OPENAI_PAID.format("chat.completion (or, with `stream`, server-sent chunks)"),
+                                                 {"type": "object"})},
+            "/v1/completions": {"post": _op(OPENAI_PAID.format("text_completion"), {"type": "object"})},
+            "/v1/embeddings": {"post": _op(OPENAI_PAID.format("a list of embeddings, `float` or `base64`"), {"type": "object"})},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
         },
         "components": {"schemas": {

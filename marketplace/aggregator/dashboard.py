@@ -1,4 +1,5 @@
-"""What the dashboard page (`/`) shows: live jobs, providers with stake and reputation, throughput, verification."""
+"""What the dashboard page (`/`) shows: live jobs, providers with stake and reputation, throughput, verification, and the
+requests agents paid by voucher."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from marketplace.aggregator import models as m
 from marketplace.chain import ProviderAccount
-from marketplace.vocabulary import ShardStatus
+from marketplace.vocabulary import ShardStatus, VoucherStatus
 
 RECENT_JOBS = 20
 THROUGHPUT_WINDOW = 60  # seconds over which shards per second are averaged
@@ -41,6 +42,9 @@ async def snapshot(service) -> dict:
         recent = (await session.execute(select(func.count()).select_from(m.Shard).where(
             m.Shard.decided_at >= now - THROUGHPUT_WINDOW))).scalar_one()
         faults = (await session.execute(select(func.count()).select_from(m.Task).where(m.Task.fault.is_(True)))).scalar_one()
+        paid = (await session.execute(select(m.Voucher).order_by(m.Voucher.created_at.desc()).limit(RECENT_JOBS))).scalars().all()
+        paid_recently = (await session.execute(select(func.count()).select_from(m.Voucher).where(
+            m.Voucher.status == VoucherStatus.CLAIMED, m.Voucher.created_at >= now - THROUGHPUT_WINDOW))).scalar_one()
     market = await service.market_account()
     rows = []
     for provider in providers:
@@ -62,4 +66,7 @@ async def snapshot(service) -> dict:
         "providers": rows,
         "shards_per_second": round(recent / THROUGHPUT_WINDOW, 3),
         "verification": dict(verification), "faults": faults, "now": now,
+        "paid_requests": [{"job": v.job, "channel": v.channel, "voucher": v.amount, "status": v.status,
+                           "created_at": v.created_at} for v in paid],
+        "paid_requests_per_second": round(paid_recently / THROUGHPUT_WINDOW, 3),
     }

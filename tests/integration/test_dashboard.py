@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 from solders.keypair import Keypair
 
+from client import TesseraClient
 from tests.integration.market import SOL, prompt_inputs, running_market
+from tests.integration.scripted import MODEL_DIGEST
 from tests.integration.test_aggregator_market import providers_running
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -31,18 +33,24 @@ async def test_dashboard_shows_jobs_providers_and_faults(tmp_path):
         await market.chain.airdrop(client.pubkey(), 10 * SOL)
         job = await market.submit_job(client, prompt_inputs(6), {"max_new_tokens": 4})
         await market.wait_for(job)
+        async with TesseraClient(market.aggregator_url, market.net.url, client, timeout=60) as agent:
+            channel = await agent.open_channel(SOL, withdraw_delay=60)
+            paid = await agent.generate("paid by voucher", model=MODEL_DIGEST, max_new_tokens=2)
 
         status, data = await market.request("GET", "/v1/dashboard")
         assert status == 200
-        assert data["jobs"][0]["job"] == job and data["jobs"][0]["done"] == 6
+        assert {j["job"]: j["done"] for j in data["jobs"]} == {job: 6, paid.job: 1}
         owners = {p["owner"]: p for p in data["providers"]}
         liar = owners[str(providers[2].owner)]
         assert liar["faults"] >= 1 and liar["reputation"] < 1 and liar["stake"] < 3 * SOL
         assert all(owners[str(p.owner)]["reputation"] == 1.0 for p in providers[:2])
-        assert data["faults"] >= 1 and data["shards_per_second"] > 0 and sum(data["verification"].values()) == 6
+        assert data["faults"] >= 1 and data["shards_per_second"] > 0 and sum(data["verification"].values()) == 7
+        assert [(r["job"], r["channel"], r["status"]) for r in data["paid_requests"]] == [(paid.job, str(channel.address), "claimed")]
+        assert data["paid_requests_per_second"] > 0
 
         dom = await asyncio.to_thread(chromium, "--dump-dom", market.aggregator_url + "/")
         assert job in dom.stdout and str(providers[2].owner) in dom.stdout  # rendered by the page's script
+        assert str(channel.address) in dom.stdout  # the requests paid by voucher
         shot = tmp_path / "dashboard.png"
         done = await asyncio.to_thread(chromium, f"--screenshot={shot}", "--window-size=1280,900", market.aggregator_url + "/")
         assert shot.exists(), done.stderr

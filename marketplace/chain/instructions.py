@@ -144,6 +144,20 @@ def update_provider(owner: Pubkey, market: Pubkey, endpoint: str, capacity: int,
     )
 
 
+def _job_terms(job_id: int, model_digest: bytes, input_root: bytes, seed_commitment: bytes, price_per_shard: int,
+               deadline: int, shard_count: int) -> dict:
+    """A job's terms as create_job and claim_channel both take them."""
+    return {
+        "model_digest": _digest(model_digest, "model_digest"),
+        "input_root": _digest(input_root, "input_root"),
+        "seed_commitment": _digest(seed_commitment, "seed_commitment"),
+        "job_id": job_id,
+        "price_per_shard": _amount(price_per_shard, "price_per_shard"),
+        "deadline": _amount(deadline, "deadline", I64_MAX),
+        "shard_count": _amount(shard_count, "shard_count", U32_MAX),
+    }
+
+
 def create_job(
     client: Pubkey,
     market: Pubkey,
@@ -160,15 +174,7 @@ def create_job(
     job, _ = job_address(market, _amount(job_id, "job_id"))
     return build_instruction(
         "create_job",
-        {
-            "model_digest": _digest(model_digest, "model_digest"),
-            "input_root": _digest(input_root, "input_root"),
-            "seed_commitment": _digest(seed_commitment, "seed_commitment"),
-            "job_id": job_id,
-            "price_per_shard": _amount(price_per_shard, "price_per_shard"),
-            "deadline": _amount(deadline, "deadline", I64_MAX),
-            "shard_count": _amount(shard_count, "shard_count", U32_MAX),
-        },
+        _job_terms(job_id, model_digest, input_root, seed_commitment, price_per_shard, deadline, shard_count),
         {"client": client, "market": market, "job": job, "system_program": SYSTEM_PROGRAM_ID},
     )
 
@@ -330,16 +336,8 @@ def claim_channel(
     job, _ = job_address(market, _amount(job_id, "job_id"))
     claim = build_instruction(
         "claim_channel",
-        {
-            "model_digest": _digest(model_digest, "model_digest"),
-            "input_root": _digest(input_root, "input_root"),
-            "seed_commitment": _digest(seed_commitment, "seed_commitment"),
-            "job_id": job_id,
-            "price_per_shard": _amount(price_per_shard, "price_per_shard"),
-            "deadline": _amount(deadline, "deadline", I64_MAX),
-            "voucher_amount": _amount(voucher.amount, "voucher amount"),
-            "shard_count": _amount(shard_count, "shard_count", U32_MAX),
-        },
+        {**_job_terms(job_id, model_digest, input_root, seed_commitment, price_per_shard, deadline, shard_count),
+         "voucher_amount": _amount(voucher.amount, "voucher amount")},
         {"verifier": verifier, "market": market, "channel": voucher.channel, "job": job,
          "instructions": INSTRUCTIONS_SYSVAR, "system_program": SYSTEM_PROGRAM_ID},
     )

@@ -25,6 +25,11 @@ typedef struct {
   const SolPubkey *client;
 } JobParties;
 
+/* The terms in an instruction's arguments: create_job's and claim_channel's name them alike. */
+#define JOB_TERMS_OF(args)                                                                        \
+  {(args)->model_digest, (args)->input_root, (args)->seed_commitment, (args)->job_id, (args)->price_per_shard, \
+   (args)->deadline, (args)->shard_count}
+
 typedef struct {
   uint64_t budget; /* shard executions paid for: shards plus the replicas sampling may add */
   uint64_t escrow; /* price × budget plus the market fee on it */

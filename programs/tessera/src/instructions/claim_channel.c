@@ -29,8 +29,7 @@ static uint64_t process_claim_channel(const Context *ctx) {
   if (!pubkey_eq(&channel->market, market_account->key)) return ERR_WRONG_MARKET;
   TRY(require_uninitialized(job_account));
   TRY(require_system_program(&ctx->accounts[5]));
-  JobTerms terms = {args->model_digest, args->input_root, args->seed_commitment, args->job_id,
-                    args->price_per_shard, args->deadline, args->shard_count};
+  JobTerms terms = JOB_TERMS_OF(args);
   JobCost cost;
   TRY(job_cost(market, &terms, &cost));
 

@@ -19,8 +19,7 @@ static uint64_t process_create_job(const Context *ctx) {
   TRY(LOAD_MARKET(ctx, market_account, true, &market));
   TRY(require_uninitialized(job_account));
   TRY(require_system_program(&ctx->accounts[3]));
-  JobTerms terms = {args->model_digest, args->input_root, args->seed_commitment, args->job_id,
-                    args->price_per_shard, args->deadline, args->shard_count};
+  JobTerms terms = JOB_TERMS_OF(args);
   JobCost cost;
   TRY(job_cost(market, &terms, &cost));
   JobParties parties = {client, true, market_account, market, job_account, client->key};

@@ -44,8 +44,12 @@ def channel_open(deposit, withdraw_delay, authorizer, keypair, rpc, aggregator, 
     lamports = parse_sol(deposit)
     if authorizer.expanduser().exists():  # it may sign for an open channel: never overwritten
         raise click.ClickException(f"{authorizer} exists; give another --authorizer path")
-    key = write_keypair(authorizer)
-    opened = run_with_client(lambda tessera: tessera.open_channel(lamports, withdraw_delay, key))
+    key = write_keypair(authorizer)  # before the channel exists: its key is never lost
+    try:
+        opened = run_with_client(lambda tessera: tessera.open_channel(lamports, withdraw_delay, key))
+    except click.ClickException:
+        authorizer.expanduser().unlink()  # no channel was opened: the key signs for nothing
+        raise
     if as_json:
         print_json({"channel": str(opened.address), "authorizer": str(key.pubkey()), "deposit": lamports})
         return

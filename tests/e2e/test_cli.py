@@ -85,6 +85,9 @@ async def test_an_agent_pays_from_a_channel_without_signing_a_transaction_per_re
     assert withdrawn["returned"] == status["free"] + await market.chain.rent_exempt_minimum(account_size("Channel"))
     again = await asyncio.to_thread(tessera, "channel", "open", "1", "--authorizer", str(authorizer), *where, check=False)
     assert again.returncode == 1 and "exists" in again.stderr
+    poor = await asyncio.to_thread(tessera, "channel", "open", "1000", "--authorizer", str(tmp_path / "other.json"), *where,
+                                   check=False)
+    assert poor.returncode == 1 and "chain_refused" in poor.stderr and not (tmp_path / "other.json").exists()
 
 
 async def test_bad_input_gets_a_clear_error_and_moves_nothing(market, gpt2):

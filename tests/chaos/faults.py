@@ -15,6 +15,7 @@ from pathlib import Path
 from solana.constants import LAMPORTS_PER_SOL
 
 from client.market_admin import MarketSettings, initialize_market
+from client.errors import JobTimeout
 from client.sdk import TesseraClient
 from localnet.process import LocalnetProcess
 from marketplace.aggregator.process import AggregatorProcess
@@ -52,6 +53,11 @@ async def _fees(chain: TesseraChain) -> int:
         tx = (await chain.rpc.get_transaction(item.signature, encoding="json")).value
         fees += tx.transaction.meta.fee if tx else 0
     return fees
+
+
+def _logs(workdir: Path, lines: int = 40) -> str:
+    return "\n".join(f"--- {log.name} (last {lines} lines)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+                     for log in sorted(workdir.glob("*.log")))
 
 
 async def run_fault(fault: str, workdir: Path, model_dir: Path, model_digest: str) -> Recovery:
@@ -104,7 +110,10 @@ async def run_fault(fault: str, workdir: Path, model_dir: Path, model_digest: st
             else:
                 processes[2] = nodes[0] = await node("p1", nodes[0].port).start()
             restarted = time.monotonic()
-            result = await client.wait(job)
+            try:
+                result = await client.wait(job)
+            except JobTimeout as exc:  # what each part saw, for whoever looks into it
+                raise AssertionError(f"{exc}\n{_logs(workdir)}\n{await client.status(job.job)}") from exc
             completed = time.monotonic() - restarted
         accounts = (await chain.rpc.get_program_accounts(PROGRAM_ID, encoding="base64")).value
         held = sum([await chain.balance(k.pubkey()) for k in keys.values()]) + sum(a.account.lamports for a in accounts)

@@ -27,6 +27,7 @@ from marketplace.messages import sign_message
 from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, prompt_inputs, running_market
 from tests.integration.scripted import MODEL_DIGEST
 from tests.integration.test_aggregator_market import providers_running
+from tests.integration.test_client_sdk import once_the_chain_allows
 
 DEPOSIT = 2 * SOL
 
@@ -147,8 +148,7 @@ async def test_the_agent_leaves_with_everything_its_channel_did_not_pay(tmp_path
             channel = await tessera.open_channel(DEPOSIT, withdraw_delay=1)
             result = await tessera.generate("one paid request", model=MODEL_DIGEST, max_new_tokens=2)
             await tessera.request_withdraw()
-            await asyncio.sleep(1.5)  # the delay, on localnet's wall clock
-            returned = await tessera.withdraw()
+            returned = await once_the_chain_allows(tessera.withdraw, "WithdrawDelayNotElapsed")  # after the delay
             assert await market.chain.fetch(ChannelAccount, channel.address) is None
             # Open, request_withdraw and withdraw were the wallet's only transactions.
             assert before - await market.chain.balance(wallet) == result.receipt.paid + 3 * 5_000

@@ -25,9 +25,3 @@ class PaymentChannel:
 
     def authorize(self, voucher: Voucher) -> None:
         self.authorized = max(self.authorized, voucher.amount)
-
-    @staticmethod
-    def wire(voucher: Voucher) -> dict:
-        """A voucher as the aggregator takes it."""
-        return {"channel": str(voucher.channel), "generation": voucher.generation, "amount": voucher.amount,
-                "signature": str(voucher.signature)}

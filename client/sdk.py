@@ -226,21 +226,23 @@ class TesseraClient:
         """Pays by voucher: the aggregator checks it, claims it (the claim opens the job on chain, funded by the
         channel) and takes the inputs, in one answer."""
         job = str(job_address(Pubkey.from_string(quote["market"]), quote["job_id"])[0])
-        voucher = channel.voucher(quote["escrow"])
-        channel.authorize(voucher)  # counted once signed: concurrent requests authorize on top of each other
         body = {"job_id": quote["job_id"], "seed_commitment": quote["seed_commitment"], "kind": kind, "params": params,
-                "inputs": inputs, "voucher": PaymentChannel.wire(voucher)}
+                "inputs": inputs}
+
+        async def pay(paid: int = 0):
+            voucher = channel.voucher(quote["escrow"], paid)
+            channel.authorize(voucher)  # counted once signed: concurrent requests authorize on top of each other
+            signed = {**body, "voucher": voucher.to_json()}
+            return voucher, await self._call("POST", "/v1/jobs", lambda: sign_message(channel.authorizer, "job", signed, job=job).to_json())
+
         try:
-            answer = await self._call("POST", "/v1/jobs", lambda: sign_message(channel.authorizer, "job", body, job=job).to_json())
+            voucher, answer = await pay()
         except AggregatorRefused as exc:
-            if exc.code == "voucher_too_small":  # the channel paid more than this process knew: catch up, once
-                account = await self.chain.fetch(ChannelAccount, channel.address)
-                voucher = channel.voucher(quote["escrow"], account.claimed if account else 0)
-                channel.authorize(voucher)
-                body["voucher"] = PaymentChannel.wire(voucher)
-                answer = await self._call("POST", "/v1/jobs", lambda: sign_message(channel.authorizer, "job", body, job=job).to_json())
-            else:
+            if exc.code != "voucher_too_small":
                 raise
+            # The channel paid more than this process knew: catch up, once.
+            account = await self.chain.fetch(ChannelAccount, channel.address)
+            voucher, answer = await pay(account.claimed if account else 0)
         self._readers[job] = channel.authorizer
         rent = await self.chain.rent_exempt_minimum(account_size("Job"))
         return SubmittedJob(job, kind, len(inputs), answer["escrow"], rent, answer["claim_signature"], 0, quote,

@@ -41,5 +41,5 @@ class VoucherAuth(httpx.Auth):
         self.channel.authorize(voucher)
         request.headers[SIGNATURE_HEADER] = encode({"x402Version": VERSION, "resource": required.get("resource"),
                                                      "accepted": accepted,
-                                                     "payload": {"voucher": PaymentChannel.wire(voucher)}})
+                                                     "payload": {"voucher": voucher.to_json()}})
         yield request

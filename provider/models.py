@@ -12,12 +12,12 @@ import enum
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from marketplace.model_ids import readable_id
 from provider.catalog import MODELS, resolve
 from provider.errors import ModelLoadError
 from provider.gguf import converted
@@ -100,11 +100,6 @@ def _kind(config) -> ModelKind:
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
         return ModelKind.CAUSAL_LM
     return ModelKind.ENCODER
-
-
-def readable_id(name: str) -> str:
-    """A model's name as the OpenAI API shows it: lowercase letters, digits, '.', '_' and '-', at most 64."""
-    return (re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-") or "model")[:64]
 
 
 def load_model(source: Path | str, max_input_tokens: int | None = None, cache: Path | None = None,

@@ -18,10 +18,11 @@ from sqlalchemy.exc import OperationalError
 
 from marketplace.aggregator import openai_routes
 from marketplace.aggregator.appkeys import CONFIG, QUOTE_LIMIT, SERVICE
+from marketplace.aggregator.bodies import read_json
 from marketplace.aggregator.conductor import Conductor
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import create_engine, migrate, sessions
-from marketplace.aggregator.errors import AggregatorError, BadRequest, NotFound
+from marketplace.aggregator.errors import AggregatorError, NotFound
 from marketplace.aggregator.openai_api import error_object
 from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.rate_limit import RateLimit
@@ -72,15 +73,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return _error(500, "internal_error", "internal error; nothing was changed by this request")
 
 
-async def _json(request: web.Request) -> object:
-    try:
-        return await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the parser's depth too
-        raise BadRequest(f"the body is not JSON: {exc}") from exc
-
-
 async def _signed(request: web.Request) -> SignedMessage:
-    return SignedMessage.from_json(await _json(request))
+    return SignedMessage.from_json(await read_json(request))
 
 
 routes = web.RouteTableDef()
@@ -113,7 +107,7 @@ async def openapi(request: web.Request) -> web.Response:
 @routes.post("/v1/quotes")
 async def quote(request: web.Request) -> web.Response:
     request.app[QUOTE_LIMIT].take(request.remote or "unknown")
-    return web.json_response(await request.app[SERVICE].quote(await _json(request)))
+    return web.json_response(await request.app[SERVICE].quote(await read_json(request)))
 
 
 @routes.post("/v1/jobs")

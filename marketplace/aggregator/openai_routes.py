@@ -17,7 +17,8 @@ from aiohttp import web
 from marketplace import x402 as wire
 from marketplace.aggregator import x402
 from marketplace.aggregator.appkeys import QUOTE_LIMIT, SERVICE
-from marketplace.aggregator.errors import BadRequest, NotFound, Unavailable, Unprocessable
+from marketplace.aggregator.bodies import read_json
+from marketplace.aggregator.errors import NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.openai_api import (ApiRequest, chat_response, completion_of, completion_response,
                                                embedding_response, error_object, model_object, parse_chat,
                                                parse_completion, parse_embedding, stream_chunks)
@@ -68,11 +69,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
 
 async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -> web.StreamResponse:
     service = _service(request)
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from exc
-    api = parse(body)
+    api = parse(await read_json(request))
     models = await service.served_models()
     if api.model not in models:
         raise NotFound(f"the model {api.model!r} is not served here (see /v1/models)", "model_not_found")

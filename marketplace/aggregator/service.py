@@ -7,7 +7,6 @@ turns rows into verification work and on-chain settlement.
 from __future__ import annotations
 
 import hashlib
-import re
 import os
 import secrets
 import time
@@ -36,13 +35,13 @@ from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
+from marketplace.model_ids import MODEL_ID
 from marketplace.errors import MessageReplayed
 from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_authorization
 from marketplace.verification import seed_commitment
 from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification
 
 MAX_CLAIM = 64  # tasks handed out per work request
-MODEL_NAME = re.compile(r"[a-z0-9._-]{1,64}")
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 
 
@@ -274,7 +273,7 @@ class Aggregator:
         if not isinstance(capacity, int) or not 1 <= capacity <= 1024 or not isinstance(endpoint, str) or len(endpoint) > 128:
             raise BadRequest("capacity must be 1 to 1024 and endpoint a URL of at most 128 characters")
         names = body.get("names") or {}
-        if not isinstance(names, dict) or not all(digest in models and isinstance(name, str) and MODEL_NAME.fullmatch(name)
+        if not isinstance(names, dict) or not all(digest in models and isinstance(name, str) and MODEL_ID.fullmatch(name)
                                                   for digest, name in names.items()):
             raise BadRequest("names maps some of the models' digests to readable ids (1 to 64 of a-z, 0-9, '.', '_', '-')")
         address = provider_address(self.market, message.signer)[0]

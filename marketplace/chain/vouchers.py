@@ -48,6 +48,11 @@ class Voucher:
     def message(self) -> bytes:
         return voucher_message(self.channel, self.generation, self.amount)
 
+    def to_json(self) -> dict:
+        """As it travels over HTTP (the aggregator reads it back with its own checks)."""
+        return {"channel": str(self.channel), "generation": self.generation, "amount": self.amount,
+                "signature": str(self.signature)}
+
     def verify(self, authorizer: Pubkey) -> bool:
         return self.signature.verify(authorizer, self.message)
 

@@ -44,9 +44,7 @@ async def paid_request(market, tessera: TesseraClient, voucher: Voucher, signer:
     _, quote = await market.request("POST", "/v1/quotes", {"model_digest": MODEL_DIGEST.hex(), "shard_count": 1})
     job = str(job_address(market.address, quote["job_id"])[0])
     body = {"job_id": quote["job_id"], "seed_commitment": quote["seed_commitment"], "kind": "generate",
-            "params": {"max_new_tokens": 2}, "inputs": inputs,
-            "voucher": {"channel": str(voucher.channel), "generation": voucher.generation, "amount": voucher.amount,
-                        "signature": str(voucher.signature)}}
+            "params": {"max_new_tokens": 2}, "inputs": inputs, "voucher": voucher.to_json()}
     message = sign_message(signer or tessera.channel.authorizer, "job", body, job=job)
     return await market.request("POST", "/v1/jobs", message.to_json())
 

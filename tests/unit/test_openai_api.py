@@ -89,8 +89,7 @@ def test_a_payment_round_trips_and_malformed_ones_are_refused():
     assert (accepted["amount"], accepted["network"], accepted["maxTimeoutSeconds"]) == ("204000", "solana:" + "G" * 32, 600)
     authorizer = Keypair()
     voucher = Voucher.sign(authorizer, Pubkey.new_unique(), 3, 204_000)
-    header = wire.encode({"x402Version": 2, "accepted": accepted, "payload": {"voucher": {
-        "channel": str(voucher.channel), "generation": 3, "amount": 204_000, "signature": str(voucher.signature)}}})
+    header = wire.encode({"x402Version": 2, "accepted": accepted, "payload": {"voucher": voucher.to_json()}})
     payment = parse_payment(header)
     assert (payment.job_id, payment.seed_commitment, payment.voucher) == (7, "ab" * 32, voucher)
     for bad in ("%%%", wire.encode({"x402Version": 1}), wire.encode({"x402Version": 2, "accepted": {"scheme": "exact"}, "payload": {}}),

@@ -66,5 +66,6 @@ def test_malformed_vouchers_are_bad_requests(raw):
 
 def test_a_wire_voucher_parses_back():
     signed = voucher(123)
-    raw = {"channel": str(CHANNEL), "generation": 7, "amount": 123, "signature": str(signed.signature)}
+    raw = signed.to_json()
+    assert raw == {"channel": str(CHANNEL), "generation": 7, "amount": 123, "signature": str(signed.signature)}
     assert parse_voucher(raw) == signed and parse_voucher(raw).verify(AUTHORIZER.pubkey())

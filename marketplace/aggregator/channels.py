@@ -35,12 +35,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tessera.aggregator")
 VOUCHER_RECOVERY_AGE = 120  # seconds: a voucher pending longer was left by an intake that stopped
+RECOVERY_INTERVAL = 10  # seconds between looks for such vouchers: conductor passes come far more often
 
 
 class ChannelPayments:
     def __init__(self, aggregator: Aggregator) -> None:
         self.agg = aggregator
         self._locks: dict[Pubkey, asyncio.Lock] = {}
+        self._next_recovery = 0.0
 
     async def intake(self, message: SignedMessage) -> dict:
         """A request paid by voucher: checked off chain, kept, then claimed: the claim opens the job on chain, funded
@@ -113,6 +115,9 @@ class ChannelPayments:
         """Finishes what intake left pending when it stopped (or could not yet take the request in): a claim that
         landed is served, or, past its deadline, its job closed unserved (all back to the channel); one that never
         landed moved nothing."""
+        if self.agg.now() < self._next_recovery:
+            return
+        self._next_recovery = self.agg.now() + RECOVERY_INTERVAL
         async with self.agg.sessions() as session:
             pending = (await session.execute(select(m.Voucher).where(
                 m.Voucher.status == VoucherStatus.PENDING, m.Voucher.created_at < self.agg.now() - VOUCHER_RECOVERY_AGE))).scalars().all()
@@ -160,10 +165,10 @@ class ChannelPayments:
         return self._locks.setdefault(channel, asyncio.Lock())
 
     async def _state(self, channel: Pubkey) -> ChannelState:
-        account = await self.agg.chain.fetch(ChannelAccount, channel)
-        if account is None:
+        held = await self.agg.chain.fetch_with_lamports(ChannelAccount, channel)
+        if held is None:
             raise NotFound(f"no payment channel at {channel}", "channel_not_found")
-        lamports = await self.agg.chain.balance(channel)
+        account, lamports = held
         return ChannelState(channel, account, lamports - await self.agg.chain.rent_exempt_minimum(account_size("Channel")))
 
     async def _job_rent(self) -> int:

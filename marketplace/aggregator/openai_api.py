@@ -180,23 +180,31 @@ def completion_response(request: ApiRequest, model_id: str, job: str, c: Complet
             "usage": _usage(c)}
 
 
-def stream_chunks(request: ApiRequest, model_id: str, job: str, c: Completion, created: int | None = None) -> list[dict]:
-    """The chunks of a streamed answer: (for chat) the role first, the content, the finish reason, then usage if
-    asked. The content comes as one delta: providers return a shard whole."""
-    created = created or int(time.time())
-    base = {"id": response_id(request, job), "created": created, "model": model_id}
-    if request.endpoint == "chat":
-        base["object"] = "chat.completion.chunk"
-        deltas = [{"role": "assistant", "content": ""}, {"content": c.text}, {}]
-        chunks = [{**base, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}]} for d in deltas]
-    else:
-        base["object"] = "text_completion"
-        chunks = [{**base, "choices": [{"index": 0, "text": t, "logprobs": None, "finish_reason": None}]} for t in (c.text, "")]
+def _chunk(request: ApiRequest, model_id: str, job: str, created: int, part: dict) -> dict:
+    """One chunk of a streamed answer: `part` is a chat delta or a completion's text."""
+    chat = request.endpoint == "chat"
+    choice = {"index": 0, ("delta" if chat else "text"): part if chat else part["text"], "logprobs": None, "finish_reason": None}
+    chunk = {"id": response_id(request, job), "object": "chat.completion.chunk" if chat else "text_completion",
+             "created": created, "model": model_id, "choices": [choice]}
+    if request.include_usage:
+        chunk["usage"] = None
+    return chunk
+
+
+def opening_chunks(request: ApiRequest, model_id: str, job: str, created: int) -> list[dict]:
+    """What a stream sends at once, before any output: for chat, the role."""
+    return [_chunk(request, model_id, job, created, {"role": "assistant", "content": ""})] if request.endpoint == "chat" else []
+
+
+def answer_chunks(request: ApiRequest, model_id: str, job: str, c: Completion, created: int) -> list[dict]:
+    """The rest of a streamed answer: the content (one delta: providers return a shard whole), the finish reason,
+    then usage if asked."""
+    parts = [{"content": c.text}, {}] if request.endpoint == "chat" else [{"text": c.text}, {"text": ""}]
+    chunks = [_chunk(request, model_id, job, created, part) for part in parts]
     chunks[-1]["choices"][0]["finish_reason"] = c.finish_reason
     if request.include_usage:
-        for chunk in chunks:
-            chunk["usage"] = None
-        chunks.append({**base, "choices": [], "usage": _usage(c)})
+        chunks.append({"id": response_id(request, job), "object": chunks[0]["object"], "created": created,
+                       "model": model_id, "choices": [], "usage": _usage(c)})
     return chunks
 
 

@@ -19,9 +19,9 @@ from marketplace.aggregator import x402
 from marketplace.aggregator.appkeys import QUOTE_LIMIT, SERVICE
 from marketplace.aggregator.bodies import read_json
 from marketplace.aggregator.errors import NotFound, Unavailable, Unprocessable
-from marketplace.aggregator.openai_api import (ApiRequest, chat_response, completion_of, completion_response,
-                                               embedding_response, error_object, model_object, parse_chat,
-                                               parse_completion, parse_embedding, stream_chunks)
+from marketplace.aggregator.openai_api import (ApiRequest, answer_chunks, chat_response, completion_of, completion_response,
+                                               embedding_response, error_object, model_object, opening_chunks,
+                                               parse_chat, parse_completion, parse_embedding)
 from marketplace.aggregator.reports import job_report
 from marketplace.aggregator.service import Aggregator
 from marketplace.chain import PROGRAM_ID
@@ -131,15 +131,14 @@ async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, jo
         await response.write(f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode())
 
     try:
-        if api.endpoint == "chat":
-            await send(stream_chunks(api, api.model, job, completion_of({}, api), created)[0])  # the role, at once
+        for chunk in opening_chunks(api, api.model, job, created):
+            await send(chunk)
         try:
             shards = await _decided(service, job)
         except (Unavailable, Unprocessable) as exc:
             await send(error_object(exc.status, exc.code, str(exc)))
         else:
-            chunks = stream_chunks(api, api.model, job, completion_of(shards[0]["output"], api), created)
-            for chunk in chunks[1:] if api.endpoint == "chat" else chunks:
+            for chunk in answer_chunks(api, api.model, job, completion_of(shards[0]["output"], api), created):
                 await send(chunk)
         await send("[DONE]")
         await response.write_eof()

@@ -85,13 +85,18 @@ class TesseraChain:
 
     async def fetch(self, cls: type[A], address: Pubkey) -> A | None:
         """A typed account, or None if there is none at `address`."""
+        held = await self.fetch_with_lamports(cls, address)
+        return held[0] if held else None
+
+    async def fetch_with_lamports(self, cls: type[A], address: Pubkey) -> tuple[A, int] | None:
+        """A typed account and the lamports it holds, from one read; None if there is none at `address`."""
         async with _transient(f"reading {address}"):
             response = await self.rpc.get_account_info(address, encoding="base64")
         if response.value is None:
             return None
         if response.value.owner != self.program_id:
             raise ChainError(f"{address} is not a Tessera account (owner {response.value.owner})")
-        return cls.decode(bytes(response.value.data))
+        return cls.decode(bytes(response.value.data)), response.value.lamports
 
     async def all(self, cls: type[A], owner: Pubkey | None = None) -> list[tuple[Pubkey, A]]:
         """Every account of a type, optionally only those whose first field is `owner` (a market; a job for assignments)."""

@@ -11,8 +11,9 @@ from solders.pubkey import Pubkey
 
 from marketplace import x402 as wire
 from marketplace.aggregator.errors import BadRequest
-from marketplace.aggregator.openai_api import (ParameterError, chat_response, completion_of, embedding_response,
-                                               error_object, parse_chat, parse_completion, parse_embedding, stream_chunks)
+from marketplace.aggregator.openai_api import (ParameterError, answer_chunks, chat_response, completion_of,
+                                               embedding_response, error_object, opening_chunks, parse_chat,
+                                               parse_completion, parse_embedding)
 from marketplace.aggregator.x402 import parse_payment, payment_required
 from marketplace.chain.vouchers import Voucher
 
@@ -72,7 +73,7 @@ def test_responses_and_stream_chunks_have_openais_shape():
     response = chat_response(request, "m", "JOB", c, created=1)
     assert response["choices"][0]["message"] == {"role": "assistant", "content": "yo"}
     assert response["usage"] == {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
-    chunks = stream_chunks(request, "m", "JOB", c, created=1)
+    chunks = opening_chunks(request, "m", "JOB", 1) + answer_chunks(request, "m", "JOB", c, 1)
     assert [list(ch["choices"][0]["delta"]) if ch["choices"] else None for ch in chunks] == [["role", "content"], ["content"], [], None]
     assert chunks[2]["choices"][0]["finish_reason"] == "length" and chunks[-1]["usage"]["total_tokens"] == 11
     packed = embedding_response(parse_embedding({"model": "m", "input": "a", "encoding_format": "base64"}), "m", [[0.5, -1.0]], 1)

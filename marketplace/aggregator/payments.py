@@ -15,9 +15,9 @@ from solders.signature import Signature
 
 from marketplace.aggregator.errors import BadRequest, Forbidden, PaymentRequired
 from marketplace.chain import ChannelAccount
+from marketplace.chain.instructions import I64_MAX  # more lamports than exist; what the database stores
 from marketplace.chain.vouchers import Voucher
 
-I64_MAX = 2**63 - 1  # more lamports than exist; what the database stores
 
 
 @dataclass(frozen=True)

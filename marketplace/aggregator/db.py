@@ -94,10 +94,11 @@ async def flush_versioned(session: AsyncSession, model: type) -> None:
     row, as the ORM does to check each version), then lets the ORM forget them. Raises StaleDataError when a row's
     version moved meanwhile, like the ORM's own flush; the caller rolls back."""
     groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
-    changed = [obj for obj in session.dirty if isinstance(obj, model) and session.is_modified(obj)]
-    for obj in changed:
-        values = {attr.key: attr.value for attr in inspect(obj).attrs if attr.history.has_changes()}
-        groups[tuple(sorted(values))].append({"id": obj.id, "version": obj.version, **values})
+    changed = []
+    for obj in session.dirty:
+        if isinstance(obj, model) and (values := {attr.key: attr.value for attr in inspect(obj).attrs if attr.history.has_changes()}):
+            changed.append(obj)
+            groups[tuple(sorted(values))].append({"id": obj.id, "version": obj.version, **values})
     with session.no_autoflush:  # the ORM must not write these rows itself first
         for rows in groups.values():
             for start in range(0, len(rows), VERSIONED_BATCH):

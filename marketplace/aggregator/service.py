@@ -57,11 +57,21 @@ class DatabaseReplayGuard:
 
     async def claim(self, message: SignedMessage) -> bool:
         async with self.sessions() as session:
-            session.add(m.Nonce(signer=str(message.signer), nonce=message.nonce, expires_at=message.expires_at))
-            try:
-                await session.commit()
-            except IntegrityError:
+            if not await self.take(session, message):
                 return False
+            await session.commit()
+        return True
+
+    @staticmethod
+    async def take(session, message: SignedMessage) -> bool:
+        """Takes the nonce inside the caller's transaction: it is spent only if what the message asked for commits
+        with it (a message whose work failed may be sent again; one whose work was done may not). False, a replay,
+        leaves the transaction failed: the caller gives it up."""
+        session.add(m.Nonce(signer=str(message.signer), nonce=message.nonce, expires_at=message.expires_at))
+        try:
+            await session.flush()
+        except IntegrityError:
+            return False
         return True
 
 
@@ -484,7 +494,7 @@ class Aggregator:
         return payloads
 
     async def accept_results(self, job: str, message: SignedMessage) -> dict:
-        await self.verify(message, "results", job=job)
+        authenticate(message, "results", job=job, now=self.now)
         results = message.body.get("results")
         if not isinstance(results, list) or not results or len(results) > MAX_CLAIM:
             raise BadRequest(f"results must be a list of 1 to {MAX_CLAIM} {{task, digest, output}}")
@@ -493,14 +503,17 @@ class Aggregator:
             raise BadRequest("each result is {task, digest, output} or {task, error: {code, message}}")
         accepted, declined, done, taken = [], [], [], set()
         async with self.sessions() as session:
+            if not await self.nonces.take(session, message):
+                raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
             job_row = await session.get(m.Job, job)
             if job_row is None:
                 raise NotFound(f"no job {job}", "job_not_found")
             ids = [item["task"] for item in results]
-            tasks = {t.id: t for t in (await session.execute(
-                select(m.Task).where(m.Task.id.in_(ids)).with_for_update())).scalars()}
-            shards = {s.index: s for s in (await session.execute(
-                select(m.Shard).where(m.Shard.job == job, m.Shard.index.in_({t.shard for t in tasks.values()})))).scalars()}
+            rows = (await session.execute(select(m.Task, m.Shard.input_digest).join(
+                m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard)).where(
+                m.Task.id.in_(ids)).with_for_update(of=m.Task))).all()
+            tasks = {task.id: task for task, _ in rows}
+            shard_inputs = {task.id: bytes.fromhex(digest) for task, digest in rows}
             params = parse_params(job_row.kind, job_row.params or None)
             model = bytes.fromhex(job_row.model_digest)
             provider = await session.get(m.Provider, owner)
@@ -536,7 +549,7 @@ class Aggregator:
                 if checks_tokens and (output is not None or task.role == Role.REFEREE):
                     parse_checks(output, 1 if task.role == Role.REPLICA else len(task.claims or []))
                 elif output is not None or task.role == Role.REFEREE:
-                    result_digest(job_row.kind, model, bytes.fromhex(shards[task.shard].input_digest), params, output)
+                    result_digest(job_row.kind, model, shard_inputs[task.id], params, output)
                 done.append({"id": task.id, "version": task.version, "digest": digest, "output": output})
                 taken.add(task.id)
                 provider.tasks_done += 1

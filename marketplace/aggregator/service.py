@@ -455,7 +455,6 @@ class Aggregator:
     async def _claim(self, owner: str, limit: int) -> list[dict]:
         now = int(self.now())
         async with self.sessions() as session:
-            provider = await session.get(m.Provider, owner)
             if provider is None:
                 raise Forbidden("register with POST /v1/providers before asking for work", "provider_unknown")
             provider.last_seen = now
@@ -501,7 +500,7 @@ class Aggregator:
         owner, now = str(message.signer), int(self.now())
         if not all(isinstance(item, dict) and isinstance(item.get("task"), int) for item in results):
             raise BadRequest("each result is {task, digest, output} or {task, error: {code, message}}")
-        accepted, declined, done, taken = [], [], [], set()
+        accepted, declined, done, taken, busy_seconds = [], [], [], set(), 0
         async with self.sessions() as session:
             if not await self.nonces.take(session, message):
                 raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
@@ -516,7 +515,6 @@ class Aggregator:
             shard_inputs = {task.id: bytes.fromhex(digest) for task, digest in rows}
             params = parse_params(job_row.kind, job_row.params or None)
             model = bytes.fromhex(job_row.model_digest)
-            provider = await session.get(m.Provider, owner)
             for item in results:
                 task = tasks.get(item["task"])
                 if task is None or task.job != job:
@@ -552,8 +550,7 @@ class Aggregator:
                     result_digest(job_row.kind, model, shard_inputs[task.id], params, output)
                 done.append({"id": task.id, "version": task.version, "digest": digest, "output": output})
                 taken.add(task.id)
-                provider.tasks_done += 1
-                provider.busy_seconds += max(now - (task.claimed_at or now), 0)
+                busy_seconds += max(now - (task.claimed_at or now), 0)
                 accepted.append(task.id)
             stale = Conflict("a task changed while its results arrived; ask for work again", "task_closed")
             if done:  # one statement for the batch, refusing it if a task was expired and handed on meanwhile
@@ -561,6 +558,9 @@ class Aggregator:
                 if written.rowcount != len(done):
                     await session.rollback()
                     raise stale
+                # Added in place, not read and written back: messages from one provider may be taken at once.
+                await session.execute(update(m.Provider).where(m.Provider.owner == owner).values(
+                    tasks_done=m.Provider.tasks_done + len(done), busy_seconds=m.Provider.busy_seconds + busy_seconds))
             try:
                 await session.commit()
             except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile

@@ -3,6 +3,7 @@ spent with the work it carries, in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -35,9 +36,11 @@ async def service(engine):
     await chain.close()
 
 
-async def _claimed_task(service: Aggregator, provider: Keypair) -> int:
+async def _claimed_task(service: Aggregator, provider: Keypair, shard: int = 0) -> int:
     now = int(time.time())
     async with service.sessions() as session:
+        if shard:  # the job and its provider are there already
+            return await _task(session, provider, shard, now)
         session.add(m.Provider(owner=str(provider.pubkey()), address=str(Keypair().pubkey()), endpoint="http://x", models=[MODEL],
                                capacity=1, registered_at=now, last_seen=now, tasks_done=0, timeouts=0, faults=0, busy_seconds=0.0))
         session.add(m.Quote(seed_commitment="c" * 64, seed="00" * 32, model_digest=MODEL, shard_count=1, price_per_shard=1,
@@ -47,12 +50,16 @@ async def _claimed_task(service: Aggregator, provider: Keypair) -> int:
                           params={"max_new_tokens": 2}, shard_count=1, price_per_shard=1, sampling_rate_bps=0,
                           deadline=now + 600, seed_commitment="c" * 64, status=JobStatus.OPEN, created_at=now, cache_hits=0))
         await session.flush()
-        session.add(m.Shard(job=JOB, index=0, input=PROMPT, input_digest=input_digest(PROMPT).hex(), status=ShardStatus.RUNNING))
-        task = m.Task(job=JOB, shard=0, role=Role.PRIMARY, attempt=0, model_digest=MODEL, excluded_owners=[],
-                      status=TaskStatus.CLAIMED, provider_owner=str(provider.pubkey()), claimed_at=now, claim_deadline=now + 600)
-        session.add(task)
-        await session.commit()
-        return task.id
+        return await _task(session, provider, 0, now)
+
+
+async def _task(session, provider: Keypair, shard: int, now: int) -> int:
+    session.add(m.Shard(job=JOB, index=shard, input=PROMPT, input_digest=input_digest(PROMPT).hex(), status=ShardStatus.RUNNING))
+    task = m.Task(job=JOB, shard=shard, role=Role.PRIMARY, attempt=0, model_digest=MODEL, excluded_owners=[],
+                  status=TaskStatus.CLAIMED, provider_owner=str(provider.pubkey()), claimed_at=now, claim_deadline=now + 600)
+    session.add(task)
+    await session.commit()
+    return task.id
 
 
 def _results(provider: Keypair, task: int):
@@ -65,9 +72,9 @@ def _results(provider: Keypair, task: int):
 async def _state(service: Aggregator) -> tuple:
     async with service.sessions() as session:
         nonces = (await session.execute(select(func.count()).select_from(m.Nonce))).scalar_one()
-        task = (await session.execute(select(m.Task))).scalar_one()
+        statuses = set((await session.execute(select(m.Task.status))).scalars())
         provider = (await session.execute(select(m.Provider))).scalar_one()
-        return nonces, task.status, provider.tasks_done
+        return nonces, statuses.pop() if len(statuses) == 1 else statuses, provider.tasks_done
 
 
 async def test_results_are_taken_once_and_a_replay_changes_nothing(service):
@@ -89,3 +96,10 @@ async def test_a_refused_message_spends_no_nonce_and_is_refused_for_its_reason_a
         with pytest.raises(Forbidden):
             await service.accept_results(JOB, message)
         assert await _state(service) == (0, TaskStatus.CLAIMED, 0)
+
+
+async def test_messages_from_one_provider_taken_at_once_all_count(service):
+    provider = Keypair()
+    tasks = [await _claimed_task(service, provider, shard) for shard in range(4)]
+    await asyncio.gather(*(service.accept_results(JOB, _results(provider, task)) for task in tasks))
+    assert await _state(service) == (4, TaskStatus.DONE, 4)

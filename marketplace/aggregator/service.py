@@ -26,7 +26,8 @@ from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import versioned_update
 from marketplace.aggregator.channels import ChannelPayments
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from marketplace.aggregator.outputs import parse_checks, parse_digest, parse_job_request, parse_params, result_digest
+from marketplace.aggregator.intake import MAX_RESULTS, JobTerms, parse_results, take_results
+from marketplace.aggregator.outputs import parse_job_request, parse_params
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
@@ -41,7 +42,7 @@ from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_
 from marketplace.verification import seed_commitment
 from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, ShardStatus, TaskStatus, Verification
 
-MAX_CLAIM = 64  # tasks handed out per work request
+MAX_CLAIM = MAX_RESULTS  # tasks handed out per work request: their results fit one message
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 
 
@@ -455,6 +456,7 @@ class Aggregator:
     async def _claim(self, owner: str, limit: int) -> list[dict]:
         now = int(self.now())
         async with self.sessions() as session:
+            provider = await session.get(m.Provider, owner)
             if provider is None:
                 raise Forbidden("register with POST /v1/providers before asking for work", "provider_unknown")
             provider.last_seen = now
@@ -494,81 +496,42 @@ class Aggregator:
 
     async def accept_results(self, job: str, message: SignedMessage) -> dict:
         authenticate(message, "results", job=job, now=self.now)
-        results = message.body.get("results")
-        if not isinstance(results, list) or not results or len(results) > MAX_CLAIM:
-            raise BadRequest(f"results must be a list of 1 to {MAX_CLAIM} {{task, digest, output}}")
-        owner, now = str(message.signer), int(self.now())
-        if not all(isinstance(item, dict) and isinstance(item.get("task"), int) for item in results):
-            raise BadRequest("each result is {task, digest, output} or {task, error: {code, message}}")
-        accepted, declined, done, taken, busy_seconds = [], [], [], set(), 0
+        results = parse_results(message.body)
+        owner = str(message.signer)
+        stale = Conflict("a task changed while its results arrived; ask for work again", "task_closed")
         async with self.sessions() as session:
             if not await self.nonces.take(session, message):
                 raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
             job_row = await session.get(m.Job, job)
             if job_row is None:
                 raise NotFound(f"no job {job}", "job_not_found")
-            ids = [item["task"] for item in results]
             rows = (await session.execute(select(m.Task, m.Shard.input_digest).join(
                 m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard)).where(
-                m.Task.id.in_(ids)).with_for_update(of=m.Task))).all()
+                m.Task.id.in_([item["task"] for item in results])).with_for_update(of=m.Task))).all()
             tasks = {task.id: task for task, _ in rows}
-            shard_inputs = {task.id: bytes.fromhex(digest) for task, digest in rows}
-            params = parse_params(job_row.kind, job_row.params or None)
-            model = bytes.fromhex(job_row.model_digest)
-            for item in results:
-                task = tasks.get(item["task"])
-                if task is None or task.job != job:
-                    raise NotFound(f"task {item['task']} is not part of job {job}", "task_not_found")
-                if task.provider_owner != owner:
-                    raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
-                if task.status == TaskStatus.DONE and task.role != Role.REFEREE and task.digest == item.get("digest"):
-                    accepted.append(task.id)  # a retry of results already taken: idempotent
-                    continue
-                if task.id in taken:
-                    raise BadRequest(f"task {task.id} appears twice in one message")
-                if task.status == TaskStatus.DECLINED and item.get("error") is not None:
-                    accepted.append(task.id)  # a retry of a decline: idempotent
-                    continue
-                if task.status != TaskStatus.CLAIMED:
-                    raise Conflict(f"task {task.id} is {task.status}: it can no longer take results", "task_closed")
-                if item.get("error") is not None:
-                    # The provider cannot run it (model, limits, shutting down): someone else will.
-                    error = item["error"]
-                    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
-                        raise BadRequest("error must be {code, message}")
-                    await self._hand_on(session, task, TaskStatus.DECLINED)
-                    declined.append(task.id)
-                    continue
-                # Everything is checked here, once: what is stored, the conductor can rely on. Whether an
-                # output is what its digest says is decided with the shard (conductor.py).
-                output = item.get("output")
-                digest = parse_digest(item.get("digest")) if task.role != Role.REFEREE else task.digest
-                checks_tokens = job_row.kind in GENERATIVE and task.role != Role.PRIMARY
-                if checks_tokens and (output is not None or task.role == Role.REFEREE):
-                    parse_checks(output, 1 if task.role == Role.REPLICA else len(task.claims or []))
-                elif output is not None or task.role == Role.REFEREE:
-                    result_digest(job_row.kind, model, shard_inputs[task.id], params, output)
-                done.append({"id": task.id, "version": task.version, "digest": digest, "output": output})
-                taken.add(task.id)
-                busy_seconds += max(now - (task.claimed_at or now), 0)
-                accepted.append(task.id)
-            stale = Conflict("a task changed while its results arrived; ask for work again", "task_closed")
-            if done:  # one statement for the batch, refusing it if a task was expired and handed on meanwhile
-                written = await session.execute(*versioned_update(m.Task.__table__, done, {"status": TaskStatus.DONE}))
-                if written.rowcount != len(done):
+            terms = JobTerms(job, Kind(job_row.kind), bytes.fromhex(job_row.model_digest),
+                             parse_params(job_row.kind, job_row.params or None))
+            intake = take_results(terms, owner, results, tasks, {task.id: bytes.fromhex(digest) for task, digest in rows},
+                                  int(self.now()))
+            for task in intake.declined:
+                await self._hand_on(session, tasks[task], TaskStatus.DECLINED)
+            if intake.done:  # one statement for the batch, refusing it if a task was expired and handed on meanwhile
+                written = await session.execute(*versioned_update(m.Task.__table__, intake.done, {"status": TaskStatus.DONE}))
+                if written.rowcount != len(intake.done):
                     await session.rollback()
                     raise stale
                 # Added in place, not read and written back: messages from one provider may be taken at once.
                 await session.execute(update(m.Provider).where(m.Provider.owner == owner).values(
-                    tasks_done=m.Provider.tasks_done + len(done), busy_seconds=m.Provider.busy_seconds + busy_seconds))
+                    tasks_done=m.Provider.tasks_done + len(intake.done),
+                    busy_seconds=m.Provider.busy_seconds + intake.busy_seconds))
             try:
                 await session.commit()
             except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile
                 raise stale from exc
         self.activity.fire()
-        if declined:
+        if intake.declined:
             self.work_available.fire()
-        return {"accepted": accepted, "declined": declined}
+        return {"accepted": intake.accepted, "declined": intake.declined}
 
     @staticmethod
     async def _other_owners(session, task: m.Task) -> list[str]:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from client.commands import aggregator_option, json_option, keypair_option, print_json, rpc_option, run_with_client
 from client.formatting import sol
+from marketplace.vocabulary import VoucherStatus
 
 DEFAULT_AUTHORIZER = Path.home() / ".config" / "tessera" / "authorizer.json"
 authorizer_option = click.option("--authorizer", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_AUTHORIZER,
@@ -81,7 +82,7 @@ def channel_status(authorizer, keypair, rpc, aggregator, as_json) -> None:
     table.add_row("free", sol(report["free"]))
     table.add_row("paid into jobs", sol(report["claimed"]))
     table.add_row("open jobs", str(report["open_jobs"]))
-    table.add_row("requests paid", str(sum(v["status"] == "claimed" for v in report["vouchers"])))
+    table.add_row("requests paid", str(sum(v["status"] == VoucherStatus.CLAIMED for v in report["vouchers"])))
     table.add_row("withdrawable", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(report["withdrawable_at"]))
                   if report["withdrawable_at"] else "not requested")
     Console().print(table)

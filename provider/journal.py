@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from marketplace.vocabulary import Role
 
 
+class ResultState(StrEnum):
+    """Where a result is on its way out (stored values)."""
+
+    RAN = "ran"  # in the journal only
+    POSTED = "posted"  # the aggregator took it; a shard run still awaits its on-chain commitment
+    DONE = "done"  # taken, and nothing to commit (a referee's check, a hand-back)
+    COMMITTING = "committing"  # submit_results sent, not yet confirmed
+    COMMITTED = "committed"
+    DROPPED = "dropped"  # nobody will take it (the job moved on)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -42,9 +54,7 @@ class ResultRow(Base):
     digest: Mapped[str | None] = mapped_column(String(64))
     output: Mapped[Any | None] = mapped_column(JSON)
     error: Mapped[Any | None] = mapped_column(JSON)  # {code, message} when the node hands the task back
-    # ran -> posted (the aggregator took it) -> committing (submit_results sent) -> committed
-    # a result nobody will take (the job moved on) is dropped.
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # ResultState
     root: Mapped[str | None] = mapped_column(String(64))  # of the submission this row went into
     signature: Mapped[str | None] = mapped_column(String(88))
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -89,7 +99,7 @@ class Journal:
         with Session(self.engine) as session, session.begin():
             for r in results:
                 session.merge(ResultRow(task=r.task, job=r.job, shard=r.shard, role=r.role, digest=r.digest,
-                                        output=r.output, error=r.error, state="ran", created_at=now))
+                                        output=r.output, error=r.error, state=ResultState.RAN, created_at=now))
 
     def _rows(self, *conditions) -> list[ResultRow]:
         with Session(self.engine) as session:
@@ -97,7 +107,7 @@ class Journal:
 
     def unposted(self) -> dict[str, list[Result]]:
         by_job: dict[str, list[Result]] = defaultdict(list)
-        for row in self._rows(ResultRow.state == "ran"):
+        for row in self._rows(ResultRow.state == ResultState.RAN):
             by_job[row.job].append(Result(row.task, row.job, row.shard, row.role, row.digest, row.output, row.error))
         return dict(by_job)
 
@@ -108,16 +118,16 @@ class Journal:
     def mark_posted(self, results: list[Result]) -> None:
         """Taken by the aggregator; shard runs wait for their on-chain commitment, the rest is done."""
         committed = [r.task for r in results if r.committed_on_chain]
-        self._set(committed, state="posted")
-        self._set([r.task for r in results if not r.committed_on_chain], state="done")
+        self._set(committed, state=ResultState.POSTED)
+        self._set([r.task for r in results if not r.committed_on_chain], state=ResultState.DONE)
 
     def mark_dropped(self, results: list[Result]) -> None:
-        self._set([r.task for r in results], state="dropped")
+        self._set([r.task for r in results], state=ResultState.DROPPED)
 
     def to_commit(self) -> dict[str, list[ResultRow]]:
         """Per job, the shard runs posted but not yet committed, and any submission in flight."""
         by_job: dict[str, list[ResultRow]] = defaultdict(list)
-        for row in self._rows(ResultRow.state.in_(("posted", "committing"))):
+        for row in self._rows(ResultRow.state.in_((ResultState.POSTED, ResultState.COMMITTING))):
             by_job[row.job].append(row)
         return dict(by_job)
 
@@ -125,21 +135,21 @@ class Journal:
         """The aggregator handed these again, so it never got their results: send them once more
         (a round already on its way on chain keeps its state; its results were taken before)."""
         with Session(self.engine) as session, session.begin():
-            session.execute(update(ResultRow).where(ResultRow.task.in_(tasks), ResultRow.state.in_(("posted", "done")))
-                            .values(state="ran"))
+            session.execute(update(ResultRow).where(ResultRow.task.in_(tasks), ResultRow.state.in_((ResultState.POSTED, ResultState.DONE)))
+                            .values(state=ResultState.RAN))
 
     def mark_posted_again(self, rows: list[ResultRow]) -> None:
         """A submission the chain refused for now (the previous round awaits settlement)."""
-        self._set([r.task for r in rows], state="posted", root=None)
+        self._set([r.task for r in rows], state=ResultState.POSTED, root=None)
 
     def mark_dropped_rows(self, rows: list[ResultRow]) -> None:
-        self._set([r.task for r in rows], state="dropped")
+        self._set([r.task for r in rows], state=ResultState.DROPPED)
 
     def mark_committing(self, rows: list[ResultRow], root: str) -> None:
-        self._set([r.task for r in rows], state="committing", root=root)
+        self._set([r.task for r in rows], state=ResultState.COMMITTING, root=root)
 
     def mark_committed(self, rows: list[ResultRow], signature: str | None) -> None:
-        self._set([r.task for r in rows], state="committed", signature=signature)
+        self._set([r.task for r in rows], state=ResultState.COMMITTED, signature=signature)
 
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as session:

@@ -41,7 +41,7 @@ from marketplace.merkle import merkle_root
 from marketplace.messages import sign_message
 from provider.errors import ProviderError, TaskMalformed
 from provider.executor import Executor, Task
-from provider.journal import Journal, Result, ResultRow
+from provider.journal import Journal, Result, ResultRow, ResultState
 
 log = logging.getLogger("tessera.provider")
 GONE = (400, 404, 409)  # the aggregator will never take these results: refused, or the task moved on
@@ -130,7 +130,7 @@ class ProviderNode:
         """One submit_results per job with the Merkle root of this round's digests (sorted by shard)."""
         for job_text, rows in self.journal.to_commit().items():
             job = Pubkey.from_string(job_text)
-            in_flight = [r for r in rows if r.state == "committing"]
+            in_flight = [r for r in rows if r.state == ResultState.COMMITTING]
             assignment = await self.chain.fetch(AssignmentAccount, assignment_address(job, self.provider)[0])
             if in_flight and assignment is not None and {r.shard for r in in_flight} <= assignment.submitted_shards:
                 self.journal.mark_committed(in_flight, None)  # it landed; its confirmation was lost
@@ -277,7 +277,7 @@ class ProviderNode:
             if not self.journal.unposted() and not self.journal.to_commit():
                 return
             await asyncio.sleep(0.5)
-        log.warning("left %d results in the journal for the next start", sum(self.journal.counts().get(s, 0) for s in ("ran", "posted", "committing")))
+        log.warning("left %d results in the journal for the next start", sum(self.journal.counts().get(s, 0) for s in (ResultState.RAN, ResultState.POSTED, ResultState.COMMITTING)))
 
     # health
 

@@ -14,7 +14,7 @@ import base64
 import hashlib
 import json
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +36,8 @@ from localnet.runtime import LocalRuntime, TransactionOutcome, transaction_fee
 from marketplace.chain import PROGRAM_ID
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
+PERFORMANCE_SAMPLE_SECONDS = 60  # as the validator samples
+MAX_PERFORMANCE_SAMPLES = 720  # twelve hours of them
 SLOT_RESERVATION = 64  # slots the ledger's restart floor is written ahead of the clock (one write per ~25 s)
 SLOTS_PER_EPOCH = 432_000
 FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
@@ -71,6 +73,14 @@ def simulation_json(outcome: TransactionOutcome) -> dict:
 
 
 @dataclass(frozen=True)
+class PerformanceSample:
+    slot: int
+    transactions: int
+    slots: int
+    seconds: int
+
+
+@dataclass(frozen=True)
 class Commit:
     """What one committed transaction changed, for subscribers."""
 
@@ -100,7 +110,9 @@ class LocalChain:
         self.slot_subscribers: list[Callable[[int], None]] = []
         self._blockhashes: OrderedDict[Hash, int] = OrderedDict()  # blockhash -> block height it was made at
         self._slot_floor = 0  # with a ledger: the slot a restart starts at, at least (written ahead of the clock)
+        self.performance_samples: deque[PerformanceSample] = deque(maxlen=MAX_PERFORMANCE_SAMPLES)  # newest first
         self._restore_or_genesis()
+        self._sampled = (self._clock(), self.slot, len(self.transactions))  # since when the next sample counts
 
     # genesis, restart, the clock
 
@@ -137,6 +149,11 @@ class LocalChain:
         return {"faucet": str(self.faucet), "genesis_hash": str(self.genesis_hash), "slot": str(self.slot),
                 "block_height": str(self.block_height)}
 
+    @property
+    def vote_account(self) -> Pubkey:
+        """The one validator's vote account address (its identity is the faucet's key)."""
+        return Pubkey(hashlib.sha256(bytes(self.genesis_hash) + b"tessera-vote").digest())
+
     def blockhash_of(self, slot: int) -> Hash:
         return Hash(hashlib.sha256(bytes(self.genesis_hash) + slot.to_bytes(8, "little")).digest())
 
@@ -155,8 +172,17 @@ class LocalChain:
         if self.ledger and self.slot >= self._slot_floor:
             self._slot_floor = self.slot + SLOT_RESERVATION
             self.ledger.set_state("slot_floor", str(self._slot_floor))
+        self._sample_performance()
         for notify in self.slot_subscribers:
             notify(self.slot)
+
+    def _sample_performance(self) -> None:
+        since, slot, transactions = self._sampled
+        now = self._clock()
+        if now - since >= PERFORMANCE_SAMPLE_SECONDS:
+            self.performance_samples.appendleft(PerformanceSample(
+                self.slot, len(self.transactions) - transactions, self.slot - slot, PERFORMANCE_SAMPLE_SECONDS))
+            self._sampled = (now, self.slot, len(self.transactions))
 
     @property
     def latest_blockhash(self) -> Hash:
@@ -186,6 +212,10 @@ class LocalChain:
             if account is not None and account.owner == owner:
                 found.append((pubkey, account))
         return found
+
+    def balances(self) -> list[tuple[Pubkey, int]]:
+        """Every account the chain holds state for, with its lamports (programs and sysvars aside)."""
+        return [(key, account.lamports) for key in self.known_accounts if (account := self.account(key)) is not None]
 
     def rent_exempt_minimum(self, size: int) -> int:
         return self.runtime.rent_exempt_minimum(size)

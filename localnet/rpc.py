@@ -10,20 +10,21 @@ from collections.abc import Callable
 from typing import Any
 
 from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
 
 from localnet import params as p
-from localnet.chain import SLOTS_PER_EPOCH, LocalChain, simulation_json
+from localnet.chain import LocalChain, simulation_json
 from localnet.runtime import transaction_fee
-from localnet.encoding import TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data
+from localnet.encoding import (MINT_LEN, TOKEN_ACCOUNT_LEN, TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data,
+                               token_amount)
+from localnet.rpc_cluster import LARGEST_ACCOUNTS, SOLANA_CORE_VERSION, ClusterMethods
 from localnet.errors import BlockNotAvailable, InvalidParams, MethodNotFound, RpcError
 from localnet.transactions import status_json, transaction_json
 
-SOLANA_CORE_VERSION = "2.2.0"  # the RPC API whose shapes these answers follow
-FEATURE_SET = 3294202862
 MAX_SIGNATURES_FOR_ADDRESS = 1000
 
 
-class RpcMethods:
+class RpcMethods(ClusterMethods):
     def __init__(self, chain: LocalChain) -> None:
         self.chain = chain
         self.identity = chain.faucet.pubkey()
@@ -98,7 +99,14 @@ class RpcMethods:
         return self._context(parsed["parsed"]["info"]["tokenAmount"])
 
     def rpc_getTokenAccountsByOwner(self, params):
-        owner = p.pubkey(p.positional(params, 0, "owner"), "owner")
+        return self._token_accounts(params, "owner", lambda data, owner: data[32:64] == owner)
+
+    def rpc_getTokenAccountsByDelegate(self, params):
+        # The delegate is a COption<Pubkey>: a 4-byte tag (1 = set) at 72, the key at 76.
+        return self._token_accounts(params, "delegate", lambda data, delegate: data[72:76] == b"\x01\0\0\0" and data[76:108] == delegate)
+
+    def _token_accounts(self, params, role: str, holds: Callable[[bytes, bytes], bool]):
+        holder = bytes(p.pubkey(p.positional(params, 0, role), role))
         selector = p.positional(params, 1, "mint or programId")
         if not isinstance(selector, dict) or len(selector) != 1 or not ({"mint", "programId"} & selector.keys()):
             raise InvalidParams("the second parameter must be {\"mint\": ...} or {\"programId\": ...}")
@@ -109,38 +117,30 @@ class RpcMethods:
         found = []
         for key, account in self.chain.accounts_owned_by(TOKEN_PROGRAM_ID):
             data = bytes(account.data)
-            if len(data) == 165 and data[32:64] == bytes(owner) and (mint is None or data[0:32] == bytes(mint)):
+            if len(data) == TOKEN_ACCOUNT_LEN and holds(data, holder) and (mint is None or data[0:32] == bytes(mint)):
                 found.append({"pubkey": str(key), "account": encode_account(account, cfg.get("encoding", "base58"), cfg.get("dataSlice"), self._decimals)})
         return self._context(found)
 
-    # cluster
+    def _mint(self, params) -> tuple[Pubkey, bytes]:
+        mint = p.pubkey(p.positional(params, 0, "mint"), "mint")
+        account = self.chain.account(mint)
+        if account is None or account.owner != TOKEN_PROGRAM_ID or len(account.data) != MINT_LEN:
+            raise InvalidParams("Invalid param: not a Token mint")
+        return mint, bytes(account.data)
 
-    def rpc_getSlot(self, params):
-        return self.chain.slot
+    def rpc_getTokenSupply(self, params):
+        _, data = self._mint(params)
+        return self._context(token_amount(int.from_bytes(data[36:44], "little"), data[44]))
 
-    def rpc_getBlockHeight(self, params):
-        return self.chain.block_height
+    def rpc_getTokenLargestAccounts(self, params):
+        mint, data = self._mint(params)
+        holdings = [(key, int.from_bytes(bytes(account.data)[64:72], "little"))
+                    for key, account in self.chain.accounts_owned_by(TOKEN_PROGRAM_ID)
+                    if len(account.data) == TOKEN_ACCOUNT_LEN and bytes(account.data)[0:32] == bytes(mint)]
+        largest = sorted(holdings, key=lambda item: (-item[1], bytes(item[0])))[:LARGEST_ACCOUNTS]
+        return self._context([{"address": str(key), **token_amount(amount, data[44])} for key, amount in largest])
 
-    def rpc_getTransactionCount(self, params):
-        return len(self.chain.transactions)
-
-    def rpc_getEpochInfo(self, params):
-        slot = self.chain.slot
-        return {"absoluteSlot": slot, "blockHeight": self.chain.block_height, "epoch": slot // SLOTS_PER_EPOCH,
-                "slotIndex": slot % SLOTS_PER_EPOCH, "slotsInEpoch": SLOTS_PER_EPOCH,
-                "transactionCount": len(self.chain.transactions)}
-
-    def rpc_getVersion(self, params):
-        return {"solana-core": SOLANA_CORE_VERSION, "feature-set": FEATURE_SET}
-
-    def rpc_getHealth(self, params):
-        return "ok"
-
-    def rpc_getGenesisHash(self, params):
-        return str(self.chain.genesis_hash)
-
-    def rpc_getIdentity(self, params):
-        return {"identity": str(self.identity)}
+    # blockhashes and fees
 
     def rpc_getLatestBlockhash(self, params):
         return self._context({"blockhash": str(self.chain.latest_blockhash),

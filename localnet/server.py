@@ -181,6 +181,8 @@ class Localnet:
         ws_site = web.TCPSite(ws, self.config.host, self.port + 1 if self.config.port else 0)
         await ws_site.start()
         self.ws_port = ws_site._server.sockets[0].getsockname()[1]
+        methods = http.app[METHODS]  # getClusterNodes tells where this node listens
+        methods.rpc_address, methods.pubsub_address = f"{self.config.host}:{self.port}", f"{self.config.host}:{self.ws_port}"
         return self
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ from localnet.encoding import (MINT_LEN, TOKEN_ACCOUNT_LEN, TOKEN_PROGRAM_ID, en
                                token_amount)
 from localnet.rpc_cluster import LARGEST_ACCOUNTS, SOLANA_CORE_VERSION, ClusterMethods
 from localnet.errors import BlockNotAvailable, InvalidParams, MethodNotFound, RpcError
+from localnet.blocks import block_json
 from localnet.transactions import status_json, transaction_json
 
 MAX_SIGNATURES_FOR_ADDRESS = 1000
@@ -241,25 +242,7 @@ class RpcMethods(ClusterMethods):
         slot = p.unsigned(p.positional(params, 0, "slot"), "slot")
         if slot > self.chain.slot:
             raise BlockNotAvailable(f"Block not available for slot {slot}")
-        cfg = p.config(params, 1)
-        details = cfg.get("transactionDetails", "full")
-        records = [self.chain.transactions[s] for s in self.chain.by_slot.get(slot, [])]
-        block = {
-            "blockhash": str(self.chain.blockhash_of(slot)),
-            "previousBlockhash": str(self.chain.blockhash_of(max(slot - 1, 0))),
-            "parentSlot": max(slot - 1, 0),
-            "blockTime": records[0]["blockTime"] if records else None,
-            "blockHeight": slot,
-        }
-        if details == "full":
-            block["transactions"] = [transaction_json(r, cfg.get("encoding", "json"), cfg.get("maxSupportedTransactionVersion")) for r in records]
-        elif details == "signatures":
-            block["signatures"] = [r["signature"] for r in records]
-        elif details != "none":
-            raise InvalidParams("transactionDetails must be full, signatures or none")
-        if cfg.get("rewards", True):
-            block["rewards"] = []
-        return block
+        return block_json(self.chain, slot, p.config(params, 1))
 
     def rpc_getBlockTime(self, params):
         slot = p.unsigned(p.positional(params, 0, "slot"), "slot")

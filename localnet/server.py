@@ -100,8 +100,8 @@ async def handle_ws(request: web.Request) -> web.WebSocketResponse:
                 call = json.loads(message.data)
                 if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or not isinstance(call.get("method"), str):
                     raise InvalidRequest("Invalid request")
-                result = subscriptions.handle(call["method"], call.get("params"), outbox.put_nowait, owned)
-                outbox.put_nowait(_response(call.get("id"), result))
+                subscriptions.handle(call["method"], call.get("params"), outbox.put_nowait, owned,
+                                     lambda result: outbox.put_nowait(_response(call.get("id"), result)))
             except (ValueError, RecursionError):
                 outbox.put_nowait(_response(None, error=ParseError("Parse error")))
             except RpcError as exc:

@@ -2,12 +2,15 @@
 
 Each connection owns its subscriptions; the chain notifies the registry after
 every commit and slot, and each matching subscription gets a JSON-RPC
-notification queued for its connection.
+notification queued for its connection. A subscription's confirmation is
+queued before anything it notifies (a signature already processed included).
+Every slot is a block of the one validator, voted on and rooted at once.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +18,12 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from localnet import params as p
+from localnet.blocks import block_json
 from localnet.chain import Commit, LocalChain
 from localnet.encoding import encode_account
-from localnet.errors import InvalidParams, MethodNotFound
+from localnet.errors import InvalidParams, MethodNotFound, RpcError
 
-KINDS = {"account", "program", "logs", "signature", "slot"}
+KINDS = {"account", "program", "logs", "signature", "slot", "block", "root", "slotsUpdates", "vote"}
 
 
 @dataclass
@@ -40,18 +44,28 @@ class Subscriptions:
         chain.subscribers.append(self._on_commit)
         chain.slot_subscribers.append(self._on_slot)
 
-    def handle(self, method: str, params: Any, send: Callable[[dict], None], owned: set[int]) -> Any:
-        """Runs a subscribe/unsubscribe call for one connection; returns the result."""
+    def handle(self, method: str, params: Any, send: Callable[[dict], None], owned: set[int],
+               confirm: Callable[[Any], None]) -> None:
+        """Runs a subscribe/unsubscribe call for one connection: its result goes to `confirm`, then any
+        notification it causes at once to `send`."""
         if method.endswith("Unsubscribe") and method[: -len("Unsubscribe")] in KINDS:
             sub_id = p.positional(params, 0, "subscription id")
             if sub_id not in owned:
                 raise InvalidParams("Invalid subscription id.")
             owned.discard(sub_id)
             self.active.pop(sub_id, None)
-            return True
+            confirm(True)
+            return
         if not method.endswith("Subscribe") or method[: -len("Subscribe")] not in KINDS:
             raise MethodNotFound("Method not found")
-        kind = method[: -len("Subscribe")]
+        sub = self._parse(method[: -len("Subscribe")], params, send)
+        self.active[sub.id] = sub
+        owned.add(sub.id)
+        confirm(sub.id)
+        if sub.kind == "signature" and sub.signature in self.chain.transactions:
+            self._notify_signature(sub, self.chain.transactions[sub.signature])
+
+    def _parse(self, kind: str, params: Any, send: Callable[[dict], None]) -> Subscription:
         sub = Subscription(next(self._ids), kind, send)
         if kind in ("account", "program"):
             sub.key = p.pubkey(p.positional(params, 0, "pubkey"))
@@ -65,11 +79,15 @@ class Subscriptions:
                 sub.key = p.pubkey(selector["mentions"][0])
             elif selector not in ("all", "allWithVotes"):
                 raise InvalidParams('logs filter must be "all", "allWithVotes" or {"mentions": [one address]}')
-        self.active[sub.id] = sub
-        owned.add(sub.id)
-        if kind == "signature" and sub.signature in self.chain.transactions:
-            self._notify_signature(sub, self.chain.transactions[sub.signature])
-        return sub.id
+        elif kind == "block":
+            selector = p.positional(params, 0, "filter")
+            if isinstance(selector, dict) and len(selector) == 1 and "mentionsAccountOrProgram" in selector:
+                sub.key = p.pubkey(selector["mentionsAccountOrProgram"])
+            elif selector != "all":
+                raise InvalidParams('block filter must be "all" or {"mentionsAccountOrProgram": address}')
+            sub.config = p.config(params, 1)
+            block_json(self.chain, 0, sub.config)  # refuses a bad encoding or detail level now, not at each block
+        return sub
 
     def drop(self, owned: set[int]) -> None:
         for sub_id in owned:
@@ -106,6 +124,44 @@ class Subscriptions:
                 self._notify_signature(sub, record)
 
     def _on_slot(self, slot: int) -> None:
+        """The slot's block is made, voted on and rooted at once: each subscription hears its part."""
+        mentioned = {key for signature in self.chain.by_slot.get(slot, [])
+                     for key in self.chain.transactions[signature]["accountKeys"]}
+        now_ms = int(time.time() * 1000)
         for sub in list(self.active.values()):
             if sub.kind == "slot":
                 self._send(sub, "slotNotification", {"parent": slot - 1, "root": slot, "slot": slot})
+            elif sub.kind == "root":
+                self._send(sub, "rootNotification", slot)
+            elif sub.kind == "slotsUpdates":
+                for update in self._slot_updates(slot, now_ms):
+                    self._send(sub, "slotsUpdatesNotification", update)
+            elif sub.kind == "vote":
+                self._send(sub, "voteNotification", self._vote(slot))
+            elif sub.kind == "block" and (sub.key is None or str(sub.key) in mentioned):
+                try:
+                    block = block_json(self.chain, slot, sub.config)
+                except RpcError as exc:  # e.g. a v0 transaction for a client that did not say it reads them
+                    self._send(sub, "blockNotification", self._context(slot, {"slot": slot, "err": exc.message, "block": None}))
+                    continue
+                self._send(sub, "blockNotification", self._context(slot, {"slot": slot, "err": None, "block": block}))
+
+    def _slot_updates(self, slot: int, now_ms: int) -> list[dict]:
+        transactions = len(self.chain.by_slot.get(slot, []))
+        failed = sum(self.chain.transactions[s]["err"] is not None for s in self.chain.by_slot.get(slot, []))
+        return [
+            {"type": "createdBank", "slot": slot, "parent": slot - 1, "timestamp": now_ms},
+            {"type": "completed", "slot": slot, "timestamp": now_ms},
+            {"type": "frozen", "slot": slot, "timestamp": now_ms, "stats": {
+                "numTransactionEntries": transactions, "numSuccessfulTransactions": transactions - failed,
+                "numFailedTransactions": failed, "maxTransactionsPerEntry": min(transactions, 1)}},
+            {"type": "optimisticConfirmation", "slot": slot, "timestamp": now_ms},
+            {"type": "root", "slot": slot, "timestamp": now_ms},
+        ]
+
+    def _vote(self, slot: int) -> dict:
+        """The validator's vote on the slot's block, signed by its identity."""
+        blockhash = self.chain.blockhash_of(slot)
+        signature = self.chain.faucet.sign_message(bytes(self.chain.vote_account) + slot.to_bytes(8, "little") + bytes(blockhash))
+        return {"votePubkey": str(self.chain.vote_account), "slots": [slot], "hash": str(blockhash),
+                "timestamp": int(time.time()), "signature": str(signature)}

@@ -226,12 +226,16 @@ class LocalChain:
         return self.runtime.simulate(tx)
 
     def send(self, tx: VersionedTransaction, preflight: bool = True) -> Signature:
-        """Commits a transaction, or raises TransactionRejected as the validator would."""
+        """Commits a transaction, or raises TransactionRejected as the validator would (a duplicate or a stale
+        blockhash sent without preflight is answered with its signature and dropped, as a leader drops it)."""
         signature = tx.signatures[0]
-        if str(signature) in self.transactions:
+        duplicate, expired = str(signature) in self.transactions, not self.is_blockhash_valid(tx.message.recent_blockhash)
+        if (duplicate or expired) and not preflight:
+            return signature  # the validator forwards it unchecked and the leader drops it: it never lands
+        if duplicate:
             raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
                                       _rejection("AlreadyProcessed"))
-        if not self.is_blockhash_valid(tx.message.recent_blockhash):
+        if expired:
             raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
         keys = list(tx.message.account_keys)
         pre_balances = [self.balance(k) for k in keys]

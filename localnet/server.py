@@ -26,7 +26,6 @@ from localnet.subscriptions import Subscriptions
 log = logging.getLogger("tessera.localnet")
 
 MAX_BODY_BYTES = 50 * 1024  # the validator's limit on a request body
-MAX_BATCH = 100
 CHAIN = web.AppKey("chain", LocalChain)
 METHODS = web.AppKey("methods", RpcMethods)
 SUBSCRIPTIONS = web.AppKey("subscriptions", Subscriptions)
@@ -47,37 +46,47 @@ def _response(id_: Any, result: Any = None, error: RpcError | None = None) -> di
     return {"jsonrpc": "2.0", "result": result, "id": id_}
 
 
-def run_call(methods: RpcMethods, request: Any) -> dict:
-    """One JSON-RPC request object to its response; nothing raised escapes."""
-    id_ = request.get("id") if isinstance(request, dict) else None
+def run_call(methods: RpcMethods, request: Any) -> dict | None:
+    """One JSON-RPC request object to its response (None for a notification: a well-formed request without an id,
+    which is run and never answered); nothing raised escapes."""
+    if (not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str)
+            or not isinstance(request.get("id"), (int, str, type(None))) or isinstance(request.get("id"), bool)):
+        return _response(request.get("id") if isinstance(request, dict) else None, error=InvalidRequest("Invalid request"))
+    answer = _run(methods, request)
+    return answer if "id" in request else None
+
+
+def _run(methods: RpcMethods, request: dict) -> dict:
+    id_ = request.get("id")
     try:
-        if (not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str)
-                or not isinstance(id_, (int, str, type(None))) or isinstance(id_, bool)):
-            raise InvalidRequest("Invalid request")
         return _response(id_, methods.call(request["method"], request.get("params")))
     except RpcError as exc:
         return _response(id_, error=exc)
     except Exception:  # a bug must cost one request, never the server
-        log.exception("internal error in %s", request.get("method") if isinstance(request, dict) else request)
+        log.exception("internal error in %s", request["method"])
         return _response(id_, error=RpcError("Internal error"))
     except BaseException as exc:  # solders raises Rust panics as PanicException(BaseException)
         if type(exc).__name__ != "PanicException":
             raise
-        log.error("runtime panic in %s: %s", request.get("method"), exc)
+        log.error("runtime panic in %s: %s", request["method"], exc)
         return _response(id_, error=RpcError("Internal error"))
 
 
 async def handle_http(request: web.Request) -> web.Response:
+    """As the validator answers: a batch gets a list in order with an error per failed entry, nothing for
+    notifications (an empty body when nothing is left to answer); an empty batch is one invalid request."""
     methods = request.app[METHODS]
     try:
         payload = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth: still a parse error
         return web.json_response(_response(None, error=ParseError("Parse error")))
-    if isinstance(payload, list):
-        if not payload or len(payload) > MAX_BATCH:
-            return web.json_response(_response(None, error=InvalidRequest(f"a batch holds 1 to {MAX_BATCH} requests")))
-        return web.json_response([run_call(methods, item) for item in payload])
-    return web.json_response(run_call(methods, payload))
+    if payload == []:
+        return web.json_response(_response(None, error=InvalidRequest("Invalid request")))
+    if isinstance(payload, list):  # as many as fit the body limit
+        answers = [answer for item in payload if (answer := run_call(methods, item)) is not None]
+    else:
+        answers = run_call(methods, payload)
+    return web.json_response(answers) if answers else web.Response(status=200)
 
 
 async def handle_ws(request: web.Request) -> web.WebSocketResponse:

@@ -88,6 +88,21 @@ async def test_batch_mixes_results_and_errors(net):
     assert [a["id"] for a in answer] == [1, 2, None]
 
 
+async def test_batch_answers_in_order_and_leaves_notifications_unanswered(net):
+    key = str(Keypair().pubkey())
+    batch = [{"jsonrpc": "2.0", "id": "b", "method": "getBalance", "params": [key]},
+             {"jsonrpc": "2.0", "method": "requestAirdrop", "params": [key, SOL]},  # a notification: run, not answered
+             {"jsonrpc": "2.0", "id": None, "method": "getBalance", "params": [key]},
+             {"jsonrpc": "2.0", "id": 4, "method": "getBalance", "params": ["nope"]}]
+    _, answer = await post(net.url, __import__("json").dumps(batch))
+    assert [a["id"] for a in answer] == ["b", None, 4]
+    assert answer[0]["result"]["value"] == 0 and answer[1]["result"]["value"] == SOL and answer[2]["error"]["code"] == -32602
+    status, nothing = await post(net.url, '[{"jsonrpc": "2.0", "method": "getSlot"}]')
+    assert (status, nothing) == (200, "")
+    status, nothing = await post(net.url, '{"jsonrpc": "2.0", "method": "getSlot"}')
+    assert (status, nothing) == (200, "")
+
+
 async def test_bad_input_changes_nothing(net):
     key = Keypair().pubkey()
     await rpc_call(net.url, "requestAirdrop", [str(key), SOL])

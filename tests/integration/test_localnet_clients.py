@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from anchorpy import Context, Program, Provider, Wallet
-from solana.rpc.core import RPCException
+from solana.rpc.core import RPCException, TransactionExpiredBlockheightExceededError
 from solana.rpc.types import MemcmpOpts, TokenAccountOpts, TxOpts
 from solana.rpc.websocket_api import connect
 from solders.keypair import Keypair
@@ -118,6 +118,13 @@ async def test_duplicate_and_expired_transactions_are_rejected(net, client, wall
     late = Transaction([wallet], Message([transfer(TransferParams(from_pubkey=wallet.pubkey(), to_pubkey=Keypair().pubkey(), lamports=2))], wallet.pubkey()), blockhash)
     with pytest.raises(RPCException, match="Blockhash not found"):
         await client.send_raw_transaction(bytes(late))
+    # Without preflight the validator takes it and the leader drops it: confirming it runs out of block height.
+    dropped = (await client.send_raw_transaction(bytes(late), TxOpts(skip_preflight=True))).value
+    assert dropped == late.signatures[0]
+    with pytest.raises(TransactionExpiredBlockheightExceededError):
+        await client.confirm_transaction(dropped, last_valid_block_height=(await client.get_block_height()).value, sleep_seconds=0.1)
+    assert (await client.get_signature_statuses([dropped])).value == [None]
+    assert (await client.send_raw_transaction(bytes(tx), TxOpts(skip_preflight=True))).value == tx.signatures[0]  # not twice
 
 
 async def test_anchorpy_program_drives_tessera_through_the_server(client, wallet):

@@ -246,6 +246,7 @@ class LocalChain:
                 raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}",
                                           simulation_json(simulation))
             err, logs, units, return_data = None, simulation.logs, simulation.compute_units, simulation.return_data
+            inner = simulation.inner_instructions
             self._apply(tx, simulation)
         else:
             outcome = self.runtime.execute(tx)
@@ -255,7 +256,7 @@ class LocalChain:
             if err is not None and not isinstance(err, TransactionErrorInstructionError):
                 raise TransactionRejected(f"Transaction simulation failed: {describe_error(err)}",
                                           {**_rejection(error_json(err)), "logs": outcome.logs})
-            logs, units = outcome.logs, outcome.compute_units
+            logs, units, inner = outcome.logs, outcome.compute_units, outcome.inner_instructions
             return_data = outcome.return_data if err is None else None
         self._enter_slot(self.slot + 1)
         touched = {k: self.account(k) for k in keys}
@@ -267,6 +268,7 @@ class LocalChain:
             "accountKeys": [str(k) for k in keys],
             "err": error_json(err),
             "logs": logs,
+            "innerInstructions": inner,
             "unitsConsumed": units,
             "fee": transaction_fee(tx.message),
             "preBalances": pre_balances,

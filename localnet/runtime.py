@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import based58
 from solders.account import Account
 from solders.clock import Clock  # type: ignore[attr-defined]
 from solders.hash import Hash
@@ -55,10 +56,20 @@ class TransactionOutcome:
     err: object = None  # the solders TransactionError itself
     return_data: dict | None = None  # {programId, data: [base64, "base64"]}, as RPC serves it
     post_accounts: dict[Pubkey, Account] = field(default_factory=dict)  # a successful simulation's writes
+    inner_instructions: list[dict] = field(default_factory=list)  # the CPIs, as transaction meta serves them
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def _inner_instructions(meta) -> list[dict]:
+    """Per top-level instruction that made any, the instructions it invoked (account indexes into the message)."""
+    return [{"index": index, "instructions": [
+                {"programIdIndex": inner.instruction().program_id_index, "accounts": list(inner.instruction().accounts),
+                 "data": based58.b58encode(bytes(inner.instruction().data)).decode(), "stackHeight": inner.stack_height()}
+                for inner in invoked]}
+            for index, invoked in enumerate(meta.inner_instructions()) if invoked]
 
 
 def _return_data(meta) -> dict | None:
@@ -165,8 +176,10 @@ class LocalRuntime:
             if isinstance(err, TransactionErrorInstructionError) and isinstance(err.err, InstructionErrorCustom):
                 custom = err.err.code
             return TransactionOutcome(tx.signatures[0], list(meta.logs()), meta.compute_units_consumed(), fee, str(err),
-                                      custom, err=err, return_data=_return_data(meta))
+                                      custom, err=err, return_data=_return_data(meta),
+                                      inner_instructions=_inner_instructions(meta))
         meta = result.meta() if simulated else result
         logs = list(meta.logs())
         return TransactionOutcome(tx.signatures[0], logs, meta.compute_units_consumed(), fee, events=decode_events(logs),
-                                  return_data=_return_data(meta), post_accounts=dict(result.post_accounts()) if simulated else {})
+                                  return_data=_return_data(meta), post_accounts=dict(result.post_accounts()) if simulated else {},
+                                  inner_instructions=_inner_instructions(meta))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from functools import partial
 
 import based58
-from solders.message import MessageV0
+from solders.message import Message, MessageV0
 from solders.transaction import VersionedTransaction
 
 from localnet.errors import InvalidParams
+from localnet.parsed_instructions import parse_instruction
 
 ENCODINGS = ("json", "jsonParsed", "base64", "base58")
 
@@ -38,6 +40,40 @@ def _message_json(tx: VersionedTransaction) -> dict:
     return out
 
 
+def _parsed_message_json(tx: VersionedTransaction) -> dict:
+    message = tx.message
+    keys = list(message.account_keys)
+    writable = message.is_maybe_writable if isinstance(message, MessageV0) else partial(_legacy_writable, message)
+    out = {
+        "accountKeys": [{"pubkey": str(k), "writable": writable(i), "signer": message.is_signer(i), "source": "transaction"}
+                        for i, k in enumerate(keys)],
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [parse_instruction(keys, ix.program_id_index, list(ix.accounts), bytes(ix.data), None)
+                         for ix in message.instructions],
+    }
+    if isinstance(message, MessageV0):
+        out["addressTableLookups"] = _message_json(tx)["addressTableLookups"]
+    return out
+
+
+def _legacy_writable(message: Message, index: int) -> bool:
+    """By the header's counts, with a program the message calls demoted to read-only, as the runtime does."""
+    header = message.header
+    if index < header.num_required_signatures:
+        writable = index < header.num_required_signatures - header.num_readonly_signed_accounts
+    else:
+        writable = index < len(message.account_keys) - header.num_readonly_unsigned_accounts
+    return writable and not message.is_key_called_as_program(index)
+
+
+def _parsed_inner_instructions(tx: VersionedTransaction, record: dict) -> list[dict]:
+    keys = list(tx.message.account_keys)
+    return [{"index": group["index"], "instructions": [
+                parse_instruction(keys, ix["programIdIndex"], ix["accounts"], based58.b58decode(ix["data"].encode()), ix["stackHeight"])
+                for ix in group["instructions"]]}
+            for group in record.get("innerInstructions", [])]
+
+
 def version_of(tx: VersionedTransaction) -> object:
     return 0 if isinstance(tx.message, MessageV0) else "legacy"
 
@@ -49,7 +85,7 @@ def meta_json(record: dict) -> dict:
         "fee": record["fee"],
         "preBalances": record["preBalances"],
         "postBalances": record["postBalances"],
-        "innerInstructions": [],
+        "innerInstructions": record.get("innerInstructions", []),  # ledgers written before they were kept have none
         "logMessages": record["logs"],
         "preTokenBalances": [],
         "postTokenBalances": [],
@@ -77,9 +113,14 @@ def transaction_json(record: dict, encoding: str, max_version: int | None) -> di
         body: object = [record["transaction"], "base64"]
     elif encoding == "base58":
         body = [based58.b58encode(raw).decode(), "base58"]
+    elif encoding == "jsonParsed":
+        body = {"signatures": [str(s) for s in tx.signatures], "message": _parsed_message_json(tx)}
     else:
         body = {"signatures": [str(s) for s in tx.signatures], "message": _message_json(tx)}
-    out = {"transaction": body, "meta": meta_json(record)}
+    meta = meta_json(record)
+    if encoding == "jsonParsed":
+        meta["innerInstructions"] = _parsed_inner_instructions(tx, record)
+    out = {"transaction": body, "meta": meta}
     if max_version is not None:
         out["version"] = version
     return out

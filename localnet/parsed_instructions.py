@@ -1,0 +1,153 @@
+"""Instructions as `jsonParsed` shows them: the programs a validator parses (System, SPL Token, Associated Token
+Account, Memo, Compute Budget) become {program, programId, parsed: {type, info}}; any other instruction, or one
+these decoders refuse, stays {programId, accounts, data}. Decoding is solders' and spl's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import based58
+import spl.token.instructions as token
+from solders import system_program as system
+from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
+from solders.instruction import AccountMeta, Instruction
+from solders.pubkey import Pubkey
+from spl.memo.constants import MEMO_PROGRAM_ID
+from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
+
+MEMO_V1_PROGRAM_ID = Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")
+
+
+def _system(ix: Instruction) -> dict:
+    kind = int.from_bytes(bytes(ix.data)[:4], "little")
+    if kind == 0:
+        p = system.decode_create_account(ix)
+        return {"type": "createAccount", "info": {"source": str(p["from_pubkey"]), "newAccount": str(p["to_pubkey"]),
+                                                   "lamports": p["lamports"], "space": p["space"], "owner": str(p["owner"])}}
+    if kind == 1:
+        p = system.decode_assign(ix)
+        return {"type": "assign", "info": {"account": str(p["pubkey"]), "owner": str(p["owner"])}}
+    if kind == 2:
+        p = system.decode_transfer(ix)
+        return {"type": "transfer", "info": {"source": str(p["from_pubkey"]), "destination": str(p["to_pubkey"]),
+                                             "lamports": p["lamports"]}}
+    if kind == 3:
+        p = system.decode_create_account_with_seed(ix)
+        return {"type": "createAccountWithSeed", "info": {
+            "source": str(p["from_pubkey"]), "newAccount": str(p["to_pubkey"]), "base": str(p["base"]), "seed": p["seed"],
+            "lamports": p["lamports"], "space": p["space"], "owner": str(p["owner"])}}
+    if kind == 8:
+        p = system.decode_allocate(ix)
+        return {"type": "allocate", "info": {"account": str(p["pubkey"]), "space": p["space"]}}
+    if kind == 11:
+        p = system.decode_transfer_with_seed(ix)
+        return {"type": "transferWithSeed", "info": {
+            "source": str(p["from_pubkey"]), "sourceBase": str(p["from_base"]), "destination": str(p["to_pubkey"]),
+            "lamports": p["lamports"], "sourceSeed": p["from_seed"], "sourceOwner": str(p["from_owner"])}}
+    raise ValueError(f"system instruction {kind} is not parsed")
+
+
+def _ui_amount(amount: int, decimals: int) -> dict:
+    text = str(amount).rjust(decimals + 1, "0")
+    ui = f"{text[:-decimals]}.{text[-decimals:]}".rstrip("0").rstrip(".") if decimals else text
+    return {"amount": str(amount), "decimals": decimals, "uiAmount": amount / 10**decimals, "uiAmountString": ui}
+
+
+def _token(ix: Instruction) -> dict:
+    kind = token.InstructionType(bytes(ix.data)[0])
+    T = token.InstructionType
+    if kind == T.INITIALIZE_MINT:
+        p = token.decode_initialize_mint(ix)
+        info = {"mint": str(p.mint), "decimals": p.decimals, "mintAuthority": str(p.mint_authority),
+                "rentSysvar": str(ix.accounts[1].pubkey)}
+        if p.freeze_authority is not None:
+            info["freezeAuthority"] = str(p.freeze_authority)
+        return {"type": "initializeMint", "info": info}
+    if kind == T.INITIALIZE_ACCOUNT:
+        p = token.decode_initialize_account(ix)
+        return {"type": "initializeAccount", "info": {"account": str(p.account), "mint": str(p.mint), "owner": str(p.owner),
+                                                      "rentSysvar": str(ix.accounts[3].pubkey)}}
+    if kind == T.TRANSFER:
+        p = token.decode_transfer(ix)
+        return {"type": "transfer", "info": {"source": str(p.source), "destination": str(p.dest), "amount": str(p.amount),
+                                             "authority": str(p.owner)}}
+    if kind == T.APPROVE:
+        p = token.decode_approve(ix)
+        return {"type": "approve", "info": {"source": str(p.source), "delegate": str(p.delegate), "amount": str(p.amount),
+                                            "owner": str(p.owner)}}
+    if kind == T.REVOKE:
+        p = token.decode_revoke(ix)
+        return {"type": "revoke", "info": {"source": str(p.account), "owner": str(p.owner)}}
+    if kind == T.MINT_TO:
+        p = token.decode_mint_to(ix)
+        return {"type": "mintTo", "info": {"mint": str(p.mint), "account": str(p.dest), "amount": str(p.amount),
+                                           "mintAuthority": str(p.mint_authority)}}
+    if kind == T.BURN:
+        p = token.decode_burn(ix)
+        return {"type": "burn", "info": {"account": str(p.account), "mint": str(p.mint), "amount": str(p.amount),
+                                         "authority": str(p.owner)}}
+    if kind == T.CLOSE_ACCOUNT:
+        p = token.decode_close_account(ix)
+        return {"type": "closeAccount", "info": {"account": str(p.account), "destination": str(p.dest), "owner": str(p.owner)}}
+    if kind == T.TRANSFER2:
+        p = token.decode_transfer_checked(ix)
+        return {"type": "transferChecked", "info": {"source": str(p.source), "mint": str(p.mint), "destination": str(p.dest),
+                                                    "tokenAmount": _ui_amount(p.amount, p.decimals), "authority": str(p.owner)}}
+    if kind == T.MINT_TO2:
+        p = token.decode_mint_to_checked(ix)
+        return {"type": "mintToChecked", "info": {"mint": str(p.mint), "account": str(p.dest),
+                                                  "tokenAmount": _ui_amount(p.amount, p.decimals), "mintAuthority": str(p.mint_authority)}}
+    if kind == T.SYNC_NATIVE:
+        return {"type": "syncNative", "info": {"account": str(token.decode_sync_native(ix).account)}}
+    raise ValueError(f"token instruction {kind.name} is not parsed")
+
+
+def _associated_token(ix: Instruction) -> dict:
+    data = bytes(ix.data)
+    if data not in (b"", b"\x00", b"\x01") or len(ix.accounts) < 6:
+        raise ValueError("not an associated token account creation")
+    keys = [str(meta.pubkey) for meta in ix.accounts]
+    return {"type": "createIdempotent" if data == b"\x01" else "create", "info": {
+        "source": keys[0], "account": keys[1], "wallet": keys[2], "mint": keys[3], "systemProgram": keys[4],
+        "tokenProgram": keys[5]}}
+
+
+def _memo(ix: Instruction) -> str:
+    return bytes(ix.data).decode("utf-8")
+
+
+def _compute_budget(ix: Instruction) -> dict:
+    data = bytes(ix.data)
+    if data[:1] == b"\x01" and len(data) == 5:
+        return {"type": "requestHeapFrame", "info": {"bytes": int.from_bytes(data[1:], "little")}}
+    if data[:1] == b"\x02" and len(data) == 5:
+        return {"type": "setComputeUnitLimit", "info": {"units": int.from_bytes(data[1:], "little")}}
+    if data[:1] == b"\x03" and len(data) == 9:
+        return {"type": "setComputeUnitPrice", "info": {"microLamports": int.from_bytes(data[1:], "little")}}
+    raise ValueError("not a compute budget instruction this parser knows")
+
+
+PARSERS: dict[Pubkey, tuple[str, Callable[[Instruction], object]]] = {
+    system.ID: ("system", _system),
+    TOKEN_PROGRAM_ID: ("spl-token", _token),
+    ASSOCIATED_TOKEN_PROGRAM_ID: ("spl-associated-token-account", _associated_token),
+    MEMO_PROGRAM_ID: ("spl-memo", _memo),
+    MEMO_V1_PROGRAM_ID: ("spl-memo", _memo),
+    COMPUTE_BUDGET_PROGRAM_ID: ("compute-budget", _compute_budget),
+}
+
+
+def parse_instruction(keys: list[Pubkey], program_index: int, accounts: list[int], data: bytes,
+                      stack_height: int | None) -> dict:
+    """A compiled instruction (indexes into `keys`) as jsonParsed shows it."""
+    program = keys[program_index]
+    known = PARSERS.get(program)
+    if known is not None:
+        name, parse = known
+        instruction = Instruction(program, data, [AccountMeta(keys[i], False, False) for i in accounts])
+        try:
+            return {"program": name, "programId": str(program), "parsed": parse(instruction), "stackHeight": stack_height}
+        except Exception:  # noqa: BLE001 - the decoders refuse malformed data in their own ways: shown unparsed, as a validator does
+            pass
+    return {"programId": str(program), "accounts": [str(keys[i]) for i in accounts],
+            "data": based58.b58encode(data).decode(), "stackHeight": stack_height}

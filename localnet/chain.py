@@ -48,6 +48,12 @@ NATIVE_LOADERS = {
     Pubkey.from_string("Sysvar1111111111111111111111111111111111111"),
 }
 
+LOADED_AT_START = {  # owners of what LiteSVM itself provides: builtins, sysvars, Tessera and SPL programs
+    Pubkey.from_string("NativeLoader1111111111111111111111111111111"),
+    Pubkey.from_string("Sysvar1111111111111111111111111111111111111"),
+    Pubkey.from_string("BPFLoader2111111111111111111111111111111111"),
+}
+
 
 def error_json(err: object) -> object:
     """A solders TransactionError as the validator writes it in JSON."""
@@ -137,7 +143,8 @@ class LocalChain:
             committed_slot = int(self.ledger.get_state("slot"))
             self.slot = max(committed_slot, int(self.ledger.get_state("slot_floor") or 0))
             self.block_height = int(self.ledger.get_state("block_height")) + self.slot - committed_slot
-            for stored_account in self.ledger.accounts():
+            # A deployed program's account goes in after its programdata, so the runtime finds its code.
+            for stored_account in sorted(self.ledger.accounts(), key=lambda stored: stored.account.executable):
                 self.runtime.set_account(stored_account.pubkey, stored_account.account)
                 self.known_accounts.add(stored_account.pubkey)
             for record in self.ledger.transactions():
@@ -300,8 +307,9 @@ class LocalChain:
             self.runtime.set_account(key, account)
 
     def _persistable(self, account: Account | None) -> bool:
-        """Programs and sysvars are loaded anew at start; everything else is state."""
-        return account is None or not (account.executable or account.owner in NATIVE_LOADERS)
+        """Builtins, sysvars and the programs loaded at start are loaded anew; everything else is state, programs
+        deployed through the upgradeable loader included."""
+        return account is None or account.owner not in LOADED_AT_START
 
     def _index(self, record: dict) -> None:
         self.transactions[record["signature"]] = record

@@ -18,7 +18,7 @@ from solders.clock import Clock  # type: ignore[attr-defined]
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.litesvm import LiteSVM
+from solders.litesvm import FeatureSet, LiteSVM
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -79,6 +79,17 @@ def _return_data(meta) -> dict | None:
     return {"programId": str(data.program_id), "data": [base64.b64encode(bytes(data.data)).decode(), "base64"]}
 
 
+# Loader-v4's feature that refuses new loader-v3 deployments: inactive, as on the clusters and the validator whose
+# RPC this serves, so programs deploy the way the Solana CLI deploys them (buffer, write, DeployWithMaxDataLen).
+DISABLE_NEW_LOADER_V3_DEPLOYMENTS = Pubkey.from_string("EmhbpdVtZ2hWRGFWBDjn2i3SJD8Z36z4mpMcZJEnebnP")
+
+
+def _feature_set() -> FeatureSet:
+    every = FeatureSet.all_enabled()
+    active = {feature: slot for feature, slot in every.active.items() if feature != DISABLE_NEW_LOADER_V3_DEPLOYMENTS}
+    return FeatureSet(active, set(every.inactive) | {DISABLE_NEW_LOADER_V3_DEPLOYMENTS})
+
+
 class LocalRuntime:
     """LiteSVM with the program loaded and its Clock following the given time.
 
@@ -88,7 +99,7 @@ class LocalRuntime:
     def __init__(self, program: bytes | None = None, program_id: Pubkey = PROGRAM_ID, unix_time: int | None = None,
                  *, keeps_history: bool = True, spl_programs: bool = False):
         self.program_id = program_id
-        self._svm = LiteSVM()
+        self._svm = LiteSVM().with_builtins(_feature_set())
         if not keeps_history:
             self._svm.with_blockhash_check(False)
             self._svm.with_transaction_history(0)

@@ -1,0 +1,65 @@
+"""A user deploys their own program over RPC the way the Solana CLI does (loader-v3: buffer, chunked writes,
+deploy, upgrade, set authority, close), calls it, and finds it again after a restart on the same ledger."""
+
+from __future__ import annotations
+
+import pytest
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.core import RPCException
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+
+from localnet import deploy
+from localnet.server import Localnet, LocalnetConfig
+from marketplace.sbf.linker import link
+from tests.integration.conftest import SOL
+from tests.integration.test_localnet_clients import send
+from tests.unit.test_linker import compile_snippet
+
+
+def program(tmp_path, version: str) -> bytes:
+    (tmp_path / version).mkdir()
+    body = f'uint64_t entrypoint(const unsigned char *in) {{ sol_log_("{version}", {len(version)}); return 0; }}'
+    return link(compile_snippet(tmp_path / version, body))
+
+
+async def logs_of_a_call(client: AsyncClient, payer: Keypair, program_id) -> list[str]:
+    signature = await send(client, [Instruction(program_id, b"", [])], [payer])
+    return (await client.get_transaction(signature)).value.transaction.meta.log_messages
+
+
+async def test_deploy_upgrade_freeze_and_restart(tmp_path):
+    v1, v2 = program(tmp_path, "hello v1"), program(tmp_path, "hello v2")
+    ledger, payer, address = tmp_path / "ledger", Keypair(), Keypair()
+    async with Localnet(LocalnetConfig(port=0, ledger=ledger)) as net:
+        client = AsyncClient(net.url)
+        await client.request_airdrop(payer.pubkey(), 10 * SOL)
+        await deploy.deploy(client, payer, address, v1 + bytes(3_000))  # long enough for several writes
+        assert "Program log: hello v1" in await logs_of_a_call(client, payer, address.pubkey())
+        account = (await client.get_account_info(address.pubkey())).value
+        assert account.executable and account.owner == deploy.LOADER_V3
+        await deploy.upgrade_program(client, payer, address.pubkey(), v2)
+        assert "Program log: hello v2" in await logs_of_a_call(client, payer, address.pubkey())
+        spare = await deploy.write_buffer(client, payer, v1)
+        before = (await client.get_balance(payer.pubkey())).value
+        await send(client, [deploy.close(spare, payer.pubkey(), payer.pubkey())], [payer])
+        assert (await client.get_balance(payer.pubkey())).value > before  # the buffer's rent came back
+        assert (await client.get_account_info(spare)).value is None
+        await send(client, [deploy.set_authority(deploy.programdata_address(address.pubkey()), payer.pubkey(), None)], [payer])
+        with pytest.raises(RPCException, match="Incorrect authority|immutable|IncorrectAuthority"):
+            await deploy.upgrade_program(client, payer, address.pubkey(), v1)
+        await client.close()
+    async with Localnet(LocalnetConfig(port=0, ledger=ledger)) as net:  # the same ledger, a new process state
+        client = AsyncClient(net.url)
+        assert "Program log: hello v2" in await logs_of_a_call(client, payer, address.pubkey())
+        await client.close()
+
+
+async def test_a_stranger_cannot_write_to_or_upgrade_what_is_not_theirs(net, client, wallet):
+    stranger = Keypair()
+    await client.request_airdrop(stranger.pubkey(), SOL)
+    buffer = await deploy.write_buffer(client, wallet, b"\0" * 100)
+    with pytest.raises(RPCException):
+        await send(client, [deploy.write(buffer, stranger.pubkey(), 0, b"evil")], [stranger])
+    data = bytes((await client.get_account_info(buffer)).value.data)
+    assert data[deploy.BUFFER_METADATA:deploy.BUFFER_METADATA + 4] == b"\0\0\0\0"

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from solders.account import Account
+from solders.address_lookup_table_account import ID as ADDRESS_LOOKUP_TABLE_ID
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.clock import Clock  # type: ignore[attr-defined]
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -36,6 +38,7 @@ from localnet.runtime import LocalRuntime, TransactionOutcome, transaction_fee
 from marketplace.chain import PROGRAM_ID
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
+MAX_SLOT_HASHES = 512  # entries of the SlotHashes sysvar
 PERFORMANCE_SAMPLE_SECONDS = 60  # as the validator samples
 MAX_PERFORMANCE_SAMPLES = 720  # twelve hours of them
 SLOT_RESERVATION = 64  # slots the ledger's restart floor is written ahead of the clock (one write per ~25 s)
@@ -230,7 +233,30 @@ class LocalChain:
     # writing
 
     def simulate(self, tx: VersionedTransaction) -> TransactionOutcome:
+        self._prepare(tx)
         return self.runtime.simulate(tx)
+
+    def _prepare(self, tx: VersionedTransaction) -> None:
+        """The SlotHashes sysvar, which only the lookup-table program reads (a table is created at a recent
+        slot), is brought up to date for transactions that call it: keeping it current every slot would cost
+        every transaction."""
+        if ADDRESS_LOOKUP_TABLE_ID in tx.message.account_keys:
+            self.runtime.set_slot_hashes([(slot, self.blockhash_of(slot))
+                                          for slot in range(self.slot, max(self.slot - MAX_SLOT_HASHES, -1), -1)])
+
+    def loaded_addresses(self, message) -> dict[str, list[Pubkey]]:
+        """The addresses a v0 message's lookups load, in the order the runtime appends them; none when a table
+        or an index is missing (the runtime then refuses the transaction itself)."""
+        loaded: dict[str, list[Pubkey]] = {"writable": [], "readonly": []}
+        for lookup in getattr(message, "address_table_lookups", []):
+            table = self.account(lookup.account_key)
+            try:
+                addresses = AddressLookupTable.deserialize(bytes(table.data)).addresses if table else []
+                loaded["writable"] += [addresses[i] for i in lookup.writable_indexes]
+                loaded["readonly"] += [addresses[i] for i in lookup.readonly_indexes]
+            except (ValueError, IndexError):
+                return {"writable": [], "readonly": []}
+        return loaded
 
     def send(self, tx: VersionedTransaction, preflight: bool = True) -> Signature:
         """Commits a transaction, or raises TransactionRejected as the validator would (a duplicate or a stale
@@ -244,7 +270,8 @@ class LocalChain:
                                       _rejection("AlreadyProcessed"))
         if expired:
             raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
-        keys = list(tx.message.account_keys)
+        loaded = self.loaded_addresses(tx.message)
+        keys = list(tx.message.account_keys) + loaded["writable"] + loaded["readonly"]
         pre_balances = [self.balance(k) for k in keys]
         if preflight:
             # LiteSVM verifies signatures in simulation as in execution.
@@ -256,6 +283,7 @@ class LocalChain:
             inner = simulation.inner_instructions
             self._apply(tx, simulation)
         else:
+            self._prepare(tx)
             outcome = self.runtime.execute(tx)
             err = outcome.err
             # Errors before execution (bad signature, unknown payer, no funds
@@ -272,7 +300,8 @@ class LocalChain:
             "slot": self.slot,
             "blockTime": int(self._clock()),
             "transaction": base64.b64encode(bytes(tx)).decode(),
-            "accountKeys": [str(k) for k in keys],
+            "accountKeys": [str(k) for k in keys],  # the message's own, then those its lookup tables loaded
+            "loadedAddresses": {kind: [str(k) for k in addresses] for kind, addresses in loaded.items()},
             "err": error_json(err),
             "logs": logs,
             "innerInstructions": inner,

@@ -146,6 +146,9 @@ class LocalRuntime:
         clock = self._svm.get_clock()
         self.set_clock(Clock(clock.slot, clock.epoch_start_timestamp, clock.epoch, clock.leader_schedule_epoch, unix_time))
 
+    def set_slot_hashes(self, hashes: list[tuple[int, Hash]]) -> None:
+        self._svm.set_slot_hashes(hashes)
+
     def set_clock(self, clock: Clock) -> None:
         self._svm.set_clock(clock)
 

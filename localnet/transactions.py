@@ -7,6 +7,7 @@ from functools import partial
 
 import based58
 from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from localnet.errors import InvalidParams
@@ -40,13 +41,18 @@ def _message_json(tx: VersionedTransaction) -> dict:
     return out
 
 
-def _parsed_message_json(tx: VersionedTransaction) -> dict:
+def _parsed_message_json(tx: VersionedTransaction, record: dict) -> dict:
     message = tx.message
-    keys = list(message.account_keys)
+    static = list(message.account_keys)
     writable = message.is_maybe_writable if isinstance(message, MessageV0) else partial(_legacy_writable, message)
+    loaded = record.get("loadedAddresses", {"writable": [], "readonly": []})
+    account_keys = [{"pubkey": str(k), "writable": writable(i), "signer": message.is_signer(i), "source": "transaction"}
+                    for i, k in enumerate(static)]
+    account_keys += [{"pubkey": k, "writable": kind == "writable", "signer": False, "source": "lookupTable"}
+                     for kind in ("writable", "readonly") for k in loaded[kind]]
+    keys = _all_keys(tx, record)
     out = {
-        "accountKeys": [{"pubkey": str(k), "writable": writable(i), "signer": message.is_signer(i), "source": "transaction"}
-                        for i, k in enumerate(keys)],
+        "accountKeys": account_keys,
         "recentBlockhash": str(message.recent_blockhash),
         "instructions": [parse_instruction(keys, ix.program_id_index, list(ix.accounts), bytes(ix.data), None)
                          for ix in message.instructions],
@@ -54,6 +60,12 @@ def _parsed_message_json(tx: VersionedTransaction) -> dict:
     if isinstance(message, MessageV0):
         out["addressTableLookups"] = _message_json(tx)["addressTableLookups"]
     return out
+
+
+def _all_keys(tx: VersionedTransaction, record: dict) -> list[Pubkey]:
+    """The keys instruction indexes point into: the message's, then the addresses its lookups loaded."""
+    loaded = record.get("loadedAddresses", {"writable": [], "readonly": []})
+    return list(tx.message.account_keys) + [Pubkey.from_string(k) for k in loaded["writable"] + loaded["readonly"]]
 
 
 def _legacy_writable(message: Message, index: int) -> bool:
@@ -67,7 +79,7 @@ def _legacy_writable(message: Message, index: int) -> bool:
 
 
 def _parsed_inner_instructions(tx: VersionedTransaction, record: dict) -> list[dict]:
-    keys = list(tx.message.account_keys)
+    keys = _all_keys(tx, record)
     return [{"index": group["index"], "instructions": [
                 parse_instruction(keys, ix["programIdIndex"], ix["accounts"], based58.b58decode(ix["data"].encode()), ix["stackHeight"])
                 for ix in group["instructions"]]}
@@ -90,7 +102,7 @@ def meta_json(record: dict) -> dict:
         "preTokenBalances": [],
         "postTokenBalances": [],
         "rewards": [],
-        "loadedAddresses": {"writable": [], "readonly": []},
+        "loadedAddresses": record.get("loadedAddresses", {"writable": [], "readonly": []}),
         "computeUnitsConsumed": record["unitsConsumed"],
     }
     if record.get("returnData"):
@@ -114,7 +126,7 @@ def transaction_json(record: dict, encoding: str, max_version: int | None) -> di
     elif encoding == "base58":
         body = [based58.b58encode(raw).decode(), "base58"]
     elif encoding == "jsonParsed":
-        body = {"signatures": [str(s) for s in tx.signatures], "message": _parsed_message_json(tx)}
+        body = {"signatures": [str(s) for s in tx.signatures], "message": _parsed_message_json(tx, record)}
     else:
         body = {"signatures": [str(s) for s in tx.signatures], "message": _message_json(tx)}
     meta = meta_json(record)

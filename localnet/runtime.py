@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Sequence
 
 import based58
@@ -52,7 +53,6 @@ class TransactionOutcome:
     fee: int  # lamports the fee payer paid
     error: str | None = None  # the runtime's error, None on success
     custom_error: int | None = None  # the program's error code, when it returned one
-    events: list[ProgramEvent] = field(default_factory=list)
     err: object = None  # the solders TransactionError itself
     return_data: dict | None = None  # {programId, data: [base64, "base64"]}, as RPC serves it
     post_accounts: dict[Pubkey, Account] = field(default_factory=dict)  # a successful simulation's writes
@@ -61,6 +61,11 @@ class TransactionOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @cached_property
+    def events(self) -> list[ProgramEvent]:
+        """The program's events, decoded from the logs when asked for (the chain server never asks)."""
+        return decode_events(self.logs) if self.ok else []
 
 
 def _inner_instructions(meta) -> list[dict]:
@@ -194,6 +199,6 @@ class LocalRuntime:
                                       inner_instructions=_inner_instructions(meta))
         meta = result.meta() if simulated else result
         logs = list(meta.logs())
-        return TransactionOutcome(tx.signatures[0], logs, meta.compute_units_consumed(), fee, events=decode_events(logs),
+        return TransactionOutcome(tx.signatures[0], logs, meta.compute_units_consumed(), fee,
                                   return_data=_return_data(meta), post_accounts=dict(result.post_accounts()) if simulated else {},
                                   inner_instructions=_inner_instructions(meta))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from localnet.chain import LocalChain
@@ -77,16 +78,29 @@ async def handle_http(request: web.Request) -> web.Response:
     notifications (an empty body when nothing is left to answer); an empty batch is one invalid request."""
     methods = request.app[METHODS]
     try:
-        payload = json.loads(await request.read())
+        payload = _loads(await request.read())
     except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth: still a parse error
-        return web.json_response(_response(None, error=ParseError("Parse error")))
+        return _json(_response(None, error=ParseError("Parse error")))
     if payload == []:
-        return web.json_response(_response(None, error=InvalidRequest("Invalid request")))
+        return _json(_response(None, error=InvalidRequest("Invalid request")))
     if isinstance(payload, list):  # as many as fit the body limit
         answers = [answer for item in payload if (answer := run_call(methods, item)) is not None]
     else:
         answers = run_call(methods, payload)
-    return web.json_response(answers) if answers else web.Response(status=200)
+    return _json(answers) if answers else web.Response(status=200)
+
+
+def _loads(body: bytes) -> Any:
+    """orjson, fast; the json module where orjson is stricter than the validator's parser (integers past 64 bits,
+    which are then refused as the parameters they are, not as unparsable JSON)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
+def _json(answer: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
 
 async def handle_ws(request: web.Request) -> web.WebSocketResponse:

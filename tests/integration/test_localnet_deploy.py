@@ -1,5 +1,5 @@
 """A user deploys their own program over RPC the way the Solana CLI does (loader-v3: buffer, chunked writes,
-deploy, upgrade, set authority, close), calls it, and finds it again after a restart on the same ledger."""
+deploy, upgrade, set authority, close), calls it, and finds it again after kill -9 and a restart on the same ledger."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 
 from localnet import deploy
-from localnet.server import Localnet, LocalnetConfig
+from localnet.process import LocalnetProcess
 from marketplace.sbf.linker import link
 from tests.integration.conftest import SOL
 from tests.integration.test_localnet_clients import send
@@ -31,7 +31,7 @@ async def logs_of_a_call(client: AsyncClient, payer: Keypair, program_id) -> lis
 async def test_deploy_upgrade_freeze_and_restart(tmp_path):
     v1, v2 = program(tmp_path, "hello v1"), program(tmp_path, "hello v2")
     ledger, payer, address = tmp_path / "ledger", Keypair(), Keypair()
-    async with Localnet(LocalnetConfig(port=0, ledger=ledger)) as net:
+    async with LocalnetProcess(ledger=ledger) as net:
         client = AsyncClient(net.url)
         await client.request_airdrop(payer.pubkey(), 10 * SOL)
         await deploy.deploy(client, payer, address, v1 + bytes(3_000))  # long enough for several writes
@@ -49,7 +49,8 @@ async def test_deploy_upgrade_freeze_and_restart(tmp_path):
         with pytest.raises(RPCException, match="Incorrect authority|immutable|IncorrectAuthority"):
             await deploy.upgrade_program(client, payer, address.pubkey(), v1)
         await client.close()
-    async with Localnet(LocalnetConfig(port=0, ledger=ledger)) as net:  # the same ledger, a new process state
+        net.kill()  # kill -9: what was acknowledged is on the ledger
+    async with LocalnetProcess(ledger=ledger) as net:
         client = AsyncClient(net.url)
         assert "Program log: hello v2" in await logs_of_a_call(client, payer, address.pubkey())
         await client.close()

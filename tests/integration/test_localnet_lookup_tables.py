@@ -15,7 +15,7 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from localnet.server import Localnet, LocalnetConfig
+from localnet.process import LocalnetProcess
 from tests.integration.conftest import SOL
 from tests.integration.test_localnet_clients import send
 
@@ -36,7 +36,7 @@ def extend_table(table, authority, payer, addresses):
 
 async def test_a_v0_transaction_reaches_an_account_through_a_lookup_table(tmp_path):
     wallet, target = Keypair(), Keypair().pubkey()
-    async with Localnet(LocalnetConfig(port=0, ledger=tmp_path / "ledger")) as net:
+    async with LocalnetProcess(ledger=tmp_path / "ledger") as net:
         client = AsyncClient(net.url)
         await client.request_airdrop(wallet.pubkey(), 10 * SOL)
         table, create = create_table(wallet.pubkey(), wallet.pubkey(), (await client.get_slot()).value)
@@ -56,7 +56,8 @@ async def test_a_v0_transaction_reaches_an_account_through_a_lookup_table(tmp_pa
         assert instruction.parsed["info"]["destination"] == str(target)
         assert parsed.transaction.message.account_keys[-1].pubkey == target  # source: the lookup table
         await client.close()
-    async with Localnet(LocalnetConfig(port=0, ledger=tmp_path / "ledger")) as net:  # what the table reached was kept
+        net.kill()
+    async with LocalnetProcess(ledger=tmp_path / "ledger") as net:  # after kill -9, what the table reached was kept
         client = AsyncClient(net.url)
         assert (await client.get_balance(target)).value == SOL
         await client.close()

@@ -56,7 +56,8 @@ async def test_one_jobs_broken_data_does_not_stop_the_others(tmp_path):
             while (await market.request("GET", f"/v1/jobs/{poisoned}"))[1]["error"] is None:
                 await asyncio.sleep(0.1)
         _, poisoned_report = await market.request("GET", f"/v1/jobs/{poisoned}")
-        assert "ValueError" in poisoned_report["error"] and poisoned_report["status"] == "open"
+        # It never closes; a provider's round settled (seed withheld) before the reveal failed leaves it settling.
+        assert "ValueError" in poisoned_report["error"] and poisoned_report["status"] in ("open", "settling")
         _, dashboard = await market.request("GET", "/v1/dashboard")
         assert any(j["job"] == poisoned and j["error"] for j in dashboard["jobs"])
         async with aiohttp.ClientSession() as session, session.get(market.aggregator_url + "/metrics") as response:

@@ -18,6 +18,7 @@ from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_o
 from tests.integration.test_aggregator_market import providers_running
 
 DEPOSIT = 2 * SOL
+AGENTS = 50  # paying at once, each through its own channel
 
 
 async def paying_agent(market) -> TesseraClient:
@@ -123,7 +124,7 @@ async def test_a_stream_the_client_cuts_off_still_settles_and_concurrent_agents_
             report = await market.wait_for(job, timeout=60)  # the job runs on and settles
             assert [s["verdict"] for s in report["settlements"]] == ["pay"]
 
-        agents = await asyncio.gather(*(paying_agent(market) for _ in range(10)))
+        agents = await asyncio.gather(*(paying_agent(market) for _ in range(AGENTS)))
 
         async def ask(tessera: TesseraClient, i: int) -> str:
             async with api(market, tessera) as client:
@@ -132,7 +133,7 @@ async def test_a_stream_the_client_cuts_off_still_settles_and_concurrent_agents_
             return done.choices[0].text
 
         answers = await asyncio.gather(*(ask(a, i) for i, a in enumerate(agents)))
-        assert answers == [text_of(expected_tokens(f"agent {i}", 2)) for i in range(10)]
+        assert answers == [text_of(expected_tokens(f"agent {i}", 2)) for i in range(AGENTS)]
 
 
 def test_the_payment_header_round_trips():

@@ -10,6 +10,7 @@ import hashlib
 import os
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, Sha
 
 MAX_CLAIM = MAX_RESULTS  # tasks handed out per work request: their results fit one message
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
+KEPT_JOB_TERMS = 4_096
 
 
 def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
@@ -94,6 +96,7 @@ class Aggregator:
         self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
         self._next_purge = 0
         self.channels = ChannelPayments(self)  # requests paid by voucher
+        self._terms: OrderedDict[str, JobTerms] = OrderedDict()  # recent jobs' terms (see _job_terms)
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -502,15 +505,11 @@ class Aggregator:
         async with self.sessions() as session:
             if not await self.nonces.take(session, message):
                 raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
-            job_row = await session.get(m.Job, job)
-            if job_row is None:
-                raise NotFound(f"no job {job}", "job_not_found")
+            terms = await self._job_terms(session, job)
             rows = (await session.execute(select(m.Task, m.Shard.input_digest).join(
                 m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard)).where(
                 m.Task.id.in_([item["task"] for item in results])).with_for_update(of=m.Task))).all()
             tasks = {task.id: task for task, _ in rows}
-            terms = JobTerms(job, Kind(job_row.kind), bytes.fromhex(job_row.model_digest),
-                             parse_params(job_row.kind, job_row.params or None))
             intake = take_results(terms, owner, results, tasks, {task.id: bytes.fromhex(digest) for task, digest in rows},
                                   int(self.now()))
             for task in intake.declined:
@@ -532,6 +531,20 @@ class Aggregator:
         if intake.declined:
             self.work_available.fire()
         return {"accepted": intake.accepted, "declined": intake.declined}
+
+    async def _job_terms(self, session, job: str) -> JobTerms:
+        """What a job's results are checked against. A job's terms never change once it exists, so each process
+        keeps the recent ones instead of reading them with every message."""
+        terms = self._terms.get(job)
+        if terms is None:
+            row = await session.get(m.Job, job)
+            if row is None:
+                raise NotFound(f"no job {job}", "job_not_found")
+            terms = JobTerms(job, Kind(row.kind), bytes.fromhex(row.model_digest), parse_params(row.kind, row.params or None))
+            self._terms[job] = terms
+            if len(self._terms) > KEPT_JOB_TERMS:
+                self._terms.popitem(last=False)
+        return terms
 
     @staticmethod
     async def _other_owners(session, task: m.Task) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import sessions
-from marketplace.aggregator.errors import Forbidden
+from marketplace.aggregator.errors import Forbidden, NotFound
 from marketplace.aggregator.service import Aggregator
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import DecodingParams, generation_digest, input_digest
@@ -103,3 +103,13 @@ async def test_messages_from_one_provider_taken_at_once_all_count(service):
     tasks = [await _claimed_task(service, provider, shard) for shard in range(4)]
     await asyncio.gather(*(service.accept_results(JOB, _results(provider, task)) for task in tasks))
     assert await _state(service) == (4, TaskStatus.DONE, 4)
+
+
+async def test_results_for_a_job_that_does_not_exist_are_refused(service):
+    provider = Keypair()
+    task = await _claimed_task(service, provider)
+    stranger_job = str(Keypair().pubkey())
+    message = sign_message(provider, "results", {"results": [{"task": task, "error": {"code": "busy"}}]}, job=stranger_job)
+    with pytest.raises(NotFound) as refused:
+        await service.accept_results(stranger_job, message)
+    assert refused.value.code == "job_not_found" and await _state(service) == (0, TaskStatus.CLAIMED, 0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from marketplace.digests import (
@@ -112,6 +113,9 @@ def _claimed_tokens(claim: dict) -> list[int]:
     return tokens
 
 
+Progress = Callable[[Task, list[int]], None]
+
+
 class Executor:
     """Runs tasks on the models this node serves."""
 
@@ -119,8 +123,9 @@ class Executor:
         self.models = {m.hex: m for m in models}
         self.tie_tolerance = tie_tolerance
 
-    def run(self, tasks: Sequence[Task]) -> list[Result]:
-        """Each task's result, or a hand-back naming why this node cannot run it."""
+    def run(self, tasks: Sequence[Task], progress: Progress | None = None) -> list[Result]:
+        """Each task's result, or a hand-back naming why this node cannot run it. `progress(task, tokens so far)`
+        hears a primary generation's tokens as they are chosen."""
         groups: dict[tuple[str, str], list[Task]] = defaultdict(list)
         results: dict[int, Result] = {}
         for task in tasks:
@@ -133,7 +138,7 @@ class Executor:
                 operation = "check" if task.generates and task.role != Role.PRIMARY else "generate" if task.generates else "embed"
                 groups[(task.model, operation)].append(task)
         for (model, operation), batch in groups.items():
-            run = {"generate": self._generate, "check": self._check, "embed": self._embed}[operation]
+            run = {"generate": partial(self._generate, progress=progress), "check": self._check, "embed": self._embed}[operation]
             for task, result in zip(batch, self._isolating(run, self.models[model], batch)):
                 results[task.id] = result
         return [results[t.id] for t in tasks]
@@ -154,8 +159,9 @@ class Executor:
                 isolated.append(_declined(task, exc))
         return isolated
 
-    def _generate(self, lm: LoadedModel, batch: list[Task]) -> list[Result]:
-        generations = generate_batch(lm, [GenerationRequest(t.text(lm), t.params, t.input_digest) for t in batch])
+    def _generate(self, lm: LoadedModel, batch: list[Task], progress: Progress | None = None) -> list[Result]:
+        on_token = (lambda row, tokens: progress(batch[row], tokens)) if progress is not None else None
+        generations = generate_batch(lm, [GenerationRequest(t.text(lm), t.params, t.input_digest) for t in batch], on_token)
         return [Result(t.id, t.job, t.shard, t.role,
                        generation_digest(lm.digest, t.input_digest, t.params, g.token_ids).hex(),
                        {"token_ids": g.token_ids, "text": g.text, "top2_gaps": g.top2_gaps, "prompt_tokens": g.prompt_tokens})

@@ -10,7 +10,7 @@ float64, see decoding.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -90,8 +90,10 @@ class _ExactScorer:
 
 
 @torch.inference_mode()
-def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> list[Generation]:
-    """Generates every request; each result equals the one a single run gives."""
+def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest],
+                   on_token: Callable[[int, list[int]], None] | None = None) -> list[Generation]:
+    """Generates every request; each result equals the one a single run gives. `on_token(row, tokens so far)` hears
+    each new token as it is chosen (a stream's progress)."""
     prompts = [encode_prompt(lm, r.prompt, r.params.max_new_tokens) for r in requests]
     rules = [r.rule for r in requests]
     model, eos, pad, exact = lm.model, _eos_ids(lm), _pad_id(lm), _ExactScorer(lm)
@@ -132,6 +134,8 @@ def generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> li
             tokens[row].append(token)
             gaps[row].append(_gap(gap))
             chosen.append(token)
+            if on_token is not None:
+                on_token(row, tokens[row])
         keep = [slot for slot, row in enumerate(active)
                 if tokens[row][-1] not in eos and len(tokens[row]) < requests[row].params.max_new_tokens]
         if not keep:

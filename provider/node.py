@@ -42,6 +42,7 @@ from marketplace.messages import sign_message
 from provider.errors import ProviderError, TaskMalformed
 from provider.executor import Executor, Task
 from provider.journal import Journal, Result, ResultRow, ResultState
+from provider.progress import ProgressReporter
 
 log = logging.getLogger("tessera.provider")
 GONE = (400, 404, 409)  # the aggregator will never take these results: refused, or the task moved on
@@ -195,7 +196,10 @@ class ProviderNode:
             tasks = []
         if tasks:
             started = time.perf_counter()
-            results = await asyncio.to_thread(self.executor.run, tasks)
+            reporter = ProgressReporter(self.keypair, self.executor.models)
+            running = asyncio.ensure_future(asyncio.to_thread(self.executor.run, tasks, reporter.hear))
+            await reporter.post_until(api, running)
+            results = await running
             self.stats.busy_seconds += time.perf_counter() - started
             self.stats.batches += 1
             refused += [r for r in results if r.error is not None]

@@ -145,6 +145,11 @@ async def post_results(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].accept_results(request.match_info["job"], await _signed(request)))
 
 
+@routes.post("/v1/jobs/{job}/progress")
+async def post_progress(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].take_progress(request.match_info["job"], await _signed(request)))
+
+
 @routes.post("/v1/providers")
 async def register(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].register(await _signed(request)))

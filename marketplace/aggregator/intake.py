@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound
-from marketplace.aggregator.outputs import parse_checks, parse_digest, result_digest
+from marketplace.aggregator.outputs import TOKEN_ID_LIMIT, parse_checks, parse_digest, result_digest
 from marketplace.digests import DecodingParams
 from marketplace.vocabulary import GENERATIVE, Kind, Role, TaskStatus
 
 MAX_RESULTS = 64  # results in one message: as many as one claim hands out
+MAX_PARTIAL_TEXT = 65_536  # characters of an answer in progress
 
 
 class ClaimedTask(Protocol):
@@ -58,6 +59,20 @@ def parse_results(body: Any) -> list[dict]:
     if not all(isinstance(item, dict) and isinstance(item.get("task"), int) for item in results):
         raise BadRequest("each result is {task, digest, output} or {task, error: {code, message}}")
     return results
+
+
+def parse_progress(body: Any, max_new_tokens: int) -> list[dict]:
+    """A provider's answers in progress: [{task, token_ids, text}], each at most the job's max_new_tokens long."""
+    partials = body.get("partials") if isinstance(body, dict) else None
+    if not isinstance(partials, list) or not partials or len(partials) > MAX_RESULTS:
+        raise BadRequest(f"partials must be a list of 1 to {MAX_RESULTS} {{task, token_ids, text}}")
+    for item in partials:
+        tokens = item.get("token_ids") if isinstance(item, dict) else None
+        if (not isinstance(item.get("task") if isinstance(item, dict) else None, int) or not isinstance(tokens, list)
+                or not 0 < len(tokens) <= max_new_tokens or not all(isinstance(t, int) and 0 <= t < TOKEN_ID_LIMIT for t in tokens)
+                or not isinstance(item.get("text"), str) or len(item["text"]) > MAX_PARTIAL_TEXT):
+            raise BadRequest(f"each partial is {{task, token_ids: [1 to {max_new_tokens} ids], text}}")
+    return partials
 
 
 def take_results(job: JobTerms, owner: str, results: list[dict], tasks: Mapping[int, ClaimedTask],

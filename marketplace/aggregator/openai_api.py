@@ -11,6 +11,7 @@ import base64
 import secrets
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,11 +197,27 @@ def opening_chunks(request: ApiRequest, model_id: str, job: str, created: int) -
     return [_chunk(request, model_id, job, created, {"role": "assistant", "content": ""})] if request.endpoint == "chat" else []
 
 
-def answer_chunks(request: ApiRequest, model_id: str, job: str, c: Completion, created: int) -> list[dict]:
-    """The rest of a streamed answer: the content (one delta: providers return a shard whole), the finish reason,
-    then usage if asked."""
-    parts = [{"content": c.text}, {}] if request.endpoint == "chat" else [{"text": c.text}, {"text": ""}]
-    chunks = [_chunk(request, model_id, job, created, part) for part in parts]
+def streamable(partial: str, stops: Sequence[str]) -> str:
+    """What of an answer still being generated may be shown: up to a stop sequence, and without the tail that could
+    still grow into one or that ends in an incomplete character (a token that is half of one decodes as U+FFFD)."""
+    cut = min((i for i in (partial.find(s) for s in stops) if i >= 0), default=-1)
+    if cut >= 0:
+        return partial[:cut]
+    hold = max((len(s) - 1 for s in stops), default=0)
+    return partial[:len(partial) - hold].rstrip("\ufffd")
+
+
+def delta_chunk(request: ApiRequest, model_id: str, job: str, created: int, text: str) -> dict:
+    """More of the answer, as it is generated (verified after)."""
+    return _chunk(request, model_id, job, created, {"content": text} if request.endpoint == "chat" else {"text": text})
+
+
+def answer_chunks(request: ApiRequest, model_id: str, job: str, c: Completion, created: int, sent: str = "") -> list[dict]:
+    """The rest of a streamed answer once verified: the content not yet `sent` (which it begins with), the finish
+    reason, then usage if asked."""
+    rest = c.text[len(sent):]
+    parts = [{"content": rest}, {}] if request.endpoint == "chat" else [{"text": rest}, {"text": ""}]
+    chunks = [_chunk(request, model_id, job, created, part) for part in (parts if rest else parts[1:])]
     chunks[-1]["choices"][0]["finish_reason"] = c.finish_reason
     if request.include_usage:
         chunks.append({"id": response_id(request, job), "object": chunks[0]["object"], "created": created,

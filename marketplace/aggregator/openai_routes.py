@@ -1,7 +1,8 @@
 """The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings.
 
 A request without payment is answered 402 with what pays for it (x402.py); paid by voucher, it becomes a job
-claimed from the agent's channel (channels.py) and is answered once its shard is decided, or streamed. The answer
+claimed from the agent's channel (channels.py) and is answered once its shard is decided, or streamed as the
+primary provider generates it and verified after. The answer
 names the job (`X-Tessera-Job`): GET /v1/jobs/{job} tells how it was verified and settled, and what it cost.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -20,10 +21,11 @@ from marketplace.aggregator.appkeys import QUOTE_LIMIT, SERVICE
 from marketplace.aggregator.bodies import read_json
 from marketplace.aggregator.errors import NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.openai_api import (ApiRequest, answer_chunks, chat_response, completion_of, completion_response,
-                                               embedding_response, error_object, model_object, opening_chunks,
-                                               parse_chat, parse_completion, parse_embedding)
-from marketplace.aggregator.reports import job_report
+                                               delta_chunk, embedding_response, error_object, model_object, opening_chunks,
+                                               parse_chat, parse_completion, parse_embedding, streamable)
+from marketplace.aggregator.reports import job_report, job_revision
 from marketplace.aggregator.service import Aggregator
+from marketplace.aggregator.signals import RECHECK
 from marketplace.chain import PROGRAM_ID
 from marketplace.vocabulary import DECIDED, JobStatus, ShardStatus
 
@@ -103,43 +105,76 @@ async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -
     return web.json_response(result, headers=headers)
 
 
-async def _decided(service: Aggregator, job: str) -> list[dict]:
-    """The job's shards once every one is decided (verified, or served from the cache)."""
+def _decided_shards(job: str, report: dict) -> list[dict] | None:
+    """The job's shards once every one is decided (verified, or served from the cache); None while some are not."""
+    if all(s["status"] in DECIDED for s in report["shards"]):
+        return report["shards"]
+    if report["status"] == JobStatus.FAILED or any(s["status"] == ShardStatus.FAILED for s in report["shards"]):
+        raise Unavailable(f"no provider could serve job {job}; its escrow goes back to the channel when it closes",
+                          "not_served")
+    return None
+
+
+async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitable[None]] | None = None) -> list[dict]:
+    """The job's decided shards; `on_wait` runs whenever the job or an answer in progress changes meanwhile."""
     deadline = asyncio.get_running_loop().time() + service.config.job_lifetime
+    revision = None
     while True:
-        report = await job_report(service.sessions, job, private=True)
-        if all(s["status"] in DECIDED for s in report["shards"]):
-            return report["shards"]
-        if report["status"] == JobStatus.FAILED or any(s["status"] == ShardStatus.FAILED for s in report["shards"]):
-            raise Unavailable(f"no provider could serve job {job}; its escrow goes back to the channel when it closes",
-                              "not_served")
+        marks = [service.progress.mark(), service.streamed.mark()]
+        if await job_revision(service.sessions, job) != revision:  # the whole report only when the job moved
+            report = await job_report(service.sessions, job, private=True)
+            if (shards := _decided_shards(job, report)) is not None:
+                return shards
+            revision = report["revision"]
+        if on_wait is not None:
+            await on_wait()
         left = deadline - asyncio.get_running_loop().time()
         if left <= 0:
             raise Unprocessable(f"job {job} was not served before its deadline", "not_served")
-        await service.wait_for_progress(job, report["revision"], min(10.0, left))
+        waiters = [asyncio.ensure_future(mark.wait()) for mark in marks]
+        try:  # whichever comes first: the job moved, or an answer grew (or another process's change, by timeout)
+            await asyncio.wait(waiters, timeout=min(RECHECK, left), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
 
 async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, job: str, headers: dict) -> web.StreamResponse:
-    """Server-sent events: for chat the role at once, then the content once the shard is decided (providers return
-    a shard whole), the finish reason, usage if asked, then [DONE]. A client that goes away stops only its stream:
-    the job runs on and settles."""
+    """Server-sent events: for chat the role at once; then the answer as the primary provider generates it (verified
+    after, like any output); once verified, the rest of it, the finish reason, usage if asked, then [DONE]. If the
+    verified answer is not what was shown (the primary's was found wrong), an error event says so instead: the
+    verified answer is on GET /v1/jobs/{job}. A client that goes away stops only its stream: the job runs on."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers})
     await response.prepare(request)
     created = int(time.time())
+    sent = ""
 
     async def send(event: dict | str) -> None:
         await response.write(f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode())
+
+    async def show_progress() -> None:
+        nonlocal sent
+        partial = service.partials.get(job, 0)
+        shown = streamable(partial.text, api.stops) if partial is not None else ""
+        if shown.startswith(sent) and len(shown) > len(sent):
+            await send(delta_chunk(api, api.model, job, created, shown[len(sent):]))
+            sent = shown
 
     try:
         for chunk in opening_chunks(api, api.model, job, created):
             await send(chunk)
         try:
-            shards = await _decided(service, job)
+            shards = await _decided(service, job, show_progress)
         except (Unavailable, Unprocessable) as exc:
             await send(error_object(exc.status, exc.code, str(exc)))
         else:
-            for chunk in answer_chunks(api, api.model, job, completion_of(shards[0]["output"], api), created):
-                await send(chunk)
+            completion = completion_of(shards[0]["output"], api)
+            if completion.text.startswith(sent):
+                for chunk in answer_chunks(api, api.model, job, completion, created, sent):
+                    await send(chunk)
+            else:
+                await send(error_object(409, "answer_replaced", f"the answer shown as it was generated was found wrong "
+                                                                 f"when verified; the verified answer is on /v1/jobs/{job}"))
         await send("[DONE]")
         await response.write_eof()
     except ConnectionResetError:

@@ -57,6 +57,9 @@ def openapi_document() -> dict:
                                                       {**_query("wait", "number"), "schema": {"type": "number", "minimum": 0, "maximum": 3600}}]}},
             "/v1/jobs/{job}/seed": {"parameters": [JOB], "get": _op("The sampling seed, once settlement revealed it, for audit")},
             "/v1/jobs/{job}/results": {"parameters": [JOB], "post": _op("A provider's outputs and digests for its tasks, or `error` {code, message} to hand a task back (signed, kind `results`)", SIGNED)},
+            "/v1/jobs/{job}/progress": {"parameters": [JOB], "post": _op("A primary provider's answers as it generates them, "
+                                        "{partials: [{task, token_ids, text}]}, shown by streams before the results are "
+                                        "verified (signed, kind `progress`; no nonce: a report only extends what is kept)", SIGNED)},
             "/v1/providers": {"post": _op("Register a staked provider's models and capacity (signed, kind `register`)", SIGNED)},
             "/v1/providers/heartbeat": {"post": _op("A node's sign of life while it runs long batches (signed, kind `heartbeat`)", SIGNED)},
             "/v1/providers/leave": {"post": _op("A node stopping: work placed on it and not claimed moves on (signed, kind `leave`)", SIGNED)},
@@ -64,7 +67,8 @@ def openapi_document() -> dict:
             "/v1/models": {"get": _op("OpenAI API: the models live providers serve, by readable id, each with its digest")},
             "/v1/models/{model}": {"parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
                                    "get": _op("OpenAI API: one model")},
-            "/v1/chat/completions": {"post": _op(OPENAI_PAID.format("chat.completion (or, with `stream`, server-sent chunks)"),
+            "/v1/chat/completions": {"post": _op(OPENAI_PAID.format("chat.completion (or, with `stream`, server-sent chunks as "
+                                                                    "the answer is generated, verified after)"),
                                                  {"type": "object"})},
             "/v1/completions": {"post": _op(OPENAI_PAID.format("text_completion"), {"type": "object"})},
             "/v1/embeddings": {"post": _op(OPENAI_PAID.format("a list of embeddings, `float` or `base64`"), {"type": "object"})},

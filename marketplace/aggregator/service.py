@@ -27,8 +27,9 @@ from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import versioned_update
 from marketplace.aggregator.channels import ChannelPayments
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from marketplace.aggregator.intake import MAX_RESULTS, JobTerms, parse_results, take_results
+from marketplace.aggregator.intake import MAX_RESULTS, JobTerms, parse_progress, parse_results, take_results
 from marketplace.aggregator.outputs import parse_job_request, parse_params
+from marketplace.aggregator.partials import Partials
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
@@ -97,6 +98,8 @@ class Aggregator:
         self._next_purge = 0
         self.channels = ChannelPayments(self)  # requests paid by voucher
         self._terms: OrderedDict[str, JobTerms] = OrderedDict()  # recent jobs' terms (see _job_terms)
+        self.partials = Partials()  # answers in progress, for streams
+        self.streamed = Signal()  # an answer in progress grew: streams showing it look again
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -527,10 +530,38 @@ class Aggregator:
                 await session.commit()
             except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile
                 raise stale from exc
+        self.partials.drop(job, {row["id"] for row in intake.done} | set(intake.declined))
         self.activity.fire()
         if intake.declined:
             self.work_available.fire()
         return {"accepted": intake.accepted, "declined": intake.declined}
+
+    async def take_progress(self, job: str, message: SignedMessage) -> dict:
+        """A primary provider's answers in progress, kept for the streams that show them as they are generated.
+        Signed and bound to the job, but without a nonce: a report only ever extends what is kept, so one sent
+        again changes nothing."""
+        authenticate(message, "progress", job=job, now=self.now)
+        owner = str(message.signer)
+        async with self.sessions() as session:
+            terms = await self._job_terms(session, job)
+            if terms.params is None or terms.kind not in GENERATIVE:
+                raise BadRequest("only generation streams its progress", "not_streamed")
+            partials = parse_progress(message.body, terms.params.max_new_tokens)
+            tasks = {t.id: t for t in (await session.execute(
+                select(m.Task).where(m.Task.id.in_([p["task"] for p in partials])))).scalars()}
+        taken = []
+        for item in partials:
+            task = tasks.get(item["task"])
+            if task is None or task.job != job:
+                raise NotFound(f"task {item['task']} is not part of job {job}", "task_not_found")
+            if task.provider_owner != owner:
+                raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
+            if task.role == Role.PRIMARY and task.status == TaskStatus.CLAIMED and self.partials.offer(
+                    job, task.shard, task.id, item["token_ids"], item["text"]):
+                taken.append(task.id)
+        if taken:
+            self.streamed.fire()
+        return {"taken": taken}
 
     async def _job_terms(self, session, job: str) -> JobTerms:
         """What a job's results are checked against. A job's terms never change once it exists, so each process

@@ -35,6 +35,12 @@ async def test_an_agent_chats_with_smollm2_through_the_openai_package(tmp_path, 
             # The same question through the SDK, paid the same way, gets the same greedy tokens.
             sdk = await tessera.chat(QUESTION, model=smollm2.hex, max_new_tokens=16)
             assert sdk.message["content"] == content
+            # Streamed, the answer shows as the node generates it (several deltas), and is the verified one.
+            poem = [{"role": "user", "content": "Write a short poem about the sea."}]
+            whole = await asyncio.to_thread(lambda: ai.chat.completions.create(model=MODEL, messages=poem, max_tokens=48, temperature=0))
+            deltas = await asyncio.to_thread(lambda: [c.choices[0].delta.content for c in ai.chat.completions.create(
+                model=MODEL, messages=poem, max_tokens=48, temperature=0, stream=True) if c.choices and c.choices[0].delta.content])
+            assert len(deltas) >= 2 and "".join(deltas) == whole.choices[0].message.content
             paid = x402.decode(raw.headers[x402.RESPONSE_HEADER])
             assert paid["payer"] == str(tessera.channel.address) and paid["transaction"]
             async with httpx.AsyncClient() as http:  # the public report: how it was verified and settled

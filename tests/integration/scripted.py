@@ -85,7 +85,7 @@ class ScriptedProvider:
     aggregator: str
     chain: TesseraChain
     market: Pubkey
-    behaviour: str = "honest"  # honest | liar | lazy | digest_only | copier | decliner
+    behaviour: str = "honest"  # honest | liar | lazy | digest_only | copier | decliner | misstreamer
     lie_on: set[int] = field(default_factory=lambda: {0, 1, 2, 3, 4, 5, 6, 7})
     keypair: Keypair = field(default_factory=Keypair)
     seen: dict[tuple[str, int], bytes] = field(default_factory=dict)  # digests it computed, by (job, shard)
@@ -95,6 +95,7 @@ class ScriptedProvider:
     fees_paid: int = 0  # lamports of transaction fees it paid
     unposted: dict[str, tuple[list[dict], dict[int, bytes]]] = field(default_factory=dict)  # job -> results not yet taken
     delivered: set[int] = field(default_factory=set)  # task ids handed to it
+    stream_delay: float | None = None  # seconds between tokens shown as they are generated (None: no progress)
 
     @property
     def owner(self) -> Pubkey:
@@ -157,6 +158,8 @@ class ScriptedProvider:
                 by_job.setdefault(task["job"], []).append({"task": task["task"], "error": error})
                 continue
             digest, output = self.run_task(task)
+            if self.stream_delay is not None and task["role"] == "primary" and output and "token_ids" in output:
+                await self.stream(task, output["token_ids"])
             if self.behaviour == "digest_only" and task["role"] != "referee":
                 output = None
             if self.behaviour == "copier" and task["role"] != "referee":
@@ -172,6 +175,16 @@ class ScriptedProvider:
             self.unposted[job] = (items, runs.get(job, {}))
         await self.post_results()
         return len(claimed)
+
+    async def stream(self, task: dict, tokens: list[int]) -> None:
+        """Shows the answer as a node generating it does, token by token before its results; a misstreamer shows
+        other tokens than it then posts."""
+        shown = [(t + 1) % VOCAB for t in tokens] if self.behaviour == "misstreamer" else tokens
+        for n in range(1, len(shown) + 1):
+            partial = {"task": task["task"], "token_ids": shown[:n], "text": text_of(shown[:n])}
+            await self.post(f"/v1/jobs/{task['job']}/progress",
+                            sign_message(self.keypair, "progress", {"partials": [partial]}, job=task["job"]))
+            await asyncio.sleep(self.stream_delay)
 
     async def post_results(self) -> None:
         """Claims are at-least-once and results idempotent: what was not surely taken is sent

@@ -97,7 +97,7 @@ async def test_deep_json_unknown_routes_and_methods_get_json_errors(tmp_path):
                 assert response.status == 405 and (await response.json())["error"]["code"] == "method_not_allowed"
             async with session.get(market.aggregator_url + "/v1/openapi.json") as response:
                 spec = await response.json()
-        for path in ("/v1/jobs/{job}", "/v1/jobs/{job}/seed", "/v1/jobs/{job}/results"):
+        for path in ("/v1/jobs/{job}", "/v1/jobs/{job}/seed", "/v1/jobs/{job}/results", "/v1/jobs/{job}/progress"):
             assert spec["paths"][path]["parameters"][0]["name"] == "job"
 
 

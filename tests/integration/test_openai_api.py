@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+import time
 
 import openai
 import pytest
@@ -141,3 +142,35 @@ def test_the_payment_header_round_trips():
     assert x402.decode(header)["accepted"]["scheme"] == "tessera-channel"
     with pytest.raises(ValueError):
         x402.decode("not base64!")
+
+
+async def test_a_stream_shows_the_answer_token_by_token_as_it_is_generated(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, \
+            providers_running(market, ["honest"]) as [provider]:
+        provider.stream_delay = 0.2
+        async with await paying_agent(market) as tessera, api(market, tessera) as client:
+            stream = await client.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "stream me"}],
+                                                          max_tokens=6, temperature=0, stream=True)
+            deltas, arrivals = [], []
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    deltas.append(chunk.choices[0].delta.content)
+                    arrivals.append(time.monotonic())
+    assert "".join(deltas) == text_of(expected_tokens("user: stream me", 6))  # what was shown is what was verified
+    assert len(deltas) >= 3 and arrivals[-1] - arrivals[0] >= 0.4  # as it was generated, not whole at the end
+
+
+async def test_a_stream_whose_shown_answer_is_not_the_verified_one_ends_in_an_error(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, \
+            providers_running(market, ["misstreamer"]) as [provider]:
+        provider.stream_delay = 0.05
+        async with await paying_agent(market) as tessera, api(market, tessera) as client:
+            stream = await client.completions.create(model=MODEL_NAME, prompt="shown wrong", max_tokens=4, temperature=0, stream=True)
+            shown = []
+            with pytest.raises(openai.APIError, match="found wrong"):
+                async for chunk in stream:
+                    shown.append(chunk.choices[0].text if chunk.choices else "")
+            job = stream.response.headers["X-Tessera-Job"]
+            report = await market.wait_for(job, timeout=60)
+    assert "".join(shown) and "".join(shown) != text_of(expected_tokens("shown wrong", 4))
+    assert report["shards"][0]["status"] == "verified"  # the answer the provider posted, not the one it showed

@@ -113,3 +113,23 @@ async def test_results_for_a_job_that_does_not_exist_are_refused(service):
     with pytest.raises(NotFound) as refused:
         await service.accept_results(stranger_job, message)
     assert refused.value.code == "job_not_found" and await _state(service) == (0, TaskStatus.CLAIMED, 0)
+
+
+def _progress(provider: Keypair, task: int, tokens: list[int]):
+    return sign_message(provider, "progress", {"partials": [{"task": task, "token_ids": tokens, "text": "x" * len(tokens)}]}, job=JOB)
+
+
+async def test_progress_is_kept_for_streams_only_from_the_tasks_provider_and_forgotten_with_its_results(service):
+    provider, stranger = Keypair(), Keypair()
+    task = await _claimed_task(service, provider)
+    with pytest.raises(Forbidden):
+        await service.take_progress(JOB, _progress(stranger, task, [1]))
+    with pytest.raises(NotFound):
+        await service.take_progress(JOB, _progress(provider, task + 99, [1]))
+    assert service.partials.get(JOB, 0) is None
+    assert await service.take_progress(JOB, _progress(provider, task, [1])) == {"taken": [task]}
+    assert await service.take_progress(JOB, _progress(provider, task, [1])) == {"taken": []}  # sent again: nothing new
+    assert service.partials.get(JOB, 0).token_ids == (1,)
+    await service.accept_results(JOB, _results(provider, task))
+    assert service.partials.get(JOB, 0) is None
+    assert await service.take_progress(JOB, _progress(provider, task, [1, 2])) == {"taken": []}  # done: no longer shown

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound
-from marketplace.aggregator.intake import MAX_RESULTS, JobTerms, parse_results, take_results
+from marketplace.aggregator.intake import MAX_RESULTS, JobTerms, parse_progress, parse_results, take_results
 from marketplace.digests import DecodingParams
 from marketplace.vocabulary import Kind, Role, TaskStatus
 
@@ -84,3 +84,18 @@ def test_a_referee_answers_for_every_claim_and_keeps_the_digest_it_was_given():
 def test_a_message_without_a_list_of_results_is_refused(body):
     with pytest.raises(BadRequest):
         parse_results(body)
+
+
+@pytest.mark.parametrize("body", [None, {"partials": []}, {"partials": [{"task": 1, "token_ids": [], "text": ""}]},
+                                  {"partials": [{"task": 1, "token_ids": [1] * 5, "text": "x"}]},
+                                  {"partials": [{"task": 1, "token_ids": [-1], "text": "x"}]},
+                                  {"partials": [{"task": "1", "token_ids": [1], "text": "x"}]},
+                                  {"partials": [{"task": 1, "token_ids": [1], "text": None}]}])
+def test_progress_that_is_not_a_list_of_answers_in_progress_is_refused(body):
+    with pytest.raises(BadRequest):
+        parse_progress(body, max_new_tokens=4)
+
+
+def test_progress_is_a_list_of_answers_in_progress():
+    partials = [{"task": 1, "token_ids": [1, 2], "text": "ab"}]
+    assert parse_progress({"partials": partials}, max_new_tokens=4) == partials

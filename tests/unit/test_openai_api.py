@@ -11,9 +11,9 @@ from solders.pubkey import Pubkey
 
 from marketplace import x402 as wire
 from marketplace.aggregator.errors import BadRequest
-from marketplace.aggregator.openai_api import (ParameterError, answer_chunks, chat_response, completion_of,
+from marketplace.aggregator.openai_api import (ParameterError, answer_chunks, chat_response, completion_of, delta_chunk,
                                                embedding_response, error_object, opening_chunks, parse_chat,
-                                               parse_completion, parse_embedding)
+                                               parse_completion, parse_embedding, streamable)
 from marketplace.aggregator.x402 import parse_payment, payment_required
 from marketplace.chain.vouchers import Voucher
 
@@ -80,6 +80,21 @@ def test_responses_and_stream_chunks_have_openais_shape():
     assert struct.unpack("<2f", base64.b64decode(packed["data"][0]["embedding"])) == (0.5, -1.0)
     assert error_object(402, "payment_required", "pay")["error"] == {"message": "pay", "type": "payment_required",
                                                                       "param": None, "code": "payment_required"}
+
+
+def test_an_answer_in_progress_shows_only_what_cannot_change():
+    assert streamable("Hello, wor", ()) == "Hello, wor"
+    assert streamable("Hello\ufffd", ()) == "Hello"  # half a character: wait for its other half
+    assert streamable("one two END three", ("END",)) == "one two "  # never past a stop sequence
+    assert streamable("one two EN", ("END",)) == "one two "  # nor into what may become one
+    request = parse_chat({"model": "m", "messages": USER, "max_tokens": 4, "stream": True})
+    assert delta_chunk(request, "m", "JOB", 1, "He")["choices"][0]["delta"] == {"content": "He"}
+    c = completion_of({"text": "Hello", "token_ids": [1, 2, 3]}, request)
+    rest = answer_chunks(request, "m", "JOB", c, 1, sent="Hel")  # what was shown as generated is not sent again
+    assert [ch["choices"][0]["delta"] for ch in rest] == [{"content": "lo"}, {}]
+    assert [ch["choices"][0]["delta"] for ch in answer_chunks(request, "m", "JOB", c, 1, sent="Hello")] == [{}]
+    completion = parse_completion({"model": "m", "prompt": "p", "max_tokens": 4, "stream": True})
+    assert delta_chunk(completion, "m", "JOB", 1, "x")["choices"][0]["text"] == "x"
 
 
 def test_a_payment_round_trips_and_malformed_ones_are_refused():

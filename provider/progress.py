@@ -21,6 +21,7 @@ from provider.models import LoadedModel
 log = logging.getLogger("tessera.provider")
 
 PROGRESS_INTERVAL = 0.05  # seconds between posts of what grew
+FIRST_TOKEN_POLL = 0.01  # a task's first tokens go out within this: they are what a stream waits for most
 
 
 class ProgressReporter:
@@ -35,11 +36,18 @@ class ProgressReporter:
             self._latest[task.id] = (task, list(tokens))
 
     async def post_until(self, api: JsonApi, running: asyncio.Future) -> None:
-        """Posts what grew every PROGRESS_INTERVAL until `running` is done."""
+        """Posts what grew every PROGRESS_INTERVAL, and a task's first tokens at once, until `running` is done."""
+        loop = asyncio.get_running_loop()
+        last_post = loop.time()
         while not running.done():
-            await asyncio.wait([running], timeout=PROGRESS_INTERVAL)
-            if not running.done():
+            await asyncio.wait([running], timeout=FIRST_TOKEN_POLL)
+            if not running.done() and (self._started_unposted() or loop.time() - last_post >= PROGRESS_INTERVAL):
                 await self.post(api)
+                last_post = loop.time()
+
+    def _started_unposted(self) -> bool:
+        with self._lock:
+            return any(task_id not in self._posted for task_id in self._latest)
 
     async def post(self, api: JsonApi) -> None:
         with self._lock:

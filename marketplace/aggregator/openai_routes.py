@@ -116,12 +116,12 @@ def _decided_shards(job: str, report: dict) -> list[dict] | None:
 
 
 async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitable[None]] | None = None) -> list[dict]:
-    """The job's decided shards; `on_wait` runs whenever the job or an answer in progress changes meanwhile."""
+    """The job's decided shards; `on_wait` runs whenever the job or its answers in progress change meanwhile."""
     deadline = asyncio.get_running_loop().time() + service.config.job_lifetime
-    revision = None
+    revision, look = None, True
     while True:
-        marks = [service.progress.mark(), service.streamed.mark()]
-        if await job_revision(service.sessions, job) != revision:  # the whole report only when the job moved
+        moved, grew = service.progress.mark(), service.partials.signal(job).mark()
+        if look and await job_revision(service.sessions, job) != revision:  # the whole report only when the job moved
             report = await job_report(service.sessions, job, private=True)
             if (shards := _decided_shards(job, report)) is not None:
                 return shards
@@ -131,12 +131,13 @@ async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitabl
         left = deadline - asyncio.get_running_loop().time()
         if left <= 0:
             raise Unprocessable(f"job {job} was not served before its deadline", "not_served")
-        waiters = [asyncio.ensure_future(mark.wait()) for mark in marks]
-        try:  # whichever comes first: the job moved, or an answer grew (or another process's change, by timeout)
+        waiters = [asyncio.ensure_future(mark.wait()) for mark in (moved, grew)]
+        try:  # whichever comes first: a conductor pass, this job's answer growing, or (other processes) a timeout
             await asyncio.wait(waiters, timeout=min(RECHECK, left), return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        look = moved.is_set() or not grew.is_set()  # an answer that only grew needs no look at the job
 
 
 async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, job: str, headers: dict) -> web.StreamResponse:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from marketplace.aggregator.signals import Signal
+
 MAX_JOBS = 2_000  # jobs with answers in progress kept at once; the least recently reported go first
 
 
@@ -20,7 +22,17 @@ class Partial:
 class Partials:
     def __init__(self, max_jobs: int = MAX_JOBS) -> None:
         self._jobs: OrderedDict[str, dict[int, Partial]] = OrderedDict()  # job -> shard -> its answer so far
+        self._signals: OrderedDict[str, Signal] = OrderedDict()  # job -> fired when its answers grow: its streams wake
         self._max_jobs = max_jobs
+
+    def signal(self, job: str) -> Signal:
+        """The job's signal; kept for as many jobs as answers are (streams waiting on one dropped look again)."""
+        signal = self._signals.get(job)
+        if signal is None:
+            signal = self._signals[job] = Signal()
+            while len(self._signals) > self._max_jobs:
+                self._signals.popitem(last=False)[1].fire()
+        return signal
 
     def offer(self, job: str, shard: int, task: int, token_ids: list[int], text: str) -> bool:
         """Keeps a task's progress if it continues what is kept for its shard, or is another task's (the shard was
@@ -33,7 +45,8 @@ class Partials:
         shards[shard] = Partial(task, tuple(token_ids), text)
         self._jobs.move_to_end(job)
         while len(self._jobs) > self._max_jobs:
-            self._jobs.popitem(last=False)
+            self._forget(self._jobs.popitem(last=False)[0])
+        self.signal(job).fire()
         return True
 
     def get(self, job: str, shard: int) -> Partial | None:
@@ -48,3 +61,10 @@ class Partials:
             del shards[shard]
         if not shards:
             del self._jobs[job]
+            self._forget(job)
+
+    def _forget(self, job: str) -> None:
+        self._jobs.pop(job, None)
+        signal = self._signals.pop(job, None)
+        if signal is not None:
+            signal.fire()  # streams waiting on it look again (and find the answer decided, or wait anew)

@@ -98,8 +98,7 @@ class Aggregator:
         self._next_purge = 0
         self.channels = ChannelPayments(self)  # requests paid by voucher
         self._terms: OrderedDict[str, JobTerms] = OrderedDict()  # recent jobs' terms (see _job_terms)
-        self.partials = Partials()  # answers in progress, for streams
-        self.streamed = Signal()  # an answer in progress grew: streams showing it look again
+        self.partials = Partials()  # answers in progress, for streams (each job's signal wakes its streams)
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -559,8 +558,6 @@ class Aggregator:
             if task.role == Role.PRIMARY and task.status == TaskStatus.CLAIMED and self.partials.offer(
                     job, task.shard, task.id, item["token_ids"], item["text"]):
                 taken.append(task.id)
-        if taken:
-            self.streamed.fire()
         return {"taken": taken}
 
     async def _job_terms(self, session, job: str) -> JobTerms:

@@ -25,3 +25,14 @@ def test_progress_is_forgotten_when_results_arrive_and_the_oldest_jobs_go_first(
     partials.offer("B", 0, 3, [1], "b")
     partials.offer("C", 0, 4, [1], "c")  # a third job: A, least recently reported, goes
     assert partials.get("A", 1) is None and partials.get("C", 0) is not None
+
+
+def test_a_jobs_signal_fires_when_its_answer_grows_and_signals_stay_bounded():
+    partials = Partials(max_jobs=2)
+    mark = partials.signal("A").mark()
+    other = partials.signal("B").mark()
+    partials.offer("A", 0, 1, [1], "a")
+    assert mark.is_set() and not other.is_set()  # only A's streams wake
+    oldest = partials.signal("A").mark()
+    partials.signal("C")  # a third job's signal: A's, the oldest, goes, and its waiters look again
+    assert oldest.is_set()

@@ -142,12 +142,12 @@ async def get_seed(request: web.Request) -> web.Response:
 
 @routes.post("/v1/jobs/{job}/results")
 async def post_results(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SERVICE].accept_results(request.match_info["job"], await _signed(request)))
+    return web.json_response(await request.app[SERVICE].results.accept(request.match_info["job"], await _signed(request)))
 
 
 @routes.post("/v1/jobs/{job}/progress")
 async def post_progress(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SERVICE].take_progress(request.match_info["job"], await _signed(request)))
+    return web.json_response(await request.app[SERVICE].results.progress(request.match_info["job"], await _signed(request)))
 
 
 @routes.post("/v1/providers")

@@ -120,7 +120,7 @@ async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitabl
     deadline = asyncio.get_running_loop().time() + service.config.job_lifetime
     revision, look = None, True
     while True:
-        moved, grew = service.progress.mark(), service.partials.signal(job).mark()
+        moved, grew = service.progress.mark(), service.results.partials.signal(job).mark()
         if look and await job_revision(service.sessions, job) != revision:  # the whole report only when the job moved
             report = await job_report(service.sessions, job, private=True)
             if (shards := _decided_shards(job, report)) is not None:
@@ -155,7 +155,7 @@ async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, jo
 
     async def show_progress() -> None:
         nonlocal sent
-        partial = service.partials.get(job, 0)
+        partial = service.results.partials.get(job, 0)
         shown = streamable(partial.text, api.stops) if partial is not None else ""
         if shown.startswith(sent) and len(shown) > len(sent):
             await send(delta_chunk(api, api.model, job, created, shown[len(sent):]))

@@ -10,7 +10,6 @@ import hashlib
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +23,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
-from marketplace.aggregator.db import versioned_update
 from marketplace.aggregator.channels import ChannelPayments
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from marketplace.aggregator.intake import MAX_RESULTS, JobTerms, parse_progress, parse_results, take_results
-from marketplace.aggregator.outputs import parse_job_request, parse_params
-from marketplace.aggregator.partials import Partials
+from marketplace.aggregator.intake import MAX_RESULTS
+from marketplace.aggregator.provider_results import ProviderResults
+from marketplace.aggregator.outputs import parse_job_request
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
@@ -46,7 +44,6 @@ from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, Sha
 
 MAX_CLAIM = MAX_RESULTS  # tasks handed out per work request: their results fit one message
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
-KEPT_JOB_TERMS = 4_096
 
 
 def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
@@ -97,8 +94,7 @@ class Aggregator:
         self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
         self._next_purge = 0
         self.channels = ChannelPayments(self)  # requests paid by voucher
-        self._terms: OrderedDict[str, JobTerms] = OrderedDict()  # recent jobs' terms (see _job_terms)
-        self.partials = Partials()  # answers in progress, for streams (each job's signal wakes its streams)
+        self.results = ProviderResults(self)  # what providers send about their tasks
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -499,81 +495,6 @@ class Aggregator:
                 return []
         return payloads
 
-    async def accept_results(self, job: str, message: SignedMessage) -> dict:
-        authenticate(message, "results", job=job, now=self.now)
-        results = parse_results(message.body)
-        owner = str(message.signer)
-        stale = Conflict("a task changed while its results arrived; ask for work again", "task_closed")
-        async with self.sessions() as session:
-            if not await self.nonces.take(session, message):
-                raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
-            terms = await self._job_terms(session, job)
-            rows = (await session.execute(select(m.Task, m.Shard.input_digest).join(
-                m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard)).where(
-                m.Task.id.in_([item["task"] for item in results])).with_for_update(of=m.Task))).all()
-            tasks = {task.id: task for task, _ in rows}
-            intake = take_results(terms, owner, results, tasks, {task.id: bytes.fromhex(digest) for task, digest in rows},
-                                  int(self.now()))
-            for task in intake.declined:
-                await self._hand_on(session, tasks[task], TaskStatus.DECLINED)
-            if intake.done:  # one statement for the batch, refusing it if a task was expired and handed on meanwhile
-                written = await session.execute(*versioned_update(m.Task.__table__, intake.done, {"status": TaskStatus.DONE}))
-                if written.rowcount != len(intake.done):
-                    await session.rollback()
-                    raise stale
-                # Added in place, not read and written back: messages from one provider may be taken at once.
-                await session.execute(update(m.Provider).where(m.Provider.owner == owner).values(
-                    tasks_done=m.Provider.tasks_done + len(intake.done),
-                    busy_seconds=m.Provider.busy_seconds + intake.busy_seconds))
-            try:
-                await session.commit()
-            except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile
-                raise stale from exc
-        self.partials.drop(job, {row["id"] for row in intake.done} | set(intake.declined))
-        self.activity.fire()
-        if intake.declined:
-            self.work_available.fire()
-        return {"accepted": intake.accepted, "declined": intake.declined}
-
-    async def take_progress(self, job: str, message: SignedMessage) -> dict:
-        """A primary provider's answers in progress, kept for the streams that show them as they are generated.
-        Signed and bound to the job, but without a nonce: a report only ever extends what is kept, so one sent
-        again changes nothing."""
-        authenticate(message, "progress", job=job, now=self.now)
-        owner = str(message.signer)
-        async with self.sessions() as session:
-            terms = await self._job_terms(session, job)
-            if terms.params is None or terms.kind not in GENERATIVE:
-                raise BadRequest("only generation streams its progress", "not_streamed")
-            partials = parse_progress(message.body, terms.params.max_new_tokens)
-            tasks = {t.id: t for t in (await session.execute(
-                select(m.Task).where(m.Task.id.in_([p["task"] for p in partials])))).scalars()}
-        taken = []
-        for item in partials:
-            task = tasks.get(item["task"])
-            if task is None or task.job != job:
-                raise NotFound(f"task {item['task']} is not part of job {job}", "task_not_found")
-            if task.provider_owner != owner:
-                raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
-            if task.role == Role.PRIMARY and task.status == TaskStatus.CLAIMED and self.partials.offer(
-                    job, task.shard, task.id, item["token_ids"], item["text"]):
-                taken.append(task.id)
-        return {"taken": taken}
-
-    async def _job_terms(self, session, job: str) -> JobTerms:
-        """What a job's results are checked against. A job's terms never change once it exists, so each process
-        keeps the recent ones instead of reading them with every message."""
-        terms = self._terms.get(job)
-        if terms is None:
-            row = await session.get(m.Job, job)
-            if row is None:
-                raise NotFound(f"no job {job}", "job_not_found")
-            terms = JobTerms(job, Kind(row.kind), bytes.fromhex(row.model_digest), parse_params(row.kind, row.params or None))
-            self._terms[job] = terms
-            if len(self._terms) > KEPT_JOB_TERMS:
-                self._terms.popitem(last=False)
-        return terms
-
     @staticmethod
     async def _other_owners(session, task: m.Task) -> list[str]:
         """Owners of the shard's other runs: a replica must stay on another owner than them."""
@@ -581,7 +502,7 @@ class Aggregator:
             m.Task.job == task.job, m.Task.shard == task.shard, m.Task.id != task.id,
             m.Task.provider_owner.is_not(None)))).scalars())
 
-    async def _hand_on(self, session, task: m.Task, status: str) -> None:
+    async def hand_on(self, session, task: m.Task, status: str) -> None:
         """Closes `task` as expired (a fault) or declined (not one) and queues it for another provider."""
         task.status, task.fault = status, (True if status == TaskStatus.EXPIRED else None)  # a decline is no fault, nor work
         others = await self._other_owners(session, task)
@@ -600,7 +521,7 @@ class Aggregator:
             for task in late:
                 await session.execute(update(m.Provider).where(m.Provider.owner == task.provider_owner)
                                       .values(timeouts=m.Provider.timeouts + 1))
-                await self._hand_on(session, task, TaskStatus.EXPIRED)
+                await self.hand_on(session, task, TaskStatus.EXPIRED)
             try:
                 await session.commit()
             except StaleDataError:  # results arrived meanwhile: nothing was late after all

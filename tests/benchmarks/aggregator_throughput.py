@@ -95,7 +95,7 @@ async def _workload(make, providers: list[Keypair]) -> tuple[list[str], dict[Key
 
 async def _take(service: Aggregator, messages: list) -> None:
     for job, message in messages:
-        await service.accept_results(job, message)
+        await service.results.accept(job, message)
 
 
 async def _take_and_decide(service: Aggregator, conductor: Conductor, make, providers: list[Keypair],

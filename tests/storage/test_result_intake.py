@@ -1,4 +1,4 @@
-"""Results taken by the aggregator (Aggregator.accept_results) on SQLite and PostgreSQL: a signed message's nonce is
+"""Results taken by the aggregator (ProviderResults.accept) on SQLite and PostgreSQL: a signed message's nonce is
 spent with the work it carries, in one transaction."""
 
 from __future__ import annotations
@@ -81,10 +81,10 @@ async def test_results_are_taken_once_and_a_replay_changes_nothing(service):
     provider = Keypair()
     task = await _claimed_task(service, provider)
     message = _results(provider, task)
-    assert await service.accept_results(JOB, message) == {"accepted": [task], "declined": []}
+    assert await service.results.accept(JOB, message) == {"accepted": [task], "declined": []}
     assert await _state(service) == (1, TaskStatus.DONE, 1)
     with pytest.raises(MessageReplayed):
-        await service.accept_results(JOB, message)
+        await service.results.accept(JOB, message)
     assert await _state(service) == (1, TaskStatus.DONE, 1)
 
 
@@ -94,14 +94,14 @@ async def test_a_refused_message_spends_no_nonce_and_is_refused_for_its_reason_a
     message = _results(stranger, task)
     for _ in range(2):  # the same answer twice: not "replayed", since nothing was done the first time
         with pytest.raises(Forbidden):
-            await service.accept_results(JOB, message)
+            await service.results.accept(JOB, message)
         assert await _state(service) == (0, TaskStatus.CLAIMED, 0)
 
 
 async def test_messages_from_one_provider_taken_at_once_all_count(service):
     provider = Keypair()
     tasks = [await _claimed_task(service, provider, shard) for shard in range(4)]
-    await asyncio.gather(*(service.accept_results(JOB, _results(provider, task)) for task in tasks))
+    await asyncio.gather(*(service.results.accept(JOB, _results(provider, task)) for task in tasks))
     assert await _state(service) == (4, TaskStatus.DONE, 4)
 
 
@@ -111,7 +111,7 @@ async def test_results_for_a_job_that_does_not_exist_are_refused(service):
     stranger_job = str(Keypair().pubkey())
     message = sign_message(provider, "results", {"results": [{"task": task, "error": {"code": "busy"}}]}, job=stranger_job)
     with pytest.raises(NotFound) as refused:
-        await service.accept_results(stranger_job, message)
+        await service.results.accept(stranger_job, message)
     assert refused.value.code == "job_not_found" and await _state(service) == (0, TaskStatus.CLAIMED, 0)
 
 
@@ -123,13 +123,13 @@ async def test_progress_is_kept_for_streams_only_from_the_tasks_provider_and_for
     provider, stranger = Keypair(), Keypair()
     task = await _claimed_task(service, provider)
     with pytest.raises(Forbidden):
-        await service.take_progress(JOB, _progress(stranger, task, [1]))
+        await service.results.progress(JOB, _progress(stranger, task, [1]))
     with pytest.raises(NotFound):
-        await service.take_progress(JOB, _progress(provider, task + 99, [1]))
-    assert service.partials.get(JOB, 0) is None
-    assert await service.take_progress(JOB, _progress(provider, task, [1])) == {"taken": [task]}
-    assert await service.take_progress(JOB, _progress(provider, task, [1])) == {"taken": []}  # sent again: nothing new
-    assert service.partials.get(JOB, 0).token_ids == (1,)
-    await service.accept_results(JOB, _results(provider, task))
-    assert service.partials.get(JOB, 0) is None
-    assert await service.take_progress(JOB, _progress(provider, task, [1, 2])) == {"taken": []}  # done: no longer shown
+        await service.results.progress(JOB, _progress(provider, task + 99, [1]))
+    assert service.results.partials.get(JOB, 0) is None
+    assert await service.results.progress(JOB, _progress(provider, task, [1])) == {"taken": [task]}
+    assert await service.results.progress(JOB, _progress(provider, task, [1])) == {"taken": []}  # sent again: nothing new
+    assert service.results.partials.get(JOB, 0).token_ids == (1,)
+    await service.results.accept(JOB, _results(provider, task))
+    assert service.results.partials.get(JOB, 0) is None
+    assert await service.results.progress(JOB, _progress(provider, task, [1, 2])) == {"taken": []}  # done: no longer shown

@@ -1,0 +1,108 @@
+"""What providers send about the tasks they run: results (kept, then decided by the conductor) and progress (shown
+by streams as answers are generated). What a results message does is decided in intake.py (pure); this module
+reads and writes around it."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.db import versioned_update
+from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound
+from marketplace.aggregator.intake import JobTerms, parse_progress, parse_results, take_results
+from marketplace.aggregator.outputs import parse_params
+from marketplace.aggregator.partials import Partials
+from marketplace.errors import MessageReplayed
+from marketplace.messages import SignedMessage, authenticate
+from marketplace.vocabulary import GENERATIVE, Kind, Role, TaskStatus
+
+if TYPE_CHECKING:
+    from marketplace.aggregator.service import Aggregator
+
+KEPT_JOB_TERMS = 4_096
+
+
+class ProviderResults:
+    def __init__(self, agg: Aggregator) -> None:
+        self.agg = agg
+        self.partials = Partials()  # answers in progress, for streams (each job's signal wakes its streams)
+        self._terms: OrderedDict[str, JobTerms] = OrderedDict()  # recent jobs' terms (see _job_terms)
+
+    async def accept(self, job: str, message: SignedMessage) -> dict:
+        authenticate(message, "results", job=job, now=self.agg.now)
+        results = parse_results(message.body)
+        owner = str(message.signer)
+        stale = Conflict("a task changed while its results arrived; ask for work again", "task_closed")
+        async with self.agg.sessions() as session:
+            if not await self.agg.nonces.take(session, message):
+                raise MessageReplayed(f"nonce {message.nonce} from {message.signer} was already used")
+            terms = await self._job_terms(session, job)
+            rows = (await session.execute(select(m.Task, m.Shard.input_digest).join(
+                m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard)).where(
+                m.Task.id.in_([item["task"] for item in results])).with_for_update(of=m.Task))).all()
+            tasks = {task.id: task for task, _ in rows}
+            intake = take_results(terms, owner, results, tasks, {task.id: bytes.fromhex(digest) for task, digest in rows},
+                                  int(self.agg.now()))
+            for task in intake.declined:
+                await self.agg.hand_on(session, tasks[task], TaskStatus.DECLINED)
+            if intake.done:  # one statement for the batch, refusing it if a task was expired and handed on meanwhile
+                written = await session.execute(*versioned_update(m.Task.__table__, intake.done, {"status": TaskStatus.DONE}))
+                if written.rowcount != len(intake.done):
+                    await session.rollback()
+                    raise stale
+                # Added in place, not read and written back: messages from one provider may be taken at once.
+                await session.execute(update(m.Provider).where(m.Provider.owner == owner).values(
+                    tasks_done=m.Provider.tasks_done + len(intake.done),
+                    busy_seconds=m.Provider.busy_seconds + intake.busy_seconds))
+            try:
+                await session.commit()
+            except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile
+                raise stale from exc
+        self.partials.drop(job, {row["id"] for row in intake.done} | set(intake.declined))
+        self.agg.activity.fire()
+        if intake.declined:
+            self.agg.work_available.fire()
+        return {"accepted": intake.accepted, "declined": intake.declined}
+
+    async def progress(self, job: str, message: SignedMessage) -> dict:
+        """A primary provider's answers in progress, kept for the streams that show them as they are generated.
+        Signed and bound to the job, but without a nonce: a report only ever extends what is kept, so one sent
+        again changes nothing."""
+        authenticate(message, "progress", job=job, now=self.agg.now)
+        owner = str(message.signer)
+        async with self.agg.sessions() as session:
+            terms = await self._job_terms(session, job)
+            if terms.params is None or terms.kind not in GENERATIVE:
+                raise BadRequest("only generation streams its progress", "not_streamed")
+            partials = parse_progress(message.body, terms.params.max_new_tokens)
+            tasks = {t.id: t for t in (await session.execute(
+                select(m.Task).where(m.Task.id.in_([p["task"] for p in partials])))).scalars()}
+        taken = []
+        for item in partials:
+            task = tasks.get(item["task"])
+            if task is None or task.job != job:
+                raise NotFound(f"task {item['task']} is not part of job {job}", "task_not_found")
+            if task.provider_owner != owner:
+                raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
+            if task.role == Role.PRIMARY and task.status == TaskStatus.CLAIMED and self.partials.offer(
+                    job, task.shard, task.id, item["token_ids"], item["text"]):
+                taken.append(task.id)
+        return {"taken": taken}
+
+    async def _job_terms(self, session, job: str) -> JobTerms:
+        """What a job's results are checked against. A job's terms never change once it exists, so each process
+        keeps the recent ones instead of reading them with every message."""
+        terms = self._terms.get(job)
+        if terms is None:
+            row = await session.get(m.Job, job)
+            if row is None:
+                raise NotFound(f"no job {job}", "job_not_found")
+            terms = JobTerms(job, Kind(row.kind), bytes.fromhex(row.model_digest), parse_params(row.kind, row.params or None))
+            self._terms[job] = terms
+            if len(self._terms) > KEPT_JOB_TERMS:
+                self._terms.popitem(last=False)
+        return terms

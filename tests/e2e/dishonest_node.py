@@ -11,8 +11,8 @@ from provider import executor
 
 
 class LyingExecutor(executor.Executor):
-    def _generate(self, lm, batch):
-        results = super()._generate(lm, batch)
+    def _generate(self, lm, batch, progress=None):
+        results = super()._generate(lm, batch, progress)
         lies = []
         for task, result in zip(batch, results):
             tokens = [(t + 1) % 100 for t in result.output["token_ids"]]

@@ -262,37 +262,12 @@ class LocalChain:
         """Commits a transaction, or raises TransactionRejected as the validator would (a duplicate or a stale
         blockhash sent without preflight is answered with its signature and dropped, as a leader drops it)."""
         signature = tx.signatures[0]
-        duplicate, expired = str(signature) in self.transactions, not self.is_blockhash_valid(tx.message.recent_blockhash)
-        if (duplicate or expired) and not preflight:
+        if not self._admitted(tx, preflight):
             return signature  # the validator forwards it unchecked and the leader drops it: it never lands
-        if duplicate:
-            raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
-                                      _rejection("AlreadyProcessed"))
-        if expired:
-            raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
         loaded = self.loaded_addresses(tx.message)
         keys = list(tx.message.account_keys) + loaded["writable"] + loaded["readonly"]
         pre_balances = [self.balance(k) for k in keys]
-        if preflight:
-            # LiteSVM verifies signatures in simulation as in execution.
-            simulation = self.simulate(tx)
-            if simulation.err is not None:
-                raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}",
-                                          simulation_json(simulation))
-            err, logs, units, return_data = None, simulation.logs, simulation.compute_units, simulation.return_data
-            inner = simulation.inner_instructions
-            self._apply(tx, simulation)
-        else:
-            self._prepare(tx)
-            outcome = self.runtime.execute(tx)
-            err = outcome.err
-            # Errors before execution (bad signature, unknown payer, no funds
-            # for the fee) are never committed; instruction errors are, with the fee.
-            if err is not None and not isinstance(err, TransactionErrorInstructionError):
-                raise TransactionRejected(f"Transaction simulation failed: {describe_error(err)}",
-                                          {**_rejection(error_json(err)), "logs": outcome.logs})
-            logs, units, inner = outcome.logs, outcome.compute_units, outcome.inner_instructions
-            return_data = outcome.return_data if err is None else None
+        outcome = self._run(tx, preflight)
         self._enter_slot(self.slot + 1)
         touched = {k: self.account(k) for k in keys}
         record = {
@@ -302,26 +277,59 @@ class LocalChain:
             "transaction": base64.b64encode(bytes(tx)).decode(),
             "accountKeys": [str(k) for k in keys],  # the message's own, then those its lookup tables loaded
             "loadedAddresses": {kind: [str(k) for k in addresses] for kind, addresses in loaded.items()},
-            "err": error_json(err),
-            "logs": logs,
-            "innerInstructions": inner,
-            "unitsConsumed": units,
+            "err": error_json(outcome.err),
+            "logs": outcome.logs,
+            "innerInstructions": outcome.inner_instructions,
+            "unitsConsumed": outcome.compute_units,
             "fee": transaction_fee(tx.message),
             "preBalances": pre_balances,
             "postBalances": [a.lamports if a else 0 for a in touched.values()],
-            "returnData": return_data,
+            "returnData": outcome.return_data if outcome.err is None else None,
         }
+        self._commit(record, touched)
+        return signature
+
+    def _admitted(self, tx: VersionedTransaction, preflight: bool) -> bool:
+        """Whether the transaction may run; with preflight, the validator's refusal instead of False."""
+        duplicate, expired = str(tx.signatures[0]) in self.transactions, not self.is_blockhash_valid(tx.message.recent_blockhash)
+        if preflight and duplicate:
+            raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
+                                      _rejection("AlreadyProcessed"))
+        if preflight and expired:
+            raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
+        return not (duplicate or expired)
+
+    def _run(self, tx: VersionedTransaction, preflight: bool) -> TransactionOutcome:
+        """Runs the transaction and keeps what it wrote; its outcome, or TransactionRejected if nothing commits."""
+        if preflight:
+            # LiteSVM verifies signatures in simulation as in execution.
+            simulation = self.simulate(tx)
+            if simulation.err is not None:
+                raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}",
+                                          simulation_json(simulation))
+            self._apply(tx, simulation)
+            return simulation
+        self._prepare(tx)
+        outcome = self.runtime.execute(tx)
+        # Errors before execution (bad signature, unknown payer, no funds for the fee) are never committed;
+        # instruction errors are, with the fee.
+        if outcome.err is not None and not isinstance(outcome.err, TransactionErrorInstructionError):
+            raise TransactionRejected(f"Transaction simulation failed: {describe_error(outcome.err)}",
+                                      {**_rejection(error_json(outcome.err)), "logs": outcome.logs})
+        return outcome
+
+    def _commit(self, record: dict, touched: dict[Pubkey, Account | None]) -> None:
+        """Durable first (with a ledger), then indexed and announced."""
         if self.ledger:
             durable = [StoredAccount(k, a if a is not None else Account(0, b"", Pubkey.default(), False, 0))
                        for k, a in touched.items() if self._persistable(a)]
-            self.ledger.commit(str(signature), record, durable, self._state())
+            self.ledger.commit(record["signature"], record, durable, self._state())
         self._index(record)
         commit = Commit(self.slot, record, touched)
         for notify in list(self.subscribers):
             notify(commit)
         for notify in self.slot_subscribers:
             notify(self.slot)
-        return signature
 
     def _apply(self, tx: VersionedTransaction, simulation: TransactionOutcome) -> None:
         """Commits a successful simulation's writes (its post-accounts are the writable

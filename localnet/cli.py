@@ -11,15 +11,22 @@ import signal
 from pathlib import Path
 
 import click
+import httpx
 import uvloop
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.core import RPCException
+from solders.keypair import Keypair
 
+from localnet import deploy
 from localnet.errors import LocalnetError
 from localnet.server import Localnet, LocalnetConfig
 from marketplace.chain import PROGRAM_ID
 from marketplace.chain.program import SO_PATH
+from marketplace.errors import KeypairError
+from marketplace.keys import load_keypair, write_keypair
 
 VALIDATOR = "solana-test-validator"
 
@@ -74,7 +81,7 @@ async def serve(config: LocalnetConfig, quiet: bool, console: Console) -> None:
                         await stop.wait()
 
 
-@click.command("localnet")
+@click.group("localnet", invoke_without_command=True)
 @click.option("--port", default=8899, show_default=True, help="HTTP JSON-RPC port; WebSocket uses port + 1.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--ledger", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -82,8 +89,11 @@ async def serve(config: LocalnetConfig, quiet: bool, console: Console) -> None:
 @click.option("--reset", is_flag=True, help="Start the ledger afresh.")
 @click.option("--quiet", is_flag=True, help="Print the URLs once instead of a live status.")
 @click.option("--validator", is_flag=True, help="Run solana-test-validator (on PATH) with the program preloaded instead.")
-def command(port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, validator: bool) -> None:
+@click.pass_context
+def command(ctx: click.Context, port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, validator: bool) -> None:
     """A local Solana chain with the Tessera program deployed, for development and tests."""
+    if ctx.invoked_subcommand is not None:
+        return
     try:
         run(port, host, ledger, reset, quiet, validator)
     except (LocalnetError, OSError) as exc:
@@ -96,3 +106,32 @@ def run(port: int, host: str, ledger: Path | None, reset: bool, quiet: bool, val
         os.execvp(VALIDATOR, validator_command(config, quiet))
     # uvloop's event loop roughly halves the per-request cost of the server.
     uvloop.run(serve(config, quiet, Console()))
+
+
+@command.command("deploy")
+@click.argument("program", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--keypair", "payer_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The payer and upgrade authority (a Solana keypair file).")
+@click.option("--program-id", "program_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keypair file of the program's address: a new one is written beside PROGRAM if absent.")
+@click.option("--url", default="http://127.0.0.1:8899", show_default=True, help="JSON-RPC URL (localnet or any cluster).")
+def deploy_command(program: Path, payer_path: Path, program_path: Path | None, url: str) -> None:
+    """Deploy PROGRAM (an SBF .so), or upgrade it where its address already holds a program, as the Solana CLI
+    does with the upgradeable loader."""
+    program_path = program_path or program.with_name(program.stem + "-keypair.json")
+    if not program_path.exists():
+        write_keypair(program_path)
+    try:
+        address, signature, upgraded = asyncio.run(_deploy(url, load_keypair(payer_path), load_keypair(program_path),
+                                                            program.read_bytes()))
+    except (RPCException, KeypairError, OSError, httpx.HTTPError) as exc:
+        raise click.ClickException(f"deploy failed: {exc}") from exc
+    Console().print(f"Program Id: {address}\n{'Upgraded' if upgraded else 'Deployed'} in {signature}")
+
+
+async def _deploy(url: str, payer: Keypair, program: Keypair, so: bytes) -> tuple[str, str, bool]:
+    async with AsyncClient(url) as client:
+        existing = (await client.get_account_info(program.pubkey())).value
+        if existing is not None and existing.owner == deploy.LOADER_V3:
+            return str(program.pubkey()), str(await deploy.upgrade_program(client, payer, program.pubkey(), so)), True
+        return str(program.pubkey()), str(await deploy.deploy(client, payer, program, so)), False

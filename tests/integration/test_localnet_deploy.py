@@ -3,6 +3,10 @@ deploy, upgrade, set authority, close), calls it, and finds it again after kill 
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.core import RPCException
@@ -11,6 +15,7 @@ from solders.keypair import Keypair
 
 from localnet import deploy
 from localnet.process import LocalnetProcess
+from marketplace.keys import load_keypair, write_keypair
 from marketplace.sbf.linker import link
 from tests.integration.conftest import SOL
 from tests.integration.test_localnet_clients import send
@@ -64,3 +69,31 @@ async def test_a_stranger_cannot_write_to_or_upgrade_what_is_not_theirs(net, cli
         await send(client, [deploy.write(buffer, stranger.pubkey(), 0, b"evil")], [stranger])
     data = bytes((await client.get_account_info(buffer)).value.data)
     assert data[deploy.BUFFER_METADATA:deploy.BUFFER_METADATA + 4] == b"\0\0\0\0"
+
+
+async def test_the_cli_deploys_and_then_upgrades_a_program(tmp_path):
+    v1, v2 = program(tmp_path, "cli v1"), program(tmp_path, "cli v2")
+    so = tmp_path / "hello.so"
+    payer = Keypair()
+    write_keypair(tmp_path / "payer.json", payer)
+    async with LocalnetProcess() as net:
+        client = AsyncClient(net.url)
+        await client.request_airdrop(payer.pubkey(), 10 * SOL)
+
+        def cli(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "localnet", "deploy", str(so), "--keypair", str(tmp_path / "payer.json"),
+                                   "--url", net.url, *args], capture_output=True, text=True, timeout=120)
+
+        so.write_bytes(v1)
+        first = await asyncio.to_thread(cli)
+        assert first.returncode == 0 and "Deployed" in first.stdout, first.stderr
+        address = load_keypair(tmp_path / "hello-keypair.json").pubkey()  # written beside the program
+        assert f"Program Id: {address}" in first.stdout
+        assert "Program log: cli v1" in await logs_of_a_call(client, payer, address)
+        so.write_bytes(v2)
+        second = await asyncio.to_thread(cli)
+        assert second.returncode == 0 and "Upgraded" in second.stdout, second.stderr
+        assert "Program log: cli v2" in await logs_of_a_call(client, payer, address)
+        broke = await asyncio.to_thread(cli, "--program-id", str(tmp_path / "payer.json"))  # an address holding lamports
+        assert broke.returncode != 0 and "deploy failed" in broke.stderr
+        await client.close()

@@ -17,7 +17,7 @@ from localnet.chain import LocalChain, simulation_json
 from localnet.runtime import transaction_fee
 from localnet.encoding import (MINT_LEN, TOKEN_ACCOUNT_LEN, TOKEN_PROGRAM_ID, encode_account, parse_token_account, slice_data,
                                token_amount)
-from localnet.rpc_cluster import LARGEST_ACCOUNTS, SOLANA_CORE_VERSION, ClusterMethods
+from localnet.rpc_cluster import LARGEST_ACCOUNTS, ClusterMethods
 from localnet.errors import BlockNotAvailable, InvalidParams, MethodNotFound, RpcError
 from localnet.blocks import block_json
 from localnet.transactions import status_json, transaction_json
@@ -42,9 +42,6 @@ class RpcMethods(ClusterMethods):
         if handler is None:
             raise MethodNotFound("Method not found")
         return handler(params)
-
-    def _context(self, value: Any) -> dict:
-        return {"context": {"slot": self.chain.slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value}
 
     def _decimals(self, mint) -> int:
         account = self.chain.account(mint)
@@ -115,12 +112,16 @@ class RpcMethods(ClusterMethods):
         if "programId" in selector and p.pubkey(selector["programId"], "programId") != TOKEN_PROGRAM_ID:
             raise InvalidParams("Invalid param: unrecognized Token program id")
         cfg = p.config(params, 2)
-        found = []
+        return self._context([
+            {"pubkey": str(key), "account": encode_account(account, cfg.get("encoding", "base58"), cfg.get("dataSlice"), self._decimals)}
+            for key, account, data in self._token_account_data(mint) if holds(data, holder)])
+
+    def _token_account_data(self, mint: Pubkey | None):
+        """(address, account, data) of every SPL Token account, of `mint` only when given."""
         for key, account in self.chain.accounts_owned_by(TOKEN_PROGRAM_ID):
             data = bytes(account.data)
-            if len(data) == TOKEN_ACCOUNT_LEN and holds(data, holder) and (mint is None or data[0:32] == bytes(mint)):
-                found.append({"pubkey": str(key), "account": encode_account(account, cfg.get("encoding", "base58"), cfg.get("dataSlice"), self._decimals)})
-        return self._context(found)
+            if len(data) == TOKEN_ACCOUNT_LEN and (mint is None or data[0:32] == bytes(mint)):
+                yield key, account, data
 
     def _mint(self, params) -> tuple[Pubkey, bytes]:
         mint = p.pubkey(p.positional(params, 0, "mint"), "mint")
@@ -135,9 +136,7 @@ class RpcMethods(ClusterMethods):
 
     def rpc_getTokenLargestAccounts(self, params):
         mint, data = self._mint(params)
-        holdings = [(key, int.from_bytes(bytes(account.data)[64:72], "little"))
-                    for key, account in self.chain.accounts_owned_by(TOKEN_PROGRAM_ID)
-                    if len(account.data) == TOKEN_ACCOUNT_LEN and bytes(account.data)[0:32] == bytes(mint)]
+        holdings = [(key, int.from_bytes(data[64:72], "little")) for key, _, data in self._token_account_data(mint)]
         largest = sorted(holdings, key=lambda item: (-item[1], bytes(item[0])))[:LARGEST_ACCOUNTS]
         return self._context([{"address": str(key), **token_amount(amount, data[44])} for key, amount in largest])
 

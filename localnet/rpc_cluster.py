@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from functools import cached_property
+from typing import Any
 
 from solders.instruction import Instruction
 from solders.message import Message
@@ -41,8 +42,9 @@ class ClusterMethods:
     rpc_address: str | None = None  # host:port, once the server listens
     pubsub_address: str | None = None
 
-    def _context(self, value):  # provided by RpcMethods
-        raise NotImplementedError
+    def _context(self, value: Any) -> dict:
+        """An answer with its context, as every method of RpcMethods gives it too."""
+        return {"context": {"slot": self.chain.slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value}
 
     def _epoch(self, slot: int) -> int:
         return slot // SLOTS_PER_EPOCH

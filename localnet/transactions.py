@@ -34,11 +34,13 @@ def _message_json(tx: VersionedTransaction) -> dict:
         ],
     }
     if isinstance(message, MessageV0):
-        out["addressTableLookups"] = [
-            {"accountKey": str(l.account_key), "writableIndexes": list(l.writable_indexes),
-             "readonlyIndexes": list(l.readonly_indexes)} for l in message.address_table_lookups
-        ]
+        out["addressTableLookups"] = _lookups_json(message)
     return out
+
+
+def _lookups_json(message: MessageV0) -> list[dict]:
+    return [{"accountKey": str(l.account_key), "writableIndexes": list(l.writable_indexes),
+             "readonlyIndexes": list(l.readonly_indexes)} for l in message.address_table_lookups]
 
 
 def _parsed_message_json(tx: VersionedTransaction, record: dict) -> dict:
@@ -58,7 +60,7 @@ def _parsed_message_json(tx: VersionedTransaction, record: dict) -> dict:
                          for ix in message.instructions],
     }
     if isinstance(message, MessageV0):
-        out["addressTableLookups"] = _message_json(tx)["addressTableLookups"]
+        out["addressTableLookups"] = _lookups_json(message)
     return out
 
 

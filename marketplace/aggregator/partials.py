@@ -45,7 +45,7 @@ class Partials:
         shards[shard] = Partial(task, tuple(token_ids), text)
         self._jobs.move_to_end(job)
         while len(self._jobs) > self._max_jobs:
-            self._forget(self._jobs.popitem(last=False)[0])
+            self._forget(next(iter(self._jobs)))
         self.signal(job).fire()
         return True
 
@@ -60,7 +60,6 @@ class Partials:
         for shard in [s for s, partial in shards.items() if partial.task in tasks]:
             del shards[shard]
         if not shards:
-            del self._jobs[job]
             self._forget(job)
 
     def _forget(self, job: str) -> None:

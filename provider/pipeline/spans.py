@@ -1,0 +1,186 @@
+"""A model's pieces as torch modules, loaded from their fragments alone.
+
+A span is run as the family's base model (`LlamaModel`, `GPT2Model`) configured with only its layers, its
+embeddings shrunk to one row, no final norm and no position embeddings (the head fragment adds those): the
+library's own attention, masks, rotary positions and KV cache do the work, so a split model computes what
+the whole one does. The head holds the embeddings, final norm and output head: what the driver needs to turn
+tokens into the first stage's input and the last stage's output into logits.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from marketplace.pipeline.errors import FragmentError
+from marketplace.pipeline.fragments import Manifest, Span
+from marketplace.pipeline.store import FragmentStore
+
+
+@dataclass(frozen=True)
+class Family:
+    final_norm: str  # the base model's last norm, applied by the head
+    positions: str | None  # absolute position embeddings, added by the head
+
+
+FAMILIES = {"llama": Family("norm", None), "gpt2": Family("ln_f", "wpe")}
+
+
+class NoPositions(nn.Module):
+    """A span adds no position embeddings: the head did, once, before the first span."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(*position_ids.shape, self.hidden_size)
+
+
+def family(manifest: Manifest) -> Family:
+    try:
+        return FAMILIES[manifest.model_type]
+    except KeyError:
+        raise FragmentError(f"pipelines serve {', '.join(FAMILIES)} models, not {manifest.model_type}") from None
+
+
+def _config(store: FragmentStore, manifest: Manifest):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(store.verified_model_dir(manifest), local_files_only=True)
+
+
+def _load(path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(path)
+
+
+class SpanModel:
+    """The decoder layers [first, end) of one model, with a KV cache per session."""
+
+    def __init__(self, manifest: Manifest, span: Span, module: nn.Module, config) -> None:
+        self.manifest, self.span, self.module, self.config = manifest, span, module, config
+
+    @property
+    def hidden_size(self) -> int:
+        return self.manifest.hidden_size
+
+    def new_cache(self):
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.config)
+
+    @torch.inference_mode()
+    def forward(self, hidden: torch.Tensor, start: int, cache=None) -> torch.Tensor:
+        """The span's output for `hidden` ([1, tokens, hidden]) at positions start.., extending `cache`."""
+        positions = torch.arange(start, start + hidden.shape[1]).unsqueeze(0)
+        out = self.module(inputs_embeds=hidden, position_ids=positions, cache=cache, use_cache=cache is not None)
+        return out.last_hidden_state
+
+    @torch.inference_mode()
+    def trace(self, hidden: torch.Tensor) -> list[torch.Tensor]:
+        """Each layer's output for a whole sequence from position 0, in one prefill: what a referee compares."""
+        positions = torch.arange(hidden.shape[1]).unsqueeze(0)
+        out = self.module(inputs_embeds=hidden, position_ids=positions, use_cache=False, output_hidden_states=True)
+        return list(out.hidden_states[1:])
+
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+
+def load_span(store: FragmentStore, manifest: Manifest, span: Span) -> SpanModel:
+    """The span's layers from its fragment (checked against its sha256 first), and nothing else of the model."""
+    from transformers import AutoModel
+
+    shape = family(manifest)
+    fragment = manifest.fragment_for(span)
+    config = _config(store, manifest)
+    span_config = copy.deepcopy(config)
+    span_config.num_hidden_layers = span.layers
+    span_config.vocab_size = 1  # the span never embeds tokens: one row instead of the vocabulary
+    span_config.pad_token_id = None
+    if getattr(span_config, "layer_types", None):
+        span_config.layer_types = span_config.layer_types[span.first:span.end]
+    module = AutoModel.from_config(span_config).eval()
+    setattr(module, shape.final_norm, nn.Identity())
+    if shape.positions:
+        setattr(module, shape.positions, NoPositions(manifest.hidden_size))
+    tensors = _load(store.verified_fragment(fragment))
+    local = {}
+    layer_list = None
+    for key, tensor in tensors.items():
+        match = re.match(rf"^(?:{re.escape(module.base_model_prefix)}\.)?(?P<list>[A-Za-z_]+)\.(?P<i>\d+)\.(?P<rest>.+)$", key)
+        if match is None or not span.first <= int(match["i"]) < span.end:
+            raise FragmentError(f"the fragment of layers {span} holds {key}, which is not one of its layers")
+        layer_list = match["list"]
+        local[f"{layer_list}.{int(match['i']) - span.first}.{match['rest']}"] = tensor
+    result = module.load_state_dict(local, strict=False)
+    missing = [k for k in result.missing_keys if k.startswith(f"{layer_list}.")]
+    if missing or result.unexpected_keys:
+        raise FragmentError(f"the fragment of layers {span} does not fit the model's layers: missing {missing[:3]}, "
+                            f"unexpected {result.unexpected_keys[:3]}")
+    return SpanModel(manifest, span, module, span_config)
+
+
+class HeadModel:
+    """Embeddings in, logits out: the model minus its decoder layers."""
+
+    def __init__(self, manifest: Manifest, model: nn.Module, tokenizer, generation_config) -> None:
+        self.manifest, self.model, self.tokenizer, self.generation_config = manifest, model, tokenizer, generation_config
+        self.shape = family(manifest)
+        self.base = getattr(model, model.base_model_prefix)
+
+    @torch.inference_mode()
+    def embed(self, token_ids: list[int], start: int) -> torch.Tensor:
+        ids = torch.tensor([token_ids])
+        hidden = self.base.get_input_embeddings()(ids)
+        if self.shape.positions:
+            hidden = hidden + getattr(self.base, self.shape.positions)(torch.arange(start, start + len(token_ids)).unsqueeze(0))
+        return hidden
+
+    @torch.inference_mode()
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-token logits from the last stage's output for the last token."""
+        last = hidden[:, -1:, :]
+        return self.model.get_output_embeddings()(getattr(self.base, self.shape.final_norm)(last))[0, -1]
+
+    def eos_ids(self) -> set[int]:
+        eos = getattr(self.generation_config, "eos_token_id", None)
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        return set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+
+
+def load_head(store: FragmentStore, manifest: Manifest) -> HeadModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    shape = family(manifest)
+    config = _config(store, manifest)
+    head_config = copy.deepcopy(config)
+    head_config.num_hidden_layers = 0
+    if getattr(head_config, "layer_types", None):
+        head_config.layer_types = []
+    model = AutoModelForCausalLM.from_config(head_config).eval()
+    result = model.load_state_dict(_load(store.verified_fragment(manifest.head)), strict=False)
+    tied = bool(getattr(config, "tie_word_embeddings", False))
+    missing = [k for k in result.missing_keys if not (tied and k.startswith("lm_head."))]
+    if missing or result.unexpected_keys:
+        raise FragmentError(f"the head fragment does not fit the model: missing {missing[:3]}, "
+                            f"unexpected {result.unexpected_keys[:3]}")
+    if tied:
+        model.tie_weights()
+    del shape
+    directory = store.verified_model_dir(manifest)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    try:
+        generation = GenerationConfig.from_pretrained(directory, local_files_only=True)
+    except OSError:
+        generation = model.generation_config
+    return HeadModel(manifest, model, tokenizer, generation)

@@ -235,3 +235,68 @@ def build_model(directory, family, seed, layers, width) -> None:
 
     path = build_causal_lm(directory, family, seed, layers, width)
     click.echo(f"{path} model digest {model_digest(path).hex()}")
+
+
+@provider.command("fragment")
+@click.argument("model")
+@click.option("--spans", default=3, show_default=True, type=click.IntRange(1, 1024), help="Spans of decoder layers.")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
+              show_default=True, help="The fragment store to write into.")
+def fragment(model, spans, store) -> None:
+    """Cut MODEL (a directory, a GGUF file or a catalog name) into the head fragment and SPANS spans of layers, each a
+    safetensors file named by its sha256; print the manifest and the model digest (the Merkle root over them)."""
+    require_model_runtime()
+    from marketplace.pipeline.cutting import cut_model
+    from marketplace.pipeline.errors import PipelineError
+    from marketplace.pipeline.store import FragmentStore
+    from provider.catalog import MODELS, resolve
+    from provider.errors import ProviderError
+    from provider.gguf import converted
+
+    try:
+        path = resolve(model)
+        directory = converted(path) if path.suffix == ".gguf" else path
+        name = model.lower() if model.lower() in MODELS else directory.name
+        manifest = cut_model(directory, FragmentStore(store), spans, name=name)
+    except (ProviderError, PipelineError) as exc:
+        raise click.ClickException(f"[{exc.code}] {exc}") from exc
+    table = Table(title=f"{manifest.name}: {manifest.num_layers} layers, hidden {manifest.hidden_size}", title_justify="left")
+    for column in ("fragment", "sha256", "MB", "parameters"):
+        table.add_column(column)
+    for item in manifest.fragments:
+        table.add_row(item.label, item.sha256, f"{item.size / 1e6:.1f}", f"{item.parameters:,}")
+    Console().print(table)
+    click.echo(f"model digest {manifest.hex}")
+
+
+@provider.command("stage")
+@keypair_option
+@click.option("--model", required=True, help="The pipelined model's digest (tessera provider fragment prints it).")
+@click.option("--layers", required=True, help="The span this node serves, inclusive: 10-19.")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
+              show_default=True, help="The fragment store; what it lacks is fetched from --peer.")
+@click.option("--peer", "peers", multiple=True, help="A node holding fragments of the model (repeat for several).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, show_default=True, help="0: any free port (printed when ready).")
+@click.option("--max-sessions", default=8, show_default=True, type=click.IntRange(1, 4096),
+              help="Sessions held at once; past it the stage answers 429.")
+@click.option("--idle-timeout", default=120.0, show_default=True, help="Seconds before an idle session's cache is dropped.")
+@click.option("--threads", default=None, type=click.IntRange(1, 256), help="torch CPU threads (default: torch's choice).")
+@click.option("--log-level", default="info", show_default=True)
+def stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_timeout, threads, log_level) -> None:
+    """Serve one span of a pipelined model's layers: sessions with their KV caches, checks for verifiers, and the
+    node's fragments for peers. Only the span's layers are loaded. SIGTERM stops it."""
+    from marketplace import logs
+    from marketplace.pipeline.errors import PipelineError
+    from marketplace.pipeline.fragments import Span
+
+    logs.configure(log_level)
+    require_model_runtime()
+    from provider.pipeline.stage_runner import StageSetup, run_stage
+
+    try:
+        setup = StageSetup(store=store, model=model, layers=Span.parse(layers), keypair=keypair, peers=peers, host=host,
+                           port=port, max_sessions=max_sessions, idle_timeout=idle_timeout, threads=threads)
+        asyncio.run(run_stage(setup, _install_stop))
+    except (PipelineError, MarketplaceError, OSError) as exc:
+        raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc

@@ -1,0 +1,257 @@
+"""Driving a model across stages: embed, send each stage the new tokens' hidden states, sample, repeat.
+
+The driver holds the head fragment (embeddings, final norm, output head) and, per span, the holders that
+serve it, best first. Each step sends only the new tokens' hidden states (the first step carries the
+prompt) and keeps every boundary's bytes and every stage's signed receipt for the job's life: they are what
+a check recomputes and what a stage is held to. When a stage fails mid-answer (connection lost, session
+gone, a receipt that does not verify), the next holder of its span opens a session and rebuilds the cache
+by replaying the recorded inputs in one prefill; the answer is the same, the caller sees a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+import torch
+
+from marketplace.digests import DecodingParams
+from marketplace.pipeline import activations
+from marketplace.pipeline.checks import StageCheck, compare, first_divergent_layer
+from marketplace.pipeline.errors import PipelineError, ReceiptInvalid, StageFull, StageUnavailable
+from marketplace.pipeline.fragments import Span
+from marketplace.pipeline.receipts import StepReceipt, receipts_root
+from provider.decoding import Rule, choose
+from provider.pipeline.spans import HeadModel
+from provider.pipeline.stage_server import OCTETS, RECEIPT_HEADER
+
+log = logging.getLogger("tessera.driver")
+RETRYABLE = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ReceiptInvalid, StageFull)
+
+
+@dataclass(frozen=True)
+class StageRoute:
+    span: Span
+    holders: tuple[str, ...]  # base URLs of nodes serving the span, best first
+
+
+@dataclass
+class StageSession:
+    """One session on one holder: the tokens it answered for and its receipts."""
+
+    span: Span
+    holder: str
+    session: str
+    stage: str  # the stage's public key
+    first_token: int  # the first token whose output this session supplied
+    tokens: int = 0
+    replayed: int = 0  # tokens replayed into its cache when it took over from a failed holder
+    receipts: list[StepReceipt] = field(default_factory=list)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    failed: bool = False
+
+    @property
+    def commitment(self) -> bytes:
+        return receipts_root(self.receipts)
+
+
+@dataclass
+class SpanRecord:
+    """Every boundary of one span over the whole answer, whoever computed it."""
+
+    span: Span
+    inputs: list[bytes] = field(default_factory=list)  # per driver step
+    outputs: list[bytes] = field(default_factory=list)
+    sessions: list[StageSession] = field(default_factory=list)
+
+    def input_bytes(self) -> bytes:
+        return b"".join(self.inputs)
+
+    def output_bytes(self) -> bytes:
+        return b"".join(self.outputs)
+
+    def session_at(self, token: int) -> StageSession:
+        return next(s for s in self.sessions if s.first_token <= token < s.first_token + s.tokens)
+
+
+@dataclass
+class PipelineAnswer:
+    token_ids: list[int]
+    text: str
+    prompt_tokens: int
+    finish_reason: str  # stop | length
+    spans: list[SpanRecord]
+
+    def bytes_per_token_per_hop(self) -> float:
+        hops = sum(s.bytes_in + s.bytes_out for r in self.spans for s in r.sessions)
+        steps = max(len(self.token_ids) - 1, 1)
+        prompt_bytes = sum(len(r.inputs[0]) + len(r.outputs[0]) for r in self.spans if r.inputs)
+        return (hops - prompt_bytes) / steps / max(2 * len(self.spans), 1)
+
+
+class PipelineDriver:
+    def __init__(self, head: HeadModel, routes: Sequence[StageRoute], http: aiohttp.ClientSession,
+                 step_timeout: float = 60.0) -> None:
+        covered = [layer for route in routes for layer in range(route.span.first, route.span.end)]
+        if covered != list(range(head.manifest.num_layers)):
+            raise PipelineError(f"the routes' spans must cover layers 0-{head.manifest.num_layers - 1} once, in order")
+        self.head, self.routes, self.http = head, list(routes), http
+        self.timeout = aiohttp.ClientTimeout(total=step_timeout)
+
+    async def generate(self, prompt_ids: list[int], params: DecodingParams, input_digest: bytes,
+                       on_token: Callable[[int], Awaitable[None] | None] | None = None) -> PipelineAnswer:
+        rule, eos = Rule(params, input_digest), self.head.eos_ids()
+        max_length = len(prompt_ids) + params.max_new_tokens
+        records = [SpanRecord(route.span) for route in self.routes]
+        live: list[StageSession | None] = [None] * len(self.routes)
+        tokens: list[int] = []
+        new, position, finish = list(prompt_ids), 0, "length"
+        try:
+            for index in range(params.max_new_tokens):
+                hidden = activations.encode(self.head.embed(new, position))
+                for stage, (route, record) in enumerate(zip(self.routes, records)):
+                    record.inputs.append(hidden)
+                    hidden, live[stage] = await self._step(route, record, live[stage], hidden, position, max_length)
+                    record.outputs.append(hidden)
+                logits = self.head.logits(activations.decode(hidden, self.head.manifest.hidden_size))
+                token, _ = choose(rule.scores(logits, index))
+                tokens.append(token)
+                if on_token is not None and (pending := on_token(token)) is not None:
+                    await pending
+                position += len(new)
+                new = [token]
+                if token in eos:
+                    finish = "stop"
+                    break
+        finally:
+            await asyncio.gather(*(self._close(s) for s in live if s is not None), return_exceptions=True)
+        text = self.head.tokenizer.decode([t for t in tokens if t not in eos], skip_special_tokens=True)
+        return PipelineAnswer(tokens, text, len(prompt_ids), finish, records)
+
+    async def _step(self, route: StageRoute, record: SpanRecord, session: StageSession | None, hidden: bytes,
+                    position: int, max_length: int) -> tuple[bytes, StageSession]:
+        """One step of one span, failing over to the next holder (and replaying its cache) when one fails."""
+        tried: list[str] = []
+        while True:
+            if session is None or session.failed:
+                session = await self._take_over(route, record, position, max_length, tried)
+            try:
+                output = await self._send(session, len(session.receipts), hidden)
+                session.tokens += len(hidden) // (4 * self.head.manifest.hidden_size)
+                return output, session
+            except (*RETRYABLE, PipelineError) as exc:
+                log.warning("stage %s (layers %s) failed at position %d: %s; failing over", session.holder,
+                            route.span, position, exc)
+                session.failed = True
+                tried.append(session.holder)
+
+    async def _take_over(self, route: StageRoute, record: SpanRecord, position: int, max_length: int,
+                         tried: list[str]) -> StageSession:
+        """A session on the next holder, its cache rebuilt from the recorded inputs before `position`."""
+        earlier = record.inputs[:-1]  # the last input is the step being taken now
+        for holder in [h for h in route.holders if h not in tried] or []:
+            try:
+                session = await self._open(route, holder, position, max_length)
+            except (*RETRYABLE, PipelineError) as exc:
+                log.warning("holder %s of layers %s cannot open a session: %s", holder, route.span, exc)
+                tried.append(holder)
+                continue
+            if earlier:
+                replay = b"".join(earlier)
+                try:
+                    await self._send(session, 0, replay)
+                except (*RETRYABLE, PipelineError) as exc:
+                    log.warning("holder %s of layers %s failed replaying: %s", holder, route.span, exc)
+                    tried.append(holder)
+                    continue
+                session.replayed = position
+            record.sessions.append(session)
+            return session
+        raise StageUnavailable(f"no holder of layers {route.span} could take the step at position {position} "
+                               f"(tried {', '.join(tried) or 'none'})")
+
+    async def _open(self, route: StageRoute, holder: str, position: int, max_length: int) -> StageSession:
+        body = {"model": self.head.manifest.hex, "layers": str(route.span), "max_length": max_length}
+        async with self.http.post(f"{holder}/v1/sessions", json=body, timeout=self.timeout) as response:
+            answer = await response.json(content_type=None)
+            if response.status == 429:
+                raise StageFull(answer["error"]["message"])
+            if response.status != 201:
+                raise PipelineError(f"{holder} refused a session: {answer}")
+        return StageSession(route.span, holder, answer["session"], answer["stage"], first_token=position)
+
+    async def _send(self, session: StageSession, step: int, data: bytes) -> bytes:
+        url = f"{session.holder}/v1/sessions/{session.session}/steps/{step}"
+        async with self.http.post(url, data=data, headers={"Content-Type": OCTETS}, timeout=self.timeout) as response:
+            if response.status != 200:
+                raise PipelineError(f"{session.holder} answered step {step} with {response.status}: {await response.text()}")
+            output = await response.read()
+            receipt_header = response.headers.get(RECEIPT_HEADER, "")
+        receipt = StepReceipt.from_header(receipt_header, self.head.manifest.digest, session.session, step, session.span,
+                                          activations.sha256(data), activations.sha256(output))
+        if str(receipt.stage) != session.stage:
+            raise ReceiptInvalid(f"step {step} was signed by {receipt.stage}, not the session's stage {session.stage}")
+        if len(output) != len(data):
+            raise ReceiptInvalid(f"{session.holder} answered {len(output)} bytes to {len(data)}")
+        session.receipts.append(receipt)
+        session.bytes_in += len(data)
+        session.bytes_out += len(output)
+        return output
+
+    async def _close(self, session: StageSession) -> None:
+        if not session.failed:
+            async with self.http.delete(f"{session.holder}/v1/sessions/{session.session}", timeout=self.timeout):
+                pass
+
+
+@dataclass(frozen=True)
+class SpanVerdict:
+    span: Span
+    checker: str
+    check: StageCheck
+    blamed: StageSession | None  # the session that answered the worst token, when the check failed
+    divergent_layer: int | None = None  # model layer index where the referee saw the first difference
+
+
+async def _post_octets(http: aiohttp.ClientSession, url: str, data: bytes) -> tuple[bytes, dict]:
+    async with http.post(url, data=data, headers={"Content-Type": OCTETS}) as response:
+        if response.status != 200:
+            raise PipelineError(f"{url} answered {response.status}: {await response.text()}")
+        return await response.read(), dict(response.headers)
+
+
+async def check_span(http: aiohttp.ClientSession, record: SpanRecord, checker: str, hidden_size: int) -> SpanVerdict:
+    """A second holder recomputes the span over the whole recorded sequence in one prefill and compares per token."""
+    recomputed, _ = await _post_octets(http, f"{checker}/v1/recompute", record.input_bytes())
+    check = compare(activations.decode(record.output_bytes(), hidden_size), activations.decode(recomputed, hidden_size))
+    return SpanVerdict(record.span, checker, check, None if check.agrees else record.session_at(check.worst_token))
+
+
+async def referee_span(http: aiohttp.ClientSession, verdict: SpanVerdict, record: SpanRecord, referee: str,
+                       hidden_size: int) -> SpanVerdict:
+    """After a failed check: the accused and a referee trace every layer over the recorded input; the first layer
+    where they part is named. An accused that cannot answer is judged on the referee's recomputation alone."""
+    data = record.input_bytes()
+    ours, headers = await _post_octets(http, f"{referee}/v1/trace", data)
+    referee_layers = _split_layers(ours, int(headers["X-Tessera-Layers"]), hidden_size)
+    layer = None
+    if verdict.blamed is not None:
+        try:
+            theirs, headers = await _post_octets(http, f"{verdict.blamed.holder}/v1/trace", data)
+            layer = first_divergent_layer(_split_layers(theirs, int(headers["X-Tessera-Layers"]), hidden_size),
+                                          referee_layers)
+        except (aiohttp.ClientError, PipelineError, KeyError, ValueError) as exc:
+            log.warning("the accused %s gave no trace: %s", verdict.blamed.holder, exc)
+    return SpanVerdict(verdict.span, verdict.checker, verdict.check, verdict.blamed,
+                       None if layer is None else record.span.first + layer)
+
+
+def _split_layers(data: bytes, layers: int, hidden_size: int) -> list[torch.Tensor]:
+    if layers < 1 or len(data) % layers:
+        raise PipelineError(f"a trace of {len(data)} bytes does not split into {layers} layers")
+    size = len(data) // layers
+    return [activations.decode(data[i * size:(i + 1) * size], hidden_size) for i in range(layers)]

@@ -282,8 +282,12 @@ def fragment(model, spans, store) -> None:
               help="Sessions held at once; past it the stage answers 429.")
 @click.option("--idle-timeout", default=120.0, show_default=True, help="Seconds before an idle session's cache is dropped.")
 @click.option("--threads", default=None, type=click.IntRange(1, 256), help="torch CPU threads (default: torch's choice).")
+@click.option("--aggregator", default=None, help="Serve in this aggregator's market: register, commit what its verifier "
+                                                 "asks (the keypair must be a staked provider). Without it: no market.")
+@rpc_option
 @click.option("--log-level", default="info", show_default=True)
-def stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_timeout, threads, log_level) -> None:
+def stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_timeout, threads, aggregator, rpc,
+          log_level) -> None:
     """Serve one span of a pipelined model's layers: sessions with their KV caches, checks for verifiers, and the
     node's fragments for peers. Only the span's layers are loaded. SIGTERM stops it."""
     from marketplace import logs
@@ -296,7 +300,8 @@ def stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_t
 
     try:
         setup = StageSetup(store=store, model=model, layers=Span.parse(layers), keypair=keypair, peers=peers, host=host,
-                           port=port, max_sessions=max_sessions, idle_timeout=idle_timeout, threads=threads)
+                           port=port, max_sessions=max_sessions, idle_timeout=idle_timeout, threads=threads,
+                           aggregator=aggregator, rpc=rpc)
         asyncio.run(run_stage(setup, _install_stop))
-    except (PipelineError, MarketplaceError, OSError) as exc:
+    except (PipelineError, MarketplaceError, ChainError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc

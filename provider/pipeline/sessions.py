@@ -9,13 +9,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from solders.keypair import Keypair
 
 from marketplace.pipeline import activations
 from marketplace.pipeline.errors import SessionOutOfOrder, SessionTooLong, SessionUnknown, StageFull
-from marketplace.pipeline.receipts import StepReceipt, sign_step
+from marketplace.pipeline.receipts import StepReceipt, receipts_root, sign_step
 from provider.pipeline.spans import SpanModel
 
 DEFAULT_IDLE_TIMEOUT = 120.0  # seconds without a step before a session's cache is dropped
@@ -30,6 +30,7 @@ class Session:
     length: int = 0  # tokens in the cache
     next_step: int = 0
     last_answer: tuple[bytes, bytes, StepReceipt] | None = None  # (input sha256, output, receipt) of the last step
+    receipts: list[StepReceipt] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,15 @@ class StageSessions:
         session.next_step += 1
         session.last_used = self._now()
         session.last_answer = (input_sha, output, receipt)
+        session.receipts.append(receipt)
         return StepAnswer(output, receipt, session.length)
+
+    def receipts_root(self, session_id: str) -> bytes:
+        """What this stage commits for the session: the Merkle root of its receipts."""
+        session = self.get(session_id)
+        if not session.receipts:
+            raise SessionUnknown(f"session {session_id} has taken no step: nothing to commit")
+        return receipts_root(session.receipts)
 
     def recompute(self, data: bytes) -> bytes:
         """The span's output for a whole recorded sequence in one prefill from position 0 (a check, no session)."""

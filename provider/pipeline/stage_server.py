@@ -3,7 +3,9 @@
     POST   /v1/sessions                       {"model", "layers", "max_length"} -> 201 {"session", ...} | 429 stage_full
     POST   /v1/sessions/{session}/steps/{n}   float32 bytes in -> float32 bytes out, X-Tessera-Receipt
     DELETE /v1/sessions/{session}
-    POST   /v1/recompute                      a recorded sequence in -> the span's output in one prefill
+    POST   /v1/sessions/{session}/commit      the verifier's signed request -> submit_results of the receipts' root
+    POST   /v1/recompute                      a recorded sequence in -> the span's output in one prefill (committed
+                                              as a check when the verifier's signed X-Tessera-Check asks)
     POST   /v1/trace                          a recorded sequence in -> every layer's output (X-Tessera-Layers)
     GET    /v1/models/{digest}/files/{name}   the manifest, config and tokenizer files
     GET    /v1/fragments/{sha256}             a fragment's bytes (HTTP Range: resumable)
@@ -16,13 +18,20 @@ thread, so the event loop keeps answering (health, fragments, a full stage's 429
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from marketplace.chain import ChainError
+from marketplace.errors import MessageError, MessageFormatError
+from marketplace.messages import SignedMessage
+from marketplace.pipeline import activations
 from marketplace.pipeline.errors import (
     ActivationMalformed,
     FragmentError,
@@ -35,15 +44,18 @@ from marketplace.pipeline.errors import (
 from marketplace.pipeline.fragments import FILE_NAME, SHA256_HEX, Span
 from marketplace.pipeline.store import MANIFEST, FragmentStore
 from provider.pipeline.sessions import StageSessions
+from provider.pipeline.stage_market import NotInMarket, StageMarket
 
 log = logging.getLogger("tessera.stage")
 SESSIONS = web.AppKey("sessions", StageSessions)
 STORE = web.AppKey("store", FragmentStore)
 COMPUTE = web.AppKey("compute", ThreadPoolExecutor)
+MARKET = web.AppKey("market", StageMarket)
+CHECK_HEADER = "X-Tessera-Check"
 OCTETS = "application/octet-stream"
 RECEIPT_HEADER = "X-Tessera-Receipt"
 STATUS = {SessionUnknown: 404, SessionOutOfOrder: 409, SessionTooLong: 400, StageFull: 429, ActivationMalformed: 400,
-          FragmentError: 404}
+          FragmentError: 404, NotInMarket: 409}
 EXPIRY_INTERVAL = 5.0  # seconds between sweeps for idle sessions
 MAX_BODY = 64 << 20  # a prefill of 8192 tokens at hidden 2048 in float32
 
@@ -62,6 +74,12 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         if status == 429:
             response.headers["Retry-After"] = "1"
         return response
+    except MessageFormatError as exc:
+        return _error(400, exc.code, str(exc))
+    except MessageError as exc:
+        return _error(401, exc.code, str(exc))
+    except ChainError as exc:
+        return _error(502, "chain_refused", f"the chain refused the commitment: {exc}")
     except web.HTTPNotFound:
         return _error(404, "route_not_found", f"no route {request.method} {request.path}")
     except web.HTTPException:
@@ -124,10 +142,56 @@ async def close_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _market(request: web.Request) -> StageMarket:
+    market = request.app.get(MARKET)
+    if market is None:
+        raise NotInMarket("this stage serves no market (started without --aggregator): it commits nothing")
+    return market
+
+
+@routes.post("/v1/sessions/{session}/commit")
+async def commit(request: web.Request) -> web.Response:
+    """The verifier asks for the session's commitment for one shard of a job; the session then closes."""
+    market = _market(request)
+    try:
+        message = SignedMessage.from_json(await request.json())
+    except ValueError as exc:
+        raise MessageFormatError(f"a commit request is a signed message: {exc}") from exc
+    market.authorize(message, "stage_commit")
+    session, shard = request.match_info["session"], message.body.get("shard")
+    if message.body.get("session") != session or not isinstance(shard, int) or not 0 <= shard < 256:
+        raise MessageFormatError("the request names this session and a shard 0-255")
+    root = request.app[SESSIONS].receipts_root(session)
+    committed = await market.commit(message.job, shard, root)
+    request.app[SESSIONS].close(session)
+    return web.json_response(committed.to_json())
+
+
 @routes.post("/v1/recompute")
 async def recompute(request: web.Request) -> web.Response:
-    return web.Response(body=await _compute(request, request.app[SESSIONS].recompute, await _octets(request)),
-                        content_type=OCTETS)
+    data = await _octets(request)
+    check = _check_request(request, data)
+    output = await _compute(request, request.app[SESSIONS].recompute, data)
+    headers = {}
+    if check is not None:  # a check the market pays for: commit what was computed
+        committed = await _market(request).commit(check.job, check.body["shard"], activations.sha256(output))
+        headers = {"X-Tessera-Commit": committed.signature, "X-Tessera-Digest": committed.digest.hex()}
+    return web.Response(body=output, content_type=OCTETS, headers=headers)
+
+
+def _check_request(request: web.Request, data: bytes) -> SignedMessage | None:
+    header = request.headers.get(CHECK_HEADER)
+    if header is None:
+        return None
+    try:
+        message = SignedMessage.from_json(json.loads(base64.b64decode(header, validate=True)))
+    except (binascii.Error, ValueError) as exc:
+        raise MessageFormatError(f"{CHECK_HEADER} is base64 JSON of a signed message: {exc}") from exc
+    _market(request).authorize(message, "stage_check")
+    shard = message.body.get("shard")
+    if not isinstance(shard, int) or not 0 <= shard < 256 or message.body.get("input_sha256") != activations.sha256(data).hex():
+        raise MessageFormatError("a check names a shard 0-255 and the sha256 of the bytes it checks")
+    return message
 
 
 @routes.post("/v1/trace")
@@ -175,10 +239,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[COMPUTE].shutdown(wait=True)
 
 
-def create_stage_app(sessions: StageSessions, store: FragmentStore) -> web.Application:
+def create_stage_app(sessions: StageSessions, store: FragmentStore, market: StageMarket | None = None) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[SESSIONS] = sessions
     app[STORE] = store
+    if market is not None:
+        app[MARKET] = market
     app.add_routes(routes)
     app.cleanup_ctx.append(_resources)
     return app

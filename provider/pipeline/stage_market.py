@@ -1,0 +1,109 @@
+"""A stage in a market: registered with the aggregator as a provider holding a span, kept alive by heartbeats,
+and committing on chain what the market's verifier asks it to, and nothing else.
+
+A commitment costs the stage a fee and locks its collateral, so only the market's verifier (the key on the
+Market account, which the aggregator signs with) may ask for one, in a signed, nonce-checked message bound to
+the job. What it commits is its own: the Merkle root of its session's receipts, or the digest of a check it
+computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from marketplace.chain import MarketAccount, ChainError
+from marketplace.chain import instructions as ix
+from marketplace.chain.client import TesseraChain
+from marketplace.errors import ApiError, MessageError
+from marketplace.http import JsonApi
+from marketplace.merkle import merkle_root
+from marketplace.messages import MemoryReplayGuard, SignedMessage, sign_message, verify_message
+from marketplace.pipeline.errors import PipelineError
+from marketplace.pipeline.fragments import Manifest, Span
+
+log = logging.getLogger("tessera.stage")
+HEARTBEAT = 5.0  # seconds between signs of life
+
+
+class NotInMarket(PipelineError):
+    code = "not_in_market"
+
+
+@dataclass(frozen=True)
+class Committed:
+    job: str
+    shard: int
+    digest: bytes  # the leaf: receipts root, or a check's output digest
+    signature: str  # of the submit_results transaction
+
+    def to_json(self) -> dict:
+        return {"job": self.job, "shard": self.shard, "digest": self.digest.hex(), "signature": self.signature}
+
+
+class StageMarket:
+    def __init__(self, aggregator: str, chain: TesseraChain, keypair: Keypair, market: Pubkey, verifier: Pubkey,
+                 manifest: Manifest, span: Span, endpoint: str, capacity: int) -> None:
+        self.aggregator, self.chain, self.keypair, self.market, self.verifier = aggregator, chain, keypair, market, verifier
+        self.manifest, self.span, self.endpoint, self.capacity = manifest, span, endpoint, capacity
+        self.guard = MemoryReplayGuard()
+        self._committed: dict[tuple[str, int], Committed] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def join(cls, aggregator: str, chain: TesseraChain, keypair: Keypair, manifest: Manifest, span: Span,
+                   endpoint: str, capacity: int) -> StageMarket:
+        async with JsonApi(aggregator, timeout=10) as api:
+            market = Pubkey.from_string((await api.get("/v1/health"))["market"])
+        account = await chain.fetch(MarketAccount, market)
+        if account is None:
+            raise NotInMarket(f"market {market} does not exist on {chain.url}")
+        return cls(aggregator, chain, keypair, market, account.verifier, manifest, span, endpoint, capacity)
+
+    def authorize(self, message: SignedMessage, kind: str) -> None:
+        """MessageError unless the market's verifier signed this request, fresh and once."""
+        verify_message(message, kind, self.guard, job=message.job)
+        if message.signer != self.verifier:
+            raise MessageError(f"only the market's verifier {self.verifier} may ask for a commitment, not {message.signer}")
+
+    async def commit(self, job: str, shard: int, digest: bytes) -> Committed:
+        """submit_results for one shard of `job` with the root over this one digest; once per (job, shard)."""
+        async with self._lock:
+            key = (job, shard)
+            if key in self._committed:
+                return self._committed[key]
+            sent = await self.chain.send([ix.submit_results(self.keypair.pubkey(), self.market, Pubkey.from_string(job),
+                                                            [shard], merkle_root([digest]))], [self.keypair])
+            committed = Committed(job, shard, digest, str(sent.signature))
+            self._committed[key] = committed
+            log.info("committed shard %d of job %s: %s", shard, job, committed.signature)
+            return committed
+
+    async def stay_registered(self, stop: asyncio.Event) -> None:
+        """Registers, then heartbeats until `stop`; says it leaves when it stops."""
+        body = {"models": [self.manifest.hex], "names": {self.manifest.hex: self.manifest.name}, "capacity": self.capacity,
+                "endpoint": self.endpoint, "stages": {self.manifest.hex: str(self.span)}}
+        async with JsonApi(self.aggregator, timeout=10) as api:
+            registered = False
+            while not stop.is_set():
+                try:
+                    if not registered:
+                        answer = await api.post("/v1/providers", sign_message(self.keypair, "register", body))
+                        log.info("registered layers %s with %s as %s", self.span, self.aggregator, answer["provider"])
+                        registered = True
+                    else:
+                        await api.post("/v1/providers/heartbeat", sign_message(self.keypair, "heartbeat", {}))
+                except (ApiError, aiohttp.ClientError, ChainError, TimeoutError) as exc:
+                    log.warning("aggregator %s: %s", self.aggregator, exc)
+                    registered = registered and not (isinstance(exc, ApiError) and exc.status == 403)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(HEARTBEAT if registered else 1.0):
+                        await stop.wait()
+            with contextlib.suppress(ApiError, aiohttp.ClientError, TimeoutError):
+                await api.post("/v1/providers/leave", sign_message(self.keypair, "leave", {}))

@@ -26,6 +26,7 @@ from marketplace.aggregator.process import AggregatorProcess
 from marketplace.chain.client import TesseraChain
 from marketplace.keys import write_keypair
 from marketplace.process import ServiceProcess
+from provider.pipeline.process import StageProcess
 from provider.process import ProviderProcess
 from provider.staking import Staking
 
@@ -48,6 +49,13 @@ class LocalMarket:
     capacity: int = 8
     extra_nodes: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, command prefix) run like a provider
     price_per_shard: int = 100_000
+    # A pipelined model: the fragment store it was cut into, its digest, and (name, layers) of each stage node. The
+    # first node of each span serves from that store; the others start empty and fetch from the first node.
+    fragment_store: Path | None = None
+    pipeline_model: str | None = None
+    stages: list[tuple[str, str]] = field(default_factory=list)
+    stage_commands: dict[str, list[str]] = field(default_factory=dict)  # name -> command prefix (a dishonest stage)
+    keypairs: dict[str, Keypair] = field(default_factory=dict)  # participants' keys, where a caller fixes them
 
     async def __aenter__(self) -> LocalMarket:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +74,7 @@ class LocalMarket:
     def participant(self, name: str) -> Participant:
         if name not in self.wallets:
             path = self.workdir / f"{name}.json"
-            self.wallets[name] = Participant(name, write_keypair(path), path)
+            self.wallets[name] = Participant(name, write_keypair(path, self.keypairs.get(name)), path)
         return self.wallets[name]
 
     async def _start(self) -> None:
@@ -77,16 +85,18 @@ class LocalMarket:
         await self.chain.airdrop(authority.keypair.pubkey(), 100 * LAMPORTS_PER_SOL)
         await self.chain.airdrop(self.treasury.keypair.pubkey(), LAMPORTS_PER_SOL)  # rent-exempt, as a real cluster needs
         names = [f"provider-{i + 1}" for i in range(self.providers)] + [name for name, _ in self.extra_nodes]
-        for name in names:
+        stage_names = [name for name, _ in self.stages]
+        for name in names + stage_names:
             await self.chain.airdrop(self.participant(name).keypair.pubkey(), self.provider_stake + LAMPORTS_PER_SOL)
         self.address, _ = await initialize_market(self.chain, authority.keypair, MarketSettings(
             authority.keypair.pubkey(), self.treasury.keypair.pubkey(), sampling_rate_bps=self.sampling_rate_bps))
-        for name in names:
+        for name in names + stage_names:
             await Staking(self.chain, self.participant(name).keypair, self.address).register(
                 self.provider_stake, "http://127.0.0.1", self.capacity)
         self.aggregator = await AggregatorProcess(
             self.localnet.url, authority.path, str(self.address), f"sqlite+aiosqlite:///{self.workdir / 'aggregator.sqlite3'}",
-            log=self.workdir / "aggregator.log", price=self.price_per_shard).start()
+            log=self.workdir / "aggregator.log", price=self.price_per_shard,
+            fragment_store=self.workdir / "aggregator-fragments").start()
         self.processes.append(self.aggregator)
         starts = []
         for name in names:
@@ -99,6 +109,49 @@ class LocalMarket:
             starts.append(node)
         self.nodes = await asyncio.gather(*(node.start() for node in starts))
         self.processes.extend(self.nodes)
+        self.stage_nodes = await self._start_stages()
+
+    async def _start_stages(self) -> dict[str, StageProcess]:
+        started: dict[str, StageProcess] = {}
+        first_of_span: dict[str, StageProcess] = {}
+
+        def stage(name: str, layers: str) -> StageProcess:
+            seed = first_of_span.get(layers)
+            process = StageProcess(self.participant(name).path, self.fragment_store if seed is None else self.workdir / f"{name}-fragments",
+                                   self.pipeline_model, layers, peers=[seed.url] if seed else [],
+                                   threads=self.threads_per_provider, log=self.workdir / f"{name}.log",
+                                   aggregator=self.aggregator.url, rpc=self.localnet.url)
+            if name in self.stage_commands:
+                process.command = self.stage_commands[name] + process.command[3:]  # instead of `python -m provider`
+            return process
+
+        for name, layers in self.stages:  # the first holder of each span: from the store the model was cut into
+            if layers not in first_of_span:
+                first_of_span[layers] = started[name] = stage(name, layers)
+        await asyncio.gather(*(process.start() for process in started.values()))
+        self.processes.extend(started.values())
+        rest = {name: stage(name, layers) for name, layers in self.stages if name not in started}
+        await asyncio.gather(*(process.start() for process in rest.values()))
+        self.processes.extend(rest.values())
+        if self.stages:
+            await self._until_stages_registered()
+        return {**started, **rest}
+
+    async def _until_stages_registered(self, timeout: float = 60.0) -> None:
+        """Stages register with the aggregator once they serve: wait until every one is listed."""
+        import aiohttp
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(f"{self.aggregator.url}/v1/pipelines/{self.pipeline_model}") as response:
+                    listed = await response.json() if response.status == 200 else {}
+                holders = sum(len(h) for h in listed.get("holders", {}).values())
+                if holders == len(self.stages):
+                    return
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"only {holders} of {len(self.stages)} stages registered: {listed}")
+                await asyncio.sleep(0.2)
 
     def client(self, participant: Participant, **options) -> TesseraClient:
         return TesseraClient(self.aggregator.url, self.localnet.url, participant.keypair, **options)

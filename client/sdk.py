@@ -54,7 +54,9 @@ from marketplace.errors import ApiError
 from marketplace.http import JsonApi
 from marketplace.merkle import merkle_root
 from marketplace.messages import read_authorization, sign_message
-from marketplace.vocabulary import JobStatus, KINDS, Kind, ShardStatus
+from marketplace.pipeline.fragments import Span
+from marketplace.pipeline.routing import stage_inputs
+from marketplace.vocabulary import JobStatus, KINDS, Kind, ShardStatus, Verification
 
 FINISHED = (JobStatus.CLOSED, JobStatus.CANCELLED)
 MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0  # seconds between attempts to reach an aggregator that is down
@@ -73,6 +75,7 @@ class SubmittedJob:
     quote: dict
     channel: str | None = None  # the payment channel that paid, if one did
     voucher: int | None = None  # the voucher total that paid for it
+    stages: int = 1  # a pipelined model's spans: each request is that many shards, one per stage
 
 
 def _model_hex(model: str | bytes) -> str:
@@ -98,6 +101,7 @@ class TesseraClient:
         self.chain = TesseraChain(rpc_url)
         self.channel: PaymentChannel | None = None  # when set, requests are paid by voucher from it
         self._readers: dict[str, Keypair] = {}  # job -> who reads its outputs, when not this keypair
+        self._pipelines: dict[str, list[Span] | None] = {}  # model -> its spans when it is served as a pipeline
 
     async def close(self) -> None:
         await self.api.close()
@@ -181,6 +185,19 @@ class TesseraClient:
 
     # steps
 
+    async def pipeline(self, model: str | bytes) -> list[Span] | None:
+        """The spans of a model served as a pipeline (split over stage providers), or None for a whole model."""
+        digest = _model_hex(model)
+        if digest not in self._pipelines:
+            try:
+                described = await self._call("GET", f"/v1/pipelines/{digest}")
+            except AggregatorRefused as exc:
+                if exc.code != "pipeline_not_found":
+                    raise
+                described = None
+            self._pipelines[digest] = [Span.parse(s) for s in described["spans"]] if described else None
+        return self._pipelines[digest]
+
     async def quote(self, kind: str, shard_count: int, model: str | bytes) -> dict:
         return await self._call("POST", "/v1/quotes", {"model_digest": _model_hex(model), "shard_count": shard_count,
                                                         "kind": kind})
@@ -191,6 +208,9 @@ class TesseraClient:
         inputs. Returns once the aggregator has the job."""
         if kind not in KINDS:
             raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
+        spans = await self.pipeline(model) if kind != Kind.EMBED else None
+        if spans:  # a pipelined model: each request is one shard per stage, each stage paid like a shard
+            inputs = [staged for item in inputs for staged in stage_inputs(item, spans)]
         if not 1 <= len(inputs) <= MAX_SHARDS:
             raise InvalidRequest(f"a job has 1 to {MAX_SHARDS} inputs; send a larger batch as several jobs")
         cap = max_lamports if max_lamports is not None else self.max_lamports
@@ -199,7 +219,7 @@ class TesseraClient:
         if cap is not None and quote["escrow"] > cap:
             raise BudgetExceeded(quote["escrow"], cap)
         if self.channel is not None:
-            return await self._submit_paid(self.channel, quote, kind, inputs, params)
+            return await self._submit_paid(self.channel, quote, kind, inputs, params, len(spans or [None]))
         market = Pubkey.from_string(quote["market"])
         job = job_address(market, quote["job_id"])[0]
         instruction = ix.create_job(
@@ -219,10 +239,11 @@ class TesseraClient:
         except AggregatorRefused as exc:
             if exc.code != "job_exists":  # an attempt whose answer was lost had landed: the job is in
                 raise
-        return SubmittedJob(str(job), kind, len(inputs), escrow, job_rent, str(sent.signature), sent.fee, quote)
+        return SubmittedJob(str(job), kind, len(inputs), escrow, job_rent, str(sent.signature), sent.fee, quote,
+                            stages=len(spans or [None]))
 
     async def _submit_paid(self, channel: PaymentChannel, quote: dict, kind: str, inputs: list[dict],
-                           params: dict | None) -> SubmittedJob:
+                           params: dict | None, stages: int = 1) -> SubmittedJob:
         """Pays by voucher: the aggregator checks it, claims it (the claim opens the job on chain, funded by the
         channel) and takes the inputs, in one answer."""
         job = str(job_address(Pubkey.from_string(quote["market"]), quote["job_id"])[0])
@@ -246,7 +267,7 @@ class TesseraClient:
         self._readers[job] = channel.authorizer
         rent = await self.chain.rent_exempt_minimum(account_size("Job"))
         return SubmittedJob(job, kind, len(inputs), answer["escrow"], rent, answer["claim_signature"], 0, quote,
-                            str(channel.address), voucher.amount)
+                            str(channel.address), voucher.amount, stages)
 
     # payment channels
 
@@ -353,7 +374,7 @@ class TesseraClient:
                 break
             if time.monotonic() > deadline:
                 raise JobTimeout(job.job, limit)
-        shards = [_shard(s) for s in report["shards"]]
+        shards = _requests([_shard(s) for s in report["shards"]], job.stages)
         if report["status"] == JobStatus.FAILED and job.channel is not None:
             # Only its client may close a job early, and a channel cannot sign: it closes after its deadline.
             raise JobFailed(job.job, report["status"], JobResult(job.job, shards, self._receipt(job, report, 0, {})))
@@ -462,3 +483,25 @@ class TesseraClient:
 
 def _shard(report: dict) -> ShardResult:
     return ShardResult(report["index"], report["output"], report["verification"], report["digest"], report.get("providers", []))
+
+
+VERIFICATION_STRENGTH = [Verification.REFEREE, Verification.CHECKED, Verification.UNCHECKED, Verification.UNSAMPLED]
+
+
+def _requests(shards: list[ShardResult], stages: int) -> list[ShardResult]:
+    """A pipeline job's shards are (request, stage) pairs: one result per request, its answer with the stage table
+    (who served which layers, how each was verified); the request's verification is its strongest stage's."""
+    if stages == 1:
+        return shards
+    results = []
+    for start in range(0, len(shards), stages):
+        group = shards[start:start + stages]
+        table = [{"layers": (s.output or {}).get("stage"), "provider": (s.output or {}).get("provider"),
+                  "verification": s.verification, "digest": s.digest, "divergent_layer": (s.output or {}).get("divergent_layer")}
+                 for s in group]
+        answer = {k: v for k, v in (group[0].output or {}).items() if k not in ("stage", "provider", "divergent_layer")}
+        shown = [s.verification for s in group if s.verification]
+        verification = next((v for v in VERIFICATION_STRENGTH if v in shown), shown[0] if shown else None)
+        results.append(ShardResult(start // stages, {**answer, "stages": table} if group[0].output else None, verification,
+                                   None, sorted({p for s in group for p in s.providers})))
+    return results

@@ -22,7 +22,7 @@ from marketplace.aggregator.bodies import read_json
 from marketplace.aggregator.conductor import Conductor
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import create_engine, migrate, sessions
-from marketplace.aggregator.errors import AggregatorError, NotFound
+from marketplace.aggregator.errors import AggregatorError, BadRequest, NotFound
 from marketplace.aggregator.openai_api import error_object
 from marketplace.aggregator.openapi import openapi_document
 from marketplace.aggregator.rate_limit import RateLimit
@@ -165,6 +165,15 @@ async def leave(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].leave(await _signed(request)))
 
 
+@routes.get("/v1/pipelines/{model}")
+async def pipeline(request: web.Request) -> web.Response:
+    """A pipelined model's spans (what a job's inputs name, once per request) and who holds each."""
+    model = request.match_info["model"]
+    if len(model) != 64 or not all(c in "0123456789abcdef" for c in model):
+        raise BadRequest("a model digest is 64 lowercase hex characters")
+    return web.json_response(await request.app[SERVICE].pipelines.describe(model))
+
+
 @routes.post("/v1/work")
 async def work(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].claim_work(await _signed(request)))
@@ -206,6 +215,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await service.pipelines.close()
     await chain.close()
     await engine.dispose()
 

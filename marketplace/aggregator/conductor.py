@@ -43,6 +43,7 @@ class Conductor:
         await self.agg.release_absent()
         await self.agg.fail_unrunnable()
         await self.agg.channels.recover()
+        await self.agg.pipelines.step()
         jobs = await self._due_jobs()
         try:
             await self.decide_shards(list(jobs))
@@ -91,7 +92,8 @@ class Conductor:
         self._work_queued = False
         async with self.agg.sessions() as session:
             shards = (await session.execute(select(m.Shard).where(
-                m.Shard.job.in_(jobs), m.Shard.status.in_((ShardStatus.RUNNING, ShardStatus.DISPUTED))).with_for_update(skip_locked=True)
+                m.Shard.job.in_(jobs), m.Shard.status.in_((ShardStatus.RUNNING, ShardStatus.DISPUTED)),
+                m.Shard.job.not_in(select(m.PipelineRun.job))).with_for_update(skip_locked=True)  # driven by pipelines.py
             )).scalars().all()
             open_jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
                 m.Job.address.in_({s.job for s in shards}), m.Job.status.in_((JobStatus.OPEN, JobStatus.SETTLING))))).scalars()}

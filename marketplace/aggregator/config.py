@@ -27,3 +27,4 @@ class AggregatorConfig:
     tie_tolerance: float = 1e-3  # logits: a top-2 gap below this is a tie
     max_body: int = 4 * 1024 * 1024  # bytes of one HTTP body
     max_shards: int = 256  # what one Job account holds
+    fragment_store: Path = Path("tessera-fragments")  # pipelined models' heads, and the activations of their jobs

@@ -104,6 +104,7 @@ class Provider(Base):
     endpoint: Mapped[str] = mapped_column(String(128))
     models: Mapped[list[str]] = mapped_column(JSON)
     model_names: Mapped[dict[str, str] | None] = mapped_column(JSON)  # digest -> a readable id (the OpenAI API's)
+    stages: Mapped[dict[str, str] | None] = mapped_column(JSON)  # pipelined model digest -> the span it serves ("10-19")
     capacity: Mapped[int] = mapped_column(Integer)
     registered_at: Mapped[int] = mapped_column(BigInteger)
     last_seen: Mapped[int] = mapped_column(BigInteger)  # unix seconds of its last heartbeat or claim
@@ -112,6 +113,21 @@ class Provider(Base):
     timeouts: Mapped[int] = mapped_column(Integer, default=0)
     faults: Mapped[int] = mapped_column(Integer, default=0)
     busy_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class PipelineRun(Base):
+    """A job run as a pipeline: its shards are (request, stage) pairs, driven by one aggregator at a time (the one
+    holding the lease), rerun without owners caught lying."""
+
+    __tablename__ = "pipeline_runs"
+    job: Mapped[str] = mapped_column(ForeignKey("jobs.address"), primary_key=True)
+    spans: Mapped[list[str]] = mapped_column(JSON)  # the model's spans in order ("0-9", "10-19", ...)
+    requests: Mapped[int] = mapped_column(Integer)  # shard = request * len(spans) + stage
+    lease_until: Mapped[int] = mapped_column(BigInteger)  # unix seconds: a driver holds it until then
+    drives: Mapped[int] = mapped_column(Integer)  # answers driven (a rerun after a caught lie adds one)
+    excluded_owners: Mapped[list[str]] = mapped_column(JSON)  # providers caught lying in this job
+    # Answers driven and not yet committed by their stages: shard -> {owner, url, session, digest}.
+    pending: Mapped[dict[str, dict]] = mapped_column(JSON)
 
 
 class Nonce(Base):

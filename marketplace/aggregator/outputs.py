@@ -7,6 +7,7 @@ from typing import Any
 
 from marketplace.aggregator.errors import BadRequest
 from marketplace.digests import DecodingParams, embedding_digest, generation_digest
+from marketplace.pipeline.routing import STAGE_FIELD
 from marketplace.verification import TokenCheck
 from marketplace.vocabulary import GENERATIVE, KINDS, Kind
 
@@ -100,4 +101,14 @@ def parse_job_request(body: dict) -> tuple[str, list[dict]]:
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest("inputs must be a non-empty list, one per shard")
-    return kind, [parse_input(kind, item) for item in inputs]
+    return kind, [_staged_input(kind, item) for item in inputs]
+
+
+def _staged_input(kind: str, item: Any) -> dict:
+    """An input, or for a pipelined model an input with the span of layers its shard runs ("stage": "10-19")."""
+    if not isinstance(item, dict) or STAGE_FIELD not in item:
+        return parse_input(kind, item)
+    stage = item[STAGE_FIELD]
+    if not isinstance(stage, str) or not 0 < len(stage) <= 16:
+        raise BadRequest('a stage is a span of layers such as "10-19"')
+    return {**parse_input(kind, {k: v for k, v in item.items() if k != STAGE_FIELD}), STAGE_FIELD: stage}

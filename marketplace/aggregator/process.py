@@ -12,7 +12,8 @@ from marketplace.process import ServiceProcess, free_port
 
 class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
-                 port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None) -> None:
+                 port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None,
+                 fragment_store: Path | None = None) -> None:
         self.port = port or free_port()
         command = [sys.executable, "-m", "marketplace.aggregator", "--rpc", rpc, "--keypair", str(keypair),
                    "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
@@ -20,7 +21,9 @@ class AggregatorProcess(ServiceProcess):
             command += ["--price", str(price)]
         if db_schema:
             command += ["--db-schema", db_schema]
-        super().__init__(command, self._healthy, log)
+        if fragment_store is not None:
+            command += ["--fragment-store", str(fragment_store)]
+        super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
 
     @property
     def url(self) -> str:

@@ -28,6 +28,7 @@ from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFo
 from marketplace.aggregator.intake import MAX_RESULTS
 from marketplace.aggregator.provider_results import ProviderResults
 from marketplace.aggregator.outputs import parse_job_request
+from marketplace.aggregator.pipelines import Pipelines
 from marketplace.aggregator.reports import job_revision
 from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
@@ -37,6 +38,9 @@ from marketplace.digests import input_digest
 from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
 from marketplace.model_ids import MODEL_ID
+from marketplace.pipeline.errors import PipelineError
+from marketplace.pipeline.fragments import Span
+from marketplace.pipeline.routing import STAGE_FIELD
 from marketplace.errors import MessageReplayed
 from marketplace.messages import CLOCK_SKEW, SignedMessage, authenticate, parse_authorization
 from marketplace.verification import seed_commitment
@@ -95,6 +99,7 @@ class Aggregator:
         self._next_purge = 0
         self.channels = ChannelPayments(self)  # requests paid by voucher
         self.results = ProviderResults(self)  # what providers send about their tasks
+        self.pipelines = Pipelines(self)  # jobs on models split over stage providers
 
     async def market_account(self) -> MarketAccount:
         account = await self.chain.fetch(MarketAccount, self.market)
@@ -173,6 +178,11 @@ class Aggregator:
     async def admit(self, job_text: str, job: JobAccount, kind: str, inputs: list[dict], params: dict | None) -> dict:
         """Checks the job on chain against its inputs and quote, then writes its shards and tasks."""
         digests = [input_digest(item) for item in inputs]
+        pipeline = None
+        if await self.pipelines.is_pipelined(job.model_digest.hex()):
+            pipeline = await self.pipelines.plan(job_text, kind, inputs, params, job.model_digest.hex())
+        elif any(STAGE_FIELD in item for item in inputs):
+            raise BadRequest(f"inputs name stages, but model {job.model_digest.hex()} is not served as a pipeline")
         checks = {
             "shard count": job.shard_count == len(inputs),
             "input root": job.input_root == merkle_root(digests),
@@ -191,7 +201,10 @@ class Aggregator:
                 raise Conflict(f"job {job_text} was already submitted", "job_exists")
             if quote.job is not None:
                 raise Conflict(f"quote already used by job {quote.job}", "quote_used")
-            plan = await self._plan(session, job_text, bytes.fromhex(quote.seed), job, kind, inputs, params)
+            if pipeline is None:
+                plan = await self._plan(session, job_text, bytes.fromhex(quote.seed), job, kind, inputs, params)
+            else:  # its stages are driven by the pipeline conductor, not claimed
+                plan = {"shards": pipeline[0], "tasks": [], "cache_hits": 0}
             quote.job = job_text
             session.add(m.Job(
                 address=job_text, client=str(job.client), chain_job_id=job.job_id, kind=kind,
@@ -202,6 +215,8 @@ class Aggregator:
             ))
             await session.flush()
             session.add_all(plan["shards"])
+            if pipeline is not None:
+                session.add(pipeline[1])
             await session.flush()
             session.add_all(plan["tasks"])
             try:
@@ -288,6 +303,10 @@ class Aggregator:
         if not isinstance(names, dict) or not all(digest in models and isinstance(name, str) and MODEL_ID.fullmatch(name)
                                                   for digest, name in names.items()):
             raise BadRequest("names maps some of the models' digests to readable ids (1 to 64 of a-z, 0-9, '.', '_', '-')")
+        stages = body.get("stages") or {}
+        if not isinstance(stages, dict) or not all(digest in models and isinstance(span, str) and _is_span(span)
+                                                   for digest, span in stages.items()):
+            raise BadRequest('stages maps some of the models\' digests to the span of layers served, such as "10-19"')
         address = provider_address(self.market, message.signer)[0]
         account = await self.chain.fetch(ProviderAccount, address)
         market = await self.market_account()
@@ -304,6 +323,7 @@ class Aggregator:
                 session.add(row)
             row.endpoint, row.models, row.capacity, row.last_seen = endpoint, sorted(set(models)), capacity, now
             row.model_names = names
+            row.stages = stages or None
             row.left_at = None
             await session.commit()
         return {"provider": str(address), "owner": str(message.signer), "stake": account.stake, "free_stake": account.free_stake}
@@ -529,3 +549,11 @@ class Aggregator:
         if late:
             self.work_available.fire()
         return len(late)
+
+
+def _is_span(text: str) -> bool:
+    try:
+        Span.parse(text)
+    except PipelineError:
+        return False
+    return True

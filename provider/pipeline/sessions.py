@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from marketplace.pipeline.receipts import StepReceipt, receipts_root, sign_step
 from provider.pipeline.spans import SpanModel
 
 DEFAULT_IDLE_TIMEOUT = 120.0  # seconds without a step before a session's cache is dropped
+FINISHED_KEPT = 4096  # closed sessions whose receipts' root is kept for a commitment asked later
 
 
 @dataclass
@@ -46,6 +48,7 @@ class StageSessions:
         self.span, self.keypair = span, keypair
         self.max_sessions, self.idle_timeout, self._now = max_sessions, idle_timeout, now
         self._sessions: dict[str, Session] = {}
+        self._finished: OrderedDict[str, bytes] = OrderedDict()  # closed session -> its receipts' root
         config = span.config
         self.max_positions = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
 
@@ -78,8 +81,13 @@ class StageSessions:
         return session
 
     def close(self, session_id: str) -> None:
-        self.get(session_id)
+        """Frees the session's cache; its receipts' root is kept, for the commitment the market may ask for."""
+        session = self.get(session_id)
         del self._sessions[session_id]
+        if session.receipts:
+            self._finished[session_id] = receipts_root(session.receipts)
+            while len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
 
     def step(self, session_id: str, step: int, data: bytes) -> StepAnswer:
         """Runs the span on `data` (the new tokens' hidden states) and signs a receipt for the answer."""
@@ -105,6 +113,8 @@ class StageSessions:
 
     def receipts_root(self, session_id: str) -> bytes:
         """What this stage commits for the session: the Merkle root of its receipts."""
+        if session_id in self._finished:
+            return self._finished[session_id]
         session = self.get(session_id)
         if not session.receipts:
             raise SessionUnknown(f"session {session_id} has taken no step: nothing to commit")

@@ -39,12 +39,11 @@ class NotInMarket(PipelineError):
 @dataclass(frozen=True)
 class Committed:
     job: str
-    shard: int
-    digest: bytes  # the leaf: receipts root, or a check's output digest
+    digests: dict[int, bytes]  # shard -> leaf: a session's receipts root, or a check's output digest
     signature: str  # of the submit_results transaction
 
     def to_json(self) -> dict:
-        return {"job": self.job, "shard": self.shard, "digest": self.digest.hex(), "signature": self.signature}
+        return {"job": self.job, "digests": {str(s): d.hex() for s, d in self.digests.items()}, "signature": self.signature}
 
 
 class StageMarket:
@@ -53,7 +52,8 @@ class StageMarket:
         self.aggregator, self.chain, self.keypair, self.market, self.verifier = aggregator, chain, keypair, market, verifier
         self.manifest, self.span, self.endpoint, self.capacity = manifest, span, endpoint, capacity
         self.guard = MemoryReplayGuard()
-        self._committed: dict[tuple[str, int], Committed] = {}
+        self._committed: dict[tuple[str, tuple[int, ...]], Committed] = {}
+        self.checks: dict[tuple[str, int], bytes] = {}  # (job, shard) -> digest of a check this stage computed
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -72,17 +72,28 @@ class StageMarket:
         if message.signer != self.verifier:
             raise MessageError(f"only the market's verifier {self.verifier} may ask for a commitment, not {message.signer}")
 
-    async def commit(self, job: str, shard: int, digest: bytes) -> Committed:
-        """submit_results for one shard of `job` with the root over this one digest; once per (job, shard)."""
+    def note_check(self, job: str, shard: int, digest: bytes) -> None:
+        self.checks[(job, shard)] = digest
+
+    def check_digest(self, job: str, shard: int) -> bytes:
+        try:
+            return self.checks[(job, shard)]
+        except KeyError:
+            raise NotInMarket(f"this stage computed no check of shard {shard} of job {job}") from None
+
+    async def commit(self, job: str, digests: dict[int, bytes]) -> Committed:
+        """One submit_results for these shards of `job`, the root over their digests in shard order; a request
+        asked again (its answer was lost) gets the same answer, not a second transaction."""
         async with self._lock:
-            key = (job, shard)
+            key = (job, tuple(sorted(digests)))
             if key in self._committed:
                 return self._committed[key]
+            order = sorted(digests)
             sent = await self.chain.send([ix.submit_results(self.keypair.pubkey(), self.market, Pubkey.from_string(job),
-                                                            [shard], merkle_root([digest]))], [self.keypair])
-            committed = Committed(job, shard, digest, str(sent.signature))
+                                                            order, merkle_root([digests[s] for s in order]))], [self.keypair])
+            committed = Committed(job, dict(digests), str(sent.signature))
             self._committed[key] = committed
-            log.info("committed shard %d of job %s: %s", shard, job, committed.signature)
+            log.info("committed shards %s of job %s: %s", order, job, committed.signature)
             return committed
 
     async def stay_registered(self, stop: asyncio.Event) -> None:

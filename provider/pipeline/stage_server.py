@@ -3,7 +3,8 @@
     POST   /v1/sessions                       {"model", "layers", "max_length"} -> 201 {"session", ...} | 429 stage_full
     POST   /v1/sessions/{session}/steps/{n}   float32 bytes in -> float32 bytes out, X-Tessera-Receipt
     DELETE /v1/sessions/{session}
-    POST   /v1/sessions/{session}/commit      the verifier's signed request -> submit_results of the receipts' root
+    POST   /v1/commit                         the verifier's signed request -> one submit_results for the job's shards
+                                              this stage served (receipts' roots of sessions) or checked
     POST   /v1/recompute                      a recorded sequence in -> the span's output in one prefill (committed
                                               as a check when the verifier's signed X-Tessera-Check asks)
     POST   /v1/trace                          a recorded sequence in -> every layer's output (X-Tessera-Layers)
@@ -149,22 +150,23 @@ def _market(request: web.Request) -> StageMarket:
     return market
 
 
-@routes.post("/v1/sessions/{session}/commit")
+@routes.post("/v1/commit")
 async def commit(request: web.Request) -> web.Response:
-    """The verifier asks for the session's commitment for one shard of a job; the session then closes."""
+    """The verifier asks for this stage's commitment to a job: {"shards": {shard: session id, or null for a check}}."""
     market = _market(request)
     try:
         message = SignedMessage.from_json(await request.json())
     except ValueError as exc:
         raise MessageFormatError(f"a commit request is a signed message: {exc}") from exc
     market.authorize(message, "stage_commit")
-    session, shard = request.match_info["session"], message.body.get("shard")
-    if message.body.get("session") != session or not isinstance(shard, int) or not 0 <= shard < 256:
-        raise MessageFormatError("the request names this session and a shard 0-255")
-    root = request.app[SESSIONS].receipts_root(session)
-    committed = await market.commit(message.job, shard, root)
-    request.app[SESSIONS].close(session)
-    return web.json_response(committed.to_json())
+    shards = message.body.get("shards")
+    if not isinstance(shards, dict) or not shards or not all(
+            key.isdigit() and int(key) < 256 and (value is None or isinstance(value, str)) for key, value in shards.items()):
+        raise MessageFormatError("shards maps shard numbers (0-255) to the session that served each, or null for a check")
+    sessions = request.app[SESSIONS]
+    digests = {int(shard): sessions.receipts_root(session) if session else market.check_digest(message.job, int(shard))
+               for shard, session in shards.items()}
+    return web.json_response((await market.commit(message.job, digests)).to_json())
 
 
 @routes.post("/v1/recompute")
@@ -172,11 +174,9 @@ async def recompute(request: web.Request) -> web.Response:
     data = await _octets(request)
     check = _check_request(request, data)
     output = await _compute(request, request.app[SESSIONS].recompute, data)
-    headers = {}
-    if check is not None:  # a check the market pays for: commit what was computed
-        committed = await _market(request).commit(check.job, check.body["shard"], activations.sha256(output))
-        headers = {"X-Tessera-Commit": committed.signature, "X-Tessera-Digest": committed.digest.hex()}
-    return web.Response(body=output, content_type=OCTETS, headers=headers)
+    if check is not None:  # a check the market pays for: kept, to be committed with the rest of this job's work
+        request.app[MARKET].note_check(check.job, check.body["shard"], activations.sha256(output))
+    return web.Response(body=output, content_type=OCTETS)
 
 
 def _check_request(request: web.Request, data: bytes) -> SignedMessage | None:

@@ -29,7 +29,7 @@ from provider.pipeline.sessions import StageSessions
 from provider.pipeline.spans import load_head, load_span
 from provider.pipeline.stage_server import OCTETS, create_stage_app
 from tests.cli import TESSERA
-from tests.provider.test_pipeline_spans import lie
+from tests.e2e.lying_stage import lie
 
 pytestmark = pytest.mark.slow
 PROMPT = "The quick brown fox jumps over"

@@ -28,6 +28,7 @@ from provider.model_builder import build_causal_lm
 from provider.pipeline.sessions import StageSessions
 from provider.pipeline.spans import load_head, load_span
 from tests.cli import TESSERA
+from tests.e2e.lying_stage import lie
 
 PROMPTS = ["The quick brown fox", "Numbers: one two", "A model reads a prompt and"]
 
@@ -161,26 +162,6 @@ def test_recomputing_in_one_prefill_agrees_with_decoding_across_thread_counts(se
             assert check.agrees and check.worst_error < 1e-5, check
     finally:
         torch.set_num_threads(threads)
-
-
-def lie(span, how: str):
-    """Makes a span lie as a cheating stage would: skip its last layer, add noise after a layer, or use the
-    weights of another layer. Hooks on the layer, so its trace tells the same lie as its answers."""
-    layers = span.module.layers if hasattr(span.module, "layers") else span.module.h
-    if how == "skip":
-        layers[-1].register_forward_hook(lambda module, args, output: args[0])
-    elif how == "noise":
-        generator = torch.Generator().manual_seed(0)
-
-        def noisy(module, args, output):
-            hidden = output[0] if isinstance(output, tuple) else output
-            noise = torch.randn(hidden.shape, generator=generator) * hidden.norm(dim=-1, keepdim=True) * 1e-3 / hidden.shape[-1] ** 0.5
-            return (hidden + noise,) + tuple(output[1:]) if isinstance(output, tuple) else hidden + noise
-
-        layers[-1].register_forward_hook(noisy)
-    else:
-        layers[-1].load_state_dict(layers[0].state_dict())
-    return span
 
 
 @pytest.mark.parametrize("how", ["skip", "noise", "weights"])

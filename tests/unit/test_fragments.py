@@ -118,3 +118,30 @@ def test_the_first_divergent_layer_is_named():
     assert first_divergent_layer(lied, layers) == 2
     assert first_divergent_layer(layers, [t.clone() for t in layers]) is None
     assert first_divergent_layer(layers[:3], layers) == 3  # a skipped layer: the trace is short
+
+
+def test_routes_give_each_span_its_own_owner_and_checkers_are_strangers():
+    from marketplace.pipeline.routing import Holder, choose_checker, choose_routes
+
+    spans = [Span(0, 2), Span(2, 4)]
+    holders = [Holder("a", "u1", spans[0]), Holder("a", "u2", spans[1]), Holder("b", "u3", spans[1], load=2),
+               Holder("c", "u4", spans[0], seconds_per_step=0.5)]
+    routes = choose_routes(spans, holders)
+    assert [options[0].owner for _, options in routes] == ["a", "b"]  # not a twice, though a holds both spans
+    assert [h.owner for h in routes[0][1]] == ["a", "c"]  # c: a fallback for 0-1
+    assert [h.owner for h in routes[1][1]] == ["b"]  # a serves 0-1: never a fallback for 2-3
+    with pytest.raises(ValueError, match="layers 2-3"):
+        choose_routes(spans, holders, excluded={"b", "a"})
+    assert choose_checker(spans[0], holders, busy={"a", "b"}).owner == "c"
+    assert choose_checker(spans[1], holders, busy={"a", "b"}) is None
+
+
+def test_a_pipeline_jobs_inputs_are_each_request_once_per_span():
+    from marketplace.pipeline.routing import split_stage_inputs, stage_inputs
+
+    spans = [Span(0, 2), Span(2, 4)]
+    inputs = stage_inputs({"prompt": "a"}, spans) + stage_inputs({"prompt": "b"}, spans)
+    assert split_stage_inputs(inputs, spans) == [{"prompt": "a"}, {"prompt": "b"}]
+    for bad in (inputs[:3], inputs[1:] + inputs[:1], [inputs[0], {**inputs[1], "prompt": "x"}], [], ["x", "y"]):
+        with pytest.raises(ValueError):
+            split_stage_inputs(bad, spans)

@@ -1,0 +1,468 @@
+"""Pipeline jobs: the aggregator drives a model split over stage providers, has each commit its share, checks
+sampled stages by recomputation, and reruns an answer whose stage was caught lying.
+
+A pass over a job, under its lease (one aggregator drives a job at a time):
+
+    answer   drive each request whose stages lack a committed answer; keep every boundary's bytes on disk
+    commit   ask each stage's owner, once for all its shards of the job, to submit its receipts' roots on chain
+    check    sampled stages: another owner recomputes from the recorded input (and commits what it computed);
+             a disagreement goes to a third holder, the referee; the loser's work is a fault, the evidence its
+             commitment and the referee's digest; a lying stage's request is driven again without its owner
+
+The conductor's settlement then pays, rejects or slashes each owner's submission like any shard's. Driving and
+comparing activations needs torch (the provider extra), imported only once a pipeline job comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import aiohttp
+from solders.pubkey import Pubkey
+from sqlalchemy import exists, select, update
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.errors import BadRequest, NotFound, Unavailable
+from marketplace.aggregator.outputs import parse_input, parse_params
+from marketplace.aggregator.scheduling import sampled_shards
+from marketplace.chain import ProviderAccount, ProviderStatus
+from marketplace.digests import DecodingParams, input_digest
+from marketplace.economics import execution_budget
+from marketplace.messages import sign_message
+from marketplace.pipeline.errors import PipelineError
+from marketplace.pipeline.fragments import Manifest, Span
+from marketplace.pipeline.routing import Holder, choose_checker, choose_routes, split_stage_inputs
+from marketplace.pipeline.store import FragmentStore
+from marketplace.vocabulary import JobStatus, Kind, Role, ShardStatus, TaskStatus, Verification
+
+log = logging.getLogger("tessera.aggregator")
+LEASE = 300  # seconds one aggregator holds a job it drives; another takes over once it lapses
+CHECK_HEADER = "X-Tessera-Check"
+OCTETS = "application/octet-stream"
+
+
+class Pipelines:
+    def __init__(self, aggregator) -> None:
+        self.agg = aggregator
+        self.store = FragmentStore(aggregator.config.fragment_store)
+        self._heads: dict[str, Any] = {}
+        self._head_lock = asyncio.Lock()
+        self._drives: dict[str, asyncio.Task] = {}
+        self._http: aiohttp.ClientSession | None = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
+        return self._http
+
+    async def close(self) -> None:
+        for task in self._drives.values():
+            task.cancel()
+        for task in list(self._drives.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._http is not None:
+            await self._http.close()
+
+    # the models
+
+    async def holders(self, model: str) -> list[Holder]:
+        """Live providers serving a span of `model`, active on chain at the minimum stake."""
+        async with self.agg.sessions() as session:
+            rows = [p for p in (await session.execute(select(m.Provider))).scalars()
+                    if (p.stages or {}).get(model) and self.agg.is_live(p)]
+        min_stake = (await self.agg.market_account()).min_stake
+        holders = []
+        for row in rows:
+            account = await self.agg.chain.fetch(ProviderAccount, Pubkey.from_string(row.address))
+            if account is None or account.status != ProviderStatus.ACTIVE or account.stake < min_stake:
+                continue
+            speed = row.busy_seconds / row.tasks_done if row.tasks_done else 0.0
+            holders.append(Holder(row.owner, row.endpoint, Span.parse(row.stages[model]), speed))
+        return holders
+
+    async def is_pipelined(self, model: str) -> bool:
+        async with self.agg.sessions() as session:
+            return any((p.stages or {}).get(model) for p in (await session.execute(select(m.Provider))).scalars())
+
+    async def manifest(self, model: str) -> Manifest:
+        """The model's manifest, from this aggregator's store or a holder (checked against the digest)."""
+        from provider.pipeline.fetch import FragmentFetcher
+
+        with contextlib.suppress(PipelineError):
+            return self.store.manifest(model)
+        holders = await self.holders(model)
+        if not holders:
+            raise NotFound(f"no live provider serves a span of model {model}", "pipeline_not_found")
+        try:
+            return await FragmentFetcher(self.store, sorted({h.url for h in holders}), self.http).model(model)
+        except PipelineError as exc:
+            raise Unavailable(f"no holder served model {model}'s manifest intact: {exc}", "pipeline_unavailable") from exc
+
+    async def head(self, model: str):
+        """The model's embeddings and head, loaded once per process (fetched from a holder the first time)."""
+        from provider.pipeline.fetch import FragmentFetcher
+        from provider.pipeline.spans import load_head
+
+        async with self._head_lock:
+            if model not in self._heads:
+                manifest = await self.manifest(model)
+                holders = await self.holders(model)
+                await FragmentFetcher(self.store, sorted({h.url for h in holders}), self.http).fragment(manifest.head)
+                self._heads[model] = await asyncio.to_thread(load_head, self.store, manifest)
+            return self._heads[model]
+
+    async def describe(self, model: str) -> dict:
+        """GET /v1/pipelines/{model}: its spans in order and who holds each."""
+        manifest = await self.manifest(model)
+        holders = await self.holders(model)
+        return {"model": manifest.hex, "name": manifest.name, "layers": manifest.num_layers,
+                "hidden_size": manifest.hidden_size, "spans": [str(f.span) for f in manifest.spans],
+                "holders": {str(f.span): [{"owner": h.owner, "url": h.url} for h in holders if h.span == f.span]
+                            for f in manifest.spans}}
+
+    # admitting a job
+
+    async def plan(self, job_text: str, kind: str, inputs: list, params: Any, model: str) -> tuple[list[m.Shard], m.PipelineRun]:
+        """Shards (one per request and stage) and the run of a pipeline job; BadRequest if the inputs are not that."""
+        if kind not in (Kind.GENERATE, Kind.CHAT):
+            raise BadRequest(f"a pipelined model generates text: {kind} jobs cannot use it")
+        parse_params(kind, params)
+        spans = [f.span for f in (await self.manifest(model)).spans]
+        try:
+            requests = split_stage_inputs(inputs, spans)
+        except ValueError as exc:
+            raise BadRequest(f"{exc} (GET /v1/pipelines/{model} lists the spans)") from exc
+        for request in requests:
+            parse_input(kind, request)
+        shards = [m.Shard(job=job_text, index=index, input=item, input_digest=input_digest(item).hex(),
+                          status=ShardStatus.RUNNING) for index, item in enumerate(inputs)]
+        run = m.PipelineRun(job=job_text, spans=[str(s) for s in spans], requests=len(requests), lease_until=0, drives=0,
+                            excluded_owners=[], pending={})
+        return shards, run
+
+    # driving
+
+    async def step(self) -> None:
+        """Starts a drive for each pipeline job with work left whose lease has lapsed."""
+        now = int(self.agg.now())
+        async with self.agg.sessions() as session:
+            due = (await session.execute(select(m.PipelineRun.job).join(m.Job, m.Job.address == m.PipelineRun.job).where(
+                m.Job.status.in_((JobStatus.OPEN, JobStatus.SETTLING)), m.PipelineRun.lease_until < now,
+                exists().where(m.Shard.job == m.PipelineRun.job, m.Shard.status == ShardStatus.RUNNING)))).scalars().all()
+        for job in due:
+            if job in self._drives or not await self._take_lease(job, now):
+                continue
+            self._drives[job] = asyncio.create_task(self._drive(job))
+
+    async def _take_lease(self, job: str, now: int) -> bool:
+        async with self.agg.sessions() as session:
+            taken = await session.execute(update(m.PipelineRun).where(
+                m.PipelineRun.job == job, m.PipelineRun.lease_until < now).values(lease_until=now + LEASE))
+            await session.commit()
+        return taken.rowcount == 1
+
+    async def _drive(self, job: str) -> None:
+        try:
+            await self._answer(job)
+            await self._commit(job)
+            await self._check(job)
+        except Exception as exc:  # the job waits for its next pass; other jobs go on
+            log.warning("pipeline job %s: %s: %s", job, type(exc).__name__, exc)
+        finally:
+            async with self.agg.sessions() as session:
+                await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == job).values(lease_until=0))
+                await session.commit()
+            self._drives.pop(job, None)
+            self.agg.activity.fire()
+
+    async def _state(self, job: str):
+        async with self.agg.sessions() as session:
+            row = await session.get(m.Job, job)
+            run = await session.get(m.PipelineRun, job)
+            shards = {s.index: s for s in (await session.execute(select(m.Shard).where(m.Shard.job == job))).scalars()}
+            tasks = (await session.execute(select(m.Task).where(m.Task.job == job).order_by(m.Task.id))).scalars().all()
+            quote = (await session.execute(select(m.Quote).where(m.Quote.job == job))).scalar_one()
+        return row, run, shards, tasks, quote
+
+    async def _answer(self, job: str) -> None:
+        """Drives every request whose stages still need a committed answer."""
+        row, run, shards, tasks, _ = await self._state(job)
+        count = len(run.spans)
+        answered = {t.shard for t in tasks if t.role == Role.PRIMARY and t.status == TaskStatus.DONE and t.fault is not True}
+        for request in range(run.requests):
+            need = [i for i in range(count) if shards[request * count + i].status == ShardStatus.RUNNING
+                    and request * count + i not in answered and str(request * count + i) not in run.pending]
+            if need:
+                # An owner never submits a shard twice: whoever served or checked these stages before sits this one out.
+                submitted = {t.provider_owner for t in tasks if t.shard - request * count in need and
+                             t.shard // count == request and t.role != Role.REFEREE}
+                await self._drive_request(row, run, shards, request, need, submitted)
+
+    async def _drive_request(self, row: m.Job, run: m.PipelineRun, shards: dict, request: int, need: list[int],
+                             submitted: set[str]) -> None:
+        from provider.pipeline.driver import PipelineDriver, StageRoute
+
+        spans = [Span.parse(s) for s in run.spans]
+        count = len(spans)
+        first = shards[request * count]
+        asked = {k: v for k, v in first.input.items() if k != "stage"}
+        head = await self.head(row.model_digest)
+        text = asked["prompt"] if row.kind == Kind.GENERATE else head.tokenizer.apply_chat_template(
+            asked["messages"], tokenize=False, add_generation_prompt=True)
+        prompt_ids = head.tokenizer(text)["input_ids"]
+        holders = await self.holders(row.model_digest)
+        try:
+            routes = choose_routes(spans, holders, {*run.excluded_owners, *submitted})
+        except ValueError as exc:
+            raise Unavailable(str(exc), "no_stage") from exc
+        owners = {h.url: h.owner for h in holders}
+        driver = PipelineDriver(head, [StageRoute(span, tuple(h.url for h in options)) for span, options in routes], self.http)
+        partials = self.agg.results.partials
+        tokens: list[int] = []
+
+        def streamed(token: int) -> None:
+            tokens.append(token)
+            partials.offer(row.address, request * count, 0, list(tokens), head.tokenizer.decode(tokens, skip_special_tokens=True))
+
+        started = time.perf_counter()
+        answer = await driver.generate(prompt_ids, DecodingParams.parse(row.params), input_digest(asked), streamed)
+        seconds = time.perf_counter() - started
+        pending = dict(run.pending)
+        for index in need:
+            record = answer.spans[index]
+            session = record.sessions[-1]
+            shard = request * count + index
+            directory = self._run_dir(row.address)
+            with self.store.writing(directory / f"{shard}.in") as out:
+                out.write(record.input_bytes())
+            with self.store.writing(directory / f"{shard}.out") as out:
+                out.write(record.output_bytes())
+            pending[str(shard)] = {"owner": owners[session.holder], "url": session.holder, "session": session.session,
+                                   "digest": session.commitment.hex()}
+        output = {"text": answer.text, "token_ids": answer.token_ids, "prompt_tokens": answer.prompt_tokens,
+                  "finish_reason": answer.finish_reason, "seconds": round(seconds, 3),
+                  "bytes_per_token_per_hop": round(answer.bytes_per_token_per_hop(), 1)}
+        async with self.agg.sessions() as session:
+            for index in range(count):
+                shard = await session.get(m.Shard, (row.address, request * count + index))
+                earlier = shard.output or {}
+                # A stage driven again says who serves it now; the others keep who served (and committed) them.
+                provider = pending[str(shard.index)]["owner"] if index in need else earlier.get("provider")
+                shard.output = {**output, "stage": run.spans[index], "provider": provider,
+                                **{k: earlier[k] for k in ("divergent_layer",) if k in earlier}}
+            await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == row.address).values(
+                pending=pending, drives=m.PipelineRun.drives + 1))
+            await session.commit()
+        run.pending = pending
+        log.info("job %s request %d: %d tokens through %s in %.2f s", row.address, request, len(answer.token_ids),
+                 " -> ".join(f"{r.span}@{owners.get(r.sessions[-1].holder, '?')[:8]}" for r in answer.spans), seconds)
+
+    def _run_dir(self, job: str):
+        return self.store.root / "runs" / job
+
+    async def _commit(self, job: str) -> None:
+        """Each owner with driven, uncommitted shards submits them on chain, all at once."""
+        row, run, shards, tasks, quote = await self._state(job)
+        by_owner: dict[str, dict[str, dict]] = defaultdict(dict)
+        for shard, entry in run.pending.items():
+            by_owner[entry["owner"]][shard] = entry
+        sampled = set(sampled_shards(bytes.fromhex(quote.seed), job, row.shard_count, row.sampling_rate_bps,
+                                     execution_budget(row.shard_count, row.sampling_rate_bps)))
+        for owner, entries in by_owner.items():
+            url = next(iter(entries.values()))["url"]
+            try:
+                committed = await self._ask_commit(url, job, {shard: e["session"] for shard, e in entries.items()})
+            except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
+                log.warning("job %s: %s did not commit shards %s: %s", job, owner, sorted(entries), exc)
+                if not await self._live(owner):  # its work is lost: those shards are driven again
+                    await self._forget_pending(job, list(entries))
+                continue
+            async with self.agg.sessions() as session:
+                for shard_text, entry in entries.items():
+                    index = int(shard_text)
+                    if committed["digests"].get(shard_text) != entry["digest"]:
+                        log.error("job %s: %s committed %s for shard %d, its receipts say %s", job, owner,
+                                  committed["digests"].get(shard_text), index, entry["digest"])
+                    attempt = sum(1 for t in tasks if t.shard == index and t.role == Role.PRIMARY)
+                    shard = await session.get(m.Shard, (job, index))
+                    # Decided now unless a check is to come: the rerun of a stage caught lying (the referee already
+                    # decided its shard), or a stage not drawn for a check.
+                    decided = Verification.REFEREE if attempt else None if index in sampled else Verification.UNSAMPLED
+                    if decided is not None:
+                        self._decided(shard, decided)
+                    session.add(m.Task(job=job, shard=index, role=Role.PRIMARY, attempt=attempt, model_digest=row.model_digest,
+                                       excluded_owners=[], status=TaskStatus.DONE, provider_owner=owner,
+                                       digest=committed["digests"].get(shard_text), fault=False if decided else None,
+                                       claims={"url": url, "session": entry["session"]}))
+                await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == job).values(
+                    pending={k: v for k, v in run.pending.items() if k not in entries}))
+                await session.commit()
+            run.pending = {k: v for k, v in run.pending.items() if k not in entries}
+
+    async def _ask_commit(self, url: str, job: str, shards: dict[str, str | None]) -> dict:
+        message = sign_message(self.agg.verifier, "stage_commit", {"shards": shards}, job=job)
+        async with self.http.post(f"{url}/v1/commit", json=message.to_json()) as response:
+            answer = await response.json(content_type=None)
+            if response.status != 200:
+                raise PipelineError(f"{url} refused to commit: {answer}")
+        return answer
+
+    async def _live(self, owner: str) -> bool:
+        async with self.agg.sessions() as session:
+            row = await session.get(m.Provider, owner)
+        return row is not None and self.agg.is_live(row)
+
+    async def _forget_pending(self, job: str, shards: list[str]) -> None:
+        async with self.agg.sessions() as session:
+            run = await session.get(m.PipelineRun, job)
+            run.pending = {k: v for k, v in run.pending.items() if k not in shards}
+            await session.commit()
+
+    def _decided(self, shard: m.Shard, how: Verification) -> None:
+        shard.status, shard.verification, shard.decided_at = ShardStatus.VERIFIED, how, int(self.agg.now())
+
+    async def _check(self, job: str) -> None:
+        """Sampled stages with a committed answer and no check yet: recomputed by another owner, then decided."""
+        row, run, shards, tasks, quote = await self._state(job)
+        sampled = sampled_shards(bytes.fromhex(quote.seed), job, row.shard_count, row.sampling_rate_bps,
+                                 execution_budget(row.shard_count, row.sampling_rate_bps))
+        primaries = {t.shard: t for t in tasks if t.role == Role.PRIMARY and t.status == TaskStatus.DONE and t.fault is None}
+        checked = {t.shard for t in tasks if t.role == Role.REPLICA}
+        to_check = [s for s in sampled if s in primaries and s not in checked and shards[s].status == ShardStatus.RUNNING]
+        if not to_check:
+            return
+        holders = await self.holders(row.model_digest)
+        busy = {t.provider_owner for t in tasks if t.role in (Role.PRIMARY, Role.REPLICA)} | set(run.excluded_owners)
+        busy |= {e["owner"] for e in run.pending.values()}
+        checks: dict[int, tuple[Holder, bytes]] = {}
+        for index in to_check:
+            span = Span.parse(run.spans[index % len(run.spans)])
+            checker = choose_checker(span, holders, busy)
+            if checker is None:
+                async with self.agg.sessions() as session:
+                    self._decided(await session.get(m.Shard, (job, index)), Verification.UNCHECKED)
+                    await session.execute(update(m.Task).where(m.Task.id == primaries[index].id).values(fault=False))
+                    await session.commit()
+                continue
+            data = (self._run_dir(job) / f"{index}.in").read_bytes()
+            try:
+                # A checker may take several of this pass's checks: it commits them all at once, below.
+                checks[index] = (checker, await self._recompute(checker.url, data, job, index))
+            except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
+                log.warning("job %s: checker %s failed on shard %d: %s", job, checker.owner, index, exc)
+        for owner in {c.owner for c, _ in checks.values()}:
+            mine = {i: c for i, (c, _) in checks.items() if c.owner == owner}
+            try:
+                committed = await self._ask_commit(next(iter(mine.values())).url, job, {str(i): None for i in mine})
+            except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
+                log.warning("job %s: checker %s did not commit: %s", job, owner, exc)
+                for index in mine:
+                    checks.pop(index)
+                continue
+            async with self.agg.sessions() as session:
+                for index in mine:
+                    session.add(m.Task(job=job, shard=index, role=Role.REPLICA, attempt=0, model_digest=row.model_digest,
+                                       excluded_owners=[], status=TaskStatus.DONE, provider_owner=owner,
+                                       digest=committed["digests"][str(index)]))
+                await session.commit()
+        hidden = (await self.manifest(row.model_digest)).hidden_size
+        for index, (checker, recomputed) in checks.items():
+            await self._decide(job, run, index, primaries[index], checker, recomputed, holders, hidden)
+
+    async def _recompute(self, url: str, data: bytes, job: str | None = None, shard: int | None = None) -> bytes:
+        headers = {"Content-Type": OCTETS}
+        if job is not None:
+            message = sign_message(self.agg.verifier, "stage_check", {"shard": shard, "input_sha256": hashlib.sha256(data).hexdigest()},
+                                   job=job)
+            headers[CHECK_HEADER] = base64.b64encode(json.dumps(message.to_json()).encode()).decode()
+        async with self.http.post(f"{url}/v1/recompute", data=data, headers=headers) as response:
+            if response.status != 200:
+                raise PipelineError(f"{url} answered the check with {response.status}: {await response.text()}")
+            return await response.read()
+
+    async def _decide(self, job: str, run: m.PipelineRun, index: int, primary: m.Task, checker: Holder, recomputed: bytes,
+                      holders: list[Holder], hidden: int) -> None:
+        from marketplace.pipeline import activations
+        from marketplace.pipeline.checks import compare
+
+        claimed = (self._run_dir(job) / f"{index}.out").read_bytes()
+        check = compare(activations.decode(claimed, hidden), activations.decode(recomputed, hidden))
+        async with self.agg.sessions() as session:
+            replica = (await session.execute(select(m.Task).where(
+                m.Task.job == job, m.Task.shard == index, m.Task.role == Role.REPLICA))).scalar_one()
+            shard = await session.get(m.Shard, (job, index))
+            if check.agrees:
+                primary_row = await session.get(m.Task, primary.id)
+                primary_row.fault, replica.fault = False, False
+                self._decided(shard, Verification.CHECKED)
+                await session.commit()
+                return
+        log.warning("job %s shard %d: %s's stage differs from %s's check (token %d, relative error %.2e): to a referee",
+                    job, index, primary.provider_owner, checker.owner, check.worst_token, check.worst_error)
+        span = Span.parse(run.spans[index % len(run.spans)])
+        referee = choose_checker(span, holders, {primary.provider_owner, checker.owner, *run.excluded_owners})
+        data = (self._run_dir(job) / f"{index}.in").read_bytes()
+        verdict = None
+        if referee is not None:
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, PipelineError):
+                judged = await self._recompute(referee.url, data)
+                ours = activations.decode(judged, hidden)
+                if compare(activations.decode(recomputed, hidden), ours).agrees:
+                    verdict = "primary"
+                elif compare(activations.decode(claimed, hidden), ours).agrees:
+                    verdict = "checker"
+        async with self.agg.sessions() as session:
+            shard = await session.get(m.Shard, (job, index))
+            primary_row = await session.get(m.Task, primary.id)
+            replica = (await session.execute(select(m.Task).where(
+                m.Task.job == job, m.Task.shard == index, m.Task.role == Role.REPLICA))).scalar_one()
+            if verdict is None:  # no referee could judge: the deadline settles it (neither paid nor slashed)
+                shard.status = ShardStatus.DISPUTED
+                await session.commit()
+                return
+            session.add(m.Task(job=job, shard=index, role=Role.REFEREE, attempt=0, model_digest=primary.model_digest,
+                               excluded_owners=[], status=TaskStatus.DONE, provider_owner=referee.owner, fault=False,
+                               digest=activations.sha256(judged).hex()))
+            if verdict == "checker":
+                primary_row.fault, replica.fault = False, True
+                self._decided(shard, Verification.REFEREE)
+            else:
+                primary_row.fault, replica.fault = True, False
+                layer = await self._first_divergent_layer(primary.claims["url"], referee.url, data, span, hidden)
+                shard.output = {**(shard.output or {}), "divergent_layer": layer}
+                shard.verification = Verification.REFEREE
+                run_row = await session.get(m.PipelineRun, job)
+                run_row.excluded_owners = sorted({*run_row.excluded_owners, primary.provider_owner})
+                log.warning("job %s shard %d: %s lied (first divergent layer %s); its request is driven again",
+                            job, index, primary.provider_owner, layer)
+            await session.commit()
+
+    async def _first_divergent_layer(self, accused: str, referee: str, data: bytes, span: Span, hidden: int) -> int | None:
+        """Both trace every layer over the recorded input; the first layer where they part, as a model layer."""
+        from marketplace.pipeline import activations
+        from marketplace.pipeline.checks import first_divergent_layer
+
+        async def trace(url: str):
+            async with self.http.post(f"{url}/v1/trace", data=data, headers={"Content-Type": OCTETS}) as response:
+                if response.status != 200:
+                    raise PipelineError(f"{url} gave no trace: {response.status}")
+                body, layers = await response.read(), int(response.headers["X-Tessera-Layers"])
+            size = len(body) // layers
+            return [activations.decode(body[i * size:(i + 1) * size], hidden) for i in range(layers)]
+
+        try:
+            layer = first_divergent_layer(await trace(accused), await trace(referee))
+        except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError, KeyError, ValueError) as exc:
+            log.warning("no trace from %s: %s", accused, exc)
+            return None
+        return None if layer is None else span.first + layer

@@ -3,9 +3,12 @@
 localnet (the program in the Solana runtime, over JSON-RPC) -> a market -> the
 aggregator -> three staked provider nodes serving SmolLM2-135M-Instruct (a real
 pretrained chat model, from its wheel's GGUF) -> an agent that pays for a handful
-of questions as one chat job. It prints the answers, what they cost, the
-transactions, how each was verified, and checks that every lamport is accounted
-for; then stops everything.
+of questions as one chat job. Then the same model cut into fragments and served
+as a pipeline: four stage nodes each holding 10 of its 30 layers (none holds the
+whole model), the aggregator driving it, the agent asking it questions too. It
+prints the answers, what they cost, the transactions, how each was verified,
+the stage table, and checks that every lamport is accounted for; then stops
+everything.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from solana.constants import LAMPORTS_PER_SOL
 
 from client.formatting import short, sol
 from client.local_market import LocalMarket
+from marketplace.pipeline.cutting import cut_model
+from marketplace.pipeline.store import FragmentStore
 from marketplace.vocabulary import Kind
 from provider.catalog import resolve
 from provider.gguf import converted
@@ -37,6 +42,9 @@ QUESTIONS = [
     "Translate 'good morning' into Spanish.",
 ]
 MAX_NEW_TOKENS = 48
+PIPELINE_QUESTIONS = QUESTIONS[:3]
+# Stage nodes: (name, layers). Two hold 10-19, so its stage can be checked by an owner that did not serve it.
+STAGES = [("stage-a", "0-9"), ("stage-b", "10-19"), ("stage-c", "20-29"), ("stage-d", "10-19")]
 
 
 class DemoError(Exception):
@@ -49,10 +57,15 @@ async def _demo(console: Console, workdir: Path) -> None:
         model_dir = converted(resolve(MODEL))
         digest = model_digest(model_dir)
     console.print(f"model [bold]{MODEL}[/bold] digest {digest.hex()[:16]}…")
+    with console.status("cutting it into fragments: the head and three spans of 10 layers"):
+        manifest = cut_model(model_dir, FragmentStore(workdir / "fragments"), 3, name=MODEL)
+    console.print(f"pipelined {MODEL}: " + ", ".join(f"{f.label} ({f.size / 1e6:.0f} MB)" for f in manifest.fragments)
+                  + f"; model digest (Merkle root) {manifest.hex[:16]}…")
     async with contextlib.AsyncExitStack() as stack:
-        with console.status("starting localnet, the aggregator and three provider nodes"):
+        with console.status("starting localnet, the aggregator, three provider nodes and four stage nodes"):
             market = await stack.enter_async_context(
-                LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000))
+                LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000,
+                            fragment_store=workdir / "fragments", pipeline_model=manifest.hex, stages=STAGES))
         console.print(f"localnet {market.localnet.url} · aggregator {market.aggregator.url} · market {market.address}")
         agent = await market.fund("agent", 10 * LAMPORTS_PER_SOL)
         fees_before, lamports_before = await market.fees_paid(), await market.lamports()
@@ -85,6 +98,8 @@ async def _demo(console: Console, workdir: Path) -> None:
         outcome = ", ".join(f"{count} {how}" for how, count in sorted(receipt.verification.items()))
         console.print(f"verification: {outcome}")
 
+        await _pipeline_act(console, market, agent, manifest.hex)
+
         fees = await market.fees_paid() - fees_before
         lamports_after = await market.lamports()
         conserved = lamports_after + fees == lamports_before
@@ -94,6 +109,34 @@ async def _demo(console: Console, workdir: Path) -> None:
             raise DemoError("lamports were not conserved")
         console.print("stopping every process")
     console.print(f"done in {time.monotonic() - started:.0f} s")
+
+
+async def _pipeline_act(console: Console, market: LocalMarket, agent, model: str) -> None:
+    """The same model, split over the stage nodes: no node holds it whole."""
+    conversations = [{"messages": [{"role": "user", "content": q}]} for q in PIPELINE_QUESTIONS]
+    with console.status(f"the agent asks the pipelined model {len(PIPELINE_QUESTIONS)} questions, one job"):
+        async with market.client(agent, timeout=180) as tessera:
+            result = await tessera.run(Kind.CHAT, conversations, model, {"max_new_tokens": MAX_NEW_TOKENS})
+    names = {str(p.keypair.pubkey()): p.name for p in market.wallets.values()}
+    answers = Table(title="Pipelined answers (SmolLM2 across stage nodes)", title_justify="left")
+    for column in ("#", "question", "answer", "verified"):
+        answers.add_column(column)
+    for question, request in zip(PIPELINE_QUESTIONS, result.shards):
+        answers.add_row(str(request.index), question, request.text, request.verification)
+    console.print(answers)
+    stages = Table(title="Stages", title_justify="left")
+    for column in ("question", "layers", "served by", "bytes / token / hop", "verified", "paid"):
+        stages.add_column(column)
+    paid = {s["provider"]: s["verdict"] for s in result.receipt.settlements}
+    for request in result.shards:
+        for row in request.output["stages"]:
+            provider = row["provider"] or ""
+            stages.add_row(str(request.index), row["layers"], names.get(provider, short(provider)),
+                           f"{request.output['bytes_per_token_per_hop']:,.0f}", row["verification"],
+                           paid.get(provider, "—"))
+    console.print(stages)
+    console.print(f"pipelined job {short(result.receipt.job)}: paid {sol(result.receipt.paid)}, "
+                  f"{sum(result.receipt.verification.values())} stage shards")
 
 
 def run_demo(console: Console) -> None:

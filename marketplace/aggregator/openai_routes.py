@@ -76,11 +76,12 @@ async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -
     if api.model not in models:
         raise NotFound(f"the model {api.model!r} is not served here (see /v1/models)", "model_not_found")
     digest = models[api.model][0]
+    inputs = await service.pipelines.staged(digest, api.inputs)  # a pipelined model: a shard per stage
     cluster = wire.network(await service.chain.genesis_hash())
     header = request.headers.get(wire.SIGNATURE_HEADER)
     if header is None:
         request.app[QUOTE_LIMIT].take(request.remote or "unknown")  # each 402 is a quote
-        quote = await service.quote({"model_digest": digest, "shard_count": len(api.inputs), "kind": api.kind})
+        quote = await service.quote({"model_digest": digest, "shard_count": len(inputs), "kind": api.kind})
         required = x402.payment_required(str(request.url), f"{api.endpoint} by {api.model}", quote, cluster,
                                          str(PROGRAM_ID), service.config.job_lifetime)
         response = web.json_response(error_object(402, "payment_required", "this request is paid by voucher from a "
@@ -88,7 +89,7 @@ async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -
         response.headers[wire.REQUIRED_HEADER] = wire.encode(required)
         return response
     payment = x402.parse_payment(header)
-    paid = await service.channels.pay(payment.job_id, payment.seed_commitment, api.kind, api.inputs, api.params,
+    paid = await service.channels.pay(payment.job_id, payment.seed_commitment, api.kind, inputs, api.params,
                                       payment.voucher, None, model=digest)
     job = paid["job"]
     headers = {wire.RESPONSE_HEADER: wire.encode(x402.payment_response(

@@ -39,7 +39,7 @@ from marketplace.economics import execution_budget
 from marketplace.messages import sign_message
 from marketplace.pipeline.errors import PipelineError
 from marketplace.pipeline.fragments import Manifest, Span
-from marketplace.pipeline.routing import Holder, choose_checker, choose_routes, split_stage_inputs
+from marketplace.pipeline.routing import Holder, choose_checker, choose_routes, split_stage_inputs, stage_inputs
 from marketplace.pipeline.store import FragmentStore
 from marketplace.vocabulary import JobStatus, Kind, Role, ShardStatus, TaskStatus, Verification
 
@@ -93,6 +93,13 @@ class Pipelines:
     async def is_pipelined(self, model: str) -> bool:
         async with self.agg.sessions() as session:
             return any((p.stages or {}).get(model) for p in (await session.execute(select(m.Provider))).scalars())
+
+    async def staged(self, model: str, inputs: list[dict]) -> list[dict]:
+        """A request's inputs as the job's: once per span for a pipelined model, unchanged for a whole one."""
+        if not await self.is_pipelined(model):
+            return inputs
+        spans = [f.span for f in (await self.manifest(model)).spans]
+        return [staged for item in inputs for staged in stage_inputs(item, spans)]
 
     async def manifest(self, model: str) -> Manifest:
         """The model's manifest, from this aggregator's store or a holder (checked against the digest)."""

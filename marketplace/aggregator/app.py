@@ -174,6 +174,14 @@ async def pipeline(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].pipelines.describe(model))
 
 
+@routes.get("/v1/jobs/{job}/shards/{shard:\\d+}/activations/{side:in|out}")
+async def activations(request: web.Request) -> web.Response:
+    """A disputed pipeline stage's recorded input or committed output (raw float32): anyone may re-run the stage."""
+    data = await request.app[SERVICE].pipelines.activations(request.match_info["job"], int(request.match_info["shard"]),
+                                                            request.match_info["side"])
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
 @routes.post("/v1/work")
 async def work(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].claim_work(await _signed(request)))

@@ -379,12 +379,15 @@ class Conductor:
             job = await session.get(m.Job, address)
             job.status = status
             await session.commit()
+        if status in (JobStatus.CLOSED, JobStatus.CANCELLED):
+            await self.agg.pipelines.forget(address)
 
     async def _mark_closed(self, address: str, signature: str | None) -> None:
         async with self.agg.sessions() as session:
             job = await session.get(m.Job, address)
             job.status, job.close_signature = JobStatus.CLOSED, signature
             await session.commit()
+        await self.agg.pipelines.forget(address)
 
 
 def _in_flight(task: m.Task) -> bool:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import aiohttp
@@ -56,6 +56,7 @@ class Pipelines:
         self._heads: dict[str, Any] = {}
         self._head_lock = asyncio.Lock()
         self._drives: dict[str, asyncio.Task] = {}
+        self._load: Counter[str] = Counter()  # owner -> answers this process is driving through it now
         self._http: aiohttp.ClientSession | None = None
 
     @property
@@ -86,8 +87,9 @@ class Pipelines:
             account = await self.agg.chain.fetch(ProviderAccount, Pubkey.from_string(row.address))
             if account is None or account.status != ProviderStatus.ACTIVE or account.stake < min_stake:
                 continue
+            # A stage holder's tasks are the steps drivers took through it: its speed is seconds per step.
             speed = row.busy_seconds / row.tasks_done if row.tasks_done else 0.0
-            holders.append(Holder(row.owner, row.endpoint, Span.parse(row.stages[model]), speed))
+            holders.append(Holder(row.owner, row.endpoint, Span.parse(row.stages[model]), speed, self._load[row.owner]))
         return holders
 
     async def is_pipelined(self, model: str) -> bool:
@@ -214,6 +216,7 @@ class Pipelines:
                 submitted = {t.provider_owner for t in tasks if t.shard - request * count in need and
                              t.shard // count == request and t.role != Role.REFEREE}
                 await self._drive_request(row, run, shards, request, need, submitted)
+                run = (await self._state(job))[1]  # what this request left pending: the next one reuses its owners
 
     async def _drive_request(self, row: m.Job, run: m.PipelineRun, shards: dict, request: int, need: list[int],
                              submitted: set[str]) -> None:
@@ -228,8 +231,9 @@ class Pipelines:
             asked["messages"], tokenize=False, add_generation_prompt=True)
         prompt_ids = head.tokenizer(text)["input_ids"]
         holders = await self.holders(row.model_digest)
+        serving = {entry["owner"] for entry in run.pending.values()}
         try:
-            routes = choose_routes(spans, holders, {*run.excluded_owners, *submitted})
+            routes = choose_routes(spans, holders, {*run.excluded_owners, *submitted}, serving)
         except ValueError as exc:
             raise Unavailable(str(exc), "no_stage") from exc
         owners = {h.url: h.owner for h in holders}
@@ -242,7 +246,12 @@ class Pipelines:
             partials.offer(row.address, request * count, 0, list(tokens), head.tokenizer.decode(tokens, skip_special_tokens=True))
 
         started = time.perf_counter()
-        answer = await driver.generate(prompt_ids, DecodingParams.parse(row.params), input_digest(asked), streamed)
+        serving = [options[0].owner for _, options in routes]
+        self._load.update(serving)
+        try:
+            answer = await driver.generate(prompt_ids, DecodingParams.parse(row.params), input_digest(asked), streamed)
+        finally:
+            self._load.subtract(serving)
         seconds = time.perf_counter() - started
         pending = dict(run.pending)
         for index in need:
@@ -269,6 +278,12 @@ class Pipelines:
                                 **{k: earlier[k] for k in ("divergent_layer",) if k in earlier}}
             await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == row.address).values(
                 pending=pending, drives=m.PipelineRun.drives + 1))
+            for record in answer.spans:
+                for served in record.sessions:
+                    if served.holder in owners:
+                        await session.execute(update(m.Provider).where(m.Provider.owner == owners[served.holder]).values(
+                            busy_seconds=m.Provider.busy_seconds + served.seconds,
+                            tasks_done=m.Provider.tasks_done + len(served.receipts)))
             await session.commit()
         run.pending = pending
         log.info("job %s request %d: %d tokens through %s in %.2f s", row.address, request, len(answer.token_ids),
@@ -276,6 +291,31 @@ class Pipelines:
 
     def _run_dir(self, job: str):
         return self.store.root / "runs" / job
+
+    async def forget(self, job: str) -> None:
+        """A closed job's activations go, but a disputed stage's: anyone may re-run it (GET .../activations)."""
+        directory = self._run_dir(job)
+        if not directory.is_dir():
+            return
+        async with self.agg.sessions() as session:
+            disputed = set((await session.execute(select(m.Task.shard).where(
+                m.Task.job == job, m.Task.role == Role.REFEREE))).scalars())
+        for path in directory.iterdir():
+            if int(path.stem) not in disputed:
+                path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            directory.rmdir()  # only when nothing disputed is left in it
+
+    async def activations(self, job: str, shard: int, side: str) -> bytes:
+        """A disputed stage's recorded input ("in") or the output it committed to ("out"): what an audit re-runs."""
+        async with self.agg.sessions() as session:
+            disputed = (await session.execute(select(m.Task.id).where(
+                m.Task.job == job, m.Task.shard == shard, m.Task.role == Role.REFEREE))).first()
+        path = self._run_dir(job) / f"{shard}.{side}"
+        if disputed is None or side not in ("in", "out") or not path.is_file():
+            raise NotFound(f"shard {shard} of job {job} has no published activations (only disputed stages' are)",
+                           "activations_not_found")
+        return path.read_bytes()
 
     async def _commit(self, job: str) -> None:
         """Each owner with driven, uncommitted shards submits them on chain, all at once."""

@@ -30,11 +30,14 @@ def ranked(holders: Iterable[Holder]) -> list[Holder]:
     return sorted(holders, key=lambda h: (h.load, h.seconds_per_step, h.owner))
 
 
-def choose_routes(spans: Sequence[Span], holders: Iterable[Holder], excluded: Iterable[str] = ()) -> list[tuple[Span, list[Holder]]]:
+def choose_routes(spans: Sequence[Span], holders: Iterable[Holder], excluded: Iterable[str] = (),
+                  serving: Iterable[str] = ()) -> list[tuple[Span, list[Holder]]]:
     """Per span its holders, best first, so that no owner serves two spans (its two commitments to one job would
-    collide). ValueError names a span nobody eligible holds."""
-    excluded = set(excluded)
-    by_span = {span: ranked(h for h in holders if h.span == span and h.owner not in excluded) for span in spans}
+    collide). Owners already `serving` the job come first: each owner commits once per job, so a job spread over
+    fewer owners leaves more of them free to check it. ValueError names a span nobody eligible holds."""
+    excluded, serving = set(excluded), set(serving)
+    by_span = {span: sorted(ranked(h for h in holders if h.span == span and h.owner not in excluded),
+                            key=lambda h: h.owner not in serving) for span in spans}
     taken: set[str] = set()
     routes = []
     # The scarcest spans choose first, so a provider holding several spans is kept for the one only it holds.

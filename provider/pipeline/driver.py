@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ class StageSession:
     receipts: list[StepReceipt] = field(default_factory=list)
     bytes_in: int = 0
     bytes_out: int = 0
+    seconds: float = 0.0  # spent waiting on its steps: how fast the holder is
     failed: bool = False
 
     @property
@@ -186,6 +188,7 @@ class PipelineDriver:
 
     async def _send(self, session: StageSession, step: int, data: bytes) -> bytes:
         url = f"{session.holder}/v1/sessions/{session.session}/steps/{step}"
+        started = time.perf_counter()
         async with self.http.post(url, data=data, headers={"Content-Type": OCTETS}, timeout=self.timeout) as response:
             if response.status != 200:
                 raise PipelineError(f"{session.holder} answered step {step} with {response.status}: {await response.text()}")
@@ -198,6 +201,7 @@ class PipelineDriver:
         if len(output) != len(data):
             raise ReceiptInvalid(f"{session.holder} answered {len(output)} bytes to {len(data)}")
         session.receipts.append(receipt)
+        session.seconds += time.perf_counter() - started
         session.bytes_in += len(data)
         session.bytes_out += len(output)
         return output

@@ -3,6 +3,7 @@ pipeline, seven stage nodes (one of them lying), and a client paying through the
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 import torch
 from solana.constants import LAMPORTS_PER_SOL
@@ -76,5 +77,13 @@ async def test_a_pipelined_model_answers_pays_each_stage_and_slashes_the_lying_o
         served = [await account(name) for name in ("first", "last", "check-first", "check-last")]
         assert all(a.shards_served >= 1 for a in served)  # each stage and each check is paid like a shard
         assert await market.chain.all(JobAccount, market.address) == []  # the job closed: nothing stays locked
+        # The disputed stages' activations stay published, so anyone holding the span can re-run them; the rest go.
+        async with aiohttp.ClientSession() as http:
+            disputed = [r.index * 3 + 1 for r in result.shards]
+            for shard in range(3 * len(PROMPTS)):
+                async with http.get(f"{market.aggregator.url}/v1/jobs/{result.job}/shards/{shard}/activations/in") as response:
+                    assert response.status == (200 if shard in disputed else 404)
+                    if shard in disputed:
+                        assert len(await response.read()) % (64 * 4) == 0
         fees = await market.fees_paid() - fees_before
         assert await market.lamports() + fees == lamports_before  # every lamport accounted for

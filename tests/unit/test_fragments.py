@@ -145,3 +145,12 @@ def test_a_pipeline_jobs_inputs_are_each_request_once_per_span():
     for bad in (inputs[:3], inputs[1:] + inputs[:1], [inputs[0], {**inputs[1], "prompt": "x"}], [], ["x", "y"]):
         with pytest.raises(ValueError):
             split_stage_inputs(bad, spans)
+
+
+def test_owners_already_serving_a_job_are_chosen_again():
+    from marketplace.pipeline.routing import Holder, choose_routes
+
+    spans = [Span(0, 2)]
+    holders = [Holder("fast", "u1", spans[0], seconds_per_step=0.01), Holder("serving", "u2", spans[0], seconds_per_step=0.5)]
+    assert choose_routes(spans, holders)[0][1][0].owner == "fast"
+    assert choose_routes(spans, holders, serving={"serving"})[0][1][0].owner == "serving"

@@ -30,7 +30,7 @@ async def test_smollm2_in_three_stages_answers_as_the_whole_model(tmp_path, smol
         expected.append(smollm2.tokenizer.decode(tokens, skip_special_tokens=True))
 
     stages = [("layers-0-9", "0-9"), ("layers-10-19", "10-19"), ("layers-20-29", "20-29")]
-    async with LocalMarket(tmp_path / "market", models=[], providers=0, sampling_rate_bps=0,
+    async with LocalMarket(tmp_path / "market", models=[], providers=0, sampling_rate_bps=1_000,
                            fragment_store=tmp_path / "fragments", pipeline_model=manifest.hex, stages=stages) as market:
         agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
         async with market.client(agent, timeout=300) as tessera:

@@ -4,7 +4,7 @@ localnet (the program in the Solana runtime, over JSON-RPC) -> a market -> the
 aggregator -> three staked provider nodes serving SmolLM2-135M-Instruct (a real
 pretrained chat model, from its wheel's GGUF) -> an agent that pays for a handful
 of questions as one chat job. Then the same model cut into fragments and served
-as a pipeline: four stage nodes each holding 10 of its 30 layers (none holds the
+as a pipeline: six stage nodes each holding 10 of its 30 layers (none holds the
 whole model), the aggregator driving it, the agent asking it questions too. It
 prints the answers, what they cost, the transactions, how each was verified,
 the stage table, and checks that every lamport is accounted for; then stops
@@ -43,8 +43,9 @@ QUESTIONS = [
 ]
 MAX_NEW_TOKENS = 48
 PIPELINE_QUESTIONS = QUESTIONS[:3]
-# Stage nodes: (name, layers). Two hold 10-19, so its stage can be checked by an owner that did not serve it.
-STAGES = [("stage-a", "0-9"), ("stage-b", "10-19"), ("stage-c", "20-29"), ("stage-d", "10-19")]
+# Stage nodes: (name, layers). Two hold each span, so a sampled stage is checked by an owner that did not serve it.
+STAGES = [("stage-a", "0-9"), ("stage-b", "10-19"), ("stage-c", "20-29"),
+          ("stage-d", "0-9"), ("stage-e", "10-19"), ("stage-f", "20-29")]
 
 
 class DemoError(Exception):
@@ -62,7 +63,7 @@ async def _demo(console: Console, workdir: Path) -> None:
     console.print(f"pipelined {MODEL}: " + ", ".join(f"{f.label} ({f.size / 1e6:.0f} MB)" for f in manifest.fragments)
                   + f"; model digest (Merkle root) {manifest.hex[:16]}…")
     async with contextlib.AsyncExitStack() as stack:
-        with console.status("starting localnet, the aggregator, three provider nodes and four stage nodes"):
+        with console.status("starting localnet, the aggregator, three provider nodes and six stage nodes"):
             market = await stack.enter_async_context(
                 LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000,
                             fragment_store=workdir / "fragments", pipeline_model=manifest.hex, stages=STAGES))
@@ -125,7 +126,7 @@ async def _pipeline_act(console: Console, market: LocalMarket, agent, model: str
         answers.add_row(str(request.index), question, request.text, request.verification)
     console.print(answers)
     stages = Table(title="Stages", title_justify="left")
-    for column in ("question", "layers", "served by", "bytes / token / hop", "verified", "paid"):
+    for column in ("question", "layers", "served by", "bytes / token / hop", "verified", "checked by", "paid"):
         stages.add_column(column)
     paid = {s["provider"]: s["verdict"] for s in result.receipt.settlements}
     for request in result.shards:
@@ -133,7 +134,7 @@ async def _pipeline_act(console: Console, market: LocalMarket, agent, model: str
             provider = row["provider"] or ""
             stages.add_row(str(request.index), row["layers"], names.get(provider, short(provider)),
                            f"{request.output['bytes_per_token_per_hop']:,.0f}", row["verification"],
-                           paid.get(provider, "—"))
+                           ", ".join(names.get(p, short(p)) for p in row["checked_by"]) or "—", paid.get(provider, "—"))
     console.print(stages)
     console.print(f"pipelined job {short(result.receipt.job)}: paid {sol(result.receipt.paid)}, "
                   f"{sum(result.receipt.verification.values())} stage shards")

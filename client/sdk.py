@@ -497,7 +497,8 @@ def _requests(shards: list[ShardResult], stages: int) -> list[ShardResult]:
     for start in range(0, len(shards), stages):
         group = shards[start:start + stages]
         table = [{"layers": (s.output or {}).get("stage"), "provider": (s.output or {}).get("provider"),
-                  "verification": s.verification, "digest": s.digest, "divergent_layer": (s.output or {}).get("divergent_layer")}
+                  "verification": s.verification, "checked_by": [p for p in s.providers if p != (s.output or {}).get("provider")],
+                  "divergent_layer": (s.output or {}).get("divergent_layer")}
                  for s in group]
         answer = {k: v for k, v in (group[0].output or {}).items() if k not in ("stage", "provider", "divergent_layer")}
         shown = [s.verification for s in group if s.verification]

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.benchmarks import (aggregator_throughput, channel_payments, cheating, localnet_throughput, market_wall_time, openai_api,
-                              program_cu, provider_throughput, recovery, smollm2_chat, verification_overhead)
+                              pipeline_stages, program_cu, provider_throughput, recovery, smollm2_chat, verification_overhead)
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -29,7 +29,9 @@ def main() -> int:
     chat = smollm2_chat.measure()
     payments = channel_payments.measure()
     api = openai_api.measure()
+    pipeline = pipeline_stages.measure()
     OUTPUT.write_text("\n".join((header + market_wall_time.markdown(market), smollm2_chat.markdown(chat), openai_api.markdown(api),
+                                 pipeline_stages.markdown(pipeline),
                                  provider_throughput.markdown(nodes),
                                  verification_overhead.markdown(overhead), cheating.markdown(), channel_payments.markdown(payments),
                                  program_cu.markdown(rows),

@@ -54,6 +54,7 @@ class StageSession:
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0  # spent waiting on its steps: how fast the holder is
+    stage_seconds: float = 0.0  # of which the stage says it computed (Server-Timing)
     failed: bool = False
 
     @property
@@ -194,6 +195,7 @@ class PipelineDriver:
                 raise PipelineError(f"{session.holder} answered step {step} with {response.status}: {await response.text()}")
             output = await response.read()
             receipt_header = response.headers.get(RECEIPT_HEADER, "")
+            timing = response.headers.get("Server-Timing", "")
         receipt = StepReceipt.from_header(receipt_header, self.head.manifest.digest, session.session, step, session.span,
                                           activations.sha256(data), activations.sha256(output))
         if str(receipt.stage) != session.stage:
@@ -202,6 +204,7 @@ class PipelineDriver:
             raise ReceiptInvalid(f"{session.holder} answered {len(output)} bytes to {len(data)}")
         session.receipts.append(receipt)
         session.seconds += time.perf_counter() - started
+        session.stage_seconds += _duration(timing)
         session.bytes_in += len(data)
         session.bytes_out += len(output)
         return output
@@ -259,3 +262,15 @@ def _split_layers(data: bytes, layers: int, hidden_size: int) -> list[torch.Tens
         raise PipelineError(f"a trace of {len(data)} bytes does not split into {layers} layers")
     size = len(data) // layers
     return [activations.decode(data[i * size:(i + 1) * size], hidden_size) for i in range(layers)]
+
+
+def _duration(server_timing: str) -> float:
+    """Seconds in a `Server-Timing: step;dur=<ms>` header (0 when absent or malformed)."""
+    for part in server_timing.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "dur":
+            try:
+                return float(value) / 1000
+            except ValueError:
+                return 0.0
+    return 0.0

@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -131,10 +132,13 @@ async def open_session(request: web.Request) -> web.Response:
 @routes.post("/v1/sessions/{session}/steps/{step:\\d+}")
 async def step(request: web.Request) -> web.Response:
     data = await _octets(request)
+    started = time.perf_counter()
     answer = await _compute(request, request.app[SESSIONS].step, request.match_info["session"],
                             int(request.match_info["step"]), data)
+    # Server-Timing: what of the driver's wait was this stage's work, and what was the wire's.
     return web.Response(body=answer.output, content_type=OCTETS,
-                        headers={RECEIPT_HEADER: answer.receipt.header(), "X-Tessera-Length": str(answer.length)})
+                        headers={RECEIPT_HEADER: answer.receipt.header(), "X-Tessera-Length": str(answer.length),
+                                 "Server-Timing": f"step;dur={(time.perf_counter() - started) * 1000:.3f}"})
 
 
 @routes.delete("/v1/sessions/{session}")

@@ -44,7 +44,7 @@ from marketplace.pipeline.store import FragmentStore
 from marketplace.vocabulary import JobStatus, Kind, Role, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
-LEASE = 300  # seconds one aggregator holds a job it drives; another takes over once it lapses
+LEASE = 30  # seconds one aggregator holds a job it drives, renewed as it goes; another takes over once it lapses
 CHECK_HEADER = "X-Tessera-Check"
 OCTETS = "application/octet-stream"
 
@@ -180,10 +180,18 @@ class Pipelines:
             await session.commit()
         return taken.rowcount == 1
 
+    async def _renew_lease(self, job: str) -> None:
+        async with self.agg.sessions() as session:
+            await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == job).values(
+                lease_until=int(self.agg.now()) + LEASE))
+            await session.commit()
+
     async def _drive(self, job: str) -> None:
         try:
             await self._answer(job)
+            await self._renew_lease(job)
             await self._commit(job)
+            await self._renew_lease(job)
             await self._check(job)
         except Exception as exc:  # the job waits for its next pass; other jobs go on
             log.warning("pipeline job %s: %s: %s", job, type(exc).__name__, exc)
@@ -216,6 +224,7 @@ class Pipelines:
                 submitted = {t.provider_owner for t in tasks if t.shard - request * count in need and
                              t.shard // count == request and t.role != Role.REFEREE}
                 await self._drive_request(row, run, shards, request, need, submitted)
+                await self._renew_lease(job)
                 run = (await self._state(job))[1]  # what this request left pending: the next one reuses its owners
 
     async def _drive_request(self, row: m.Job, run: m.PipelineRun, shards: dict, request: int, need: list[int],
@@ -240,10 +249,15 @@ class Pipelines:
         driver = PipelineDriver(head, [StageRoute(span, tuple(h.url for h in options)) for span, options in routes], self.http)
         partials = self.agg.results.partials
         tokens: list[int] = []
+        renewed = [time.monotonic()]
 
-        def streamed(token: int) -> None:
+        def streamed(token: int):
             tokens.append(token)
             partials.offer(row.address, request * count, 0, list(tokens), head.tokenizer.decode(tokens, skip_special_tokens=True))
+            if time.monotonic() - renewed[0] > LEASE / 3:  # a long answer keeps its lease
+                renewed[0] = time.monotonic()
+                return self._renew_lease(row.address)
+            return None
 
         started = time.perf_counter()
         serving = [options[0].owner for _, options in routes]

@@ -39,12 +39,14 @@ from marketplace.economics import execution_budget
 from marketplace.messages import sign_message
 from marketplace.pipeline.errors import PipelineError
 from marketplace.pipeline.fragments import Manifest, Span
-from marketplace.pipeline.routing import Holder, choose_checker, choose_routes, split_stage_inputs, stage_inputs
+from marketplace.pipeline.routing import (STAGE_FIELD, Holder, choose_checker, choose_routes, split_stage_inputs,
+                                         stage_inputs)
 from marketplace.pipeline.store import FragmentStore
 from marketplace.vocabulary import JobStatus, Kind, Role, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
 LEASE = 30  # seconds one aggregator holds a job it drives, renewed as it goes; another takes over once it lapses
+RETRY = 5  # seconds a job whose pass failed (no holder for a span, say) waits before the next
 CHECK_HEADER = "X-Tessera-Check"
 OCTETS = "application/octet-stream"
 
@@ -145,14 +147,21 @@ class Pipelines:
         """Shards (one per request and stage) and the run of a pipeline job; BadRequest if the inputs are not that."""
         if kind not in (Kind.GENERATE, Kind.CHAT):
             raise BadRequest(f"a pipelined model generates text: {kind} jobs cannot use it")
-        parse_params(kind, params)
         spans = [f.span for f in (await self.manifest(model)).spans]
         try:
             requests = split_stage_inputs(inputs, spans)
         except ValueError as exc:
             raise BadRequest(f"{exc} (GET /v1/pipelines/{model} lists the spans)") from exc
+        head = await self.head(model)
+        params = parse_params(kind, params)
         for request in requests:
             parse_input(kind, request)
+            if kind == Kind.CHAT and not getattr(head.tokenizer, "chat_template", None):
+                raise BadRequest(f"model {model} has no chat template: ask it with generate", "model_has_no_chat_template")
+            length = len(_prompt_ids(head, kind, request)) + params.max_new_tokens
+            if length > head.max_positions:
+                raise BadRequest(f"{length} tokens (prompt and new tokens) exceed the model's {head.max_positions} positions",
+                                 "input_too_large")
         shards = [m.Shard(job=job_text, index=index, input=item, input_digest=input_digest(item).hex(),
                           status=ShardStatus.RUNNING) for index, item in enumerate(inputs)]
         run = m.PipelineRun(job=job_text, spans=[str(s) for s in spans], requests=len(requests), lease_until=0, drives=0,
@@ -187,17 +196,20 @@ class Pipelines:
             await session.commit()
 
     async def _drive(self, job: str) -> None:
+        retry_at = int(self.agg.now()) + RETRY  # a cancelled drive (shutdown) is taken up again soon
         try:
             await self._answer(job)
             await self._renew_lease(job)
             await self._commit(job)
             await self._renew_lease(job)
             await self._check(job)
-        except Exception as exc:  # the job waits for its next pass; other jobs go on
+            retry_at = 0
+        except Exception as exc:  # the job waits a little for its next pass; other jobs go on
             log.warning("pipeline job %s: %s: %s", job, type(exc).__name__, exc)
+            retry_at = int(self.agg.now()) + RETRY
         finally:
             async with self.agg.sessions() as session:
-                await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == job).values(lease_until=0))
+                await session.execute(update(m.PipelineRun).where(m.PipelineRun.job == job).values(lease_until=retry_at))
                 await session.commit()
             self._drives.pop(job, None)
             self.agg.activity.fire()
@@ -234,13 +246,12 @@ class Pipelines:
         spans = [Span.parse(s) for s in run.spans]
         count = len(spans)
         first = shards[request * count]
-        asked = {k: v for k, v in first.input.items() if k != "stage"}
+        asked = {k: v for k, v in first.input.items() if k != STAGE_FIELD}
         head = await self.head(row.model_digest)
-        text = asked["prompt"] if row.kind == Kind.GENERATE else head.tokenizer.apply_chat_template(
-            asked["messages"], tokenize=False, add_generation_prompt=True)
-        prompt_ids = head.tokenizer(text)["input_ids"]
+        prompt_ids = _prompt_ids(head, row.kind, asked)
         holders = await self.holders(row.model_digest)
-        serving = {entry["owner"] for entry in run.pending.values()}
+        serving = {entry["owner"] for entry in run.pending.values()} | {
+            t.provider_owner for t in (await self._state(row.address))[3] if t.role == Role.PRIMARY}
         try:
             routes = choose_routes(spans, holders, {*run.excluded_owners, *submitted}, serving)
         except ValueError as exc:
@@ -527,3 +538,10 @@ class Pipelines:
             log.warning("no trace from %s: %s", accused, exc)
             return None
         return None if layer is None else span.first + layer
+
+
+def _prompt_ids(head, kind: str, request: dict) -> list[int]:
+    """What the model reads, as the whole model's node reads it: the prompt, or the conversation in its chat template."""
+    text = request["prompt"] if kind == Kind.GENERATE else head.tokenizer.apply_chat_template(
+        request["messages"], tokenize=False, add_generation_prompt=True)
+    return head.tokenizer(text)["input_ids"]

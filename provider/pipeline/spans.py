@@ -151,6 +151,11 @@ class HeadModel:
         last = hidden[:, -1:, :]
         return self.model.get_output_embeddings()(getattr(self.base, self.shape.final_norm)(last))[0, -1]
 
+    @property
+    def max_positions(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 2048)
+
     def eos_ids(self) -> set[int]:
         eos = getattr(self.generation_config, "eos_token_id", None)
         if eos is None:

@@ -10,15 +10,34 @@ from solana.constants import LAMPORTS_PER_SOL
 from solders.keypair import Keypair
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from client.errors import AggregatorRefused
 from client.local_market import LocalMarket, python_module
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.pipeline.cutting import cut_model
+from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.store import FragmentStore
 from provider.model_builder import build_causal_lm
 
 pytestmark = pytest.mark.slow
 PROMPTS = ["The quick brown fox", "A model reads a prompt and"]
 NEW_TOKENS = 8
+
+
+async def refused_requests(market, tessera, model: str) -> None:
+    """Bad requests about pipelines get clear errors and leave nothing behind."""
+    async with aiohttp.ClientSession() as http:
+        for path, status, code in ((f"/v1/pipelines/{'0' * 64}", 404, "pipeline_not_found"),
+                                   ("/v1/pipelines/not-a-digest", 400, "bad_request")):
+            async with http.get(market.aggregator.url + path) as response:
+                assert (response.status, (await response.json())["error"]["code"]) == (status, code)
+    # A client that names the wrong spans: the aggregator refuses the inputs; the client cancels, everything back.
+    tessera._pipelines[model] = [Span(0, 3), Span(3, 6)]
+    with pytest.raises(AggregatorRefused) as refused:
+        await tessera.generate("The quick brown fox", model=model, max_new_tokens=4)
+    assert refused.value.status == 400 and "3 spans" in str(refused.value)
+    del tessera._pipelines[model]
+    (address, _), = await market.chain.all(JobAccount, market.address)
+    assert (await tessera.cancel(str(address))).refunded > 0
 
 
 def keys_with_first(name: str, others: list[str]) -> dict[str, Keypair]:
@@ -51,6 +70,7 @@ async def test_a_pipelined_model_answers_pays_each_stage_and_slashes_the_lying_o
         async with market.client(agent, timeout=240) as tessera:
             assert [str(s) for s in await tessera.pipeline(manifest.hex)] == ["0-1", "2-3", "4-5"]
             result = await tessera.generate(PROMPTS, model=manifest.hex, max_new_tokens=NEW_TOKENS)
+            await refused_requests(market, tessera, manifest.hex)
 
         # The client gets the whole model's greedy tokens, though one stage lied on the way.
         assert [s.output["token_ids"] for s in result.shards] == expected

@@ -30,7 +30,9 @@ from provider.pipeline.spans import HeadModel
 from provider.pipeline.stage_server import OCTETS, RECEIPT_HEADER
 
 log = logging.getLogger("tessera.driver")
-RETRYABLE = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ReceiptInvalid, StageFull)
+# A holder that fails in any of these ways is left for the next one: connection lost, too slow, full, refusing,
+# or answering with a receipt that does not verify.
+FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, PipelineError)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ class PipelineDriver:
                 output = await self._send(session, len(session.receipts), hidden)
                 session.tokens += len(hidden) // (4 * self.head.manifest.hidden_size)
                 return output, session
-            except (*RETRYABLE, PipelineError) as exc:
+            except FAILURES as exc:
                 log.warning("stage %s (layers %s) failed at position %d: %s; failing over", session.holder,
                             route.span, position, exc)
                 session.failed = True
@@ -156,10 +158,10 @@ class PipelineDriver:
                          tried: list[str]) -> StageSession:
         """A session on the next holder, its cache rebuilt from the recorded inputs before `position`."""
         earlier = record.inputs[:-1]  # the last input is the step being taken now
-        for holder in [h for h in route.holders if h not in tried] or []:
+        for holder in [h for h in route.holders if h not in tried]:
             try:
                 session = await self._open(route, holder, position, max_length)
-            except (*RETRYABLE, PipelineError) as exc:
+            except FAILURES as exc:
                 log.warning("holder %s of layers %s cannot open a session: %s", holder, route.span, exc)
                 tried.append(holder)
                 continue
@@ -167,7 +169,7 @@ class PipelineDriver:
                 replay = b"".join(earlier)
                 try:
                     await self._send(session, 0, replay)
-                except (*RETRYABLE, PipelineError) as exc:
+                except FAILURES as exc:
                     log.warning("holder %s of layers %s failed replaying: %s", holder, route.span, exc)
                     tried.append(holder)
                     continue

@@ -43,6 +43,10 @@ keypair_option = click.option("--keypair", type=click.Path(dir_okay=False, path_
                               show_default=True, help="The provider owner's Solana keypair (Solana CLI JSON).")
 rpc_option = click.option("--rpc", default="http://127.0.0.1:8899", show_default=True, help="Solana JSON-RPC URL.")
 market_option = click.option("--market", required=True, help="The Market account's address.")
+store_option = click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
+                            show_default=True, help="The fragment store; what a stage lacks is fetched from --peer.")
+peers_option = click.option("--peer", "peers", multiple=True,
+                            help="A node holding fragments of the pipelined model (repeat for several).")
 
 
 def _run_chain(action):
@@ -169,12 +173,23 @@ def status(keypair, rpc, market, as_json) -> None:
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
               help="Where the models run (default: cuda when torch sees one, else cpu). Replicas on other devices "
                    "agree: greedy tokens differ only at near-ties, which checks treat as ties.")
+@click.option("--layers", default=None, help="Serve only this span (10-19) of a pipelined model: --model is then its "
+                                             "digest, and the node runs as `tessera provider stage`.")
+@store_option
+@peers_option
 @click.option("--log-level", default="info", show_default=True)
 def run(keypair, rpc, market, aggregator, models, journal, capacity, threads, max_input_tokens, health_port, endpoint,
-        device, log_level) -> None:
-    """Serve the models: claim shards, run them, post results, commit digests on chain. SIGTERM stops it cleanly."""
+        device, layers, store, peers, log_level) -> None:
+    """Serve the models: claim shards, run them, post results, commit digests on chain. SIGTERM stops it cleanly.
+    With --layers, serve one span of a pipelined model instead, as a stage of the aggregator's market."""
     from marketplace import logs
 
+    if layers is not None:
+        if len(models) != 1:
+            raise click.BadParameter("a stage serves one pipelined model: give exactly one --model (its digest)")
+        _serve_stage(keypair, models[0], layers, store, peers, "127.0.0.1", health_port, capacity, 120.0, threads,
+                     aggregator, rpc, log_level)
+        return
     logs.configure(log_level)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     require_model_runtime()
@@ -273,9 +288,8 @@ def fragment(model, spans, store) -> None:
 @keypair_option
 @click.option("--model", required=True, help="The pipelined model's digest (tessera provider fragment prints it).")
 @click.option("--layers", required=True, help="The span this node serves, inclusive: 10-19.")
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
-              show_default=True, help="The fragment store; what it lacks is fetched from --peer.")
-@click.option("--peer", "peers", multiple=True, help="A node holding fragments of the model (repeat for several).")
+@store_option
+@peers_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=0, show_default=True, help="0: any free port (printed when ready).")
 @click.option("--max-sessions", default=8, show_default=True, type=click.IntRange(1, 4096),
@@ -290,6 +304,12 @@ def stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_t
           log_level) -> None:
     """Serve one span of a pipelined model's layers: sessions with their KV caches, checks for verifiers, and the
     node's fragments for peers. Only the span's layers are loaded. SIGTERM stops it."""
+    _serve_stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_timeout, threads, aggregator, rpc,
+                 log_level)
+
+
+def _serve_stage(keypair, model, layers, store, peers, host, port, max_sessions, idle_timeout, threads, aggregator, rpc,
+                 log_level) -> None:
     from marketplace import logs
     from marketplace.pipeline.errors import PipelineError
     from marketplace.pipeline.fragments import Span

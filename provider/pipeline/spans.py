@@ -96,8 +96,11 @@ class SpanModel:
 
 
 def load_span(store: FragmentStore, manifest: Manifest, span: Span) -> SpanModel:
-    """The span's layers from its fragment (checked against its sha256 first), and nothing else of the model."""
-    from transformers import AutoModel
+    """The span's layers from its fragment (checked against its sha256 first), and nothing else of the model.
+
+    Loaded through `from_pretrained` with the fragment as its state dict, so weights are not first allocated and
+    randomly initialised and then copied over: a stage's memory is its layers'."""
+    from transformers import MODEL_MAPPING
 
     shape = family(manifest)
     fragment = manifest.fragment_for(span)
@@ -108,24 +111,27 @@ def load_span(store: FragmentStore, manifest: Manifest, span: Span) -> SpanModel
     span_config.pad_token_id = None
     if getattr(span_config, "layer_types", None):
         span_config.layer_types = span_config.layer_types[span.first:span.end]
-    module = AutoModel.from_config(span_config).eval()
-    setattr(module, shape.final_norm, nn.Identity())
-    if shape.positions:
-        setattr(module, shape.positions, NoPositions(manifest.hidden_size))
-    tensors = _load(store.verified_fragment(fragment))
-    local = {}
-    layer_list = None
-    for key, tensor in tensors.items():
-        match = re.match(rf"^(?:{re.escape(module.base_model_prefix)}\.)?(?P<list>[A-Za-z_]+)\.(?P<i>\d+)\.(?P<rest>.+)$", key)
+    model_class = MODEL_MAPPING[type(span_config)]
+    with torch.device("meta"):
+        expected = model_class(span_config).state_dict()
+    local, layer_list = {}, None
+    prefix = re.escape(model_class.base_model_prefix)
+    for key, tensor in _load(store.verified_fragment(fragment)).items():
+        match = re.match(rf"^(?:{prefix}\.)?(?P<list>[A-Za-z_]+)\.(?P<i>\d+)\.(?P<rest>.+)$", key)
         if match is None or not span.first <= int(match["i"]) < span.end:
             raise FragmentError(f"the fragment of layers {span} holds {key}, which is not one of its layers")
         layer_list = match["list"]
         local[f"{layer_list}.{int(match['i']) - span.first}.{match['rest']}"] = tensor
-    result = module.load_state_dict(local, strict=False)
-    missing = [k for k in result.missing_keys if k.startswith(f"{layer_list}.")]
-    if missing or result.unexpected_keys:
+    missing = [k for k in expected if k.startswith(f"{layer_list}.") and k not in local]
+    if missing or set(local) - set(expected):
         raise FragmentError(f"the fragment of layers {span} does not fit the model's layers: missing {missing[:3]}, "
-                            f"unexpected {result.unexpected_keys[:3]}")
+                            f"unexpected {sorted(set(local) - set(expected))[:3]}")
+    # What a span holds but never uses (its one-row embedding, the norm and positions the head applies): zeros.
+    state = {k: local[k] if k in local else torch.zeros(v.shape, dtype=v.dtype) for k, v in expected.items()}
+    module = model_class.from_pretrained(None, config=span_config, state_dict=state).eval()
+    setattr(module, shape.final_norm, nn.Identity())
+    if shape.positions:
+        setattr(module, shape.positions, NoPositions(manifest.hidden_size))
     return SpanModel(manifest, span, module, span_config)
 
 

@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +111,8 @@ async def health(request: web.Request) -> web.Response:
     span = sessions.span
     return web.json_response({"status": "ok", "model": span.manifest.hex, "name": span.manifest.name,
                               "layers": str(span.span), "hidden_size": span.hidden_size, "sessions": len(sessions),
-                              "max_sessions": sessions.max_sessions, "stage": str(sessions.keypair.pubkey())})
+                              "max_sessions": sessions.max_sessions, "stage": str(sessions.keypair.pubkey()),
+                              "parameters": span.parameters(), "resident_bytes": _resident_bytes()})
 
 
 @routes.post("/v1/sessions")
@@ -145,6 +147,15 @@ async def step(request: web.Request) -> web.Response:
 async def close_session(request: web.Request) -> web.Response:
     request.app[SESSIONS].close(request.match_info["session"])
     return web.Response(status=204)
+
+
+def _resident_bytes() -> int | None:
+    """This process's resident memory (Linux), to show a stage holds its span and not the model."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _market(request: web.Request) -> StageMarket:

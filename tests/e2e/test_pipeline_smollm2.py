@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import openai
 import pytest
 import torch
@@ -52,3 +53,10 @@ async def test_smollm2_in_three_stages_answers_as_the_whole_model(tmp_path, smol
             assert sdk.message["content"] == expected[1]
             # Each stage is paid like a shard, by its own provider.
             assert sorted(s["verdict"] for s in sdk.receipt.settlements) == ["pay"] * 3
+        # No stage holds the model: each has its 10 layers resident and nothing of the other 20 or the head.
+        whole = sum(p.numel() for p in smollm2.model.parameters())
+        async with aiohttp.ClientSession() as http:
+            for name, layers in stages:
+                async with http.get(f"{market.stage_nodes[name].url}/health") as response:
+                    health = await response.json()
+                assert health["layers"] == layers and health["parameters"] < 0.27 * whole

@@ -244,3 +244,17 @@ async def test_bad_requests_get_clear_errors(model, stages):
         assert await status("GET", "/v1/fragments/xyz") == (400, "name_malformed")
         assert await status("GET", f"/v1/models/{manifest.hex}/files/secret.key") == (404, "file_not_found")
         assert await status("GET", "/health") == (200, None)
+
+
+def test_provider_run_with_layers_serves_a_stage(model, tmp_path):
+    """`tessera provider run --model DIGEST --layers 0-1` runs the node as a stage of the aggregator's market: here no
+    aggregator answers, which it says plainly; and a stage serves exactly one model."""
+    _, _, store, manifest = model
+    write_keypair(tmp_path / "k.json")
+    base = [TESSERA, "provider", "run", "--keypair", str(tmp_path / "k.json"), "--store", str(store.root), "--layers", "0-1"]
+    port = free_port()
+    out = subprocess.run([*base, "--model", manifest.hex, "--aggregator", f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and f"127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
+    two = subprocess.run([*base, "--model", manifest.hex, "--model", manifest.hex], capture_output=True, text=True, timeout=120)
+    assert two.returncode == 2 and "exactly one --model" in two.stderr

@@ -15,6 +15,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 DIGEST_BYTES = 32
 # Grid step of embedding digests. Float32 runs of one input differ ~1e-7 (threads,
@@ -84,3 +85,12 @@ def embedding_digest(model: bytes, shard_input: bytes, vector: Sequence[float]) 
 def embeddings_agree(a: Sequence[float], b: Sequence[float], tolerance: float = EMBEDDING_TOLERANCE) -> bool:
     """Two runs of one input agree when no component differs by more than the tolerance."""
     return len(a) == len(b) and all(abs(x - y) <= tolerance for x, y in zip(a, b))
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256 in hex, read in blocks (model files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,13 +9,13 @@ with the same transformers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from marketplace.digests import file_sha256
 from provider.errors import ModelLoadError
 
 SOURCE_FILE = "gguf_source.json"  # which GGUF a cache came from; not digested (provider.models.IGNORED_FILES)
@@ -23,14 +23,6 @@ SOURCE_FILE = "gguf_source.json"  # which GGUF a cache came from; not digested (
 
 def default_cache() -> Path:
     return Path(os.environ.get("TESSERA_MODEL_CACHE", Path.home() / ".cache" / "tessera" / "models")).expanduser()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def converted(gguf: Path, cache: Path | None = None) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from marketplace.digests import file_sha256
 from marketplace.model_ids import readable_id
 from provider.catalog import MODELS, resolve
 from provider.errors import ModelLoadError
@@ -41,11 +42,7 @@ def model_digest(directory: Path) -> bytes:
     if not any(p.name == "config.json" for p in files):
         raise ModelLoadError(f"{directory} has no config.json: not a transformers model directory")
     for path in files:
-        inner = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                inner.update(block)
-        outer.update(path.relative_to(directory).as_posix().encode() + b"\0" + inner.digest())
+        outer.update(path.relative_to(directory).as_posix().encode() + b"\0" + bytes.fromhex(file_sha256(path)))
     return outer.digest()
 
 

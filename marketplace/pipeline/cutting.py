@@ -13,7 +13,8 @@ import shutil
 from pathlib import Path
 
 from marketplace.pipeline.errors import FragmentError
-from marketplace.pipeline.fragments import Fragment, Manifest, Span, even_spans, file_sha256
+from marketplace.digests import file_sha256
+from marketplace.pipeline.fragments import Fragment, Manifest, Span, even_spans
 from marketplace.pipeline.store import MANIFEST, FragmentStore
 
 LAYER_KEY = re.compile(r"^(?P<prefix>.+?)\.(?P<index>\d+)\.(?P<rest>.+)$")

@@ -9,13 +9,13 @@ peer is checked against the digest that was asked for before anything in it is t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from marketplace.digests import file_sha256
 from marketplace.merkle import merkle_root
 from marketplace.pipeline.errors import FragmentCorrupt, FragmentError
 
@@ -159,14 +159,6 @@ def even_spans(num_layers: int, count: int) -> list[Span]:
         raise FragmentError(f"{num_layers} layers cannot be cut into {count} spans")
     bounds = [round(i * num_layers / count) for i in range(count + 1)]
     return [Span(a, b) for a, b in zip(bounds, bounds[1:])]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_file(path: Path, sha256: str) -> None:

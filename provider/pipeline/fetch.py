@@ -64,7 +64,11 @@ class FragmentFetcher:
         """The fragment in the store, verified; downloaded from the first peer that serves it intact."""
         path = self.store.fragment_path(fragment.sha256)
         if path.is_file():
-            return self.store.verified_fragment(fragment)
+            try:
+                return self.store.verified_fragment(fragment)
+            except FragmentCorrupt as exc:  # damaged on this disk: fetched again
+                log.error("%s; fetching it again", exc)
+                path.unlink()
         for peer in self._live_peers():
             try:
                 await self._download(peer, f"/v1/fragments/{fragment.sha256}", path, fragment.sha256)

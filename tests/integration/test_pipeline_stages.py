@@ -212,6 +212,12 @@ async def test_fragments_come_from_peers_resumed_and_a_corrupt_peer_is_refused(m
         await again.fragment(span)
         assert again.report.resumed_bytes == len(good) // 2 and resumed.fragment_path(span.sha256).read_bytes() == good
 
+        # a fragment damaged on this node's own disk is fetched again, not loaded
+        damaged = resumed.fragment_path(span.sha256)
+        damaged.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+        await FragmentFetcher(resumed, [stages["a"].url], http).fragment(span)
+        assert damaged.read_bytes() == good
+
 
 def test_a_stage_with_no_intact_source_refuses_to_start(model, tmp_path):
     _, _, _, manifest = model

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import aiohttp
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from marketplace.chain import MarketAccount, ChainError
+from marketplace.chain import ChainError, MarketAccount
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import TesseraChain
-from marketplace.errors import ApiError, MessageError
+from marketplace.errors import ApiError, MessageError, MessageFormatError
 from marketplace.http import JsonApi
 from marketplace.merkle import merkle_root
 from marketplace.messages import MemoryReplayGuard, SignedMessage, sign_message, verify_message
@@ -30,6 +31,7 @@ from marketplace.pipeline.fragments import Manifest, Span
 
 log = logging.getLogger("tessera.stage")
 HEARTBEAT = 5.0  # seconds between signs of life
+REMEMBERED = 4096  # checks and commitments kept for a request asked again
 
 
 class NotInMarket(PipelineError):
@@ -52,8 +54,8 @@ class StageMarket:
         self.aggregator, self.chain, self.keypair, self.market, self.verifier = aggregator, chain, keypair, market, verifier
         self.manifest, self.span, self.endpoint, self.capacity = manifest, span, endpoint, capacity
         self.guard = MemoryReplayGuard()
-        self._committed: dict[tuple[str, tuple[int, ...]], Committed] = {}
-        self.checks: dict[tuple[str, int], bytes] = {}  # (job, shard) -> digest of a check this stage computed
+        self._committed: OrderedDict[tuple[str, tuple[int, ...]], Committed] = OrderedDict()
+        self._checks: OrderedDict[tuple[str, int], bytes] = OrderedDict()  # (job, shard) -> a check's output digest
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -67,17 +69,19 @@ class StageMarket:
         return cls(aggregator, chain, keypair, market, account.verifier, manifest, span, endpoint, capacity)
 
     def authorize(self, message: SignedMessage, kind: str) -> None:
-        """MessageError unless the market's verifier signed this request, fresh and once."""
+        """MessageError unless the market's verifier signed this request for a job, fresh and once."""
+        if message.job is None:
+            raise MessageFormatError(f"a {kind} request is bound to a job")
         verify_message(message, kind, self.guard, job=message.job)
         if message.signer != self.verifier:
             raise MessageError(f"only the market's verifier {self.verifier} may ask for a commitment, not {message.signer}")
 
     def note_check(self, job: str, shard: int, digest: bytes) -> None:
-        self.checks[(job, shard)] = digest
+        _remember(self._checks, (job, shard), digest)
 
     def check_digest(self, job: str, shard: int) -> bytes:
         try:
-            return self.checks[(job, shard)]
+            return self._checks[(job, shard)]
         except KeyError:
             raise NotInMarket(f"this stage computed no check of shard {shard} of job {job}") from None
 
@@ -92,7 +96,7 @@ class StageMarket:
             sent = await self.chain.send([ix.submit_results(self.keypair.pubkey(), self.market, Pubkey.from_string(job),
                                                             order, merkle_root([digests[s] for s in order]))], [self.keypair])
             committed = Committed(job, dict(digests), str(sent.signature))
-            self._committed[key] = committed
+            _remember(self._committed, key, committed)
             log.info("committed shards %s of job %s: %s", order, job, committed.signature)
             return committed
 
@@ -118,3 +122,9 @@ class StageMarket:
                         await stop.wait()
             with contextlib.suppress(ApiError, aiohttp.ClientError, TimeoutError):
                 await api.post("/v1/providers/leave", sign_message(self.keypair, "leave", {}))
+
+
+def _remember(kept: OrderedDict, key, value) -> None:
+    kept[key] = value
+    while len(kept) > REMEMBERED:
+        kept.popitem(last=False)

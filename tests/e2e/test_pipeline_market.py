@@ -3,6 +3,9 @@ pipeline, seven stage nodes (one of them lying), and a client paying through the
 
 from __future__ import annotations
 
+import base64
+import json
+
 import aiohttp
 import pytest
 import torch
@@ -13,6 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from client.errors import AggregatorRefused
 from client.local_market import LocalMarket, python_module
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
+from marketplace.messages import sign_message
 from marketplace.pipeline.cutting import cut_model
 from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.store import FragmentStore
@@ -30,6 +34,25 @@ async def refused_requests(market, tessera, model: str) -> None:
                                    ("/v1/pipelines/not-a-digest", 400, "bad_request")):
             async with http.get(market.aggregator.url + path) as response:
                 assert (response.status, (await response.json())["error"]["code"]) == (status, code)
+        # Only the market's verifier may make a stage commit (a commitment costs it a fee and locks its stake).
+        stage = market.stage_nodes["first"].url
+        verifier, agent = market.participant("verifier").keypair, tessera.keypair
+        job = str(Keypair().pubkey())
+
+        async def commit(message) -> tuple[int, str]:
+            async with http.post(f"{stage}/v1/commit", json=message.to_json()) as response:
+                return response.status, (await response.json())["error"]["code"]
+
+        assert await commit(sign_message(agent, "stage_commit", {"shards": {"0": "s"}}, job=job)) == (401, "message_invalid")
+        assert await commit(sign_message(verifier, "stage_commit", {"shards": {"0": "s"}})) == (400, "message_malformed")
+        asked = sign_message(verifier, "stage_commit", {"shards": {"0": "no-such-session"}}, job=job)
+        assert await commit(asked) == (404, "session_unknown")
+        assert await commit(asked) == (401, "message_replayed")
+        forged = base64.b64encode(json.dumps(sign_message(agent, "stage_check", {"shard": 0, "input_sha256": "0" * 64},
+                                                          job=job).to_json()).encode()).decode()
+        async with http.post(f"{stage}/v1/recompute", data=b"\0" * 256,
+                             headers={"Content-Type": "application/octet-stream", "X-Tessera-Check": forged}) as response:
+            assert response.status == 401
     # A client that names the wrong spans: the aggregator refuses the inputs; the client cancels, everything back.
     tessera._pipelines[model] = [Span(0, 3), Span(3, 6)]
     with pytest.raises(AggregatorRefused) as refused:

@@ -316,12 +316,14 @@ def _serve_stage(keypair, model, layers, store, peers, host, port, max_sessions,
 
     logs.configure(log_level)
     require_model_runtime()
+    import uvloop
+
     from provider.pipeline.stage_runner import StageSetup, run_stage
 
     try:
         setup = StageSetup(store=store, model=model, layers=Span.parse(layers), keypair=keypair, peers=peers, host=host,
                            port=port, max_sessions=max_sessions, idle_timeout=idle_timeout, threads=threads,
                            aggregator=aggregator, rpc=rpc)
-        asyncio.run(run_stage(setup, _install_stop))
+        uvloop.run(run_stage(setup, _install_stop))  # uvloop: less of each step spent in the event loop
     except (PipelineError, MarketplaceError, ChainError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from solana.constants import LAMPORTS_PER_SOL
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -116,9 +117,10 @@ class LocalMarket:
         first_of_span: dict[str, StageProcess] = {}
 
         def stage(name: str, layers: str) -> StageProcess:
-            seed = first_of_span.get(layers)
-            process = StageProcess(self.participant(name).path, self.fragment_store if seed is None else self.workdir / f"{name}-fragments",
-                                   self.pipeline_model, layers, peers=[seed.url] if seed else [],
+            source = first_of_span.get(layers)
+            store = self.fragment_store if source is None else self.workdir / f"{name}-fragments"
+            process = StageProcess(self.participant(name).path, store, self.pipeline_model, layers,
+                                   peers=[source.url] if source else [],
                                    threads=self.threads_per_provider, log=self.workdir / f"{name}.log",
                                    aggregator=self.aggregator.url, rpc=self.localnet.url)
             if name in self.stage_commands:
@@ -139,8 +141,6 @@ class LocalMarket:
 
     async def _until_stages_registered(self, timeout: float = 60.0) -> None:
         """Stages register with the aggregator once they serve: wait until every one is listed."""
-        import aiohttp
-
         deadline = asyncio.get_running_loop().time() + timeout
         async with aiohttp.ClientSession() as http:
             while True:

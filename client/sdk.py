@@ -192,7 +192,7 @@ class TesseraClient:
             try:
                 described = await self._call("GET", f"/v1/pipelines/{digest}")
             except AggregatorRefused as exc:
-                if exc.code != "pipeline_not_found":
+                if exc.code not in ("pipeline_not_found", "route_not_found"):  # route: an aggregator without pipelines
                     raise
                 described = None
             self._pipelines[digest] = [Span.parse(s) for s in described["spans"]] if described else None
@@ -209,6 +209,7 @@ class TesseraClient:
         if kind not in KINDS:
             raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
         spans = await self.pipeline(model) if kind != Kind.EMBED else None
+        stages = len(spans) if spans else 1
         if spans:  # a pipelined model: each request is one shard per stage, each stage paid like a shard
             inputs = [staged for item in inputs for staged in stage_inputs(item, spans)]
         if not 1 <= len(inputs) <= MAX_SHARDS:
@@ -219,7 +220,7 @@ class TesseraClient:
         if cap is not None and quote["escrow"] > cap:
             raise BudgetExceeded(quote["escrow"], cap)
         if self.channel is not None:
-            return await self._submit_paid(self.channel, quote, kind, inputs, params, len(spans or [None]))
+            return await self._submit_paid(self.channel, quote, kind, inputs, params, stages)
         market = Pubkey.from_string(quote["market"])
         job = job_address(market, quote["job_id"])[0]
         instruction = ix.create_job(
@@ -240,7 +241,7 @@ class TesseraClient:
             if exc.code != "job_exists":  # an attempt whose answer was lost had landed: the job is in
                 raise
         return SubmittedJob(str(job), kind, len(inputs), escrow, job_rent, str(sent.signature), sent.fee, quote,
-                            stages=len(spans or [None]))
+                            stages=stages)
 
     async def _submit_paid(self, channel: PaymentChannel, quote: dict, kind: str, inputs: list[dict],
                            params: dict | None, stages: int = 1) -> SubmittedJob:

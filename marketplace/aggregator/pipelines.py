@@ -37,7 +37,7 @@ from marketplace.chain import ProviderAccount, ProviderStatus
 from marketplace.digests import DecodingParams, input_digest
 from marketplace.economics import execution_budget
 from marketplace.messages import sign_message
-from marketplace.pipeline.errors import PipelineError
+from marketplace.pipeline.errors import PipelineError, SessionUnknown
 from marketplace.pipeline.fragments import Manifest, Span
 from marketplace.pipeline.routing import (STAGE_FIELD, Holder, choose_checker, choose_routes, split_stage_inputs,
                                          stage_inputs)
@@ -356,7 +356,8 @@ class Pipelines:
                 committed = await self._ask_commit(url, job, {shard: e["session"] for shard, e in entries.items()})
             except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
                 log.warning("job %s: %s did not commit shards %s: %s", job, owner, sorted(entries), exc)
-                if not await self._live(owner):  # its work is lost: those shards are driven again
+                # Gone, or back without the sessions (restarted): its work is lost, those shards are driven again.
+                if isinstance(exc, SessionUnknown) or not await self._live(owner):
                     await self._forget_pending(job, list(entries))
                 continue
             async with self.agg.sessions() as session:
@@ -386,7 +387,9 @@ class Pipelines:
         async with self.http.post(f"{url}/v1/commit", json=message.to_json()) as response:
             answer = await response.json(content_type=None)
             if response.status != 200:
-                raise PipelineError(f"{url} refused to commit: {answer}")
+                error = answer.get("error", {}) if isinstance(answer, dict) else {}
+                refused = SessionUnknown if error.get("code") == SessionUnknown.code else PipelineError
+                raise refused(f"{url} refused to commit: {error.get('message', answer)}")
         return answer
 
     async def _live(self, owner: str) -> bool:

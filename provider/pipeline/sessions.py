@@ -56,10 +56,11 @@ class StageSessions:
         return len(self._sessions)
 
     def expire(self) -> int:
+        """Closes sessions idle past the timeout (their receipts' roots are kept, as at any close)."""
         cutoff = self._now() - self.idle_timeout
         idle = [key for key, session in self._sessions.items() if session.last_used < cutoff]
         for key in idle:
-            del self._sessions[key]
+            self.close(key)
         return len(idle)
 
     def open(self, max_length: int) -> Session:

@@ -137,10 +137,12 @@ def test_sessions_take_steps_in_order_resend_a_lost_answer_and_expire(sessions):
     stage.open(max_length=8)
     with pytest.raises(StageFull):
         stage.open(max_length=8)
+    root = stage.receipts_root(session.id)
     clock[0] = 11.0
     assert stage.expire() == 2
     with pytest.raises(SessionUnknown):
         stage.step(session.id, 2, prompt)
+    assert stage.receipts_root(session.id) == root  # its cache is gone; what it committed to is kept
     with pytest.raises(SessionTooLong):
         stage.open(max_length=10**6)
 

@@ -123,7 +123,7 @@ def load_span(store: FragmentStore, manifest: Manifest, span: Span) -> SpanModel
         layer_list = match["list"]
         local[f"{layer_list}.{int(match['i']) - span.first}.{match['rest']}"] = tensor
     missing = [k for k in expected if k.startswith(f"{layer_list}.") and k not in local]
-    if missing or set(local) - set(expected):
+    if not local or missing or set(local) - set(expected):
         raise FragmentError(f"the fragment of layers {span} does not fit the model's layers: missing {missing[:3]}, "
                             f"unexpected {sorted(set(local) - set(expected))[:3]}")
     # What a span holds but never uses (its one-row embedding, the norm and positions the head applies): zeros.
@@ -170,24 +170,25 @@ class HeadModel:
 
 
 def load_head(store: FragmentStore, manifest: Manifest) -> HeadModel:
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    """The model without its decoder layers, from the head fragment alone (loaded as a span is: no random init)."""
+    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING, AutoTokenizer, GenerationConfig
 
-    shape = family(manifest)
+    family(manifest)  # a family this code can run, or FragmentError
     config = _config(store, manifest)
     head_config = copy.deepcopy(config)
     head_config.num_hidden_layers = 0
     if getattr(head_config, "layer_types", None):
         head_config.layer_types = []
-    model = AutoModelForCausalLM.from_config(head_config).eval()
-    result = model.load_state_dict(_load(store.verified_fragment(manifest.head)), strict=False)
+    model_class = MODEL_FOR_CAUSAL_LM_MAPPING[type(head_config)]
+    with torch.device("meta"):
+        expected = set(model_class(head_config).state_dict())
+    state = _load(store.verified_fragment(manifest.head))
     tied = bool(getattr(config, "tie_word_embeddings", False))
-    missing = [k for k in result.missing_keys if not (tied and k.startswith("lm_head."))]
-    if missing or result.unexpected_keys:
+    missing = [k for k in expected - set(state) if not (tied and k.startswith("lm_head."))]
+    if missing or set(state) - expected:
         raise FragmentError(f"the head fragment does not fit the model: missing {missing[:3]}, "
-                            f"unexpected {result.unexpected_keys[:3]}")
-    if tied:
-        model.tie_weights()
-    del shape
+                            f"unexpected {sorted(set(state) - expected)[:3]}")
+    model = model_class.from_pretrained(None, config=head_config, state_dict=state).eval()
     directory = store.verified_model_dir(manifest)
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     try:

@@ -24,7 +24,12 @@ from marketplace.chain.program import coder
 from marketplace.digests import embedding_digest, embeddings_agree, generation_digest, input_digest
 from marketplace.errors import ApiError
 from marketplace.http import JsonApi
+from marketplace.chain import ProviderAccount
 from marketplace.merkle import merkle_root
+from marketplace.pipeline.errors import PipelineError, ReceiptInvalid
+from marketplace.pipeline.evidence import StageEvidence
+from marketplace.pipeline.routing import STAGE_FIELD
+from marketplace.pipeline.store import FragmentStore
 from marketplace.verification import CheckOutcome, check_digest
 from marketplace.vocabulary import GENERATIVE, Role
 
@@ -116,8 +121,10 @@ def judge_generation(committed: bytes, primary_digest: bytes, outcome: CheckOutc
     return Finding.UNVERIFIABLE, "the committed digest is neither the primary's nor a check of it"
 
 
-async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequence) -> list[SlashAudit]:
-    """Re-judges every slash of `job` with `models` (provider.models.LoadedModel, one of them the job's)."""
+async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequence,
+                    fragments: FragmentStore | None = None) -> list[SlashAudit]:
+    """Re-judges every slash of `job` with `models` (provider.models.LoadedModel, one of them the job's), or for a
+    pipelined model with the spans in `fragments` (a fragment store holding the slashed stages' spans)."""
     from provider.executor import Executor, Task
 
     try:
@@ -133,6 +140,10 @@ async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequenc
             report = await api.request("GET", f"/v1/jobs/{job}")
         except ApiError as exc:
             raise InvalidRequest(f"the aggregator has no published record of job {job}: {exc}") from exc
+    if any(isinstance(s.get("input"), dict) and STAGE_FIELD in s["input"] for s in report["shards"]):
+        if fragments is None:
+            raise InvalidRequest(f"job {job} ran a pipelined model: give a fragment store holding its spans")
+        return await _audit_stages(job, report, record.slashes, aggregator_url, rpc_url, fragments)
     model = next((m for m in models if m.hex == report["model_digest"]), None)
     if model is None:
         raise InvalidRequest(f"job {job} ran model {report['model_digest']}; load that model to audit it")
@@ -172,6 +183,51 @@ async def audit_job(job: str, aggregator_url: str, rpc_url: str, models: Sequenc
                 audits.append(SlashAudit(slash, Finding.OVERTURNED, "the slashed vector agrees with the audit's", False))
             else:
                 audits.append(SlashAudit(slash, Finding.UPHELD, "the slashed vector disagrees with the audit's", False))
+    return audits
+
+
+async def _audit_stages(job: str, report: dict, slashes: list[Slash], aggregator_url: str, rpc_url: str,
+                        fragments: FragmentStore) -> list[SlashAudit]:
+    """A slashed stage's published evidence: its receipts must be its owner's and root to what it committed, its bytes
+    must be what they name; then this audit's own run of the span over the input says whether its output was the
+    model's (per token, within the checks' tolerance)."""
+    import hashlib
+
+    from marketplace.pipeline import activations
+    from marketplace.pipeline.checks import compare
+    from provider.pipeline.spans import load_span
+
+    try:
+        manifest = fragments.manifest(report["model_digest"])
+    except PipelineError as exc:
+        raise InvalidRequest(f"{exc}: fetch the model's fragments first (tessera provider stage --peer …)") from exc
+    audits, spans = [], {}
+    async with TesseraChain(rpc_url) as chain, JsonApi(aggregator_url) as api:
+        for slash in slashes:
+            try:
+                provider = await chain.fetch(ProviderAccount, slash.provider)
+                if provider is None:
+                    raise ReceiptInvalid(f"no provider account {slash.provider}")
+                evidence = StageEvidence.from_json(
+                    await api.get(f"/v1/jobs/{job}/shards/{slash.shard}/evidence/{provider.owner}"))
+                evidence.verify(provider.owner, slash.committed_digest, manifest.hidden_size)
+            except (ApiError, ReceiptInvalid) as exc:
+                audits.append(SlashAudit(slash, Finding.UNVERIFIABLE, str(exc), False))
+                continue
+            span = evidence.receipts[0].span
+            if span not in spans:
+                spans[span] = load_span(fragments, manifest, span)
+            ours = activations.encode(spans[span].forward(activations.decode(evidence.inputs, manifest.hidden_size), 0))
+            check = compare(activations.decode(evidence.outputs, manifest.hidden_size),
+                            activations.decode(ours, manifest.hidden_size))
+            reproduced = hashlib.sha256(ours).digest() == slash.referee_digest
+            if check.agrees:
+                audits.append(SlashAudit(slash, Finding.OVERTURNED, f"the stage's output of layers {span} is the model's "
+                                                                    f"(worst relative error {check.worst_error:.1e})", reproduced))
+            else:
+                audits.append(SlashAudit(slash, Finding.UPHELD, f"the stage's output of layers {span} is not the model's: "
+                                                                f"token {check.worst_token} off by {check.worst_error:.1e}",
+                                         reproduced))
     return audits
 
 

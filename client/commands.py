@@ -409,17 +409,23 @@ def airdrop(amount, recipient, keypair, rpc) -> None:
 
 @click.command()
 @click.argument("job")
-@click.option("--model", "models", multiple=True, required=True,
+@click.option("--model", "models", multiple=True,
               help="The job's model: a directory, a GGUF file or a catalog name (repeat to offer several).")
+@click.option("--fragments", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For a pipelined model: a fragment store holding the slashed stages' spans.")
 @rpc_option
 @aggregator_option
 @json_option
-def audit(job, models, rpc, aggregator, as_json) -> None:
+def audit(job, models, fragments, rpc, aggregator, as_json) -> None:
     """Judge every slash of JOB again: the evidence the program recorded (the committed digest, proven against the
-    provider's results root, and the referee's digest), the shard's published input and runs, and your own run of
-    the model. A slash is upheld when your run contradicts what the slashed provider committed."""
+    provider's results root, and the referee's digest), the shard's published input and runs (for a pipeline stage:
+    its signed receipts and the activations they name), and your own run of the model (or of the stage's span). A
+    slash is upheld when your run contradicts what the slashed provider committed."""
+    if not models and fragments is None:
+        raise click.UsageError("give the job's model (--model) or, for a pipelined model, --fragments")
     from client.audit import audit_job
     from marketplace.chain import ChainError
+    from marketplace.pipeline.store import FragmentStore
     from provider.cli import require_model_runtime
 
     require_model_runtime()  # the audit runs the model itself
@@ -428,7 +434,7 @@ def audit(job, models, rpc, aggregator, as_json) -> None:
 
     try:
         loaded = [load_model(model) for model in models]
-        audits = asyncio.run(audit_job(job, aggregator, rpc, loaded))
+        audits = asyncio.run(audit_job(job, aggregator, rpc, loaded, FragmentStore(fragments) if fragments else None))
     except (ChainError, MarketplaceError, TesseraError, ProviderError, OSError) as exc:
         raise click.ClickException(f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}") from exc
     rows = [{"shard": a.slash.shard, "provider": str(a.slash.provider), "slashed": a.slash.slashed,

@@ -174,12 +174,15 @@ async def pipeline(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].pipelines.describe(model))
 
 
-@routes.get("/v1/jobs/{job}/shards/{shard:\\d+}/activations/{side:in|out}")
-async def activations(request: web.Request) -> web.Response:
-    """A disputed pipeline stage's recorded input or committed output (raw float32): anyone may re-run the stage."""
-    data = await request.app[SERVICE].pipelines.activations(request.match_info["job"], int(request.match_info["shard"]),
-                                                            request.match_info["side"])
-    return web.Response(body=data, content_type="application/octet-stream")
+@routes.get("/v1/jobs/{job}/shards/{shard:\\d+}/evidence/{owner}")
+async def evidence(request: web.Request) -> web.Response:
+    """A disputed pipeline stage's signed receipts and the activations they name, by the provider owner that served
+    it: anyone may judge its slash again."""
+    owner = request.match_info["owner"]
+    if not 32 <= len(owner) <= 44 or not owner.isalnum():
+        raise BadRequest("owner is a base58 address")
+    return web.json_response(await request.app[SERVICE].pipelines.evidence(
+        request.match_info["job"], int(request.match_info["shard"]), owner))
 
 
 @routes.post("/v1/work")

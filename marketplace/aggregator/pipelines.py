@@ -38,6 +38,7 @@ from marketplace.digests import DecodingParams, input_digest
 from marketplace.economics import execution_budget
 from marketplace.messages import sign_message
 from marketplace.pipeline.errors import PipelineError, SessionUnknown
+from marketplace.pipeline.evidence import StageEvidence
 from marketplace.pipeline.fragments import Manifest, Span
 from marketplace.pipeline.routing import (STAGE_FIELD, Holder, choose_checker, choose_routes, split_stage_inputs,
                                          stage_inputs)
@@ -288,6 +289,12 @@ class Pipelines:
                 out.write(record.input_bytes())
             with self.store.writing(directory / f"{shard}.out") as out:
                 out.write(record.output_bytes())
+            row_bytes = 4 * head.manifest.hidden_size
+            evidence = StageEvidence(tuple(session.receipts), tuple(len(b) // row_bytes for b in session.inputs),
+                                     b"".join(session.inputs), b"".join(session.outputs))
+            # By owner: a stage driven again after a lie does not overwrite the evidence against the liar.
+            with self.store.writing(directory / f"{shard}.{owners[session.holder]}.evidence.json") as out:
+                out.write(json.dumps(evidence.to_json()).encode())
             pending[str(shard)] = {"owner": owners[session.holder], "url": session.holder, "session": session.session,
                                    "digest": session.commitment.hex()}
         output = {"text": answer.text, "token_ids": answer.token_ids, "prompt_tokens": answer.prompt_tokens,
@@ -318,29 +325,30 @@ class Pipelines:
         return self.store.root / "runs" / job
 
     async def forget(self, job: str) -> None:
-        """A closed job's activations go, but a disputed stage's: anyone may re-run it (GET .../activations)."""
+        """A closed job's activations go, but a disputed stage's: its evidence stays published (GET .../evidence)."""
         directory = self._run_dir(job)
         if not directory.is_dir():
             return
         async with self.agg.sessions() as session:
-            disputed = set((await session.execute(select(m.Task.shard).where(
-                m.Task.job == job, m.Task.role == Role.REFEREE))).scalars())
+            disputed = {str(s) for s in (await session.execute(select(m.Task.shard).where(
+                m.Task.job == job, m.Task.role == Role.REFEREE))).scalars()}
         for path in directory.iterdir():
-            if int(path.stem) not in disputed:
+            if path.name.split(".")[0] not in disputed:
                 path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             directory.rmdir()  # only when nothing disputed is left in it
 
-    async def activations(self, job: str, shard: int, side: str) -> bytes:
-        """A disputed stage's recorded input ("in") or the output it committed to ("out"): what an audit re-runs."""
+    async def evidence(self, job: str, shard: int, owner: str) -> dict:
+        """The signed receipts of `owner`'s stage in a disputed shard, with the bytes they name (StageEvidence): what
+        an audit re-runs."""
         async with self.agg.sessions() as session:
             disputed = (await session.execute(select(m.Task.id).where(
                 m.Task.job == job, m.Task.shard == shard, m.Task.role == Role.REFEREE))).first()
-        path = self._run_dir(job) / f"{shard}.{side}"
-        if disputed is None or side not in ("in", "out") or not path.is_file():
-            raise NotFound(f"shard {shard} of job {job} has no published activations (only disputed stages' are)",
-                           "activations_not_found")
-        return path.read_bytes()
+        path = self._run_dir(job) / f"{shard}.{owner}.evidence.json"
+        if disputed is None or not path.is_file():
+            raise NotFound(f"shard {shard} of job {job} has no published evidence of {owner} (only disputed stages' is)",
+                           "evidence_not_found")
+        return json.loads(path.read_bytes())
 
     async def _commit(self, job: str) -> None:
         """Each owner with driven, uncommitted shards submits them on chain, all at once."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import sys
 
-import torch
-
 from marketplace.pipeline.errors import ActivationMalformed
 
 BYTES_PER_VALUE = 4
@@ -20,13 +18,17 @@ if sys.byteorder != "little":  # torch.frombuffer reads native order; the wire i
     raise ImportError("pipelined stages need a little-endian machine")
 
 
-def encode(hidden: torch.Tensor) -> bytes:
-    """[1, tokens, hidden] or [tokens, hidden] as bytes."""
+def encode(hidden) -> bytes:
+    """A [1, tokens, hidden] or [tokens, hidden] torch tensor as bytes."""
+    import torch
+
     return hidden.detach().to(torch.float32).contiguous().cpu().numpy().tobytes()
 
 
-def decode(data: bytes, hidden_size: int) -> torch.Tensor:
-    """Bytes as a [1, tokens, hidden] float32 tensor; ActivationMalformed unless they hold whole, finite tokens."""
+def decode(data: bytes, hidden_size: int):
+    """Bytes as a [1, tokens, hidden] float32 torch tensor; ActivationMalformed unless they hold whole, finite tokens."""
+    import torch
+
     row = hidden_size * BYTES_PER_VALUE
     if not data or len(data) % row:
         raise ActivationMalformed(f"{len(data)} bytes are not a whole number of {hidden_size}-value float32 tokens")

@@ -53,6 +53,8 @@ class StageSession:
     tokens: int = 0
     replayed: int = 0  # tokens replayed into its cache when it took over from a failed holder
     receipts: list[StepReceipt] = field(default_factory=list)
+    inputs: list[bytes] = field(default_factory=list)  # what it signed for, step by step: the evidence against it
+    outputs: list[bytes] = field(default_factory=list)
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0  # spent waiting on its steps: how fast the holder is
@@ -205,6 +207,8 @@ class PipelineDriver:
         if len(output) != len(data):
             raise ReceiptInvalid(f"{session.holder} answered {len(output)} bytes to {len(data)}")
         session.receipts.append(receipt)
+        session.inputs.append(data)
+        session.outputs.append(output)
         session.seconds += time.perf_counter() - started
         session.stage_seconds += _duration(timing)
         session.bytes_in += len(data)

@@ -13,6 +13,7 @@ from solana.constants import LAMPORTS_PER_SOL
 from solders.keypair import Keypair
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from client.audit import Finding, audit_job
 from client.errors import AggregatorRefused
 from client.local_market import LocalMarket, python_module
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
@@ -120,13 +121,17 @@ async def test_a_pipelined_model_answers_pays_each_stage_and_slashes_the_lying_o
         served = [await account(name) for name in ("first", "last", "check-first", "check-last")]
         assert all(a.shards_served >= 1 for a in served)  # each stage and each check is paid like a shard
         assert await market.chain.all(JobAccount, market.address) == []  # the job closed: nothing stays locked
-        # The disputed stages' activations stay published, so anyone holding the span can re-run them; the rest go.
-        async with aiohttp.ClientSession() as http:
-            disputed = [r.index * 3 + 1 for r in result.shards]
+        # Anyone holding the span can judge the slash again from the chain and the published evidence.
+        audits = await audit_job(result.job, market.aggregator.url, market.localnet.url, [], store)
+        liar_provider = provider_address(market.address, market.participant("liar").keypair.pubkey())[0]
+        assert audits and {a.slash.provider for a in audits} == {liar_provider}
+        assert all(a.finding is Finding.UPHELD for a in audits), audits
+        liar_owner = market.participant("liar").keypair.pubkey()
+        async with aiohttp.ClientSession() as http:  # only disputed stages' evidence stays published
+            disputed = {r.index * 3 + 1 for r in result.shards}
             for shard in range(3 * len(PROMPTS)):
-                async with http.get(f"{market.aggregator.url}/v1/jobs/{result.job}/shards/{shard}/activations/in") as response:
+                url = f"{market.aggregator.url}/v1/jobs/{result.job}/shards/{shard}/evidence/{liar_owner}"
+                async with http.get(url) as response:
                     assert response.status == (200 if shard in disputed else 404)
-                    if shard in disputed:
-                        assert len(await response.read()) % (64 * 4) == 0
         fees = await market.fees_paid() - fees_before
         assert await market.lamports() + fees == lamports_before  # every lamport accounted for

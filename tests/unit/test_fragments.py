@@ -154,3 +154,28 @@ def test_owners_already_serving_a_job_are_chosen_again():
     holders = [Holder("fast", "u1", spans[0], seconds_per_step=0.01), Holder("serving", "u2", spans[0], seconds_per_step=0.5)]
     assert choose_routes(spans, holders)[0][1][0].owner == "fast"
     assert choose_routes(spans, holders, serving={"serving"})[0][1][0].owner == "serving"
+
+
+def test_stage_evidence_binds_the_bytes_to_the_owner_and_the_committed_digest():
+    from marketplace.pipeline.evidence import StageEvidence
+
+    key, model, span, hidden = Keypair(), b"\x05" * 32, Span(2, 4), 4
+    steps = [(b"\x01" * 16 * 3, b"\x02" * 16 * 3), (b"\x03" * 16, b"\x04" * 16)]  # 3 tokens, then 1 (4 values × 4 bytes)
+    receipts = tuple(sign_step(key, model, "s", i, span, hashlib.sha256(a).digest(), hashlib.sha256(b).digest())
+                     for i, (a, b) in enumerate(steps))
+    evidence = StageEvidence(receipts, (3, 1), b"".join(a for a, _ in steps), b"".join(b for _, b in steps))
+    committed = receipts_root(receipts)
+    again = StageEvidence.from_json(evidence.to_json())
+    again.verify(key.pubkey(), committed, hidden)
+    with pytest.raises(ReceiptInvalid, match="owner"):
+        again.verify(Keypair().pubkey(), committed, hidden)
+    with pytest.raises(ReceiptInvalid, match="root"):
+        again.verify(key.pubkey(), receipts_root(receipts[:1]), hidden)
+    tampered = dataclasses.replace(again, outputs=again.outputs[:-1] + b"\x00")
+    with pytest.raises(ReceiptInvalid, match="bytes"):
+        tampered.verify(key.pubkey(), committed, hidden)
+    with pytest.raises(ReceiptInvalid, match="tokens"):
+        dataclasses.replace(again, steps=(2, 1)).verify(key.pubkey(), committed, hidden)
+    for bad in ({}, {**evidence.to_json(), "inputs": "!!"}, {**evidence.to_json(), "steps": []}):
+        with pytest.raises(ReceiptInvalid):
+            StageEvidence.from_json(bad)

@@ -254,14 +254,16 @@ def build_model(directory, family, seed, layers, width) -> None:
 
 @provider.command("fragment")
 @click.argument("model")
-@click.option("--spans", default=3, show_default=True, type=click.IntRange(1, 1024), help="Spans of decoder layers.")
+@click.option("--spans", default=None, type=click.IntRange(1, 1024), help="Spans of decoder layers [default: 3].")
+@click.option("--max-span-mb", default=None, type=click.FloatRange(min=0, min_open=True), help="Instead of --spans: as few spans as "
+              "keep each within this many MB of weights (what the smallest node's memory allows).")
 @click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
               show_default=True, help="The fragment store to write into.")
-def fragment(model, spans, store) -> None:
+def fragment(model, spans, max_span_mb, store) -> None:
     """Cut MODEL (a directory, a GGUF file or a catalog name) into the head fragment and SPANS spans of layers, each a
     safetensors file named by its sha256; print the manifest and the model digest (the Merkle root over them)."""
     require_model_runtime()
-    from marketplace.pipeline.cutting import cut_model
+    from marketplace.pipeline.cutting import cut_model, layer_bytes, spans_within
     from marketplace.pipeline.errors import PipelineError
     from marketplace.pipeline.store import FragmentStore
     from provider.catalog import MODELS, resolve
@@ -272,7 +274,11 @@ def fragment(model, spans, store) -> None:
         path = resolve(model)
         directory = converted(path) if path.suffix == ".gguf" else path
         name = model.lower() if model.lower() in MODELS else directory.name
-        manifest = cut_model(directory, FragmentStore(store), spans, name=name)
+        if max_span_mb is not None:
+            if spans is not None:
+                raise click.UsageError("give --spans or --max-span-mb, not both")
+            spans = spans_within(layer_bytes(directory), int(max_span_mb * 1e6))
+        manifest = cut_model(directory, FragmentStore(store), spans or 3, name=name)
     except (ProviderError, PipelineError) as exc:
         raise click.ClickException(f"[{exc.code}] {exc}") from exc
     table = Table(title=f"{manifest.name}: {manifest.num_layers} layers, hidden {manifest.hidden_size}", title_justify="left")

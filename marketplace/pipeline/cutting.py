@@ -20,6 +20,7 @@ from marketplace.pipeline.store import MANIFEST, FragmentStore
 LAYER_KEY = re.compile(r"^(?P<prefix>.+?)\.(?P<index>\d+)\.(?P<rest>.+)$")
 SMALL_FILE_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".tiktoken")
 NOT_MODEL_FILES = {"README.md", "gguf_source.json", "data_config.json", MANIFEST}
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 def model_shape(config: dict) -> tuple[str, int, int]:
@@ -31,6 +32,34 @@ def model_shape(config: dict) -> tuple[str, int, int]:
         return str(model_type), int(layers), int(hidden)
     except (KeyError, TypeError, ValueError) as exc:
         raise FragmentError(f"config.json does not say the model type, layers and hidden size: {exc!r}") from exc
+
+
+def layer_bytes(source: Path) -> list[int]:
+    """Bytes of each decoder layer's tensors, read from the safetensors headers (nothing is loaded)."""
+    from safetensors import safe_open
+
+    config = json.loads((Path(source) / "config.json").read_text())
+    _, num_layers, _ = model_shape(config)
+    sizes = [0] * num_layers
+    for path in sorted(Path(source).glob("*.safetensors")):
+        with safe_open(path, "pt") as tensors:
+            for key in tensors.keys():
+                match = LAYER_KEY.match(key)
+                if match is not None and int(match["index"]) < num_layers:
+                    piece = tensors.get_slice(key)
+                    count = 1
+                    for dim in piece.get_shape():
+                        count *= dim
+                    sizes[int(match["index"])] += count * DTYPE_BYTES.get(piece.get_dtype(), 4)
+    return sizes
+
+
+def spans_within(sizes: list[int], max_bytes: int) -> int:
+    """The fewest even spans whose largest holds at most `max_bytes` of layers (what a node's memory allows)."""
+    for count in range(1, len(sizes) + 1):
+        if max(sum(sizes[s.first:s.end]) for s in even_spans(len(sizes), count)) <= max_bytes:
+            return count
+    raise FragmentError(f"one layer needs {max(sizes) / 1e6:,.1f} MB, more than the {max_bytes / 1e6:,.1f} MB allowed")
 
 
 def cut_model(source: Path, store: FragmentStore, spans: int | list[Span], name: str | None = None) -> Manifest:

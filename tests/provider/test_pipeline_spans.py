@@ -193,3 +193,8 @@ def test_the_fragment_command_prints_the_table_and_digest(tmp_path):
     refused = subprocess.run([TESSERA, "provider", "fragment", str(source), "--spans", "9", "--store", str(tmp_path / "s")],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "[fragment_invalid]" in refused.stderr and "Traceback" not in refused.stderr
+    # Sized by memory: each of the 4 layers holds 37 kB here, so 0.08 MB per span means two layers a span.
+    sized = subprocess.run([TESSERA, "provider", "fragment", str(source), "--max-span-mb", "0.08", "--store",
+                            str(tmp_path / "m")], capture_output=True, text=True, timeout=120)
+    assert sized.returncode == 0, sized.stderr
+    assert [str(f.span) for f in FragmentStore(tmp_path / "m").manifests()[0].spans] == ["0-1", "2-3"]

@@ -179,3 +179,13 @@ def test_stage_evidence_binds_the_bytes_to_the_owner_and_the_committed_digest():
     for bad in ({}, {**evidence.to_json(), "inputs": "!!"}, {**evidence.to_json(), "steps": []}):
         with pytest.raises(ReceiptInvalid):
             StageEvidence.from_json(bad)
+
+
+def test_spans_are_sized_to_what_a_node_can_hold():
+    from marketplace.pipeline.cutting import spans_within
+
+    sizes = [10, 10, 10, 10, 10, 10]
+    assert spans_within(sizes, 60) == 1 and spans_within(sizes, 30) == 2 and spans_within(sizes, 25) == 3
+    assert spans_within(sizes, 10) == 6
+    with pytest.raises(FragmentError, match="one layer needs"):
+        spans_within(sizes, 9)

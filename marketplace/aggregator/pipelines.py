@@ -285,13 +285,10 @@ class Pipelines:
             session = record.sessions[-1]
             shard = request * count + index
             directory = self._run_dir(row.address)
-            with self.store.writing(directory / f"{shard}.in") as out:
-                out.write(record.input_bytes())
-            with self.store.writing(directory / f"{shard}.out") as out:
-                out.write(record.output_bytes())
             row_bytes = 4 * head.manifest.hidden_size
             evidence = StageEvidence(tuple(session.receipts), tuple(len(b) // row_bytes for b in session.inputs),
                                      b"".join(session.inputs), b"".join(session.outputs))
+            # What the committing stage signed, from position 0 (a take-over's replay included): what checks judge.
             # By owner: a stage driven again after a lie does not overwrite the evidence against the liar.
             with self.store.writing(directory / f"{shard}.{owners[session.holder]}.evidence.json") as out:
                 out.write(json.dumps(evidence.to_json()).encode())
@@ -337,6 +334,9 @@ class Pipelines:
                 path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             directory.rmdir()  # only when nothing disputed is left in it
+
+    def _evidence(self, job: str, shard: int, owner: str) -> StageEvidence:
+        return StageEvidence.from_json(json.loads((self._run_dir(job) / f"{shard}.{owner}.evidence.json").read_bytes()))
 
     async def evidence(self, job: str, shard: int, owner: str) -> dict:
         """The signed receipts of `owner`'s stage in a disputed shard, with the bytes they name (StageEvidence): what
@@ -437,7 +437,7 @@ class Pipelines:
                     await session.execute(update(m.Task).where(m.Task.id == primaries[index].id).values(fault=False))
                     await session.commit()
                 continue
-            data = (self._run_dir(job) / f"{index}.in").read_bytes()
+            data = self._evidence(job, index, primaries[index].provider_owner).inputs
             try:
                 # A checker may take several of this pass's checks: it commits them all at once, below.
                 checks[index] = (checker, await self._recompute(checker.url, data, job, index))
@@ -478,7 +478,8 @@ class Pipelines:
         from marketplace.pipeline import activations
         from marketplace.pipeline.checks import compare
 
-        claimed = (self._run_dir(job) / f"{index}.out").read_bytes()
+        evidence = self._evidence(job, index, primary.provider_owner)
+        data, claimed = evidence.inputs, evidence.outputs
         check = compare(activations.decode(claimed, hidden), activations.decode(recomputed, hidden))
         async with self.agg.sessions() as session:
             replica = (await session.execute(select(m.Task).where(
@@ -494,7 +495,6 @@ class Pipelines:
                     job, index, primary.provider_owner, checker.owner, check.worst_token, check.worst_error)
         span = Span.parse(run.spans[index % len(run.spans)])
         referee = choose_checker(span, holders, {primary.provider_owner, checker.owner, *run.excluded_owners})
-        data = (self._run_dir(job) / f"{index}.in").read_bytes()
         verdict = None
         if referee is not None:
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, PipelineError):

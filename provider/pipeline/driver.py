@@ -30,6 +30,12 @@ from provider.pipeline.spans import HeadModel
 from provider.pipeline.stage_server import OCTETS, RECEIPT_HEADER
 
 log = logging.getLogger("tessera.driver")
+class AnswerTainted(PipelineError):
+    """A failed holder's earlier answers did not survive the check its replacement's replay made of them."""
+
+    code = "answer_tainted"
+
+
 # A holder that fails in any of these ways is left for the next one: connection lost, too slow, full, refusing,
 # or answering with a receipt that does not verify.
 FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, PipelineError)
@@ -170,16 +176,30 @@ class PipelineDriver:
             if earlier:
                 replay = b"".join(earlier)
                 try:
-                    await self._send(session, 0, replay)
+                    replayed = await self._send(session, 0, replay)
                 except FAILURES as exc:
                     log.warning("holder %s of layers %s failed replaying: %s", holder, route.span, exc)
                     tried.append(holder)
                     continue
                 session.replayed = position
+                try:
+                    self._check_replay(route, record, replayed)
+                except AnswerTainted:
+                    await self._close(session)
+                    raise
             record.sessions.append(session)
             return session
         raise StageUnavailable(f"no holder of layers {route.span} could take the step at position {position} "
                                f"(tried {', '.join(tried) or 'none'})")
+
+    def _check_replay(self, route: StageRoute, record: SpanRecord, replayed: bytes) -> None:
+        """The replay recomputes what the failed holder answered: a free check of it. If they part, the tokens
+        chosen so far rest on an answer nobody will commit to, and this answer is given up (driven again whole)."""
+        hidden = self.head.manifest.hidden_size
+        check = compare(activations.decode(b"".join(record.outputs), hidden), activations.decode(replayed, hidden))
+        if not check.agrees:
+            raise AnswerTainted(f"layers {route.span}: the failed holder's answers differ from the replay at token "
+                                f"{check.worst_token} (relative error {check.worst_error:.1e}); the answer is driven again")
 
     async def _open(self, route: StageRoute, holder: str, position: int, max_length: int) -> StageSession:
         body = {"model": self.head.manifest.hex, "layers": str(route.span), "max_length": max_length}

@@ -22,7 +22,7 @@ from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.store import FragmentStore
 from marketplace.process import free_port
 from provider.model_builder import build_causal_lm
-from provider.pipeline.driver import PipelineDriver, StageRoute, check_span, referee_span
+from provider.pipeline.driver import AnswerTainted, PipelineDriver, StageRoute, check_span, referee_span
 from provider.pipeline.fetch import FragmentFetcher
 from provider.pipeline.process import StageProcess
 from provider.pipeline.sessions import StageSessions
@@ -162,6 +162,31 @@ async def test_a_full_stage_says_so_and_the_driver_goes_to_another_holder(model,
         answer = await drive(model, [StageRoute(Span(0, 2), (url, stages["a"].url)),
                                      StageRoute(Span(2, 4), (stages["b"].url,)), StageRoute(Span(4, 6), (stages["d"].url,))])
     assert answer.token_ids == expected[1] and answer.spans[0].sessions[0].holder == stages["a"].url
+
+
+async def test_a_stage_that_lied_and_died_taints_the_answer_instead_of_passing_it_on(model, stages):
+    """Its replacement's replay recomputes what it answered; when they part, the answer is given up (the aggregator
+    drives it again whole) rather than finished on tokens nobody will commit to."""
+    _, _, store, manifest = model
+    liar = StageSessions(lie(load_span(store, manifest, Span(2, 4)), "noise"), Keypair())
+    runner = web.AppRunner(create_stage_app(liar, store))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    streamed: list[int] = []
+
+    async def die_after_five(token):
+        streamed.append(token)
+        if len(streamed) == 5:
+            await runner.cleanup()
+
+    try:
+        with pytest.raises(AnswerTainted, match="layers 2-3"):
+            await drive(model, [StageRoute(Span(0, 2), (stages["a"].url,)),
+                                StageRoute(Span(2, 4), (f"http://127.0.0.1:{port}", stages["b"].url)),
+                                StageRoute(Span(4, 6), (stages["d"].url,))], die_after_five)
+    finally:
+        await runner.cleanup()
 
 
 @pytest.mark.parametrize("how", ["skip", "noise", "weights"])

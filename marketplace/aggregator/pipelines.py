@@ -9,16 +9,14 @@ A pass over a job, under its lease (one aggregator drives a job at a time):
              a disagreement goes to a third holder, the referee; the loser's work is a fault, the evidence its
              commitment and the referee's digest; a lying stage's request is driven again without its owner
 
-The conductor's settlement then pays, rejects or slashes each owner's submission like any shard's. Driving and
+Checking is pipeline_checks.py. The conductor's settlement then pays, rejects or slashes each owner's submission like any shard's. Driving and
 comparing activations needs torch (the provider extra), imported only once a pipeline job comes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -32,6 +30,7 @@ from sqlalchemy import exists, select, update
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import BadRequest, NotFound, Unavailable
 from marketplace.aggregator.outputs import parse_input, parse_params
+from marketplace.aggregator.pipeline_checks import StageChecks
 from marketplace.aggregator.scheduling import sampled_shards
 from marketplace.chain import ProviderAccount, ProviderStatus
 from marketplace.digests import DecodingParams, input_digest
@@ -40,16 +39,13 @@ from marketplace.messages import sign_message
 from marketplace.pipeline.errors import PipelineError, SessionUnknown
 from marketplace.pipeline.evidence import StageEvidence
 from marketplace.pipeline.fragments import Manifest, Span
-from marketplace.pipeline.routing import (STAGE_FIELD, Holder, choose_checker, choose_routes, split_stage_inputs,
-                                         stage_inputs)
+from marketplace.pipeline.routing import STAGE_FIELD, Holder, choose_routes, split_stage_inputs, stage_inputs
 from marketplace.pipeline.store import FragmentStore
 from marketplace.vocabulary import JobStatus, Kind, Role, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
 LEASE = 30  # seconds one aggregator holds a job it drives, renewed as it goes; another takes over once it lapses
 RETRY = 5  # seconds a job whose pass failed (no holder for a span, say) waits before the next
-CHECK_HEADER = "X-Tessera-Check"
-OCTETS = "application/octet-stream"
 
 
 class Pipelines:
@@ -61,6 +57,7 @@ class Pipelines:
         self._drives: dict[str, asyncio.Task] = {}
         self._load: Counter[str] = Counter()  # owner -> answers this process is driving through it now
         self._http: aiohttp.ClientSession | None = None
+        self.checks = StageChecks(self)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -203,7 +200,7 @@ class Pipelines:
             await self._renew_lease(job)
             await self._commit(job)
             await self._renew_lease(job)
-            await self._check(job)
+            await self.checks.run(job)
             retry_at = 0
         except Exception as exc:  # the job waits a little for its next pass; other jobs go on
             log.warning("pipeline job %s: %s: %s", job, type(exc).__name__, exc)
@@ -215,7 +212,7 @@ class Pipelines:
             self._drives.pop(job, None)
             self.agg.activity.fire()
 
-    async def _state(self, job: str):
+    async def state(self, job: str):
         async with self.agg.sessions() as session:
             row = await session.get(m.Job, job)
             run = await session.get(m.PipelineRun, job)
@@ -226,7 +223,7 @@ class Pipelines:
 
     async def _answer(self, job: str) -> None:
         """Drives every request whose stages still need a committed answer."""
-        row, run, shards, tasks, _ = await self._state(job)
+        row, run, shards, tasks, _ = await self.state(job)
         count = len(run.spans)
         answered = {t.shard for t in tasks if t.role == Role.PRIMARY and t.status == TaskStatus.DONE and t.fault is not True}
         for request in range(run.requests):
@@ -238,7 +235,7 @@ class Pipelines:
                              t.shard // count == request and t.role != Role.REFEREE}
                 await self._drive_request(row, run, shards, request, need, submitted)
                 await self._renew_lease(job)
-                run = (await self._state(job))[1]  # what this request left pending: the next one reuses its owners
+                run = (await self.state(job))[1]  # what this request left pending: the next one reuses its owners
 
     async def _drive_request(self, row: m.Job, run: m.PipelineRun, shards: dict, request: int, need: list[int],
                              submitted: set[str]) -> None:
@@ -252,7 +249,7 @@ class Pipelines:
         prompt_ids = _prompt_ids(head, row.kind, asked)
         holders = await self.holders(row.model_digest)
         serving = {entry["owner"] for entry in run.pending.values()} | {
-            t.provider_owner for t in (await self._state(row.address))[3] if t.role == Role.PRIMARY}
+            t.provider_owner for t in (await self.state(row.address))[3] if t.role == Role.PRIMARY}
         try:
             routes = choose_routes(spans, holders, {*run.excluded_owners, *submitted}, serving)
         except ValueError as exc:
@@ -335,7 +332,7 @@ class Pipelines:
         with contextlib.suppress(OSError):
             directory.rmdir()  # only when nothing disputed is left in it
 
-    def _evidence(self, job: str, shard: int, owner: str) -> StageEvidence:
+    def stage_evidence(self, job: str, shard: int, owner: str) -> StageEvidence:
         return StageEvidence.from_json(json.loads((self._run_dir(job) / f"{shard}.{owner}.evidence.json").read_bytes()))
 
     async def evidence(self, job: str, shard: int, owner: str) -> dict:
@@ -352,7 +349,7 @@ class Pipelines:
 
     async def _commit(self, job: str) -> None:
         """Each owner with driven, uncommitted shards submits them on chain, all at once."""
-        row, run, shards, tasks, quote = await self._state(job)
+        row, run, shards, tasks, quote = await self.state(job)
         by_owner: dict[str, dict[str, dict]] = defaultdict(dict)
         for shard, entry in run.pending.items():
             by_owner[entry["owner"]][shard] = entry
@@ -361,7 +358,7 @@ class Pipelines:
         for owner, entries in by_owner.items():
             url = next(iter(entries.values()))["url"]
             try:
-                committed = await self._ask_commit(url, job, {shard: e["session"] for shard, e in entries.items()})
+                committed = await self.ask_commit(url, job, {shard: e["session"] for shard, e in entries.items()})
             except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
                 log.warning("job %s: %s did not commit shards %s: %s", job, owner, sorted(entries), exc)
                 # Gone, or back without the sessions (restarted): its work is lost, those shards are driven again.
@@ -380,7 +377,7 @@ class Pipelines:
                     # decided its shard), or a stage not drawn for a check.
                     decided = Verification.REFEREE if attempt else None if index in sampled else Verification.UNSAMPLED
                     if decided is not None:
-                        self._decided(shard, decided)
+                        self.decided(shard, decided)
                     session.add(m.Task(job=job, shard=index, role=Role.PRIMARY, attempt=attempt, model_digest=row.model_digest,
                                        excluded_owners=[], status=TaskStatus.DONE, provider_owner=owner,
                                        digest=committed["digests"].get(shard_text), fault=False if decided else None,
@@ -390,7 +387,7 @@ class Pipelines:
                 await session.commit()
             run.pending = {k: v for k, v in run.pending.items() if k not in entries}
 
-    async def _ask_commit(self, url: str, job: str, shards: dict[str, str | None]) -> dict:
+    async def ask_commit(self, url: str, job: str, shards: dict[str, str | None]) -> dict:
         message = sign_message(self.agg.verifier, "stage_commit", {"shards": shards}, job=job)
         async with self.http.post(f"{url}/v1/commit", json=message.to_json()) as response:
             answer = await response.json(content_type=None)
@@ -411,145 +408,8 @@ class Pipelines:
             run.pending = {k: v for k, v in run.pending.items() if k not in shards}
             await session.commit()
 
-    def _decided(self, shard: m.Shard, how: Verification) -> None:
+    def decided(self, shard: m.Shard, how: Verification) -> None:
         shard.status, shard.verification, shard.decided_at = ShardStatus.VERIFIED, how, int(self.agg.now())
-
-    async def _check(self, job: str) -> None:
-        """Sampled stages with a committed answer and no check yet: recomputed by another owner, then decided."""
-        row, run, shards, tasks, quote = await self._state(job)
-        sampled = sampled_shards(bytes.fromhex(quote.seed), job, row.shard_count, row.sampling_rate_bps,
-                                 execution_budget(row.shard_count, row.sampling_rate_bps))
-        primaries = {t.shard: t for t in tasks if t.role == Role.PRIMARY and t.status == TaskStatus.DONE and t.fault is None}
-        checked = {t.shard for t in tasks if t.role == Role.REPLICA}
-        to_check = [s for s in sampled if s in primaries and s not in checked and shards[s].status == ShardStatus.RUNNING]
-        if not to_check:
-            return
-        holders = await self.holders(row.model_digest)
-        busy = {t.provider_owner for t in tasks if t.role in (Role.PRIMARY, Role.REPLICA)} | set(run.excluded_owners)
-        busy |= {e["owner"] for e in run.pending.values()}
-        checks: dict[int, tuple[Holder, bytes]] = {}
-        for index in to_check:
-            span = Span.parse(run.spans[index % len(run.spans)])
-            checker = choose_checker(span, holders, busy)
-            if checker is None:
-                async with self.agg.sessions() as session:
-                    self._decided(await session.get(m.Shard, (job, index)), Verification.UNCHECKED)
-                    await session.execute(update(m.Task).where(m.Task.id == primaries[index].id).values(fault=False))
-                    await session.commit()
-                continue
-            data = self._evidence(job, index, primaries[index].provider_owner).inputs
-            try:
-                # A checker may take several of this pass's checks: it commits them all at once, below.
-                checks[index] = (checker, await self._recompute(checker.url, data, job, index))
-            except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
-                log.warning("job %s: checker %s failed on shard %d: %s", job, checker.owner, index, exc)
-        for owner in {c.owner for c, _ in checks.values()}:
-            mine = {i: c for i, (c, _) in checks.items() if c.owner == owner}
-            try:
-                committed = await self._ask_commit(next(iter(mine.values())).url, job, {str(i): None for i in mine})
-            except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
-                log.warning("job %s: checker %s did not commit: %s", job, owner, exc)
-                for index in mine:
-                    checks.pop(index)
-                continue
-            async with self.agg.sessions() as session:
-                for index in mine:
-                    session.add(m.Task(job=job, shard=index, role=Role.REPLICA, attempt=0, model_digest=row.model_digest,
-                                       excluded_owners=[], status=TaskStatus.DONE, provider_owner=owner,
-                                       digest=committed["digests"][str(index)]))
-                await session.commit()
-        hidden = (await self.manifest(row.model_digest)).hidden_size
-        for index, (checker, recomputed) in checks.items():
-            await self._decide(job, run, index, primaries[index], checker, recomputed, holders, hidden)
-
-    async def _recompute(self, url: str, data: bytes, job: str | None = None, shard: int | None = None) -> bytes:
-        headers = {"Content-Type": OCTETS}
-        if job is not None:
-            message = sign_message(self.agg.verifier, "stage_check", {"shard": shard, "input_sha256": hashlib.sha256(data).hexdigest()},
-                                   job=job)
-            headers[CHECK_HEADER] = base64.b64encode(json.dumps(message.to_json()).encode()).decode()
-        async with self.http.post(f"{url}/v1/recompute", data=data, headers=headers) as response:
-            if response.status != 200:
-                raise PipelineError(f"{url} answered the check with {response.status}: {await response.text()}")
-            return await response.read()
-
-    async def _decide(self, job: str, run: m.PipelineRun, index: int, primary: m.Task, checker: Holder, recomputed: bytes,
-                      holders: list[Holder], hidden: int) -> None:
-        from marketplace.pipeline import activations
-        from marketplace.pipeline.checks import compare
-
-        evidence = self._evidence(job, index, primary.provider_owner)
-        data, claimed = evidence.inputs, evidence.outputs
-        check = compare(activations.decode(claimed, hidden), activations.decode(recomputed, hidden))
-        async with self.agg.sessions() as session:
-            replica = (await session.execute(select(m.Task).where(
-                m.Task.job == job, m.Task.shard == index, m.Task.role == Role.REPLICA))).scalar_one()
-            shard = await session.get(m.Shard, (job, index))
-            if check.agrees:
-                primary_row = await session.get(m.Task, primary.id)
-                primary_row.fault, replica.fault = False, False
-                self._decided(shard, Verification.CHECKED)
-                await session.commit()
-                return
-        log.warning("job %s shard %d: %s's stage differs from %s's check (token %d, relative error %.2e): to a referee",
-                    job, index, primary.provider_owner, checker.owner, check.worst_token, check.worst_error)
-        span = Span.parse(run.spans[index % len(run.spans)])
-        referee = choose_checker(span, holders, {primary.provider_owner, checker.owner, *run.excluded_owners})
-        verdict = None
-        if referee is not None:
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, PipelineError):
-                judged = await self._recompute(referee.url, data)
-                ours = activations.decode(judged, hidden)
-                if compare(activations.decode(recomputed, hidden), ours).agrees:
-                    verdict = "primary"
-                elif compare(activations.decode(claimed, hidden), ours).agrees:
-                    verdict = "checker"
-        async with self.agg.sessions() as session:
-            shard = await session.get(m.Shard, (job, index))
-            primary_row = await session.get(m.Task, primary.id)
-            replica = (await session.execute(select(m.Task).where(
-                m.Task.job == job, m.Task.shard == index, m.Task.role == Role.REPLICA))).scalar_one()
-            if verdict is None:  # no referee could judge: the deadline settles it (neither paid nor slashed)
-                shard.status = ShardStatus.DISPUTED
-                await session.commit()
-                return
-            session.add(m.Task(job=job, shard=index, role=Role.REFEREE, attempt=0, model_digest=primary.model_digest,
-                               excluded_owners=[], status=TaskStatus.DONE, provider_owner=referee.owner, fault=False,
-                               digest=activations.sha256(judged).hex()))
-            if verdict == "checker":
-                primary_row.fault, replica.fault = False, True
-                self._decided(shard, Verification.REFEREE)
-            else:
-                primary_row.fault, replica.fault = True, False
-                layer = await self._first_divergent_layer(primary.claims["url"], referee.url, data, span, hidden)
-                shard.output = {**(shard.output or {}), "divergent_layer": layer}
-                shard.verification = Verification.REFEREE
-                run_row = await session.get(m.PipelineRun, job)
-                run_row.excluded_owners = sorted({*run_row.excluded_owners, primary.provider_owner})
-                log.warning("job %s shard %d: %s lied (first divergent layer %s); its request is driven again",
-                            job, index, primary.provider_owner, layer)
-            await session.commit()
-
-    async def _first_divergent_layer(self, accused: str, referee: str, data: bytes, span: Span, hidden: int) -> int | None:
-        """Both trace every layer over the recorded input; the first layer where they part, as a model layer."""
-        from marketplace.pipeline import activations
-        from marketplace.pipeline.checks import first_divergent_layer
-
-        async def trace(url: str):
-            async with self.http.post(f"{url}/v1/trace", data=data, headers={"Content-Type": OCTETS}) as response:
-                if response.status != 200:
-                    raise PipelineError(f"{url} gave no trace: {response.status}")
-                body, layers = await response.read(), int(response.headers["X-Tessera-Layers"])
-            size = len(body) // layers
-            return [activations.decode(body[i * size:(i + 1) * size], hidden) for i in range(layers)]
-
-        try:
-            layer = first_divergent_layer(await trace(accused), await trace(referee))
-        except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError, KeyError, ValueError) as exc:
-            log.warning("no trace from %s: %s", accused, exc)
-            return None
-        return None if layer is None else span.first + layer
-
 
 def _prompt_ids(head, kind: str, request: dict) -> list[int]:
     """What the model reads, as the whole model's node reads it: the prompt, or the conversation in its chat template."""

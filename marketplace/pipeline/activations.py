@@ -13,6 +13,9 @@ import sys
 from marketplace.pipeline.errors import ActivationMalformed
 
 BYTES_PER_VALUE = 4
+OCTETS = "application/octet-stream"  # the content type of activations on the wire
+RECEIPT_HEADER = "X-Tessera-Receipt"  # a step's answer: the stage's key and signature (receipts.StepReceipt.header)
+CHECK_HEADER = "X-Tessera-Check"  # a recomputation the market pays for: the verifier's signed request, base64 JSON
 MAX_TOKENS_PER_STEP = 8192
 if sys.byteorder != "little":  # torch.frombuffer reads native order; the wire is little-endian
     raise ImportError("pipelined stages need a little-endian machine")

@@ -21,13 +21,13 @@ import torch
 
 from marketplace.digests import DecodingParams
 from marketplace.pipeline import activations
+from marketplace.pipeline.activations import OCTETS, RECEIPT_HEADER
 from marketplace.pipeline.checks import StageCheck, compare, first_divergent_layer
 from marketplace.pipeline.errors import PipelineError, ReceiptInvalid, StageFull, StageUnavailable
 from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.receipts import StepReceipt, receipts_root
 from provider.decoding import Rule, choose
 from provider.pipeline.spans import HeadModel
-from provider.pipeline.stage_server import OCTETS, RECEIPT_HEADER
 
 log = logging.getLogger("tessera.driver")
 class AnswerTainted(PipelineError):

@@ -35,6 +35,7 @@ from marketplace.chain import ChainError
 from marketplace.errors import MessageError, MessageFormatError
 from marketplace.messages import SignedMessage
 from marketplace.pipeline import activations
+from marketplace.pipeline.activations import CHECK_HEADER, OCTETS, RECEIPT_HEADER
 from marketplace.pipeline.errors import (
     ActivationMalformed,
     FragmentError,
@@ -54,9 +55,6 @@ SESSIONS = web.AppKey("sessions", StageSessions)
 STORE = web.AppKey("store", FragmentStore)
 COMPUTE = web.AppKey("compute", ThreadPoolExecutor)
 MARKET = web.AppKey("market", StageMarket)
-CHECK_HEADER = "X-Tessera-Check"
-OCTETS = "application/octet-stream"
-RECEIPT_HEADER = "X-Tessera-Receipt"
 STATUS = {SessionUnknown: 404, SessionOutOfOrder: 409, SessionTooLong: 400, StageFull: 429, ActivationMalformed: 400,
           FragmentError: 404, NotInMarket: 409}
 EXPIRY_INTERVAL = 5.0  # seconds between sweeps for idle sessions

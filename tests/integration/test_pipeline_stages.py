@@ -27,7 +27,8 @@ from provider.pipeline.fetch import FragmentFetcher
 from provider.pipeline.process import StageProcess
 from provider.pipeline.sessions import StageSessions
 from provider.pipeline.spans import load_head, load_span
-from provider.pipeline.stage_server import OCTETS, create_stage_app
+from marketplace.pipeline.activations import OCTETS
+from provider.pipeline.stage_server import create_stage_app
 from tests.cli import TESSERA
 from tests.e2e.lying_stage import lie
 

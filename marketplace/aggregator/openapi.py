@@ -24,6 +24,10 @@ JOB = {"name": "job", "in": "path", "required": True, "description": "the Job ac
        "schema": {"type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{32,44}$"}}
 
 
+MODEL_DIGEST = {"name": "model", "in": "path", "required": True, "description": "a model digest",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
+
+
 OPENAI_PAID = ("OpenAI API, answered with {}. Without `PAYMENT-SIGNATURE`: 402 and `PAYMENT-REQUIRED` (x402 v2, "
                "base64 JSON: scheme tessera-channel, network, amount, the quote in `extra`); with a voucher for it: "
                "the answer, `PAYMENT-RESPONSE` and `X-Tessera-Job`. Unsupported parameters: 400 naming the parameter")
@@ -64,6 +68,15 @@ def openapi_document() -> dict:
             "/v1/providers/heartbeat": {"post": _op("A node's sign of life while it runs long batches (signed, kind `heartbeat`)", SIGNED)},
             "/v1/providers/leave": {"post": _op("A node stopping: work placed on it and not claimed moves on (signed, kind `leave`)", SIGNED)},
             "/v1/work": {"post": _op("Long-poll for tasks (signed, kind `claim`)", SIGNED)},
+            "/v1/pipelines/{model}": {"parameters": [{**MODEL_DIGEST, "name": "model"}],
+                                      "get": _op("A pipelined model: its spans in order (a job's inputs name each, once per "
+                                                 "request) and the live providers holding each (404 pipeline_not_found for a "
+                                                 "whole model)")},
+            "/v1/jobs/{job}/shards/{shard}/evidence/{owner}": {
+                "parameters": [JOB, {"name": "shard", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+                               {**JOB, "name": "owner", "description": "the provider owner that served the stage"}],
+                "get": _op("A disputed pipeline stage's evidence: its signed receipts, step sizes and the activations they "
+                           "name (base64 float32), for anyone to judge its slash again")},
             "/v1/models": {"get": _op("OpenAI API: the models live providers serve, by readable id, each with its digest")},
             "/v1/models/{model}": {"parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
                                    "get": _op("OpenAI API: one model")},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from pathlib import Path
 
 import pytest
 from solders.keypair import Keypair
@@ -113,3 +114,17 @@ def test_a_payment_round_trips_and_malformed_ones_are_refused():
                              "payload": {}})):
         with pytest.raises(BadRequest):
             parse_payment(bad)
+
+
+def test_every_route_of_the_aggregator_is_in_its_openapi_document():
+    import re
+
+    from marketplace.aggregator.app import create_app
+    from marketplace.aggregator.config import AggregatorConfig
+    from marketplace.aggregator.openapi import openapi_document
+
+    app = create_app(AggregatorConfig(rpc_url="http://127.0.0.1:1", keypair=Path("unused.json"), market="11111111111111111111111111111111"))
+    documented = set(openapi_document()["paths"])
+    served = {re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", r.resource.canonical) for r in app.router.routes()
+              if r.resource is not None and r.resource.canonical not in ("/", "/v1/openapi.json")}
+    assert served <= documented, sorted(served - documented)

@@ -19,7 +19,7 @@ from marketplace.aggregator import models as m
 from marketplace.aggregator.scheduling import sampled_shards
 from marketplace.economics import execution_budget
 from marketplace.messages import sign_message
-from marketplace.pipeline.activations import CHECK_HEADER, OCTETS
+from marketplace.pipeline.activations import CHECK_HEADER
 from marketplace.pipeline.errors import PipelineError
 from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.routing import Holder, choose_checker
@@ -82,15 +82,15 @@ class StageChecks:
             await self._decide(job, run, index, primaries[index], checker, recomputed, holders, hidden)
 
     async def _recompute(self, url: str, data: bytes, job: str | None = None, shard: int | None = None) -> bytes:
-        headers = {"Content-Type": OCTETS}
+        """A holder's recomputation; given the job and shard, a check the market pays for (the verifier's header)."""
+        from provider.pipeline.driver import recompute
+
+        headers = {}
         if job is not None:
             message = sign_message(self.agg.verifier, "stage_check", {"shard": shard, "input_sha256": hashlib.sha256(data).hexdigest()},
                                    job=job)
             headers[CHECK_HEADER] = base64.b64encode(json.dumps(message.to_json()).encode()).decode()
-        async with self.pipelines.http.post(f"{url}/v1/recompute", data=data, headers=headers) as response:
-            if response.status != 200:
-                raise PipelineError(f"{url} answered the check with {response.status}: {await response.text()}")
-            return await response.read()
+        return await recompute(self.pipelines.http, url, data, headers)
 
     async def _decide(self, job: str, run: m.PipelineRun, index: int, primary: m.Task, checker: Holder, recomputed: bytes,
                       holders: list[Holder], hidden: int) -> None:
@@ -151,20 +151,13 @@ class StageChecks:
 
     async def _first_divergent_layer(self, accused: str, referee: str, data: bytes, span: Span, hidden: int) -> int | None:
         """Both trace every layer over the recorded input; the first layer where they part, as a model layer."""
-        from marketplace.pipeline import activations
         from marketplace.pipeline.checks import first_divergent_layer
-
-        async def trace(url: str):
-            async with self.pipelines.http.post(f"{url}/v1/trace", data=data, headers={"Content-Type": OCTETS}) as response:
-                if response.status != 200:
-                    raise PipelineError(f"{url} gave no trace: {response.status}")
-                body, layers = await response.read(), int(response.headers["X-Tessera-Layers"])
-            size = len(body) // layers
-            return [activations.decode(body[i * size:(i + 1) * size], hidden) for i in range(layers)]
+        from provider.pipeline.driver import trace
 
         try:
-            layer = first_divergent_layer(await trace(accused), await trace(referee))
-        except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError, KeyError, ValueError) as exc:
+            layer = first_divergent_layer(await trace(self.pipelines.http, accused, data, hidden),
+                                          await trace(self.pipelines.http, referee, data, hidden))
+        except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
             log.warning("no trace from %s: %s", accused, exc)
             return None
         return None if layer is None else span.first + layer

@@ -250,8 +250,27 @@ class SpanVerdict:
     divergent_layer: int | None = None  # model layer index where the referee saw the first difference
 
 
-async def _post_octets(http: aiohttp.ClientSession, url: str, data: bytes) -> tuple[bytes, dict]:
-    async with http.post(url, data=data, headers={"Content-Type": OCTETS}) as response:
+async def recompute(http: aiohttp.ClientSession, url: str, data: bytes, headers: dict[str, str] | None = None) -> bytes:
+    """A holder's output for a recorded sequence in one prefill (POST /v1/recompute)."""
+    return (await _post_octets(http, f"{url}/v1/recompute", data, headers))[0]
+
+
+async def trace(http: aiohttp.ClientSession, url: str, data: bytes, hidden_size: int) -> list[torch.Tensor]:
+    """Every layer's output a holder computes over a recorded sequence (POST /v1/trace)."""
+    body, headers = await _post_octets(http, f"{url}/v1/trace", data)
+    try:
+        layers = int(headers["X-Tessera-Layers"])
+    except (KeyError, ValueError) as exc:
+        raise PipelineError(f"{url} answered a trace without a layer count") from exc
+    if layers < 1 or len(body) % layers:
+        raise PipelineError(f"{url}'s trace of {len(body)} bytes does not split into {layers} layers")
+    size = len(body) // layers
+    return [activations.decode(body[i * size:(i + 1) * size], hidden_size) for i in range(layers)]
+
+
+async def _post_octets(http: aiohttp.ClientSession, url: str, data: bytes,
+                       headers: dict[str, str] | None = None) -> tuple[bytes, dict]:
+    async with http.post(url, data=data, headers={"Content-Type": OCTETS, **(headers or {})}) as response:
         if response.status != 200:
             raise PipelineError(f"{url} answered {response.status}: {await response.text()}")
         return await response.read(), dict(response.headers)
@@ -259,7 +278,7 @@ async def _post_octets(http: aiohttp.ClientSession, url: str, data: bytes) -> tu
 
 async def check_span(http: aiohttp.ClientSession, record: SpanRecord, checker: str, hidden_size: int) -> SpanVerdict:
     """A second holder recomputes the span over the whole recorded sequence in one prefill and compares per token."""
-    recomputed, _ = await _post_octets(http, f"{checker}/v1/recompute", record.input_bytes())
+    recomputed = await recompute(http, checker, record.input_bytes())
     check = compare(activations.decode(record.output_bytes(), hidden_size), activations.decode(recomputed, hidden_size))
     return SpanVerdict(record.span, checker, check, None if check.agrees else record.session_at(check.worst_token))
 
@@ -269,25 +288,15 @@ async def referee_span(http: aiohttp.ClientSession, verdict: SpanVerdict, record
     """After a failed check: the accused and a referee trace every layer over the recorded input; the first layer
     where they part is named. An accused that cannot answer is judged on the referee's recomputation alone."""
     data = record.input_bytes()
-    ours, headers = await _post_octets(http, f"{referee}/v1/trace", data)
-    referee_layers = _split_layers(ours, int(headers["X-Tessera-Layers"]), hidden_size)
+    referee_layers = await trace(http, referee, data, hidden_size)
     layer = None
     if verdict.blamed is not None:
         try:
-            theirs, headers = await _post_octets(http, f"{verdict.blamed.holder}/v1/trace", data)
-            layer = first_divergent_layer(_split_layers(theirs, int(headers["X-Tessera-Layers"]), hidden_size),
-                                          referee_layers)
-        except (aiohttp.ClientError, PipelineError, KeyError, ValueError) as exc:
+            layer = first_divergent_layer(await trace(http, verdict.blamed.holder, data, hidden_size), referee_layers)
+        except (aiohttp.ClientError, asyncio.TimeoutError, PipelineError) as exc:
             log.warning("the accused %s gave no trace: %s", verdict.blamed.holder, exc)
     return SpanVerdict(verdict.span, verdict.checker, verdict.check, verdict.blamed,
                        None if layer is None else record.span.first + layer)
-
-
-def _split_layers(data: bytes, layers: int, hidden_size: int) -> list[torch.Tensor]:
-    if layers < 1 or len(data) % layers:
-        raise PipelineError(f"a trace of {len(data)} bytes does not split into {layers} layers")
-    size = len(data) // layers
-    return [activations.decode(data[i * size:(i + 1) * size], hidden_size) for i in range(layers)]
 
 
 def _duration(server_timing: str) -> float:

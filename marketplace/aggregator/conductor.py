@@ -28,7 +28,7 @@ from marketplace.verification import assignment_verdict
 from marketplace.vocabulary import JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
-MAX_SETTLE_ENTRIES = 9  # what fits in one transaction's accounts
+MAX_SETTLE_ENTRIES = 3  # what fits in one transaction: an entry is 129 bytes of data and 3 accounts
 MAX_BACKOFF = 60  # seconds a job whose pass keeps failing waits between tries
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from marketplace.chain.accounts import MAX_SHARDS
+
 
 @dataclass(frozen=True)
 class AggregatorConfig:
@@ -26,5 +28,5 @@ class AggregatorConfig:
     tick: float = 1.0  # seconds between conductor passes when no activity starts one sooner
     tie_tolerance: float = 1e-3  # logits: a top-2 gap below this is a tie
     max_body: int = 4 * 1024 * 1024  # bytes of one HTTP body
-    max_shards: int = 256  # what one Job account holds
+    max_shards: int = MAX_SHARDS  # what one Job account holds
     fragment_store: Path = Path("tessera-fragments")  # pipelined models' heads, and the activations of their jobs

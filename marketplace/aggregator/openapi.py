@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.vocabulary import KINDS
 
 SIGNED = {"$ref": "#/components/schemas/SignedMessage"}
@@ -47,7 +48,7 @@ def openapi_document() -> dict:
             "/v1/quotes": {"post": _op("Price, sampling rate, deadline and a committed sampling seed for a job", {
                 "type": "object", "required": ["model_digest", "shard_count"], "properties": {
                     "model_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "shard_count": {"type": "integer", "minimum": 1, "maximum": 256},
+                    "shard_count": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS},
                     "kind": {"enum": list(KINDS)}}, "additionalProperties": False})},
             "/v1/jobs": {"post": _op("Submit a job with its shard inputs (signed, kind `job`): one its client created on chain "
                                      "{job, kind, params, inputs}, or one a payment channel pays for {job_id, seed_commitment, kind, "

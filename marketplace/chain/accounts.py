@@ -13,7 +13,7 @@ from marketplace.chain.errors import AccountDecodeError, InstructionArgumentErro
 from marketplace.chain.program import coder
 
 ENDPOINT_BYTES = 128  # the endpoint field's size in Provider and its instructions
-MAX_SHARDS = 256  # shards one job holds: its bitmaps are 32 bytes
+MAX_SHARDS = 1024  # shards one job holds: its bitmaps are 128 bytes
 
 
 class ProviderStatus(enum.IntEnum):
@@ -190,9 +190,11 @@ class JobAccount:
     pending_shards: int
     assignment_count: int
     pending_assignments: int
+    unfunded_shards: int  # an epoch job's shards no channel has paid for yet
     fee_bps: int
     sampling_rate_bps: int
     bump: int
+    is_epoch: bool  # opened by open_epoch: its client is its Epoch account
 
     @classmethod
     def decode(cls, data: bytes) -> JobAccount:
@@ -213,7 +215,7 @@ class JobAccount:
         data["seed_revealed"] = self.revealed_seed is not None
         data["served_shards"] = shards_to_bitmap(self.served_shards)
         data["paid_shards"] = shards_to_bitmap(self.paid_shards)
-        data["padding"] = [0, 0]
+        data["padding"] = [0] * 5
         return coder().accounts.build(Container(name="Job", data=data))
 
 
@@ -271,3 +273,41 @@ class ChannelAccount:
 
     def encode(self) -> bytes:
         return coder().accounts.build(Container(name="Channel", data={**_shallow_dict(self), "padding": [0] * 3}))
+
+
+@dataclass(frozen=True)
+class EpochEntry:
+    """One channel's part of an epoch job: its shards, what it paid in, what verdicts spent of it, its slash credit."""
+
+    channel: Pubkey
+    escrow: int
+    spent: int
+    credit: int
+    first_shard: int
+    shard_count: int
+    execution_budget: int
+    executions_paid: int
+
+    @property
+    def refund(self) -> int:
+        """What the channel gets back when the job closes."""
+        return self.escrow - self.spent + self.credit
+
+
+@dataclass(frozen=True)
+class EpochAccount:
+    """An epoch job's payers: PDA ["epoch", job]."""
+
+    market: Pubkey
+    job: Pubkey
+    payer: Pubkey  # fronted the rent of the job and the epoch; gets it back at close
+    funded_shards: int
+    entries: tuple[EpochEntry, ...]
+    bump: int
+
+    @classmethod
+    def decode(cls, data: bytes) -> EpochAccount:
+        raw = _decode(data, "Epoch")
+        entries = tuple(EpochEntry(**{f.name: getattr(entry, f.name) for f in fields(EpochEntry)})
+                        for entry in raw.entries[:raw.entry_count])
+        return cls(raw.market, raw.job, raw.payer, raw.funded_shards, entries, raw.bump)

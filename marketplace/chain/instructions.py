@@ -32,6 +32,7 @@ from marketplace.chain.program import (
     assignment_address,
     channel_address,
     coder,
+    epoch_address,
     idl,
     job_address,
     market_address,
@@ -42,7 +43,7 @@ U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
 I64_MAX = 2**63 - 1
 DIGEST_BYTES = 32
-MERKLE_MAX_DEPTH = 8  # a submission holds at most 256 shards
+MERKLE_MAX_DEPTH = 10  # a submission holds at most 1,024 shards
 
 
 def _digest(value: bytes, what: str) -> list[int]:
@@ -282,6 +283,14 @@ def close_job(job: Pubkey, client: Pubkey) -> Instruction:
     return build_instruction("close_job", {}, {"job": job, "client": client})
 
 
+def close_epoch_job(job: Pubkey, payer: Pubkey, channels: Sequence[Pubkey]) -> Instruction:
+    """close_job for an epoch job: its epoch is the client, then the rent payer and the channels the epoch records,
+    in its order (the same channel twice where it claimed twice)."""
+    remaining = [AccountMeta(payer, is_signer=False, is_writable=True)]
+    remaining += [AccountMeta(channel, is_signer=False, is_writable=True) for channel in channels]
+    return build_instruction("close_job", {}, {"job": job, "client": epoch_address(job)[0]}, remaining=remaining)
+
+
 def close_assignment(owner: Pubkey, market: Pubkey, job: Pubkey) -> Instruction:
     provider, _ = provider_address(market, owner)
     assignment, _ = assignment_address(job, provider)
@@ -340,6 +349,42 @@ def claim_channel(
          "voucher_amount": _amount(voucher.amount, "voucher amount")},
         {"verifier": verifier, "market": market, "channel": voucher.channel, "job": job,
          "instructions": INSTRUCTIONS_SYSVAR, "system_program": SYSTEM_PROGRAM_ID},
+    )
+    return [voucher.precompile_instruction(authorizer), claim]
+
+
+def open_epoch(
+    verifier: Pubkey,
+    market: Pubkey,
+    job_id: int,
+    *,
+    model_digest: bytes,
+    input_root: bytes,
+    seed_commitment: bytes,
+    price_per_shard: int,
+    deadline: int,
+    shard_count: int,
+) -> Instruction:
+    """An epoch job for the requests of many channels, funded afterwards by claim_epoch, one claim per channel."""
+    job, _ = job_address(market, _amount(job_id, "job_id"))
+    return build_instruction(
+        "open_epoch",
+        _job_terms(job_id, model_digest, input_root, seed_commitment, price_per_shard, deadline, shard_count),
+        {"verifier": verifier, "market": market, "job": job, "epoch": epoch_address(job)[0],
+         "system_program": SYSTEM_PROGRAM_ID},
+    )
+
+
+def claim_epoch(verifier: Pubkey, market: Pubkey, job: Pubkey, voucher: Voucher, authorizer: Pubkey,
+                shard_count: int) -> list[Instruction]:
+    """The voucher's precompile check and the claim that pays for the epoch job's next `shard_count` shards from
+    the voucher's channel: two instructions, in this order, that must travel together in one transaction."""
+    claim = build_instruction(
+        "claim_epoch",
+        {"voucher_amount": _amount(voucher.amount, "voucher amount"),
+         "shard_count": _amount(shard_count, "shard_count", U32_MAX)},
+        {"verifier": verifier, "market": market, "channel": voucher.channel, "job": job,
+         "epoch": epoch_address(job)[0], "instructions": INSTRUCTIONS_SYSVAR},
     )
     return [voucher.precompile_instruction(authorizer), claim]
 

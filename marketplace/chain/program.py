@@ -67,3 +67,7 @@ def assignment_address(job: Pubkey, provider: Pubkey, program_id: Pubkey = PROGR
 
 def channel_address(market: Pubkey, owner: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
     return Pubkey.find_program_address([b"channel", bytes(market), bytes(owner)], program_id)
+
+
+def epoch_address(job: Pubkey, program_id: Pubkey = PROGRAM_ID) -> tuple[Pubkey, int]:
+    return Pubkey.find_program_address([b"epoch", bytes(job)], program_id)

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from marketplace.chain import ChainError
+from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.errors import MessageError, MessageFormatError
 from marketplace.messages import SignedMessage
 from marketplace.pipeline import activations
@@ -174,8 +175,8 @@ async def commit(request: web.Request) -> web.Response:
     market.authorize(message, "stage_commit")
     shards = message.body.get("shards")
     if not isinstance(shards, dict) or not shards or not all(
-            key.isdigit() and int(key) < 256 and (value is None or isinstance(value, str)) for key, value in shards.items()):
-        raise MessageFormatError("shards maps shard numbers (0-255) to the session that served each, or null for a check")
+            key.isdigit() and int(key) < MAX_SHARDS and (value is None or isinstance(value, str)) for key, value in shards.items()):
+        raise MessageFormatError(f"shards maps shard numbers (0-{MAX_SHARDS - 1}) to the session that served each, or null for a check")
     sessions = request.app[SESSIONS]
     digests = {int(shard): sessions.receipts_root(session) if session else market.check_digest(message.job, int(shard))
                for shard, session in shards.items()}

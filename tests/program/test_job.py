@@ -25,6 +25,7 @@ from marketplace.chain import (
 )
 from localnet import LocalRuntime
 from marketplace.chain import instructions as ix
+from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
 from marketplace.economics import execution_budget, job_escrow
@@ -143,7 +144,7 @@ def test_create_job_fail_id_taken(runtime, funded, market, job):
 
 @pytest.mark.parametrize("field,value,error", [
     ("shard_count", 0, "InvalidShardCount"),
-    ("shard_count", 257, "InvalidShardCount"),
+    ("shard_count", MAX_SHARDS + 1, "InvalidShardCount"),
     ("price_per_shard", 0, "InvalidPrice"),
     ("price_per_shard", 10_000_001, "PriceAboveMaximum"),
     ("price_per_shard", 2**64 - 1, "PriceAboveMaximum"),
@@ -227,7 +228,7 @@ def test_submit_results_fail_wrong_owner(runtime, funded, market, job, providers
     intruder = funded()
     accounts = {"owner": intruder.pubkey(), "market": market.address, "provider": providers[0].address, "job": job.address,
                 "assignment": assignment_address(job.address, providers[0].address)[0], "system_program": SYSTEM_PROGRAM_ID}
-    args = {"shards": [1] + [0] * 31, "results_root": list(ROOT)}
+    args = {"shards": [1] + [0] * (MAX_SHARDS // 8 - 1), "results_root": list(ROOT)}
     expect_error(runtime.send([ix.build_instruction("submit_results", args, accounts)], [intruder]), "Unauthorized")
 
 

@@ -84,6 +84,8 @@ uint64_t entrypoint(const uint8_t *input) {
     case IX_CLAIM_CHANNEL: return process_claim_channel(&ctx);
     case IX_REQUEST_WITHDRAW: return process_request_withdraw(&ctx);
     case IX_WITHDRAW: return process_withdraw(&ctx);
+    case IX_OPEN_EPOCH: return process_open_epoch(&ctx);
+    case IX_CLAIM_EPOCH: return process_claim_epoch(&ctx);
     default: return ERR_UNKNOWN_INSTRUCTION;
   }
 }

@@ -1,5 +1,6 @@
-/* Opening a job, shared by create_job (the client pays from its wallet) and
- * claim_channel (a channel pays, as a voucher allows). */
+/* Opening a job, shared by create_job (the client pays from its wallet),
+ * claim_channel (a channel pays, as a voucher allows) and open_epoch (channels
+ * pay later, each for its shards, through claim_epoch). */
 #include "tessera/events.h"
 #include "tessera/system.h"
 
@@ -15,10 +16,12 @@ typedef struct {
 
 /* Who takes part in opening a job: `payer` funds the rent, and the escrow
  * when `payer_funds_escrow` (else the caller moves it in afterwards);
- * `client` receives refunds and slashes' client share. */
+ * `client` receives refunds and slashes' client share: for an epoch job, its
+ * Epoch account, which passes them on to each channel. */
 typedef struct {
   const SolAccountInfo *payer;
   bool payer_funds_escrow;
+  bool epoch;
   const SolAccountInfo *market_account;
   Market *market;
   const SolAccountInfo *job_account;
@@ -36,18 +39,27 @@ typedef struct {
   uint64_t rent;
 } JobCost;
 
-/* Checks a job's terms and prices them. Escrow pays every shard once plus
- * the replicas sampling may add, and the market fee on all of it; what is
- * not spent comes back to the client. */
-static uint64_t job_cost(const Market *market, const JobTerms *terms, JobCost *cost) {
+static uint64_t check_job_terms(const Market *market, const JobTerms *terms) {
   if (terms->shard_count == 0 || terms->shard_count > MAX_SHARDS) return ERR_INVALID_SHARD_COUNT;
   if (terms->price_per_shard == 0) return ERR_INVALID_PRICE;
   if (terms->price_per_shard > market->max_price_per_shard) return ERR_PRICE_ABOVE_MAXIMUM;
   if (terms->deadline <= clock_unix_timestamp()) return ERR_INVALID_DEADLINE;
+  return 0;
+}
+
+/* Escrow for `shards` shards pays every shard once plus the replicas sampling
+ * may add, and the market fee on all of it; what is not spent comes back. */
+static uint64_t price_shards(uint64_t price, uint64_t shards, uint64_t sampling_bps, uint64_t fee_bps, JobCost *cost) {
   uint64_t work;
-  cost->budget = terms->shard_count + bps_ceil(terms->shard_count, market->sampling_rate_bps);
-  TRY(checked_mul(terms->price_per_shard, cost->budget, &work));
-  TRY(checked_add(work, bps_ceil(work, market->fee_bps), &cost->escrow));
+  cost->budget = shards + bps_ceil(shards, sampling_bps);
+  TRY(checked_mul(price, cost->budget, &work));
+  return checked_add(work, bps_ceil(work, fee_bps), &cost->escrow);
+}
+
+/* Checks a job's terms and prices them. */
+static uint64_t job_cost(const Market *market, const JobTerms *terms, JobCost *cost) {
+  TRY(check_job_terms(market, terms));
+  TRY(price_shards(terms->price_per_shard, terms->shard_count, market->sampling_rate_bps, market->fee_bps, cost));
   return rent_exempt_minimum(JOB_LEN, &cost->rent);
 }
 
@@ -81,6 +93,8 @@ static uint64_t open_job(const Context *ctx, const JobParties *parties, const Jo
   job->created_at = clock_unix_timestamp();
   job->shard_count = terms->shard_count;
   job->execution_budget = (uint32_t)cost->budget;
+  job->unfunded_shards = parties->epoch ? terms->shard_count : 0;
+  job->is_epoch = parties->epoch;
   job->fee_bps = market->fee_bps;
   job->sampling_rate_bps = market->sampling_rate_bps;
   job->bump = bump;

@@ -2,6 +2,7 @@
  * clang inlines the shared account checks into each instruction. */
 #include "entrypoint.c"
 #include "market_config.c"
+#include "epochs.c"
 #include "settlement.c"
 #include "jobs.c"
 #include "instructions/initialize_market.c"
@@ -26,3 +27,5 @@
 #include "instructions/claim_channel.c"
 #include "instructions/request_withdraw.c"
 #include "instructions/withdraw.c"
+#include "instructions/open_epoch.c"
+#include "instructions/claim_epoch.c"

@@ -14,6 +14,7 @@ typedef struct {
   const SolAccountInfo *job_account;
   const SolAccountInfo *client;
   const SolAccountInfo *treasury;
+  Epoch *epoch; /* an epoch job's client, else NULL */
 } Settlement;
 
 /* An assignment and the accounts its verdict moves lamports between; load_settled fills in the views. */
@@ -28,7 +29,8 @@ typedef struct {
 /*   0. [signer] verifier: the market's verifier
  *   1. [writable] market: total stake shrinks on a slash
  *   2. [writable] job
- *   3. [writable] client: the job's client, receives its share of slashes
+ *   3. [writable] client: the job's client, receives its share of slashes (an epoch job's: its epoch, which
+ *      credits the channel whose shard was faulty)
  *   4. [writable] treasury: the market's treasury */
 static uint64_t load_settlement(const Context *ctx, Settlement *s) {
   const SolAccountInfo *verifier = &ctx->accounts[0];
@@ -45,7 +47,8 @@ static uint64_t load_settlement(const Context *ctx, Settlement *s) {
   if (!pubkey_eq(&s->job->market, ctx->accounts[1].key) || !pubkey_eq(&s->market->treasury, s->treasury->key))
     return ERR_WRONG_MARKET;
   if (!pubkey_eq(&s->job->client, s->client->key)) return ERR_WRONG_JOB;
-  return 0;
+  s->epoch = NULL;
+  return s->job->is_epoch ? load_epoch_of(ctx, s->client, s->job_account, s->job, &s->epoch) : 0;
 }
 
 /* Loads a pending assignment of the settlement's job with its provider and the provider's owner. */
@@ -70,10 +73,19 @@ typedef struct {
   uint64_t pending;    /* shards the submission named */
 } Outcome;
 
+/* A verdict on one assignment: the shards it pays and, for a slash, the shard its evidence names. */
+typedef struct {
+  uint8_t verdict;
+  const Bitmap *accepted;
+  uint64_t faulty_shard;
+} Judgement;
+
 /* Pays the accepted shards of a pending assignment (loaded by load_settled) and, for a slash, takes the penalty;
  * returns what was slashed. */
-static uint64_t settle_assignment(const Settlement *s, const Settled *accounts, uint8_t verdict, const Bitmap *accepted,
+static uint64_t settle_assignment(const Settlement *s, const Settled *accounts, const Judgement *judgement,
                                   uint64_t *slashed) {
+  uint8_t verdict = judgement->verdict;
+  const Bitmap *accepted = judgement->accepted;
   Job *job = s->job;
   Assignment *assignment = accounts->assignment_data;
   Provider *provider = accounts->provider_data;
@@ -94,8 +106,17 @@ static uint64_t settle_assignment(const Settlement *s, const Settled *accounts, 
   uint64_t executions, escrow, locked, served;
   TRY(checked_add(job->executions_paid, o.accepted, &executions));
   if (executions > job->execution_budget) return ERR_BUDGET_EXCEEDED;
-  TRY(checked_mul(o.accepted, job->price_per_shard, &o.paid));
-  o.fee = bps_floor(o.paid, job->fee_bps);
+  EpochCharges charges;
+  EpochEntry *faulty_entry = NULL;
+  if (s->epoch) {
+    TRY(epoch_charges(s->epoch, job, accepted, o.accepted, &charges));
+    if (verdict == VERDICT_SLASH) TRY(epoch_entry_of(s->epoch, judgement->faulty_shard, &faulty_entry));
+    o.paid = charges.paid;
+    o.fee = charges.fee;
+  } else {
+    TRY(checked_mul(o.accepted, job->price_per_shard, &o.paid));
+    o.fee = bps_floor(o.paid, job->fee_bps);
+  }
   TRY(checked_sub(job->escrow, o.paid + o.fee, &escrow));
   TRY(checked_sub(provider->locked_stake, assignment->collateral, &locked));
   TRY(checked_add(provider->shards_served, o.accepted, &served));
@@ -119,12 +140,14 @@ static uint64_t settle_assignment(const Settlement *s, const Settled *accounts, 
   if (o.slashed) {
     uint64_t to_client = bps_floor(o.slashed, SLASH_CLIENT_SHARE_BPS);
     TRY(move_lamports(accounts->provider, s->client, to_client));
+    if (faulty_entry) TRY(checked_add(faulty_entry->credit, to_client, &faulty_entry->credit));
     TRY(move_lamports(accounts->provider, s->treasury, o.slashed - to_client));
     provider->stake -= from_stake; /* at most stake - locked: see above */
     provider->unbonding_stake -= from_unbonding;
     TRY(checked_add(provider->shards_slashed, o.pending - o.accepted, &provider->shards_slashed));
     TRY(checked_sub(s->market->total_stake, from_stake, &s->market->total_stake));
   }
+  if (s->epoch) apply_epoch_charges(s->epoch, &charges);
   job->escrow = escrow;
   job->executions_paid = (uint32_t)executions; /* at most execution_budget, a u32 */
   TRY(checked_sub_u32(job->pending_shards, o.pending, &job->pending_shards));

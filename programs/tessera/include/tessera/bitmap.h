@@ -1,16 +1,16 @@
-/* Shard bitmaps: bit i of byte i/8 is shard i, read as four little-endian
- * words. 256 shards is what one job holds (the bitmaps live in accounts). */
+/* Shard bitmaps: bit i of byte i/8 is shard i, read as sixteen little-endian
+ * words. 1,024 shards is what one job holds (the bitmaps live in accounts). */
 #pragma once
 #include "tessera/sol.h"
 
-#define MAX_SHARDS 256
+#define MAX_SHARDS 1024
 #define BITMAP_WORDS (MAX_SHARDS / 64)
 
 typedef struct {
   uint64_t words[BITMAP_WORDS];
 } Bitmap;
 
-/* Views an 8-byte-aligned 32-byte field as a bitmap. */
+/* Views an 8-byte-aligned 128-byte field as a bitmap. */
 #define AS_BITMAP(bytes) ((Bitmap *)(bytes))
 
 static inline uint64_t bitmap_count(const Bitmap *b) {
@@ -55,4 +55,9 @@ static inline uint64_t bitmap_rank(const Bitmap *b, uint64_t bit) {
   for (uint64_t i = 0; i < bit / 64; i++) rank += __builtin_popcountll(b->words[i]);
   if (bit % 64) rank += __builtin_popcountll(b->words[bit / 64] & ((1ULL << (bit % 64)) - 1));
   return rank;
+}
+
+/* How many set bits lie in shards [first, first + count). */
+static inline uint64_t bitmap_count_range(const Bitmap *b, uint64_t first, uint64_t count) {
+  return bitmap_rank(b, first + count) - bitmap_rank(b, first);
 }

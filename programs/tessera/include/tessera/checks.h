@@ -58,6 +58,7 @@ static const AccountType PROVIDER_TYPE = {PROVIDER_DISCRIMINATOR, PROVIDER_LEN};
 static const AccountType JOB_TYPE = {JOB_DISCRIMINATOR, JOB_LEN};
 static const AccountType ASSIGNMENT_TYPE = {ASSIGNMENT_DISCRIMINATOR, ASSIGNMENT_LEN};
 static const AccountType CHANNEL_TYPE = {CHANNEL_DISCRIMINATOR, CHANNEL_LEN};
+static const AccountType EPOCH_TYPE = {EPOCH_DISCRIMINATOR, EPOCH_LEN};
 
 /* Whether `account` is a live account of `type`: owned by the program, of
  * the type's exact size, starting with its discriminator. */
@@ -87,6 +88,7 @@ static inline uint64_t load_account(const Context *ctx, const SolAccountInfo *ac
   load_account((ctx), (account), &ASSIGNMENT_TYPE, (writable), (void **)(out))
 #define LOAD_CHANNEL(ctx, account, writable, out) \
   load_account((ctx), (account), &CHANNEL_TYPE, (writable), (void **)(out))
+#define LOAD_EPOCH(ctx, account, writable, out) load_account((ctx), (account), &EPOCH_TYPE, (writable), (void **)(out))
 
 /* The client's own job, for instructions that take [writable, signer] client
  * and [writable] job and no arguments (cancel_job, refund). */

@@ -32,7 +32,7 @@
 #define ERR_INVALID_STATUS 6025 /* Unknown provider status */
 #define ERR_TOO_MANY_ACCOUNTS 6026 /* More accounts than any Tessera instruction takes */
 #define ERR_JOB_ID_MISMATCH 6027 /* Not returned since job ids are chosen by the client; the code stays reserved */
-#define ERR_INVALID_SHARD_COUNT 6028 /* A job has 1 to 256 shards */
+#define ERR_INVALID_SHARD_COUNT 6028 /* A job has 1 to 1,024 shards */
 #define ERR_INVALID_PRICE 6029 /* The price per shard must be greater than zero */
 #define ERR_INVALID_DEADLINE 6030 /* The deadline must be in the future */
 #define ERR_DEADLINE_PASSED 6031 /* The job's deadline has passed */
@@ -68,6 +68,12 @@
 #define ERR_WITHDRAW_DELAY_NOT_ELAPSED 6061 /* The channel's withdrawal delay has not passed yet */
 #define ERR_CHANNEL_HAS_OPEN_JOBS 6062 /* Jobs this channel funded are still open; anyone may close them after their deadline */
 #define ERR_INVALID_SYSVAR 6063 /* The account is not the instructions sysvar */
+#define ERR_JOB_NOT_FUNDED 6064 /* The epoch job's shards are not all paid for yet: results wait until every channel's claim has landed */
+#define ERR_EPOCH_FULL 6065 /* The epoch already names as many channels as it holds */
+#define ERR_WRONG_EPOCH 6066 /* The epoch account is not this job's, or the job is not an epoch job */
+#define ERR_EPOCH_SHARDS_EXCEEDED 6067 /* The claim pays for more shards than the epoch job has left unfunded */
+#define ERR_EPOCH_PAYERS_MISSING 6068 /* Closing an epoch job names its rent payer and every channel it records, in order */
+#define ERR_CACHED_IN_EPOCH 6069 /* An epoch job carries only computed shards: a request answered from cache is not put in one */
 
 /* Enums: Borsh encodes a unit variant as its index in one byte. */
 #define PROVIDER_STATUS_ACTIVE 0
@@ -111,11 +117,31 @@ _Static_assert(offsetof(MarketConfig, max_price_per_shard) == 104, "MarketConfig
 
 typedef struct {
   uint8_t verdict;
-  uint8_t accepted[32];
+  uint8_t accepted[128];
 } SettlementEntry;
 _Static_assert(offsetof(SettlementEntry, verdict) == 0, "SettlementEntry.verdict");
 _Static_assert(offsetof(SettlementEntry, accepted) == 1, "SettlementEntry.accepted");
-#define SETTLEMENT_ENTRY_LEN 33
+#define SETTLEMENT_ENTRY_LEN 129
+
+typedef struct {
+  SolPubkey channel;
+  uint64_t escrow;
+  uint64_t spent;
+  uint64_t credit;
+  uint32_t first_shard;
+  uint32_t shard_count;
+  uint32_t execution_budget;
+  uint32_t executions_paid;
+} EpochEntry;
+_Static_assert(offsetof(EpochEntry, channel) == 0, "EpochEntry.channel");
+_Static_assert(offsetof(EpochEntry, escrow) == 32, "EpochEntry.escrow");
+_Static_assert(offsetof(EpochEntry, spent) == 40, "EpochEntry.spent");
+_Static_assert(offsetof(EpochEntry, credit) == 48, "EpochEntry.credit");
+_Static_assert(offsetof(EpochEntry, first_shard) == 56, "EpochEntry.first_shard");
+_Static_assert(offsetof(EpochEntry, shard_count) == 60, "EpochEntry.shard_count");
+_Static_assert(offsetof(EpochEntry, execution_budget) == 64, "EpochEntry.execution_budget");
+_Static_assert(offsetof(EpochEntry, executions_paid) == 68, "EpochEntry.executions_paid");
+#define EPOCH_ENTRY_LEN 72
 
 /* Accounts: discriminator = sha256("account:<Name>")[:8] as a little-endian u64. */
 #define MARKET_DISCRIMINATOR 0x9ac6e30037d5bedbULL
@@ -195,7 +221,7 @@ _Static_assert(offsetof(Provider, endpoint) == 136, "Provider.endpoint");
 _Static_assert(sizeof(Provider) == PROVIDER_LEN, "Provider size");
 
 #define JOB_DISCRIMINATOR 0x50cab4a1cb507c4bULL
-#define JOB_LEN 336
+#define JOB_LEN 536
 typedef struct {
   uint64_t discriminator;
   SolPubkey market;
@@ -204,8 +230,8 @@ typedef struct {
   uint8_t input_root[32];
   uint8_t seed_commitment[32];
   uint8_t revealed_seed[32];
-  uint8_t served_shards[32];
-  uint8_t paid_shards[32];
+  uint8_t served_shards[128];
+  uint8_t paid_shards[128];
   uint64_t job_id;
   uint64_t price_per_shard;
   uint64_t escrow;
@@ -217,11 +243,13 @@ typedef struct {
   uint32_t pending_shards;
   uint32_t assignment_count;
   uint32_t pending_assignments;
+  uint32_t unfunded_shards;
   uint16_t fee_bps;
   uint16_t sampling_rate_bps;
   uint8_t seed_revealed;
   uint8_t bump;
-  uint8_t padding[2];
+  uint8_t is_epoch;
+  uint8_t padding[5];
 } Job;
 _Static_assert(offsetof(Job, market) == 8, "Job.market");
 _Static_assert(offsetof(Job, client) == 40, "Job.client");
@@ -230,35 +258,37 @@ _Static_assert(offsetof(Job, input_root) == 104, "Job.input_root");
 _Static_assert(offsetof(Job, seed_commitment) == 136, "Job.seed_commitment");
 _Static_assert(offsetof(Job, revealed_seed) == 168, "Job.revealed_seed");
 _Static_assert(offsetof(Job, served_shards) == 200, "Job.served_shards");
-_Static_assert(offsetof(Job, paid_shards) == 232, "Job.paid_shards");
-_Static_assert(offsetof(Job, job_id) == 264, "Job.job_id");
-_Static_assert(offsetof(Job, price_per_shard) == 272, "Job.price_per_shard");
-_Static_assert(offsetof(Job, escrow) == 280, "Job.escrow");
-_Static_assert(offsetof(Job, deadline) == 288, "Job.deadline");
-_Static_assert(offsetof(Job, created_at) == 296, "Job.created_at");
-_Static_assert(offsetof(Job, shard_count) == 304, "Job.shard_count");
-_Static_assert(offsetof(Job, execution_budget) == 308, "Job.execution_budget");
-_Static_assert(offsetof(Job, executions_paid) == 312, "Job.executions_paid");
-_Static_assert(offsetof(Job, pending_shards) == 316, "Job.pending_shards");
-_Static_assert(offsetof(Job, assignment_count) == 320, "Job.assignment_count");
-_Static_assert(offsetof(Job, pending_assignments) == 324, "Job.pending_assignments");
-_Static_assert(offsetof(Job, fee_bps) == 328, "Job.fee_bps");
-_Static_assert(offsetof(Job, sampling_rate_bps) == 330, "Job.sampling_rate_bps");
-_Static_assert(offsetof(Job, seed_revealed) == 332, "Job.seed_revealed");
-_Static_assert(offsetof(Job, bump) == 333, "Job.bump");
-_Static_assert(offsetof(Job, padding) == 334, "Job.padding");
+_Static_assert(offsetof(Job, paid_shards) == 328, "Job.paid_shards");
+_Static_assert(offsetof(Job, job_id) == 456, "Job.job_id");
+_Static_assert(offsetof(Job, price_per_shard) == 464, "Job.price_per_shard");
+_Static_assert(offsetof(Job, escrow) == 472, "Job.escrow");
+_Static_assert(offsetof(Job, deadline) == 480, "Job.deadline");
+_Static_assert(offsetof(Job, created_at) == 488, "Job.created_at");
+_Static_assert(offsetof(Job, shard_count) == 496, "Job.shard_count");
+_Static_assert(offsetof(Job, execution_budget) == 500, "Job.execution_budget");
+_Static_assert(offsetof(Job, executions_paid) == 504, "Job.executions_paid");
+_Static_assert(offsetof(Job, pending_shards) == 508, "Job.pending_shards");
+_Static_assert(offsetof(Job, assignment_count) == 512, "Job.assignment_count");
+_Static_assert(offsetof(Job, pending_assignments) == 516, "Job.pending_assignments");
+_Static_assert(offsetof(Job, unfunded_shards) == 520, "Job.unfunded_shards");
+_Static_assert(offsetof(Job, fee_bps) == 524, "Job.fee_bps");
+_Static_assert(offsetof(Job, sampling_rate_bps) == 526, "Job.sampling_rate_bps");
+_Static_assert(offsetof(Job, seed_revealed) == 528, "Job.seed_revealed");
+_Static_assert(offsetof(Job, bump) == 529, "Job.bump");
+_Static_assert(offsetof(Job, is_epoch) == 530, "Job.is_epoch");
+_Static_assert(offsetof(Job, padding) == 531, "Job.padding");
 _Static_assert(sizeof(Job) == JOB_LEN, "Job size");
 
 #define ASSIGNMENT_DISCRIMINATOR 0x1f49aa59336ec96aULL
-#define ASSIGNMENT_LEN 224
+#define ASSIGNMENT_LEN 512
 typedef struct {
   uint64_t discriminator;
   SolPubkey job;
   SolPubkey provider;
   uint8_t results_root[32];
-  uint8_t submitted_shards[32];
-  uint8_t pending_shards[32];
-  uint8_t paid_shards[32];
+  uint8_t submitted_shards[128];
+  uint8_t pending_shards[128];
+  uint8_t paid_shards[128];
   uint64_t collateral;
   int64_t submitted_at;
   uint8_t status;
@@ -270,14 +300,14 @@ _Static_assert(offsetof(Assignment, job) == 8, "Assignment.job");
 _Static_assert(offsetof(Assignment, provider) == 40, "Assignment.provider");
 _Static_assert(offsetof(Assignment, results_root) == 72, "Assignment.results_root");
 _Static_assert(offsetof(Assignment, submitted_shards) == 104, "Assignment.submitted_shards");
-_Static_assert(offsetof(Assignment, pending_shards) == 136, "Assignment.pending_shards");
-_Static_assert(offsetof(Assignment, paid_shards) == 168, "Assignment.paid_shards");
-_Static_assert(offsetof(Assignment, collateral) == 200, "Assignment.collateral");
-_Static_assert(offsetof(Assignment, submitted_at) == 208, "Assignment.submitted_at");
-_Static_assert(offsetof(Assignment, status) == 216, "Assignment.status");
-_Static_assert(offsetof(Assignment, last_verdict) == 217, "Assignment.last_verdict");
-_Static_assert(offsetof(Assignment, bump) == 218, "Assignment.bump");
-_Static_assert(offsetof(Assignment, padding) == 219, "Assignment.padding");
+_Static_assert(offsetof(Assignment, pending_shards) == 232, "Assignment.pending_shards");
+_Static_assert(offsetof(Assignment, paid_shards) == 360, "Assignment.paid_shards");
+_Static_assert(offsetof(Assignment, collateral) == 488, "Assignment.collateral");
+_Static_assert(offsetof(Assignment, submitted_at) == 496, "Assignment.submitted_at");
+_Static_assert(offsetof(Assignment, status) == 504, "Assignment.status");
+_Static_assert(offsetof(Assignment, last_verdict) == 505, "Assignment.last_verdict");
+_Static_assert(offsetof(Assignment, bump) == 506, "Assignment.bump");
+_Static_assert(offsetof(Assignment, padding) == 507, "Assignment.padding");
 _Static_assert(sizeof(Assignment) == ASSIGNMENT_LEN, "Assignment size");
 
 #define CHANNEL_DISCRIMINATOR 0x58db57dc6a639f31ULL
@@ -306,6 +336,29 @@ _Static_assert(offsetof(Channel, open_jobs) == 136, "Channel.open_jobs");
 _Static_assert(offsetof(Channel, bump) == 140, "Channel.bump");
 _Static_assert(offsetof(Channel, padding) == 141, "Channel.padding");
 _Static_assert(sizeof(Channel) == CHANNEL_LEN, "Channel size");
+
+#define EPOCH_DISCRIMINATOR 0x6c988a975978535dULL
+#define EPOCH_LEN 1272
+typedef struct {
+  uint64_t discriminator;
+  SolPubkey market;
+  SolPubkey job;
+  SolPubkey payer;
+  uint32_t funded_shards;
+  uint32_t entry_count;
+  EpochEntry entries[16];
+  uint8_t bump;
+  uint8_t padding[7];
+} Epoch;
+_Static_assert(offsetof(Epoch, market) == 8, "Epoch.market");
+_Static_assert(offsetof(Epoch, job) == 40, "Epoch.job");
+_Static_assert(offsetof(Epoch, payer) == 72, "Epoch.payer");
+_Static_assert(offsetof(Epoch, funded_shards) == 104, "Epoch.funded_shards");
+_Static_assert(offsetof(Epoch, entry_count) == 108, "Epoch.entry_count");
+_Static_assert(offsetof(Epoch, entries) == 112, "Epoch.entries");
+_Static_assert(offsetof(Epoch, bump) == 1264, "Epoch.bump");
+_Static_assert(offsetof(Epoch, padding) == 1265, "Epoch.padding");
+_Static_assert(sizeof(Epoch) == EPOCH_LEN, "Epoch size");
 
 /* Instructions: discriminator = sha256("global:<snake_name>")[:8]; data = discriminator + Borsh args. */
 #define IX_INITIALIZE_MARKET 0xcbaa309bc1bd2323ULL
@@ -400,19 +453,19 @@ _Static_assert(offsetof(CreateJobArgs, shard_count) == 128, "CreateJobArgs.shard
 
 #define IX_SUBMIT_RESULTS 0x3913eb5b9ffa1016ULL
 #define SUBMIT_RESULTS_ACCOUNTS 6
-#define SUBMIT_RESULTS_DATA_LEN 72
+#define SUBMIT_RESULTS_DATA_LEN 168
 typedef struct {
   uint64_t discriminator;
-  uint8_t shards[32];
+  uint8_t shards[128];
   uint8_t results_root[32];
 } SubmitResultsArgs;
 _Static_assert(offsetof(SubmitResultsArgs, shards) == 8, "SubmitResultsArgs.shards");
-_Static_assert(offsetof(SubmitResultsArgs, results_root) == 40, "SubmitResultsArgs.results_root");
+_Static_assert(offsetof(SubmitResultsArgs, results_root) == 136, "SubmitResultsArgs.results_root");
 
 #define IX_SETTLE 0xd466839057b92aafULL
 #define SETTLE_ACCOUNTS 5
 #define SETTLE_DATA_LEN 44
-#define SETTLE_ENTRIES_ITEM_LEN 33
+#define SETTLE_ENTRIES_ITEM_LEN 129
 typedef struct {
   uint64_t discriminator;
   uint8_t seed[32];
@@ -425,20 +478,20 @@ _Static_assert(offsetof(SettleArgs, entries) == 44, "SettleArgs.entries");
 
 #define IX_SLASH 0x8e5cb108a1128dccULL
 #define SLASH_ACCOUNTS 8
-#define SLASH_DATA_LEN 362
+#define SLASH_DATA_LEN 522
 typedef struct {
   uint64_t discriminator;
-  uint8_t accepted[32];
+  uint8_t accepted[128];
   uint16_t shard;
   uint8_t committed_digest[32];
   uint8_t referee_digest[32];
-  uint8_t proof[256];
+  uint8_t proof[320];
 } SlashArgs;
 _Static_assert(offsetof(SlashArgs, accepted) == 8, "SlashArgs.accepted");
-_Static_assert(offsetof(SlashArgs, shard) == 40, "SlashArgs.shard");
-_Static_assert(offsetof(SlashArgs, committed_digest) == 42, "SlashArgs.committed_digest");
-_Static_assert(offsetof(SlashArgs, referee_digest) == 74, "SlashArgs.referee_digest");
-_Static_assert(offsetof(SlashArgs, proof) == 106, "SlashArgs.proof");
+_Static_assert(offsetof(SlashArgs, shard) == 136, "SlashArgs.shard");
+_Static_assert(offsetof(SlashArgs, committed_digest) == 138, "SlashArgs.committed_digest");
+_Static_assert(offsetof(SlashArgs, referee_digest) == 170, "SlashArgs.referee_digest");
+_Static_assert(offsetof(SlashArgs, proof) == 202, "SlashArgs.proof");
 
 #define IX_CANCEL_JOB 0x7653ec32f19bf17eULL
 #define CANCEL_JOB_ACCOUNTS 2
@@ -470,10 +523,10 @@ typedef struct {
 
 #define IX_SERVE_CACHED 0xe10dc920d9b72e54ULL
 #define SERVE_CACHED_ACCOUNTS 4
-#define SERVE_CACHED_DATA_LEN 40
+#define SERVE_CACHED_DATA_LEN 136
 typedef struct {
   uint64_t discriminator;
-  uint8_t shards[32];
+  uint8_t shards[128];
 } ServeCachedArgs;
 _Static_assert(offsetof(ServeCachedArgs, shards) == 8, "ServeCachedArgs.shards");
 
@@ -542,6 +595,38 @@ typedef struct {
 typedef struct {
   uint64_t discriminator;
 } WithdrawArgs;
+
+#define IX_OPEN_EPOCH 0x88cffead21da394bULL
+#define OPEN_EPOCH_ACCOUNTS 5
+#define OPEN_EPOCH_DATA_LEN 132
+typedef struct {
+  uint64_t discriminator;
+  uint8_t model_digest[32];
+  uint8_t input_root[32];
+  uint8_t seed_commitment[32];
+  uint64_t job_id;
+  uint64_t price_per_shard;
+  int64_t deadline;
+  uint32_t shard_count;
+} OpenEpochArgs;
+_Static_assert(offsetof(OpenEpochArgs, model_digest) == 8, "OpenEpochArgs.model_digest");
+_Static_assert(offsetof(OpenEpochArgs, input_root) == 40, "OpenEpochArgs.input_root");
+_Static_assert(offsetof(OpenEpochArgs, seed_commitment) == 72, "OpenEpochArgs.seed_commitment");
+_Static_assert(offsetof(OpenEpochArgs, job_id) == 104, "OpenEpochArgs.job_id");
+_Static_assert(offsetof(OpenEpochArgs, price_per_shard) == 112, "OpenEpochArgs.price_per_shard");
+_Static_assert(offsetof(OpenEpochArgs, deadline) == 120, "OpenEpochArgs.deadline");
+_Static_assert(offsetof(OpenEpochArgs, shard_count) == 128, "OpenEpochArgs.shard_count");
+
+#define IX_CLAIM_EPOCH 0x3b769325da9a1120ULL
+#define CLAIM_EPOCH_ACCOUNTS 6
+#define CLAIM_EPOCH_DATA_LEN 20
+typedef struct {
+  uint64_t discriminator;
+  uint64_t voucher_amount;
+  uint32_t shard_count;
+} ClaimEpochArgs;
+_Static_assert(offsetof(ClaimEpochArgs, voucher_amount) == 8, "ClaimEpochArgs.voucher_amount");
+_Static_assert(offsetof(ClaimEpochArgs, shard_count) == 16, "ClaimEpochArgs.shard_count");
 
 /* Events: logged with sol_log_data as discriminator (sha256("event:<Name>")[:8]) + Borsh. */
 #define EVENT_MARKET_INITIALIZED_DISCRIMINATOR 0x51ff0332577aa086ULL
@@ -671,28 +756,28 @@ _Static_assert(offsetof(JobCreatedEvent, deadline) == 128, "JobCreatedEvent.dead
 _Static_assert(offsetof(JobCreatedEvent, shard_count) == 136, "JobCreatedEvent.shard_count");
 
 #define EVENT_RESULTS_SUBMITTED_DISCRIMINATOR 0x29b55c1b900f6e73ULL
-#define EVENT_RESULTS_SUBMITTED_LEN 144
+#define EVENT_RESULTS_SUBMITTED_LEN 240
 typedef struct {
   uint64_t discriminator;
   SolPubkey job;
   SolPubkey provider;
   uint8_t results_root[32];
-  uint8_t shards[32];
+  uint8_t shards[128];
   uint64_t collateral;
 } ResultsSubmittedEvent;
 _Static_assert(offsetof(ResultsSubmittedEvent, job) == 8, "ResultsSubmittedEvent.job");
 _Static_assert(offsetof(ResultsSubmittedEvent, provider) == 40, "ResultsSubmittedEvent.provider");
 _Static_assert(offsetof(ResultsSubmittedEvent, results_root) == 72, "ResultsSubmittedEvent.results_root");
 _Static_assert(offsetof(ResultsSubmittedEvent, shards) == 104, "ResultsSubmittedEvent.shards");
-_Static_assert(offsetof(ResultsSubmittedEvent, collateral) == 136, "ResultsSubmittedEvent.collateral");
+_Static_assert(offsetof(ResultsSubmittedEvent, collateral) == 232, "ResultsSubmittedEvent.collateral");
 
 #define EVENT_ASSIGNMENT_SETTLED_DISCRIMINATOR 0x07c61a4cd61bd98cULL
-#define EVENT_ASSIGNMENT_SETTLED_LEN 129
+#define EVENT_ASSIGNMENT_SETTLED_LEN 225
 typedef struct {
   uint64_t discriminator;
   SolPubkey job;
   SolPubkey provider;
-  uint8_t accepted[32];
+  uint8_t accepted[128];
   uint64_t paid;
   uint64_t fee;
   uint64_t slashed;
@@ -701,10 +786,10 @@ typedef struct {
 _Static_assert(offsetof(AssignmentSettledEvent, job) == 8, "AssignmentSettledEvent.job");
 _Static_assert(offsetof(AssignmentSettledEvent, provider) == 40, "AssignmentSettledEvent.provider");
 _Static_assert(offsetof(AssignmentSettledEvent, accepted) == 72, "AssignmentSettledEvent.accepted");
-_Static_assert(offsetof(AssignmentSettledEvent, paid) == 104, "AssignmentSettledEvent.paid");
-_Static_assert(offsetof(AssignmentSettledEvent, fee) == 112, "AssignmentSettledEvent.fee");
-_Static_assert(offsetof(AssignmentSettledEvent, slashed) == 120, "AssignmentSettledEvent.slashed");
-_Static_assert(offsetof(AssignmentSettledEvent, verdict) == 128, "AssignmentSettledEvent.verdict");
+_Static_assert(offsetof(AssignmentSettledEvent, paid) == 200, "AssignmentSettledEvent.paid");
+_Static_assert(offsetof(AssignmentSettledEvent, fee) == 208, "AssignmentSettledEvent.fee");
+_Static_assert(offsetof(AssignmentSettledEvent, slashed) == 216, "AssignmentSettledEvent.slashed");
+_Static_assert(offsetof(AssignmentSettledEvent, verdict) == 224, "AssignmentSettledEvent.verdict");
 
 #define EVENT_ASSIGNMENT_SLASHED_DISCRIMINATOR 0x6bf2d7cb0f8c83d0ULL
 #define EVENT_ASSIGNMENT_SLASHED_LEN 178
@@ -779,16 +864,16 @@ _Static_assert(offsetof(AssignmentClosedEvent, assignment) == 8, "AssignmentClos
 _Static_assert(offsetof(AssignmentClosedEvent, refunded) == 40, "AssignmentClosedEvent.refunded");
 
 #define EVENT_CACHED_SERVED_DISCRIMINATOR 0x4325d0405e4680b4ULL
-#define EVENT_CACHED_SERVED_LEN 80
+#define EVENT_CACHED_SERVED_LEN 176
 typedef struct {
   uint64_t discriminator;
   SolPubkey job;
-  uint8_t shards[32];
+  uint8_t shards[128];
   uint64_t paid;
 } CachedServedEvent;
 _Static_assert(offsetof(CachedServedEvent, job) == 8, "CachedServedEvent.job");
 _Static_assert(offsetof(CachedServedEvent, shards) == 40, "CachedServedEvent.shards");
-_Static_assert(offsetof(CachedServedEvent, paid) == 72, "CachedServedEvent.paid");
+_Static_assert(offsetof(CachedServedEvent, paid) == 168, "CachedServedEvent.paid");
 
 #define EVENT_ASSIGNMENT_UNWOUND_DISCRIMINATOR 0x4621ec7d40be8424ULL
 #define EVENT_ASSIGNMENT_UNWOUND_LEN 80

@@ -24,3 +24,5 @@ static uint64_t process_top_up_channel(const Context *ctx);
 static uint64_t process_claim_channel(const Context *ctx);
 static uint64_t process_request_withdraw(const Context *ctx);
 static uint64_t process_withdraw(const Context *ctx);
+static uint64_t process_open_epoch(const Context *ctx);
+static uint64_t process_claim_epoch(const Context *ctx);

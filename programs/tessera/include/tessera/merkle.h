@@ -3,7 +3,7 @@
 #pragma once
 #include "tessera/sol.h"
 
-#define MERKLE_MAX_DEPTH 8 /* 256 leaves: a job's shards */
+#define MERKLE_MAX_DEPTH 10 /* 1,024 leaves: a job's shards */
 
 typedef struct {
   const uint8_t *data;  /* 32 bytes */

@@ -22,6 +22,6 @@ static uint64_t process_create_job(const Context *ctx) {
   JobTerms terms = JOB_TERMS_OF(args);
   JobCost cost;
   TRY(job_cost(market, &terms, &cost));
-  JobParties parties = {client, true, market_account, market, job_account, client->key};
+  JobParties parties = {client, true, false, market_account, market, job_account, client->key};
   return open_job(ctx, &parties, &terms, &cost);
 }

@@ -26,6 +26,7 @@ static uint64_t process_serve_cached(const Context *ctx) {
   /* After the deadline the client may refund all but what pending submissions can claim: a cache fee
    * then would be paid out of their reserve. */
   if (clock_unix_timestamp() > job->deadline) return ERR_DEADLINE_PASSED;
+  if (job->is_epoch) return ERR_CACHED_IN_EPOCH;
   uint64_t count = bitmap_count(shards);
   if (count == 0) return ERR_EMPTY_SHARDS;
   if (!bitmap_within(shards, job->shard_count)) return ERR_SHARD_OUT_OF_RANGE;

@@ -15,7 +15,8 @@ static uint64_t settle_entry(const Settlement *s, const SettlementEntry *entry, 
   TRY(load_settled(s, &accounts));
   /* Entries are 33 bytes apart in the instruction data: copy to align. */
   sol_memcpy_(&accepted, entry->accepted, sizeof(accepted));
-  return settle_assignment(s, &accounts, entry->verdict, &accepted, &slashed);
+  Judgement judgement = {entry->verdict, &accepted, 0};
+  return settle_assignment(s, &accounts, &judgement, &slashed);
 }
 
 /* An all-zero seed reveals nothing: the verifier keeps the seed until nothing more can be submitted, so no

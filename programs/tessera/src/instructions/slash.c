@@ -29,7 +29,8 @@ static uint64_t process_slash(const Context *ctx) {
   /* Leaves are the submission's digests in shard order, so the leaf's place is the shard's rank. */
   MerkleLeaf leaf = {args->committed_digest, bitmap_rank(pending, args->shard), bitmap_count(pending)};
   if (!merkle_proves(&leaf, args->proof, assignment->results_root)) return ERR_INVALID_EVIDENCE;
-  TRY(settle_assignment(&s, &accounts, VERDICT_SLASH, &accepted, &slashed));
+  Judgement judgement = {VERDICT_SLASH, &accepted, args->shard};
+  TRY(settle_assignment(&s, &accounts, &judgement, &slashed));
 
   AssignmentSlashedEvent event = {EVENT_ASSIGNMENT_SLASHED_DISCRIMINATOR, *s.job_account->key, *accounts.provider->key};
   event.shard = args->shard;

@@ -35,6 +35,7 @@ static uint64_t process_submit_results(const Context *ctx) {
   if (provider->stake < market->min_stake) return ERR_STAKE_BELOW_MINIMUM;
   int64_t now = clock_unix_timestamp();
   if (now > job->deadline) return ERR_DEADLINE_PASSED;
+  if (job->unfunded_shards != 0) return ERR_JOB_NOT_FUNDED;
   uint64_t count = bitmap_count(shards);
   if (count == 0) return ERR_EMPTY_SHARDS;
   if (!bitmap_within(shards, job->shard_count)) return ERR_SHARD_OUT_OF_RANGE;

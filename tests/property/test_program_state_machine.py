@@ -26,6 +26,7 @@ from localnet import LocalRuntime
 from marketplace.chain import (
     AssignmentAccount,
     ChannelAccount,
+    EpochAccount,
     JobAccount,
     MarketAccount,
     MarketConfig,
@@ -33,11 +34,13 @@ from marketplace.chain import (
     Verdict,
     assignment_address,
     channel_address,
+    epoch_address,
     job_address,
     market_address,
     provider_address,
 )
 from marketplace.chain import instructions as ix
+from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.chain.program import account_size
 from marketplace.chain.instructions import Settlement
 from marketplace.chain.vouchers import Voucher
@@ -52,7 +55,8 @@ PROGRAM_DEBITS = {  # which instructions may take lamports out of each program a
     "provider": {"withdraw_stake", "settle", "slash"},
     "job": {"settle", "slash", "refund", "cancel_job", "close_job", "serve_cached"},
     "assignment": {"close_assignment"},
-    "channel": {"claim_channel", "withdraw"},
+    "channel": {"claim_channel", "claim_epoch", "withdraw"},
+    "epoch": {"close_job"},
 }
 amounts = st.one_of(st.integers(1, 3 * SOL), st.integers(U64_MAX - 10 * SOL, U64_MAX), st.just(0))
 shard_sets = st.frozensets(st.integers(0, 9), max_size=6)
@@ -61,8 +65,8 @@ shard_sets = st.frozensets(st.integers(0, 9), max_size=6)
 @dataclass(frozen=True)
 class JobRef:
     address: Pubkey
-    client: Pubkey  # a wallet, or the channel that funded the job
-    signer: Keypair  # who signs for the client: the wallet itself, or the channel's owner (who cannot)
+    client: Pubkey  # a wallet, the channel that funded the job, or an epoch job's epoch
+    signer: Keypair  # who signs for the client: the wallet itself, or the channel's owner or anyone (who cannot)
     seed: bytes
 
 
@@ -125,7 +129,7 @@ class ProgramMachine(RuleBasedStateMachine):
             self.sent.append((name, instructions, signer))
             for event in outcome.events:
                 if event.name == "AssignmentSettled":
-                    for shard in range(256):
+                    for shard in range(MAX_SHARDS):
                         if event.data.accepted[shard // 8] >> (shard % 8) & 1:
                             paid = (event.data.job, event.data.provider, shard)
                             assert paid not in self.paid, f"shard {shard} paid twice to {event.data.provider}"
@@ -316,6 +320,75 @@ class ProgramMachine(RuleBasedStateMachine):
             self.kinds[address] = "job"
             self.jobs.append(JobRef(address, channel, self.agents[agent], seed))
 
+    # epochs: one job for many channels, each paying for its own shards
+
+    def epochs(self) -> list[JobRef]:
+        return [ref for ref in self.jobs if self.kinds.get(ref.client) == "epoch"]
+
+    @rule(shards=st.integers(0, 12), price=st.integers(1, SOL // 10), lifetime=st.integers(-10, 300),
+          reuse_id=st.booleans(), by_attacker=st.booleans())
+    def open_epoch(self, shards, price, lifetime, reuse_id, by_attacker):
+        signer = self.attacker if by_attacker else self.authority
+        job_id = self.next_job_id(reuse_id)
+        seed = hashlib.sha256(f"seed-{job_id}".encode()).digest()
+        address = job_address(self.market, job_id)[0]
+        epoch = epoch_address(address)[0]
+        instruction = ix.open_epoch(signer.pubkey(), self.market, job_id, model_digest=b"m" * 32, input_root=b"i" * 32,
+                                    seed_commitment=hashlib.sha256(seed).digest(), price_per_shard=price,
+                                    deadline=self.runtime.unix_time + lifetime, shard_count=shards)
+        outcome = self.send("open_epoch", instruction, signer)
+        assert not (by_attacker and outcome.ok), "an intruder opened an epoch"
+        if outcome.ok:
+            self.kinds[address], self.kinds[epoch] = "job", "epoch"
+            self.jobs.append(JobRef(address, epoch, self.attacker, seed))
+
+    @precondition(lambda self: self.epochs() and self.open_channels())
+    @rule(epoch=st.integers(0, 50), agent=st.integers(0, 1), shards=st.one_of(st.integers(1, 3), st.integers(0, 13)),
+          extra=st.one_of(st.just(0), st.integers(-SOL // 10, SOL)),
+          hostile=st.one_of(st.just("none"), st.sampled_from(["verifier", "forger", "other channel", "stale"])))
+    def claim_epoch(self, epoch, agent, shards, extra, hostile):
+        """A channel pays for an epoch's next shards by voucher, within what its agent signed."""
+        ref = self.epochs()[epoch % len(self.epochs())]
+        job = self.runtime.account_data(ref.address)
+        agent = self.open_channels()[agent % len(self.open_channels())]
+        channel, other = self.channel(agent), self.channel(1 - agent)
+        state = ChannelAccount.decode(self.runtime.account_data(channel))
+        escrow = 0
+        if job is not None and shards:
+            job_state = JobAccount.decode(job)
+            escrow = job_escrow(job_state.price_per_shard, shards, job_state.sampling_rate_bps, job_state.fee_bps)
+        amount = state.claimed if hostile == "stale" else max(0, state.claimed + escrow + extra)
+        signer_key = self.attacker if hostile == "forger" else self.authorizers[1 - agent if hostile == "other channel" else agent]
+        named = other if hostile == "other channel" else channel
+        voucher = Voucher.sign(signer_key, named, state.generation, amount)
+        if hostile != "forger":
+            self.signed[(named, state.generation)] = max(self.signed.get((named, state.generation), 0), amount)
+        verifier = self.attacker if hostile == "verifier" else self.authority
+        precompile, claim = ix.claim_epoch(verifier.pubkey(), self.market, ref.address, voucher, signer_key.pubkey(), shards)
+        metas = list(claim.accounts)
+        metas[2] = AccountMeta(channel, False, True)  # the claim always draws on this agent's channel
+        outcome = self.send("claim_epoch", [precompile, Instruction(claim.program_id, claim.data, metas)], verifier)
+        assert hostile == "none" or not outcome.ok, f"an epoch claim with {hostile} went through"
+
+    @precondition(lambda self: self.epochs())
+    @rule(epoch=st.integers(0, 50), tamper=st.sampled_from(["none", "reversed", "dropped", "payer"]))
+    def close_epoch(self, epoch, tamper):
+        """Anyone closes an epoch job with its payer and channels; any other list of them is refused."""
+        ref = self.epochs()[epoch % len(self.epochs())]
+        data = self.runtime.account_data(ref.client)
+        if data is None:
+            return
+        state = EpochAccount.decode(data)
+        channels = [entry.channel for entry in state.entries]
+        payer = self.attacker.pubkey() if tamper == "payer" else state.payer
+        if tamper == "reversed":
+            channels.reverse()
+        elif tamper == "dropped":
+            channels = channels[:-1]
+        changed = channels != [entry.channel for entry in state.entries] or payer != state.payer
+        outcome = self.send("close_job", ix.close_epoch_job(ref.address, payer, channels), self.attacker)
+        assert not (changed and outcome.ok), f"an epoch closed with its payers {tamper}"
+
     @rule(seconds=st.integers(1, 400))
     def time_passes(self, seconds):
         self.runtime.advance(seconds)
@@ -377,7 +450,18 @@ class ProgramMachine(RuleBasedStateMachine):
                 assert self.runtime.balance(key) >= rent(account_size("Channel"))
                 assert channel.claimed <= self.signed.get((key, channel.generation), 0), "claimed beyond any voucher"
                 funded = [r for r in self.jobs if r.client == key and self.runtime.account_data(r.address) is not None]
-                assert channel.open_jobs == len(funded)
+                claims = [e for r in self.epochs() if (d := self.runtime.account_data(r.client)) is not None
+                          for e in EpochAccount.decode(d).entries if e.channel == key]
+                assert channel.open_jobs == len(funded) + len(claims)
+            elif kind == "epoch" and data is not None:
+                # Each channel's part: what it paid in less what verdicts spent on its own shards, within its budget;
+                # together exactly the job's escrow. The epoch holds its rent and the slash credits.
+                epoch = EpochAccount.decode(data)
+                job = JobAccount.decode(self.runtime.account_data(epoch.job))
+                assert all(e.spent <= e.escrow and e.executions_paid <= e.execution_budget for e in epoch.entries)
+                assert sum(e.escrow - e.spent for e in epoch.entries) == job.escrow
+                assert self.runtime.balance(key) == rent(account_size("Epoch")) + sum(e.credit for e in epoch.entries)
+                assert epoch.funded_shards + job.unfunded_shards == job.shard_count
         market = MarketAccount.decode(self.runtime.account_data(self.market))
         assert market.total_stake == total_stake
         assert deters(market.max_price_per_shard, market.sampling_rate_bps, market.min_stake, market.slash_bps)

@@ -53,7 +53,7 @@ def status_variant(status: ProviderStatus) -> object:
 
 
 def shards_to_bitmap(shards: Iterable[int]) -> list[int]:
-    """Shard indexes as the program's 32-byte bitmap: bit i of byte i/8."""
+    """Shard indexes as the program's 128-byte bitmap: bit i of byte i/8."""
     bitmap = bytearray(MAX_SHARDS // 8)
     for shard in shards:
         if not isinstance(shard, int) or not 0 <= shard < MAX_SHARDS:

@@ -7,8 +7,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.benchmarks import (aggregator_throughput, channel_payments, cheating, localnet_throughput, market_wall_time, openai_api,
-                              pipeline_stages, program_cu, provider_throughput, recovery, smollm2_chat, verification_overhead)
+from tests.benchmarks import (aggregator_throughput, channel_payments, cheating, epoch_settlement, localnet_throughput,
+                              market_wall_time, openai_api, pipeline_stages, program_cu, provider_throughput, recovery,
+                              smollm2_chat, verification_overhead)
 
 OUTPUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
@@ -28,12 +29,14 @@ def main() -> int:
     recoveries = recovery.measure()
     chat = smollm2_chat.measure()
     payments = channel_payments.measure()
+    epochs = epoch_settlement.measure()
     api = openai_api.measure()
     pipeline = pipeline_stages.measure()
     OUTPUT.write_text("\n".join((header + market_wall_time.markdown(market), smollm2_chat.markdown(chat), openai_api.markdown(api),
                                  pipeline_stages.markdown(pipeline),
                                  provider_throughput.markdown(nodes),
                                  verification_overhead.markdown(overhead), cheating.markdown(), channel_payments.markdown(payments),
+                                 epoch_settlement.markdown(epochs),
                                  program_cu.markdown(rows),
                                  localnet_throughput.markdown(throughput), aggregator_throughput.markdown(results),
                                  recovery.markdown(recoveries))))

@@ -159,7 +159,8 @@ def markdown(result: ChannelPayments) -> str:
         "Goals (issue #18): ≤ 0.01 transactions and ≤ 100 lamports of fees per request. **Not met**: each request "
         "is still its own job, opened by its own claim, so chain work is that of a job per request; what changed is "
         "who signs (the aggregator, with the agent's voucher; the wallet stays cold) and that the agent sends no "
-        "transaction. Settling many requests per claim (an epoch per channel) is what remains.",
+        "transaction. The program now settles many channels' requests in one epoch job (the next section); the "
+        "aggregator does not use epochs yet.",
         "",
     ])
 

@@ -69,6 +69,10 @@ GOALS = {
     "claim_channel (with its precompile check)": Goal(15_000, ANCHOR_INIT_ONE, p95=15_000),
     "request_withdraw": Goal(2_500, ANCHOR_LOAD[1]),
     "withdraw": Goal(2_500, ANCHOR_LOAD[1]),
+    # Creates two accounts: the job and its epoch.
+    "open_epoch": Goal(6_000, ANCHOR_INIT_ONE, p95=9_000),
+    "claim_epoch (with its precompile check)": Goal(15_000, ANCHOR_LOAD[4], p95=15_000),
+    "close_job (epoch of 2 channels)": Goal(2_500, ANCHOR_LOAD[4]),
 }
 
 
@@ -182,9 +186,19 @@ class _Scenario:
             verifier.pubkey(), market, 5, voucher, authorizer.pubkey(), model_digest=b"m" * 32, input_root=b"i" * 32,
             seed_commitment=hashlib.sha256(seed).digest(), price_per_shard=PRICE, deadline=self.runtime.unix_time + 600,
             shard_count=8), verifier)
+        epoch_job = job_address(market, 6)[0]
+        self.send("open_epoch", ix.open_epoch(
+            verifier.pubkey(), market, 6, model_digest=b"m" * 32, input_root=b"i" * 32,
+            seed_commitment=hashlib.sha256(seed).digest(), price_per_shard=PRICE, deadline=self.runtime.unix_time + 600,
+            shard_count=8), verifier)
+        for amount in (2 * SOL, 3 * SOL):
+            voucher = Voucher.sign(authorizer, channel, generation, amount)
+            self.send("claim_epoch (with its precompile check)",
+                      ix.claim_epoch(verifier.pubkey(), market, epoch_job, voucher, authorizer.pubkey(), 4), verifier)
         self.send("request_withdraw", ix.request_withdraw(agent.pubkey(), channel), agent)
         self.runtime.advance(601)
         self.send("close_job", ix.close_job(job_address(market, 5)[0], channel), agent)
+        self.send("close_job (epoch of 2 channels)", ix.close_epoch_job(epoch_job, verifier.pubkey(), [channel, channel]), agent)
         self.send("withdraw", ix.withdraw(agent.pubkey(), channel), agent)
 
 

@@ -353,3 +353,22 @@ def test_epoch_jobs_refuse_cached_answers_and_client_refunds(runtime, funded, ma
     stranger = funded()
     expect_error(runtime.send([ix.refund(stranger.pubkey(), epoch.job)], [stranger]), "Unauthorized")
     expect_error(runtime.send([ix.cancel_job(stranger.pubkey(), epoch.job)], [stranger]), "Unauthorized")
+
+
+def test_an_epoch_of_a_thousand_requests_settles_every_shard(runtime, market, providers, agents):
+    """Shards far past the first 256 are committed, paid and charged to their channel like the first."""
+    epoch = Epoch(runtime, market, 1_000)
+    assert epoch.open().ok
+    a, b = agents[:2]
+    assert epoch.claim(a, 600).ok and epoch.claim(b, 400).ok
+    p1, p2 = providers[:2]
+    assert epoch.submit(p1, range(0, 1_000, 2)).ok and epoch.submit(p2, range(1, 1_000, 2)).ok
+    outcome = epoch.settle(Settlement(p1.owner.pubkey(), Verdict.PAY, frozenset(range(0, 1_000, 2))),
+                           Settlement(p2.owner.pubkey(), Verdict.PAY, frozenset(range(1, 1_000, 2))))
+    assert outcome.ok, outcome.logs
+    assert epoch.job_state().paid_shards == frozenset(range(1_000))
+    assert [e.executions_paid for e in epoch.state().entries] == [600, 400]
+    balances = Balances(runtime, a=a.address, b=b.address)
+    assert epoch.close([a.address, b.address]).ok  # every shard paid: closes before the deadline
+    assert balances.changes() == {"a": epoch.escrow(600) - 600 * PRICE - 2 * fee_on(market, 300 * PRICE),
+                                  "b": epoch.escrow(400) - 400 * PRICE - 2 * fee_on(market, 200 * PRICE)}

@@ -80,7 +80,7 @@ static uint64_t process_submit_results(const Context *ctx) {
 
   sol_memcpy_(assignment->results_root, args->results_root, 32);
   bitmap_add(AS_BITMAP(assignment->submitted_shards), shards);
-  sol_memcpy_(assignment->pending_shards, args->shards, 32);
+  sol_memcpy_(assignment->pending_shards, args->shards, sizeof(assignment->pending_shards));
   assignment->collateral = collateral;
   assignment->submitted_at = now;
   assignment->status = ASSIGNMENT_STATUS_PENDING;
@@ -92,7 +92,7 @@ static uint64_t process_submit_results(const Context *ctx) {
 
   ResultsSubmittedEvent event = {EVENT_RESULTS_SUBMITTED_DISCRIMINATOR, *job_account->key, *provider_account->key};
   sol_memcpy_(event.results_root, args->results_root, 32);
-  sol_memcpy_(event.shards, args->shards, 32);
+  sol_memcpy_(event.shards, args->shards, sizeof(event.shards));
   event.collateral = collateral;
   emit_event(&event, EVENT_RESULTS_SUBMITTED_LEN);
   return 0;

@@ -18,7 +18,7 @@ from marketplace.chain.instructions import Settlement, SlashEvidence
 from marketplace.chain.program import account_size
 from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
-from tests.program.conftest import FEE_PER_SIGNATURE, SOL, Balances, MarketFixture, expect_error
+from tests.program.conftest import FEE_PER_SIGNATURE, Balances, MarketFixture, expect_error
 from tests.program.test_channel import ChannelFixture, open_channel
 from tests.program.test_job import result_digest, results_root
 

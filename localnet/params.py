@@ -81,8 +81,21 @@ def decode_bytes(value: Any, encoding: str, what: str) -> bytes:
     raise InvalidParams(f"unsupported encoding {encoding!r} for {what}: use base58 or base64")
 
 
+PACKET_DATA_SIZE = 1_232  # bytes a transaction may take on the wire
+MAX_ENCODED_SIZE = {"base58": 1_683, "base64": 1_644}  # what encodes a packet, as the validator checks it first
+TRANSACTION_TYPE = "solana_transaction::versioned::VersionedTransaction"  # as the validator names it in these errors
+
+
 def transaction(value: Any, cfg: dict) -> VersionedTransaction:
-    raw = decode_bytes(value, cfg.get("encoding", "base58"), "transaction")
+    """A transaction as a validator takes it: refused with its own messages when it would not fit a packet."""
+    encoding = cfg.get("encoding", "base58")
+    limit = MAX_ENCODED_SIZE.get(encoding)
+    if limit is not None and isinstance(value, str) and len(value) > limit:
+        raise InvalidParams(f"{encoding} encoded {TRANSACTION_TYPE} too large: {len(value)} bytes "
+                            f"(max: encoded/raw {limit}/{PACKET_DATA_SIZE})")
+    raw = decode_bytes(value, encoding, "transaction")
+    if len(raw) > PACKET_DATA_SIZE:
+        raise InvalidParams(f"decoded {TRANSACTION_TYPE} too large: {len(raw)} bytes (max: {PACKET_DATA_SIZE} bytes)")
     try:
         tx = VersionedTransaction.from_bytes(raw)
     except ValueError as exc:

@@ -7,8 +7,12 @@ import base64
 
 import aiohttp
 import pytest
+from solders.hash import Hash
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.transaction import Transaction
 
 from tests.integration.conftest import SOL, rpc_call
 
@@ -73,6 +77,19 @@ async def test_malformed_requests_get_standard_errors(net, body, code):
 async def test_wrong_params_get_invalid_params(net, method, params):
     answer = await rpc_call(net.url, method, params)
     assert answer["error"]["code"] == -32602, answer
+
+
+async def test_a_transaction_larger_than_a_packet_is_refused_as_a_validator_does(net):
+    payer = Keypair()
+    await rpc_call(net.url, "requestAirdrop", [str(payer.pubkey()), SOL])
+    memo = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+    big = Instruction(memo, b"m" * 1_200, [])
+    blockhash = (await rpc_call(net.url, "getLatestBlockhash"))["result"]["value"]["blockhash"]
+    raw = bytes(Transaction([payer], Message([big], payer.pubkey()), Hash.from_string(blockhash)))
+    assert len(raw) > 1_232
+    answer = await rpc_call(net.url, "sendTransaction", [base64.b64encode(raw).decode(), {"encoding": "base64"}])
+    assert answer["error"]["code"] == -32602 and "too large" in answer["error"]["message"], answer
+    assert net.chain.balance(payer.pubkey()) == SOL
 
 
 async def test_oversized_body_is_refused(net):

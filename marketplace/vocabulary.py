@@ -34,9 +34,11 @@ class ShardStatus(StrEnum):
     VERIFIED = "verified"
     CACHED = "cached"  # served from the cache: nothing ran
     FAILED = "failed"  # no provider can run it
+    REFUNDED = "refunded"  # its answer was shown as it was generated, then found wrong: not run again, not charged
 
 
 DECIDED = frozenset({ShardStatus.VERIFIED, ShardStatus.CACHED})
+FINAL = DECIDED | {ShardStatus.FAILED, ShardStatus.REFUNDED}  # nothing more is run for it
 
 
 class TaskStatus(StrEnum):

@@ -65,10 +65,11 @@ class ChannelPayments:
                               message.signer)
 
     async def pay(self, job_id: int, commitment: str, kind: str, inputs: list[dict], params: dict | None,
-                  voucher: Voucher, signer: Pubkey | None, model: str | None = None) -> dict:
+                  voucher: Voucher, signer: Pubkey | None, model: str | None = None, streamed: bool = False) -> dict:
         """Checks the voucher, keeps it with the request, claims it and takes the request in. `signer`: who signed
         the request, which must be the channel's authorizer; None where the voucher's own signature is the only
-        one (an HTTP 402 payment). `model`: the digest the request asked for, which its quote must be for."""
+        one (an HTTP 402 payment). `model`: the digest the request asked for, which its quote must be for.
+        `streamed`: its answer is shown as it is generated (see Aggregator.admit)."""
         job_text = str(job_address(self.agg.market, job_id)[0])
         async with self.agg.sessions() as session:
             quote = await session.get(m.Quote, commitment)
@@ -81,7 +82,7 @@ class ChannelPayments:
                                 "quote_mismatch")
         market = await self.agg.market_account()
         cost = job_escrow(quote.price_per_shard, len(inputs), market.sampling_rate_bps, market.fee_bps)
-        request = {"kind": kind, "params": params, "inputs": inputs}
+        request = {"kind": kind, "params": params, "inputs": inputs, "streamed": streamed}
         async with self._lock(voucher.channel):
             state = await self._state(voucher.channel)
             authorizer = state.account.authorizer
@@ -106,7 +107,7 @@ class ChannelPayments:
                 raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
         # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
         job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(job_text))
-        admitted = await self.agg.admit(job_text, job, kind, inputs, params)
+        admitted = await self.agg.admit(job_text, job, kind, inputs, params, streamed)
         await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
         return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature),
                 "channel": str(voucher.channel)}
@@ -137,7 +138,8 @@ class ChannelPayments:
             await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
         elif job.deadline > self.agg.now():
             request = voucher.request
-            await self.agg.admit(voucher.job, job, request["kind"], request["inputs"], request["params"])
+            await self.agg.admit(voucher.job, job, request["kind"], request["inputs"], request["params"],
+                                 request.get("streamed", False))
             await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
         else:
             await self.agg.chain.send([ix.close_job(Pubkey.from_string(voucher.job), job.client)], [self.agg.verifier])

@@ -25,7 +25,7 @@ from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.merkle import merkle_root
 from marketplace.verification import assignment_verdict
-from marketplace.vocabulary import JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
+from marketplace.vocabulary import FINAL, JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
 
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 3  # what fits in one transaction: an entry is 129 bytes of data and 3 accounts
@@ -135,7 +135,10 @@ class Conductor:
         if decision.referee is not None:
             self._ask_referee(session, job, shard, decision.referee)
         if decision.rerun is not None:
-            self._rerun(session, job, shard, [tasks[run] for run in decision.rerun])
+            if job.streamed:  # its wrong answer was shown already: a right one later is no answer to that request
+                self._refund(shard)
+            else:
+                self._rerun(session, job, shard, [tasks[run] for run in decision.rerun])
 
     def _ask_referee(self, session, job: m.Job, shard: m.Shard, request: decisions.RefereeRequest) -> None:
         """A third provider, of none of the excluded owners, checks the claims on this shard."""
@@ -167,6 +170,11 @@ class Conductor:
         session.add(m.Task(job=shard.job, shard=shard.index, role=Role.PRIMARY, attempt=attempt, model_digest=job.model_digest,
                            excluded_owners=sorted({r.provider_owner for r in runs}), status=TaskStatus.QUEUED, provider_owner=None))
         self._work_queued = True
+
+    def _refund(self, shard: m.Shard) -> None:
+        """Nothing more is run for it and nobody is paid for its answer: the escrow it held goes back to the client
+        when the job closes (the checks that found it wrong are paid, and the liar slashed, as for any shard)."""
+        shard.status, shard.decided_at = ShardStatus.REFUNDED, int(self.agg.now())
 
     # settling and closing
 
@@ -294,7 +302,7 @@ class Conductor:
     async def _open_work(session, address: str) -> tuple[bool, bool]:
         """Whether some shard of the job is still undecided, and whether some task handed out is still open."""
         undecided = (await session.execute(select(m.Shard.index).where(
-            m.Shard.job == address, m.Shard.status.not_in((ShardStatus.VERIFIED, ShardStatus.CACHED, ShardStatus.FAILED))))).first()
+            m.Shard.job == address, m.Shard.status.not_in(FINAL)))).first()
         open_task = (await session.execute(select(m.Task.id).where(
             m.Task.job == address, m.Task.status.in_((TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED))))).first()
         return undecided is not None, open_task is not None
@@ -319,7 +327,7 @@ class Conductor:
         async with self.agg.sessions() as session:
             undecided, open_tasks = await self._open_work(session, address)
             failed = (await session.execute(select(m.Shard.index).where(
-                m.Shard.job == address, m.Shard.status == ShardStatus.FAILED))).first() is not None
+                m.Shard.job == address, m.Shard.status.in_((ShardStatus.FAILED, ShardStatus.REFUNDED))))).first() is not None
             settled = {r.provider_owner: set(r.accepted) for r in (await session.execute(
                 select(m.Settlement).where(m.Settlement.job == address))).scalars()}
             good_work = (await session.execute(select(m.Task).where(

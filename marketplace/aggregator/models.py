@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -49,6 +49,8 @@ class Job(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     cache_hits: Mapped[int] = mapped_column(Integer, default=0)
     close_signature: Mapped[str | None] = mapped_column(String(88))
+    # Its answers are shown as they are generated (an OpenAI stream): one found wrong then is refunded, not rerun.
+    streamed: Mapped[bool] = mapped_column(default=False, server_default=false())
     # A conductor pass that failed on this job: the others go on, this one waits (backing off).
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -19,7 +19,7 @@ from marketplace import x402 as wire
 from marketplace.aggregator import x402
 from marketplace.aggregator.appkeys import QUOTE_LIMIT, SERVICE
 from marketplace.aggregator.bodies import read_json
-from marketplace.aggregator.errors import NotFound, Unavailable, Unprocessable
+from marketplace.aggregator.errors import Conflict, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.openai_api import (ApiRequest, answer_chunks, chat_response, completion_of, completion_response,
                                                delta_chunk, embedding_response, error_object, model_object, opening_chunks,
                                                parse_chat, parse_completion, parse_embedding, streamable)
@@ -90,7 +90,7 @@ async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -
         return response
     payment = x402.parse_payment(header)
     paid = await service.channels.pay(payment.job_id, payment.seed_commitment, api.kind, inputs, api.params,
-                                      payment.voucher, None, model=digest)
+                                      payment.voucher, None, model=digest, streamed=api.stream)
     job = paid["job"]
     headers = {wire.RESPONSE_HEADER: wire.encode(x402.payment_response(
         paid["claim_signature"], cluster, paid["channel"], job, paid["voucher"], paid["escrow"])), JOB_HEADER: job}
@@ -110,6 +110,9 @@ def _decided_shards(job: str, report: dict) -> list[dict] | None:
     """The job's shards once every one is decided (verified, or served from the cache); None while some are not."""
     if all(s["status"] in DECIDED for s in report["shards"]):
         return report["shards"]
+    if any(s["status"] == ShardStatus.REFUNDED for s in report["shards"]):
+        raise Conflict(f"the answer shown as it was generated was found wrong when verified: job {job} charges nothing "
+                       "for it, and its escrow goes back to the channel when the job closes", "answer_refunded")
     if report["status"] == JobStatus.FAILED or any(s["status"] == ShardStatus.FAILED for s in report["shards"]):
         raise Unavailable(f"no provider could serve job {job}; its escrow goes back to the channel when it closes",
                           "not_served")
@@ -167,7 +170,7 @@ async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, jo
             await send(chunk)
         try:
             shards = await _decided(service, job, show_progress)
-        except (Unavailable, Unprocessable) as exc:
+        except (Unavailable, Unprocessable, Conflict) as exc:
             await send(error_object(exc.status, exc.code, str(exc)))
         else:
             completion = completion_of(shards[0]["output"], api)

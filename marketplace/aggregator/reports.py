@@ -12,15 +12,12 @@ from sqlalchemy.orm import load_only
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import NotFound
 from marketplace.chain.accounts import Verdict
-from marketplace.vocabulary import JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus
+from marketplace.vocabulary import DECIDED, FINAL, JobStatus, Role, SettlementStatus, TaskStatus
 
 
-DECIDED = (ShardStatus.VERIFIED, ShardStatus.CACHED)
-
-
-def _revision(status: str, decided: int, settlements: list[tuple[str, int, list[int]]]) -> str:
-    """Changes whenever a client would see something new: the job's status, an output, a settlement round."""
-    state = repr((status, decided, sorted((owner, verdict, len(accepted)) for owner, verdict, accepted in settlements)))
+def _revision(status: str, finished: int, settlements: list[tuple[str, int, list[int]]]) -> str:
+    """Changes whenever a client would see something new: the job's status, a shard finished, a settlement round."""
+    state = repr((status, finished, sorted((owner, verdict, len(accepted)) for owner, verdict, accepted in settlements)))
     return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
 
 
@@ -30,12 +27,12 @@ async def job_revision(sessions, address: str) -> str:
         status = (await session.execute(select(m.Job.status).where(m.Job.address == address))).scalar_one_or_none()
         if status is None:
             raise NotFound(f"no job {address}", "job_not_found")
-        decided = (await session.execute(select(func.count()).select_from(m.Shard).where(
-            m.Shard.job == address, m.Shard.status.in_(DECIDED)))).scalar_one()
+        finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
+            m.Shard.job == address, m.Shard.status.in_(FINAL)))).scalar_one()
         settled = [tuple(row) for row in (await session.execute(
             select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
                 m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
-    return _revision(status, decided, settled)
+    return _revision(status, finished, settled)
 
 
 async def job_report(sessions, address: str, private: bool) -> dict:
@@ -64,7 +61,7 @@ async def job_report(sessions, address: str, private: bool) -> dict:
         "job": address, "status": job.status, "kind": job.kind, "model_digest": job.model_digest, "params": job.params,
         "shard_count": job.shard_count,
         "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
-        "revision": _revision(job.status, sum(s.status in DECIDED for s in shards),
+        "revision": _revision(job.status, sum(s.status in FINAL for s in shards),
                               [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == SettlementStatus.CONFIRMED]),
         "shards": [
             {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,

@@ -175,8 +175,10 @@ class Aggregator:
             raise Unprocessable("the job account is not at its PDA", "job_mismatch")
         return await self.admit(job_text, job, kind, inputs, body.get("params"))
 
-    async def admit(self, job_text: str, job: JobAccount, kind: str, inputs: list[dict], params: dict | None) -> dict:
-        """Checks the job on chain against its inputs and quote, then writes its shards and tasks."""
+    async def admit(self, job_text: str, job: JobAccount, kind: str, inputs: list[dict], params: dict | None,
+                    streamed: bool = False) -> dict:
+        """Checks the job on chain against its inputs and quote, then writes its shards and tasks. `streamed`: its
+        answers are shown as they are generated, so one found wrong is refunded rather than run again."""
         digests = [input_digest(item) for item in inputs]
         pipeline = None
         if await self.pipelines.is_pipelined(job.model_digest.hex()):
@@ -210,7 +212,7 @@ class Aggregator:
                 address=job_text, client=str(job.client), chain_job_id=job.job_id, kind=kind,
                 model_digest=job.model_digest.hex(), params=params or {}, shard_count=job.shard_count,
                 price_per_shard=job.price_per_shard, sampling_rate_bps=job.sampling_rate_bps, deadline=job.deadline,
-                seed_commitment=quote.seed_commitment, status=JobStatus.OPEN, created_at=int(self.now()),
+                seed_commitment=quote.seed_commitment, status=JobStatus.OPEN, created_at=int(self.now()), streamed=streamed,
                 cache_hits=sum(1 for s in plan["shards"] if s.status == ShardStatus.CACHED),
             ))
             await session.flush()
@@ -502,8 +504,9 @@ class Aggregator:
                 if task.status == TaskStatus.QUEUED:
                     task.status, task.provider_owner = TaskStatus.CLAIMED, owner
                     task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout
-                job = await session.get(m.Job, task.job)
-                shard = await session.get(m.Shard, (task.job, task.shard))
+                with session.no_autoflush:  # the claims are written at the commit, where a lost race is caught
+                    job = await session.get(m.Job, task.job)
+                    shard = await session.get(m.Shard, (task.job, task.shard))
                 payloads.append({
                     "task": task.id, "job": task.job, "shard": task.shard, "role": task.role, "kind": job.kind,
                     "model_digest": task.model_digest, "params": job.params, "input": shard.input,

@@ -12,6 +12,8 @@ import openai
 import pytest
 from solders.keypair import Keypair
 
+from marketplace.chain import provider_address
+
 from client import TesseraClient
 from marketplace import x402
 from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
@@ -158,6 +160,44 @@ async def test_a_stream_shows_the_answer_token_by_token_as_it_is_generated(tmp_p
                     arrivals.append(time.monotonic())
     assert "".join(deltas) == text_of(expected_tokens("user: stream me", 6))  # what was shown is what was verified
     assert len(deltas) >= 3 and arrivals[-1] - arrivals[0] >= 0.4  # as it was generated, not whole at the end
+
+
+async def test_a_streamed_answer_found_wrong_is_refunded_to_the_channel(tmp_path):
+    """A lying primary streams its answer; the check a replica makes once other owners come finds it wrong, and a
+    referee agrees. The stream ends in `answer_refunded`, nothing is run again, the liar is slashed, the replica's
+    check is paid, and the channel pays nothing for the answer it was shown: the rest of its escrow, and half the
+    slash, come back when the job closes (at once: the check paid the shard)."""
+    price, fee_bps = 100_000, 200  # the aggregator's quote and the test market's fee
+    async with running_market(tmp_path, sampling_rate_bps=10_000) as market, \
+            providers_running(market, ["liar"]) as [liar]:
+        liar.stream_delay = 0.02
+        async with await paying_agent(market) as tessera, api(market, tessera) as client:
+            channel = tessera.channel.address
+            before = await market.chain.balance(channel)
+            stream = await client.chat.completions.create(model=MODEL_NAME, messages=[{"role": "user", "content": "lie to me"}],
+                                                          max_tokens=4, temperature=0, stream=True)
+            shown = []
+            async with providers_running(market, ["honest", "honest"]):  # a replica, then a referee
+                liar_stake = provider_address(market.address, liar.owner)[0]
+                stake_before, treasury_before = [await market.chain.balance(a) for a in (liar_stake, market.treasury)]
+                with pytest.raises(openai.APIError, match="found wrong"):
+                    async for chunk in stream:
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            shown.append(chunk.choices[0].delta.content)
+                job = stream.response.headers["X-Tessera-Job"]
+                report = await market.wait_for(job, timeout=90)
+                slashed = stake_before - await market.chain.balance(liar_stake)
+                treasury_gain = await market.chain.balance(market.treasury) - treasury_before
+                spent = before - await market.chain.balance(channel)
+    [shard] = report["shards"]
+    assert "".join(shown) and shard["status"] == "refunded" and shard["output"] is None
+    assert [r["role"] for r in shard["runs"]].count("primary") == 1  # not run again
+    assert next(r for r in shard["runs"] if r["role"] == "primary")["fault"] is True
+    assert slashed > 0
+    fees = treasury_gain - (slashed - slashed // 2)  # the treasury takes the fees and half the slash
+    paid_to_providers = spent - fees + slashed // 2  # the other half is the client's
+    assert paid_to_providers == price and fees == price * fee_bps // 10_000  # the replica's check, nobody's answer
+    assert report["settlements"] and all(s["accepted"] == [0] or s["verdict"] == "slash" for s in report["settlements"])
 
 
 async def test_a_stream_whose_shown_answer_is_not_the_verified_one_ends_in_an_error(tmp_path):

@@ -42,8 +42,8 @@ from client.errors import (
 from client.channel import PaymentChannel
 from client.receipts import ChatResult, JobResult, Receipt, ShardResult
 from client.x402 import VoucherAuth
-from marketplace.chain import (AssignmentAccount, AssignmentStatus, ChainError, ChannelAccount, JobAccount, MarketAccount,
-                              channel_address, job_address)
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, ChainError, ChannelAccount, EpochAccount, JobAccount,
+                              MarketAccount, channel_address, job_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.accounts import MAX_SHARDS
 from marketplace.chain.client import TesseraChain
@@ -427,7 +427,8 @@ class TesseraClient:
     async def unwind(self, job: str | SubmittedJob) -> Receipt:
         """Past the deadline plus the market's grace period, for a verifier that never settled: every unsettled
         assignment is released (collateral back to its provider, nobody paid or slashed), then the job is closed
-        (the rest of the escrow and the rent go to its client). Anyone may send these; the chain alone decides."""
+        (the rest of the escrow and the rent go to its client; an epoch job's to each channel that funded it, the rent
+        to its payer). Anyone may send these; the chain alone decides."""
         job = await self._submitted(job)
         address = Pubkey.from_string(job.job)
         account = await self.chain.fetch(JobAccount, address)
@@ -438,7 +439,12 @@ class TesseraClient:
                                                       "unwind_assignment")
                 signatures[f"unwind {key}"] = str(sent.signature)
                 fees += sent.fee
-        sent = await self._client_instruction(ix.close_job(address, account.client), "close_job")
+        if account.is_epoch:  # its epoch names who gets what: the rent payer and each channel that funded it
+            epoch = await self.chain.fetch(EpochAccount, account.client)
+            closing = ix.close_epoch_job(address, epoch.payer, [entry.channel for entry in epoch.entries])
+        else:
+            closing = ix.close_job(address, account.client)
+        sent = await self._client_instruction(closing, "close_job")
         refunded = next((e.data.refunded for e in sent.events if e.name == "JobClosed"), 0)
         return self._receipt(job, {"status": "unwound", "shards": [], "cache_hits": 0}, refunded,
                              {**signatures, "close_job": str(sent.signature)}, fees + sent.fee)

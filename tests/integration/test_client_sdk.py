@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from solders.keypair import Keypair
@@ -124,7 +125,7 @@ async def test_when_the_verifier_vanishes_anyone_unwinds_and_every_lamport_comes
         await market.chain.airdrop(owner.pubkey(), 5 * SOL)
         await Staking(market.chain, owner, market.address).register(2 * SOL, "http://127.0.0.1", 2)
         async with await funded_client(market) as tessera:
-            deadline = int(__import__("time").time()) + 2
+            deadline = int(time.time()) + 2
             job_id = 42
             address = job_address(market.address, job_id)[0]
             sent = await tessera.chain.send([ix.create_job(
@@ -144,3 +145,49 @@ async def test_when_the_verifier_vanishes_anyone_unwinds_and_every_lamport_comes
             assert receipt.refunded == held and receipt.status == "unwound"
             assert await market.chain.balance(tessera.keypair.pubkey()) == before + held - receipt.fees
             assert sent.fee == 5_000
+
+
+async def test_when_the_verifier_vanishes_an_epoch_job_unwinds_to_each_channel(tmp_path):
+    """An epoch job two channels funded, whose verifier never settles: anyone unwinds it from the chain alone, each
+    channel gets back everything it paid in, and the verifier its rent."""
+    from marketplace.chain import (ChannelAccount, MarketAccount, ProviderAccount, channel_address, epoch_address,
+                                   provider_address)
+    from marketplace.chain.vouchers import Voucher
+    from marketplace.economics import job_escrow
+    from provider.staking import Staking
+
+    async with running_market(tmp_path, job_lifetime=2, grace_period=2, with_aggregator=False) as market:
+        owner = Keypair()
+        await market.chain.airdrop(owner.pubkey(), 5 * SOL)
+        await Staking(market.chain, owner, market.address).register(2 * SOL, "http://127.0.0.1", 2)
+        verifier, channels = market.authority, []
+        for _ in range(2):
+            agent, authorizer = Keypair(), Keypair()
+            await market.chain.airdrop(agent.pubkey(), 2 * SOL)
+            await market.chain.send([ix.open_channel(agent.pubkey(), market.address, authorizer.pubkey(), SOL, 60)], [agent])
+            channels.append((channel_address(market.address, agent.pubkey())[0], authorizer))
+        job_id, price = 77, 100_000
+        address = job_address(market.address, job_id)[0]
+        await market.chain.send([ix.open_epoch(
+            verifier.pubkey(), market.address, job_id, model_digest=MODEL_DIGEST, input_root=b"i" * 32,
+            seed_commitment=b"s" * 32, price_per_shard=price, deadline=int(time.time()) + 2,
+            shard_count=2)], [verifier])
+        market_state = await market.chain.fetch(MarketAccount, market.address)
+        escrow = job_escrow(price, 1, market_state.sampling_rate_bps, market_state.fee_bps)
+        for channel, authorizer in channels:
+            generation = (await market.chain.fetch(ChannelAccount, channel)).generation
+            voucher = Voucher.sign(authorizer, channel, generation, escrow)
+            await market.chain.send(ix.claim_epoch(verifier.pubkey(), market.address, address, voucher,
+                                                   authorizer.pubkey(), 1), [verifier])
+        await market.chain.send([ix.submit_results(owner.pubkey(), market.address, address, [0, 1], b"r" * 32)], [owner])
+        before = [await market.chain.balance(c) for c, _ in channels]
+        rents = await market.chain.balance(epoch_address(address)[0]) + await market.chain.balance(address) - 2 * escrow
+        verifier_before = await market.chain.balance(verifier.pubkey())
+        async with await funded_client(market) as stranger:
+            await once_the_chain_allows(lambda: stranger.unwind(str(address)), "GraceNotElapsed")
+        provider = provider_address(market.address, owner.pubkey())[0]
+        assert (await market.chain.fetch(ProviderAccount, provider)).locked_stake == 0
+        assert await market.chain.fetch(JobAccount, address) is None
+        assert [await market.chain.balance(c) for c, _ in channels] == [b + escrow for b in before]
+        assert await market.chain.balance(verifier.pubkey()) == verifier_before + rents
+        assert [(await market.chain.fetch(ChannelAccount, c)).open_jobs for c, _ in channels] == [0, 0]

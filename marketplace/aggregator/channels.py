@@ -101,15 +101,15 @@ class ChannelPayments:
                 seed_commitment=bytes.fromhex(quote.seed_commitment), price_per_shard=quote.price_per_shard,
                 deadline=int(self.agg.now()) + self.agg.config.job_lifetime, shard_count=len(inputs))
             try:
-                sent = await self.agg.chain.send(claim, [self.agg.verifier])
+                claimed = await self.agg.chain.send_and_confirm(claim, [self.agg.verifier])
             except ProgramError as exc:
                 await self._settle_voucher(job_text, VoucherStatus.UNSERVED)
                 raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
         # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
         job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(job_text))
         admitted = await self.agg.admit(job_text, job, kind, inputs, params, streamed)
-        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(sent.signature))
-        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(sent.signature),
+        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(claimed))
+        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(claimed),
                 "channel": str(voucher.channel)}
 
     async def recover(self) -> None:

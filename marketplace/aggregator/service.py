@@ -48,6 +48,7 @@ from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, Sha
 
 MAX_CLAIM = MAX_RESULTS  # tasks handed out per work request: their results fit one message
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
+MARKET_TTL = 1.0  # seconds the market's account, once read, is used without reading it again
 
 
 def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
@@ -100,12 +101,18 @@ class Aggregator:
         self.channels = ChannelPayments(self)  # requests paid by voucher
         self.results = ProviderResults(self)  # what providers send about their tasks
         self.pipelines = Pipelines(self)  # jobs on models split over stage providers
+        self._market_read: tuple[float, MarketAccount] | None = None  # (monotonic time read, the account)
 
     async def market_account(self) -> MarketAccount:
-        account = await self.chain.fetch(MarketAccount, self.market)
-        if account is None:
-            raise Unavailable(f"market {self.market} does not exist on {self.chain.url}", "market_missing")
-        return account
+        """The Market account, read again once it is MARKET_TTL old: every request reads it, and its terms change
+        rarely (the program checks them again in every instruction)."""
+        now = time.monotonic()
+        if self._market_read is None or now - self._market_read[0] > MARKET_TTL:
+            account = await self.chain.fetch(MarketAccount, self.market)
+            if account is None:
+                raise Unavailable(f"market {self.market} does not exist on {self.chain.url}", "market_missing")
+            self._market_read = (now, account)
+        return self._market_read[1]
 
     async def verify(self, message: SignedMessage, kind: str, job: str | None = None) -> None:
         """Signature, purpose, job and expiry first; then the nonce, once, in the shared table."""

@@ -143,7 +143,18 @@ class TesseraChain:
         raise RpcFailure(f"transaction {signature} was not confirmed within {CONFIRM_TIMEOUT:.0f} s")
 
     async def send(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Sent:
-        """Sends and confirms one transaction (signers[0] pays); program errors come back named."""
+        """Sends and confirms one transaction (signers[0] pays), then reads back its events and fee; program errors
+        come back named."""
+        signature = await self.send_and_confirm(instructions, signers)
+        async with _transient(f"reading {signature}"):
+            tx_info = (await self.rpc.get_transaction(signature, encoding="json")).value
+        logs = list(tx_info.transaction.meta.log_messages or []) if tx_info else []
+        fee = tx_info.transaction.meta.fee if tx_info else 0
+        return Sent(signature, decode_events(logs), fee)
+
+    async def send_and_confirm(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Signature:
+        """`send` without reading the transaction back: for callers on a request's path that need only its
+        signature."""
         async with _transient("fetching a blockhash"):
             blockhash = (await self.rpc.get_latest_blockhash()).value.blockhash
         tx = Transaction(list(signers), Message(list(instructions), signers[0].pubkey()), blockhash)
@@ -158,9 +169,5 @@ class TesseraChain:
                 raise named from exc
             raise RpcFailure(f"transaction refused: {getattr(error, 'message', error)}") from exc
         await self.confirm(signature)
-        async with _transient(f"reading {signature}"):
-            tx_info = (await self.rpc.get_transaction(signature, encoding="json")).value
-        logs = list(tx_info.transaction.meta.log_messages or []) if tx_info else []
-        fee = tx_info.transaction.meta.fee if tx_info else 0
-        return Sent(signature, decode_events(logs), fee)
+        return signature
 

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -86,7 +87,8 @@ class ChannelPayments:
         async with self._lock(voucher.channel):
             state = await self._state(voucher.channel)
             authorizer = state.account.authorizer
-            check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent())
+            held = await self._highest(voucher.channel, state.account.generation) if signer is not None else None
+            paying = check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent(), held)
             async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
                 session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(authorizer),
                                       generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
@@ -96,7 +98,7 @@ class ChannelPayments:
                 except IntegrityError as exc:
                     raise Conflict(f"job {job_text} is already paid for", "quote_used") from exc
             claim = ix.claim_channel(
-                self.agg.verifier.pubkey(), self.agg.market, job_id, voucher, authorizer,
+                self.agg.verifier.pubkey(), self.agg.market, job_id, paying, authorizer,
                 model_digest=bytes.fromhex(quote.model_digest), input_root=merkle_root([input_digest(i) for i in inputs]),
                 seed_commitment=bytes.fromhex(quote.seed_commitment), price_per_shard=quote.price_per_shard,
                 deadline=int(self.agg.now()) + self.agg.config.job_lifetime, shard_count=len(inputs))
@@ -175,6 +177,16 @@ class ChannelPayments:
 
     async def _job_rent(self) -> int:
         return await self.agg.chain.rent_exempt_minimum(account_size("Job"))
+
+    async def _highest(self, channel: Pubkey, generation: int) -> Voucher | None:
+        """The highest voucher this market holds for the channel's generation (each was checked when it came)."""
+        async with self.agg.sessions() as session:
+            row = (await session.execute(select(m.Voucher).where(
+                m.Voucher.channel == str(channel), m.Voucher.generation == generation)
+                .order_by(m.Voucher.amount.desc()).limit(1))).scalar_one_or_none()
+        if row is None:
+            return None
+        return Voucher(channel, row.generation, row.amount, Signature.from_string(row.signature))
 
     async def _voucher_for(self, job: str) -> m.Voucher | None:
         async with self.agg.sessions() as session:

@@ -41,12 +41,17 @@ def parse_voucher(raw: Any) -> Voucher:
         raise BadRequest(f"the voucher's channel or signature is malformed: {exc}") from exc
 
 
-def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer: Pubkey, cost: int, job_rent: int) -> None:
-    """Accepts `voucher` as payment of `cost` (the request's most: its escrow) or raises with a stable code.
+def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer: Pubkey, cost: int, job_rent: int,
+                  held: Voucher | None = None) -> Voucher:
+    """Accepts `voucher` as payment of `cost` (the request's most: its escrow) or raises with a stable code; returns
+    the voucher to claim with.
 
     The request must come from the channel's authorizer; the voucher must be this generation's, signed by it,
     and authorize at least `cost` beyond what the channel has paid so far (amounts only grow, so an older
-    voucher authorizes nothing more); the channel must hold that and the job's rent."""
+    voucher authorizes nothing more); the channel must hold that and the job's rent. `held`: the highest voucher
+    this market already holds for the channel, for a request the authorizer signed itself (a request that signed
+    message authenticates, so it may be paid by what the agent authorized in all: concurrent requests reach the
+    claim in any order). Without it, the voucher alone must pay, which is what refuses a voucher replayed."""
     account = state.account
     if voucher.channel != state.address or account.market != market:
         raise Forbidden("the voucher names another channel, or the channel belongs to another market", "voucher_wrong_channel")
@@ -57,10 +62,12 @@ def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer:
                               f"{account.generation}", "voucher_stale")
     if not voucher.verify(account.authorizer):
         raise PaymentRequired("the voucher's signature is not the authorizer's", "voucher_signature_invalid")
+    paying = held if held is not None and held.amount > voucher.amount else voucher
     paid = account.claimed
-    if voucher.amount < paid + cost:
-        raise PaymentRequired(f"the voucher authorizes {voucher.amount:,} lamports in all; {paid:,} are paid already and "
+    if paying.amount < paid + cost:
+        raise PaymentRequired(f"the voucher authorizes {paying.amount:,} lamports in all; {paid:,} are paid already and "
                               f"this request costs up to {cost:,}: sign at least {paid + cost:,}", "voucher_too_small")
     if cost + job_rent > state.free:
         raise PaymentRequired(f"the channel holds {state.free:,} lamports; this request needs {cost:,} plus {job_rent:,} of "
                               f"rent that comes back when its job closes: top it up", "channel_underfunded")
+    return paying

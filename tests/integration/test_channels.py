@@ -75,6 +75,33 @@ async def test_requests_paid_by_voucher_cost_the_wallet_nothing_and_the_channel_
             assert [v["status"] for v in status["vouchers"]] == ["claimed"] * 3 and status["open_jobs"] == 0
 
 
+async def test_requests_whose_claims_come_out_of_order_are_each_paid_from_what_the_agent_authorized(tmp_path):
+    """Two requests signed in order (the second voucher authorizing both) reach the claims in the other order: the
+    first, behind the second's claim, is paid from the highest voucher held. Forty at once through one channel all
+    go through, and the channel pays exactly what the receipts say."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, \
+            providers_running(market, ["honest"] * 3):
+        async with await agent(market, sol=20) as tessera:
+            channel = await tessera.open_channel(10 * SOL, withdraw_delay=60)
+            cost = job_escrow(100_000, 1, RAREST_SAMPLING_BPS, 200)
+            first, second = (channel.voucher(cost * n) for n in (1, 2))
+            status, ahead = await paid_request(market, tessera, second)
+            assert status == 201, ahead
+            status, behind = await paid_request(market, tessera, first)
+            assert status == 201, behind
+            assert (await market.chain.fetch(ChannelAccount, channel.address)).claimed == 2 * cost
+            channel.authorize(second)
+            for job in (ahead["job"], behind["job"]):
+                await market.wait_for(job)
+
+            held_at_start = await market.chain.balance(channel.address)
+            results = await asyncio.gather(*(tessera.generate(f"concurrent {i}", model=MODEL_DIGEST, max_new_tokens=2)
+                                             for i in range(40)))
+            assert [r.shards[0].output["token_ids"] for r in results] == [expected_tokens(f"concurrent {i}", 2) for i in range(40)]
+            spent = held_at_start - await market.chain.balance(channel.address)
+            assert spent == sum(r.receipt.paid for r in results)
+
+
 async def test_vouchers_that_do_not_pay_are_refused_and_move_nothing(tmp_path):
     async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"]):
         async with await agent(market) as tessera, await agent(market) as other:

@@ -44,6 +44,19 @@ def test_vouchers_that_do_not_pay_are_refused_with_their_code(make, error, code)
     assert refused.value.code == code
 
 
+def test_a_signed_request_behind_its_concurrent_twins_is_paid_by_the_highest_voucher_held():
+    """Vouchers signed in order reach the claim out of order: what the agent authorized in all still pays. A voucher
+    alone (an HTTP 402 payment, nothing else authenticating the request) must pay by itself: replayed, it does not."""
+    behind, highest = voucher(1_000_000), voucher(1_000_000 + 2 * COST)
+    assert check_voucher(state(), MARKET, behind, AUTHORIZER.pubkey(), COST, RENT, held=highest) == highest
+    assert check_voucher(state(), MARKET, highest, AUTHORIZER.pubkey(), COST, RENT, held=behind) == highest
+    with pytest.raises(PaymentRequired, match="sign at least"):
+        check_voucher(state(), MARKET, behind, AUTHORIZER.pubkey(), COST, RENT)
+    with pytest.raises(PaymentRequired) as forged:  # a held voucher never vouches for a bad one
+        check_voucher(state(), MARKET, voucher(10**8, signer=Keypair()), AUTHORIZER.pubkey(), COST, RENT, held=highest)
+    assert forged.value.code == "voucher_signature_invalid"
+
+
 def test_only_the_authorizer_may_ask():
     with pytest.raises(Forbidden) as refused:
         check_voucher(state(), MARKET, voucher(10**8), Keypair().pubkey(), COST, RENT)

@@ -146,9 +146,10 @@ async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitabl
 
 async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, job: str, headers: dict) -> web.StreamResponse:
     """Server-sent events: for chat the role at once; then the answer as the primary provider generates it (verified
-    after, like any output); once verified, the rest of it, the finish reason, usage if asked, then [DONE]. If the
-    verified answer is not what was shown (the primary's was found wrong), an error event says so instead: the
-    verified answer is on GET /v1/jobs/{job}. A client that goes away stops only its stream: the job runs on."""
+    after, like any output); once verified, the rest of it, the finish reason, usage if asked, then [DONE]. If a check
+    finds the answer shown wrong, an error event (`answer_refunded`) says the request is not charged; if the provider
+    showed other tokens than it posted, an error event (`answer_replaced`) says the verified answer is on
+    GET /v1/jobs/{job}. A client that goes away stops only its stream: the job runs on."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers})
     await response.prepare(request)
     created = int(time.time())

@@ -5,6 +5,7 @@
 #include "epochs.c"
 #include "settlement.c"
 #include "jobs.c"
+#include "channel_claims.c"
 #include "instructions/initialize_market.c"
 #include "instructions/update_market.c"
 #include "instructions/register_provider.c"

@@ -9,8 +9,6 @@
  * The channel is the job's client: unspent escrow, refunds and slashes'
  * client share return to it, never to the verifier. Its rent is not
  * authorized spending: it comes back when the job closes. */
-#include "tessera/voucher.h"
-
 static uint64_t process_claim_channel(const Context *ctx) {
   TRY(require_accounts(ctx, CLAIM_CHANNEL_ACCOUNTS));
   TRY(require_data_len(ctx, CLAIM_CHANNEL_DATA_LEN));
@@ -33,19 +31,9 @@ static uint64_t process_claim_channel(const Context *ctx) {
   JobCost cost;
   TRY(job_cost(market, &terms, &cost));
 
-  /* Amounts only grow: a voucher authorizes what it names beyond what was claimed, and a stale one nothing. */
-  if (args->voucher_amount < channel->claimed || cost.escrow > args->voucher_amount - channel->claimed)
-    return ERR_VOUCHER_EXCEEDED;
-  uint64_t claimed, moved, channel_rent, available;
-  uint32_t open_jobs;
-  TRY(require_voucher(&ctx->accounts[4], channel_account->key, &channel->authorizer, channel->generation,
-                      args->voucher_amount));
-  TRY(checked_add(cost.escrow, cost.rent, &moved));
-  TRY(rent_exempt_minimum(CHANNEL_LEN, &channel_rent));
-  TRY(checked_sub(*channel_account->lamports, channel_rent, &available));
-  if (moved > available) return ERR_CHANNEL_UNDERFUNDED;
-  TRY(checked_add(channel->claimed, cost.escrow, &claimed));
-  TRY(checked_add_u32(channel->open_jobs, 1, &open_jobs));
+  ChannelClaim claim = {args->voucher_amount, cost.escrow, cost.rent};
+  ChannelDraw draw;
+  TRY(draw_from_channel(channel_account, channel, &ctx->accounts[4], &claim, &draw));
 
   /* The verifier fronts the rent and is repaid after the creation: a cross-program call only sees the
    * balances of the accounts it is given, so the channel's debit must not precede it. */
@@ -53,11 +41,11 @@ static uint64_t process_claim_channel(const Context *ctx) {
   TRY(open_job(ctx, &parties, &terms, &cost));
   TRY(move_lamports(channel_account, job_account, cost.escrow));
   TRY(move_lamports(channel_account, verifier, cost.rent));
-  channel->claimed = claimed;
-  channel->open_jobs = open_jobs;
+  channel->claimed = draw.claimed;
+  channel->open_jobs = draw.open_jobs;
 
   ChannelClaimedEvent event = {EVENT_CHANNEL_CLAIMED_DISCRIMINATOR, *channel_account->key, *job_account->key,
-                               args->voucher_amount, cost.escrow, claimed};
+                               args->voucher_amount, cost.escrow, draw.claimed};
   emit_event(&event, EVENT_CHANNEL_CLAIMED_LEN);
   return 0;
 }

@@ -9,8 +9,6 @@
  * create_job's formula, moves from the channel into the job. The epoch
  * records the channel with its shards, so what verdicts do not spend on them
  * goes back to it when the job closes. */
-#include "tessera/voucher.h"
-
 static uint64_t process_claim_epoch(const Context *ctx) {
   TRY(require_accounts(ctx, CLAIM_EPOCH_ACCOUNTS));
   TRY(require_data_len(ctx, CLAIM_EPOCH_DATA_LEN));
@@ -39,18 +37,11 @@ static uint64_t process_claim_epoch(const Context *ctx) {
   JobCost cost;
   TRY(price_shards(job->price_per_shard, args->shard_count, job->sampling_rate_bps, job->fee_bps, &cost));
 
-  /* Amounts only grow: a voucher authorizes what it names beyond what was claimed, and a stale one nothing. */
-  if (args->voucher_amount < channel->claimed || cost.escrow > args->voucher_amount - channel->claimed)
-    return ERR_VOUCHER_EXCEEDED;
-  TRY(require_voucher(&ctx->accounts[5], channel_account->key, &channel->authorizer, channel->generation,
-                      args->voucher_amount));
-  uint64_t claimed, channel_rent, available, escrow;
-  uint32_t open_jobs, budget, funded;
-  TRY(rent_exempt_minimum(CHANNEL_LEN, &channel_rent));
-  TRY(checked_sub(*channel_account->lamports, channel_rent, &available));
-  if (cost.escrow > available) return ERR_CHANNEL_UNDERFUNDED;
-  TRY(checked_add(channel->claimed, cost.escrow, &claimed));
-  TRY(checked_add_u32(channel->open_jobs, 1, &open_jobs));
+  ChannelClaim claim = {args->voucher_amount, cost.escrow, 0};
+  ChannelDraw draw;
+  TRY(draw_from_channel(channel_account, channel, &ctx->accounts[5], &claim, &draw));
+  uint64_t escrow;
+  uint32_t budget, funded;
   TRY(checked_add(job->escrow, cost.escrow, &escrow));
   TRY(checked_add_u32(job->execution_budget, cost.budget, &budget));
   TRY(checked_add_u32(epoch->funded_shards, args->shard_count, &funded));
@@ -67,11 +58,11 @@ static uint64_t process_claim_epoch(const Context *ctx) {
   job->escrow = escrow;
   job->execution_budget = budget;
   job->unfunded_shards -= args->shard_count; /* at most unfunded_shards: checked above */
-  channel->claimed = claimed;
-  channel->open_jobs = open_jobs;
+  channel->claimed = draw.claimed;
+  channel->open_jobs = draw.open_jobs;
 
   ChannelClaimedEvent event = {EVENT_CHANNEL_CLAIMED_DISCRIMINATOR, *channel_account->key, *job_account->key,
-                               args->voucher_amount, cost.escrow, claimed};
+                               args->voucher_amount, cost.escrow, draw.claimed};
   emit_event(&event, EVENT_CHANNEL_CLAIMED_LEN);
   return 0;
 }

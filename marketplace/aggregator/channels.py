@@ -69,7 +69,8 @@ class ChannelPayments:
                   voucher: Voucher, signer: Pubkey | None, model: str | None = None, streamed: bool = False) -> dict:
         """Checks the voucher, keeps it with the request, claims it and takes the request in. `signer`: who signed
         the request, which must be the channel's authorizer; None where the voucher's own signature is the only
-        one (an HTTP 402 payment). `model`: the digest the request asked for, which its quote must be for.
+        one (an HTTP 402 payment: then a voucher already used is refused, as a signed message's nonce refuses a
+        replay). Either way the claim uses the highest voucher held, so requests claimed out of order all pay. `model`: the digest the request asked for, which its quote must be for.
         `streamed`: its answer is shown as it is generated (see Aggregator.admit)."""
         job_text = str(job_address(self.agg.market, job_id)[0])
         async with self.agg.sessions() as session:
@@ -87,7 +88,9 @@ class ChannelPayments:
         async with self._lock(voucher.channel):
             state = await self._state(voucher.channel)
             authorizer = state.account.authorizer
-            held = await self._highest(voucher.channel, state.account.generation) if signer is not None else None
+            if signer is None and await self._seen(voucher):  # nothing but the voucher authenticates this request
+                raise Conflict("this voucher already paid for a request: sign a new one", "voucher_replayed")
+            held = await self._highest(voucher.channel, state.account.generation)
             paying = check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent(), held)
             async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
                 session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(authorizer),
@@ -187,6 +190,13 @@ class ChannelPayments:
         if row is None:
             return None
         return Voucher(channel, row.generation, row.amount, Signature.from_string(row.signature))
+
+    async def _seen(self, voucher: Voucher) -> bool:
+        """Whether a request was already paid with this very voucher (amounts only grow: each is signed once)."""
+        async with self.agg.sessions() as session:
+            return (await session.execute(select(m.Voucher.job).where(
+                m.Voucher.channel == str(voucher.channel), m.Voucher.generation == voucher.generation,
+                m.Voucher.amount == voucher.amount).limit(1))).first() is not None
 
     async def _voucher_for(self, job: str) -> m.Voucher | None:
         async with self.agg.sessions() as session:

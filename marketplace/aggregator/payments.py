@@ -49,9 +49,8 @@ def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer:
     The request must come from the channel's authorizer; the voucher must be this generation's, signed by it,
     and authorize at least `cost` beyond what the channel has paid so far (amounts only grow, so an older
     voucher authorizes nothing more); the channel must hold that and the job's rent. `held`: the highest voucher
-    this market already holds for the channel, for a request the authorizer signed itself (a request that signed
-    message authenticates, so it may be paid by what the agent authorized in all: concurrent requests reach the
-    claim in any order). Without it, the voucher alone must pay, which is what refuses a voucher replayed."""
+    this market already holds for the channel: a request (never a replay: the caller refuses those) may be paid by
+    what the agent authorized in all, since concurrent requests reach the claim in any order."""
     account = state.account
     if voucher.channel != state.address or account.market != market:
         raise Forbidden("the voucher names another channel, or the channel belongs to another market", "voucher_wrong_channel")

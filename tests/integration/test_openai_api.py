@@ -8,6 +8,7 @@ import base64
 import struct
 import time
 
+import httpx
 import openai
 import pytest
 from solders.keypair import Keypair
@@ -137,6 +138,37 @@ async def test_a_stream_the_client_cuts_off_still_settles_and_concurrent_agents_
 
         answers = await asyncio.gather(*(ask(a, i) for i, a in enumerate(agents)))
         assert answers == [text_of(expected_tokens(f"agent {i}", 2)) for i in range(AGENTS)]
+
+
+async def test_one_agent_asking_at_once_is_served_and_a_bare_voucher_pays_once(tmp_path):
+    """Thirty requests at once through one agent's client: their vouchers reach the claims in any order and all pay.
+    A voucher taken from one of them and offered again, with a fresh quote, is refused: nothing but the voucher
+    authenticates such a request, so each voucher pays for one."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS) as market, providers_running(market, ["honest"] * 2):
+        async with await paying_agent(market) as tessera:
+            sent: list[str] = []
+
+            async def keep(request):
+                if x402.SIGNATURE_HEADER in request.headers:
+                    sent.append(request.headers[x402.SIGNATURE_HEADER])
+
+            async with tessera.async_http_client(event_hooks={"request": [keep]}) as http:
+                client = openai.AsyncOpenAI(base_url=market.aggregator_url + "/v1", api_key="unused", max_retries=0,
+                                            http_client=http)
+                done = await asyncio.gather(*(client.completions.create(model=MODEL_NAME, prompt=f"at once {i}", max_tokens=2,
+                                                                        temperature=0) for i in range(30)))
+                assert [d.choices[0].text for d in done] == [text_of(expected_tokens(f"at once {i}", 2)) for i in range(30)]
+
+            body = {"model": MODEL_NAME, "prompt": "replayed", "max_tokens": 2}
+            async with httpx.AsyncClient() as bare:
+                asked = await bare.post(market.aggregator_url + "/v1/completions", json=body)  # a 402, left unanswered
+                fresh = x402.decode(asked.headers[x402.REQUIRED_HEADER])["accepts"][0]
+                replay = x402.encode({**x402.decode(sent[0]), "accepted": fresh})
+                refused = await bare.post(market.aggregator_url + "/v1/completions", json=body,
+                                          headers={x402.SIGNATURE_HEADER: replay})
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "voucher_replayed"
+            cost = int(fresh["amount"])  # a request's escrow, what each claim moves
+            assert (await tessera.channel_status())["claimed"] == 30 * cost  # the thirty, and nothing for the replay
 
 
 def test_the_payment_header_round_trips():

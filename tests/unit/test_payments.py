@@ -44,9 +44,9 @@ def test_vouchers_that_do_not_pay_are_refused_with_their_code(make, error, code)
     assert refused.value.code == code
 
 
-def test_a_signed_request_behind_its_concurrent_twins_is_paid_by_the_highest_voucher_held():
-    """Vouchers signed in order reach the claim out of order: what the agent authorized in all still pays. A voucher
-    alone (an HTTP 402 payment, nothing else authenticating the request) must pay by itself: replayed, it does not."""
+def test_a_request_behind_its_concurrent_twins_is_paid_by_the_highest_voucher_held():
+    """Vouchers signed in order reach the claim out of order: what the agent authorized in all still pays; with
+    nothing held, the voucher alone must."""
     behind, highest = voucher(1_000_000), voucher(1_000_000 + 2 * COST)
     assert check_voucher(state(), MARKET, behind, AUTHORIZER.pubkey(), COST, RENT, held=highest) == highest
     assert check_voucher(state(), MARKET, highest, AUTHORIZER.pubkey(), COST, RENT, held=behind) == highest

@@ -1,6 +1,7 @@
-"""Instructions as `jsonParsed` shows them: the programs a validator parses (System, SPL Token, Associated Token
-Account, Memo, Compute Budget) become {program, programId, parsed: {type, info}}; any other instruction, or one
-these decoders refuse, stays {programId, accounts, data}. Decoding is solders' and spl's own."""
+"""Instructions as `jsonParsed` shows them: the programs a validator parses (System, SPL Token and Token-2022's base
+instructions, Associated Token Account, Memo, Compute Budget) become {program, programId, parsed: {type, info}}; any
+other instruction, or one these decoders refuse, stays {programId, accounts, data}. Decoding is solders' and spl's
+own where they have a decoder; the later token instructions are a byte and fixed fields, read here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from spl.memo.constants import MEMO_PROGRAM_ID
-from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
+from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 MEMO_V1_PROGRAM_ID = Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")
 
@@ -36,14 +37,45 @@ def _system(ix: Instruction) -> dict:
         return {"type": "createAccountWithSeed", "info": {
             "source": str(p["from_pubkey"]), "newAccount": str(p["to_pubkey"]), "base": str(p["base"]), "seed": p["seed"],
             "lamports": p["lamports"], "space": p["space"], "owner": str(p["owner"])}}
+    if kind == 4:
+        p = system.decode_advance_nonce_account(ix)
+        return {"type": "advanceNonce", "info": {"nonceAccount": str(p["nonce_pubkey"]),
+                                                 "recentBlockhashesSysvar": str(ix.accounts[1].pubkey),
+                                                 "nonceAuthority": str(p["authorized_pubkey"])}}
+    if kind == 5:
+        p = system.decode_withdraw_nonce_account(ix)
+        return {"type": "withdrawFromNonce", "info": {
+            "nonceAccount": str(p["nonce_pubkey"]), "destination": str(p["to_pubkey"]),
+            "recentBlockhashesSysvar": str(ix.accounts[2].pubkey), "rentSysvar": str(ix.accounts[3].pubkey),
+            "nonceAuthority": str(p["authorized_pubkey"]), "lamports": p["lamports"]}}
+    if kind == 6:
+        p = system.decode_initialize_nonce_account(ix)
+        return {"type": "initializeNonce", "info": {
+            "nonceAccount": str(p["nonce_pubkey"]), "recentBlockhashesSysvar": str(ix.accounts[1].pubkey),
+            "rentSysvar": str(ix.accounts[2].pubkey), "nonceAuthority": str(p["authority"])}}
+    if kind == 7:
+        p = system.decode_authorize_nonce_account(ix)
+        return {"type": "authorizeNonce", "info": {"nonceAccount": str(p["nonce_pubkey"]),
+                                                   "nonceAuthority": str(p["authorized_pubkey"]),
+                                                   "newAuthorized": str(p["new_authority"])}}
     if kind == 8:
         p = system.decode_allocate(ix)
         return {"type": "allocate", "info": {"account": str(p["pubkey"]), "space": p["space"]}}
+    if kind == 9:
+        p = system.decode_allocate_with_seed(ix)
+        return {"type": "allocateWithSeed", "info": {"account": str(p["address"]), "base": str(p["base"]),
+                                                     "seed": p["seed"], "space": p["space"], "owner": str(p["owner"])}}
+    if kind == 10:
+        p = system.decode_assign_with_seed(ix)
+        return {"type": "assignWithSeed", "info": {"account": str(p["address"]), "base": str(p["base"]), "seed": p["seed"],
+                                                   "owner": str(p["owner"])}}
     if kind == 11:
         p = system.decode_transfer_with_seed(ix)
         return {"type": "transferWithSeed", "info": {
             "source": str(p["from_pubkey"]), "sourceBase": str(p["from_base"]), "destination": str(p["to_pubkey"]),
             "lamports": p["lamports"], "sourceSeed": p["from_seed"], "sourceOwner": str(p["from_owner"])}}
+    if kind == 12 and len(ix.accounts) >= 1 and len(bytes(ix.data)) == 4:
+        return {"type": "upgradeNonce", "info": {"nonceAccount": str(ix.accounts[0].pubkey)}}
     raise ValueError(f"system instruction {kind} is not parsed")
 
 
@@ -53,7 +85,40 @@ def _ui_amount(amount: int, decimals: int) -> dict:
     return {"amount": str(amount), "decimals": decimals, "uiAmount": amount / 10**decimals, "uiAmountString": ui}
 
 
+# The validator's names for SetAuthority's authority types, by their byte.
+AUTHORITY_TYPES = ("mintTokens", "freezeAccount", "accountOwner", "closeAccount")
+
+
+def _keys(ix: Instruction) -> list[str]:
+    return [str(meta.pubkey) for meta in ix.accounts]
+
+
+def _token_later(ix: Instruction) -> dict:
+    """Token instructions solana-py has no decoder for: their layouts are a byte, then fixed fields."""
+    data, keys = bytes(ix.data), _keys(ix)
+    kind, rest = data[0], data[1:]
+    if kind == 16 and len(rest) == 32 and len(keys) >= 3:
+        return {"type": "initializeAccount2", "info": {"account": keys[0], "mint": keys[1], "owner": str(Pubkey(rest)),
+                                                       "rentSysvar": keys[2]}}
+    if kind == 18 and len(rest) == 32 and len(keys) >= 2:
+        return {"type": "initializeAccount3", "info": {"account": keys[0], "mint": keys[1], "owner": str(Pubkey(rest))}}
+    if kind == 20 and len(rest) in (34, 66) and len(keys) >= 1:
+        info = {"mint": keys[0], "decimals": rest[0], "mintAuthority": str(Pubkey(rest[1:33]))}
+        if rest[33] == 1 and len(rest) == 66:
+            info["freezeAuthority"] = str(Pubkey(rest[34:66]))
+        elif rest[33] != 0 or len(rest) != 34:
+            raise ValueError("initializeMint2's freeze authority is malformed")
+        return {"type": "initializeMint2", "info": info}
+    if kind == 22 and not rest and len(keys) >= 1:
+        return {"type": "initializeImmutableOwner", "info": {"account": keys[0]}}
+    if kind == 23 and len(rest) == 8 and len(keys) >= 1:
+        return {"type": "amountToUiAmount", "info": {"mint": keys[0], "amount": int.from_bytes(rest, "little")}}
+    raise ValueError(f"token instruction {kind} is not parsed")
+
+
 def _token(ix: Instruction) -> dict:
+    if bytes(ix.data)[0] not in {t.value for t in token.InstructionType}:
+        return _token_later(ix)
     kind = token.InstructionType(bytes(ix.data)[0])
     T = token.InstructionType
     if kind == T.INITIALIZE_MINT:
@@ -75,6 +140,25 @@ def _token(ix: Instruction) -> dict:
         p = token.decode_approve(ix)
         return {"type": "approve", "info": {"source": str(p.source), "delegate": str(p.delegate), "amount": str(p.amount),
                                             "owner": str(p.owner)}}
+    if kind == T.SET_AUTHORITY:
+        p = token.decode_set_authority(ix)
+        owned = "mint" if p.authority.value in (0, 1) else "account"
+        return {"type": "setAuthority", "info": {
+            owned: str(p.account), "authorityType": AUTHORITY_TYPES[p.authority.value],
+            "newAuthority": str(p.new_authority) if p.new_authority is not None else None,
+            "authority": str(p.current_authority)}}
+    if kind in (T.FREEZE_ACCOUNT, T.THAW_ACCOUNT):
+        p = (token.decode_freeze_account if kind == T.FREEZE_ACCOUNT else token.decode_thaw_account)(ix)
+        return {"type": "freezeAccount" if kind == T.FREEZE_ACCOUNT else "thawAccount",
+                "info": {"account": str(p.account), "mint": str(p.mint), "freezeAuthority": str(p.authority)}}
+    if kind == T.APPROVE2:
+        p = token.decode_approve_checked(ix)
+        return {"type": "approveChecked", "info": {"source": str(p.source), "mint": str(p.mint), "delegate": str(p.delegate),
+                                                   "tokenAmount": _ui_amount(p.amount, p.decimals), "owner": str(p.owner)}}
+    if kind == T.BURN2:
+        p = token.decode_burn_checked(ix)
+        return {"type": "burnChecked", "info": {"account": str(p.account), "mint": str(p.mint),
+                                                "tokenAmount": _ui_amount(p.amount, p.decimals), "authority": str(p.owner)}}
     if kind == T.REVOKE:
         p = token.decode_revoke(ix)
         return {"type": "revoke", "info": {"source": str(p.account), "owner": str(p.owner)}}
@@ -106,7 +190,7 @@ def _associated_token(ix: Instruction) -> dict:
     data = bytes(ix.data)
     if data not in (b"", b"\x00", b"\x01") or len(ix.accounts) < 6:
         raise ValueError("not an associated token account creation")
-    keys = [str(meta.pubkey) for meta in ix.accounts]
+    keys = _keys(ix)
     return {"type": "createIdempotent" if data == b"\x01" else "create", "info": {
         "source": keys[0], "account": keys[1], "wallet": keys[2], "mint": keys[3], "systemProgram": keys[4],
         "tokenProgram": keys[5]}}
@@ -130,6 +214,7 @@ def _compute_budget(ix: Instruction) -> dict:
 PARSERS: dict[Pubkey, tuple[str, Callable[[Instruction], object]]] = {
     system.ID: ("system", _system),
     TOKEN_PROGRAM_ID: ("spl-token", _token),
+    TOKEN_2022_PROGRAM_ID: ("spl-token", _token),  # the validator parses Token-2022's base instructions as SPL Token's
     ASSOCIATED_TOKEN_PROGRAM_ID: ("spl-associated-token-account", _associated_token),
     MEMO_PROGRAM_ID: ("spl-memo", _memo),
     MEMO_V1_PROGRAM_ID: ("spl-memo", _memo),

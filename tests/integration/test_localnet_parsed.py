@@ -3,6 +3,7 @@ their CPIs as meta.innerInstructions, read with solana-py and parsed by solders'
 
 from __future__ import annotations
 
+from solders import system_program as system
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -42,7 +43,24 @@ async def test_known_programs_are_parsed_and_cpis_are_recorded(client, wallet):
     [inner] = tx.meta.inner_instructions
     assert inner.index == 4  # the associated token account's creation
     invoked = [(ix.program, ix.parsed["type"]) if isinstance(ix, ParsedInstruction) else str(ix.program_id) for ix in inner.instructions]
-    assert ("system", "createAccount") in invoked and str(TOKEN_PROGRAM_ID) in invoked  # InitializeAccount3: not parsed
+    assert ("system", "createAccount") in invoked and ("spl-token", "initializeAccount3") in invoked
     assert all(ix.stack_height == 2 for ix in inner.instructions)
     plain = (await client.get_transaction(signature)).value.transaction.meta  # json: compiled, with indexes
     assert [group.index for group in plain.inner_instructions] == [4] and plain.loaded_addresses is not None
+
+
+async def test_a_durable_nonce_account_is_parsed_as_a_validator_parses_it(client, wallet):
+    nonce, authority = Keypair(), Keypair()
+    rent = (await client.get_minimum_balance_for_rent_exemption(80)).value
+    created = await send(client, list(system.create_nonce_account(wallet.pubkey(), nonce.pubkey(), wallet.pubkey(), rent)),
+                         [wallet, nonce])
+    moved = await send(client, [system.authorize_nonce_account({"nonce_pubkey": nonce.pubkey(), "authorized_pubkey": wallet.pubkey(),
+                                                                "new_authority": authority.pubkey()})], [wallet])
+    parsed = []
+    for signature in (created, moved):
+        tx = (await client.get_transaction(signature, encoding="jsonParsed")).value.transaction
+        parsed += tx.transaction.message.instructions
+    assert [(ix.program, ix.parsed["type"]) for ix in parsed] == [
+        ("system", "createAccount"), ("system", "initializeNonce"), ("system", "authorizeNonce")]
+    assert parsed[-1].parsed["info"] == {"nonceAccount": str(nonce.pubkey()), "nonceAuthority": str(wallet.pubkey()),
+                                 "newAuthorized": str(authority.pubkey())}

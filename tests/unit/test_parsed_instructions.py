@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from solders import system_program as system
+from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from solders.sysvar import RECENT_BLOCKHASHES, RENT
 from spl.memo.constants import MEMO_PROGRAM_ID
-from spl.token.constants import TOKEN_PROGRAM_ID
+from spl.token import instructions as token
+from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 from localnet.parsed_instructions import parse_instruction
 
@@ -32,3 +36,64 @@ def test_what_no_decoder_takes_stays_compiled():
                           (MEMO_PROGRAM_ID, b"\xff\xfe"), (unknown, b"\x01\x02")):
         shown = parse_instruction([A, B, program], 2, [0, 1], data, None)
         assert shown == {"programId": str(program), "accounts": [str(A), str(B)], "data": shown["data"], "stackHeight": None}, program
+
+
+def _parsed(instruction: Instruction) -> dict:
+    """An instruction, compiled against its own accounts, as jsonParsed shows it."""
+    keys = [meta.pubkey for meta in instruction.accounts] + [instruction.program_id]
+    shown = parse_instruction(keys, len(keys) - 1, list(range(len(instruction.accounts))), bytes(instruction.data), None)
+    assert "parsed" in shown, shown
+    return shown["parsed"]
+
+
+def test_nonce_and_seeded_system_instructions_read_as_the_validator_shows_them():
+    nonce, authority, to, base, owner = (Keypair().pubkey() for _ in range(5))
+    blockhashes, rent = str(RECENT_BLOCKHASHES), str(RENT)
+    assert _parsed(system.initialize_nonce_account({"nonce_pubkey": nonce, "authority": authority})) == {
+        "type": "initializeNonce", "info": {"nonceAccount": str(nonce), "recentBlockhashesSysvar": blockhashes,
+                                            "rentSysvar": rent, "nonceAuthority": str(authority)}}
+    assert _parsed(system.advance_nonce_account({"nonce_pubkey": nonce, "authorized_pubkey": authority})) == {
+        "type": "advanceNonce", "info": {"nonceAccount": str(nonce), "recentBlockhashesSysvar": blockhashes,
+                                         "nonceAuthority": str(authority)}}
+    assert _parsed(system.withdraw_nonce_account({"nonce_pubkey": nonce, "authorized_pubkey": authority, "to_pubkey": to,
+                                                  "lamports": 55})) == {
+        "type": "withdrawFromNonce", "info": {"nonceAccount": str(nonce), "destination": str(to),
+                                              "recentBlockhashesSysvar": blockhashes, "rentSysvar": rent,
+                                              "nonceAuthority": str(authority), "lamports": 55}}
+    assert _parsed(system.authorize_nonce_account({"nonce_pubkey": nonce, "authorized_pubkey": authority,
+                                                   "new_authority": to})) == {
+        "type": "authorizeNonce", "info": {"nonceAccount": str(nonce), "nonceAuthority": str(authority),
+                                           "newAuthorized": str(to)}}
+    assert _parsed(system.assign_with_seed({"address": nonce, "base": base, "seed": "s", "owner": owner})) == {
+        "type": "assignWithSeed", "info": {"account": str(nonce), "base": str(base), "seed": "s", "owner": str(owner)}}
+    assert _parsed(system.allocate_with_seed({"address": nonce, "base": base, "seed": "s", "space": 9, "owner": owner})) == {
+        "type": "allocateWithSeed", "info": {"account": str(nonce), "base": str(base), "seed": "s", "space": 9,
+                                             "owner": str(owner)}}
+
+
+def test_later_token_instructions_and_token_2022_read_as_the_validator_shows_them():
+    account, mint, owner, delegate = (Keypair().pubkey() for _ in range(4))
+    initialize3 = Instruction(TOKEN_PROGRAM_ID, bytes([18]) + bytes(owner), [AccountMeta(account, False, True),
+                                                                              AccountMeta(mint, False, False)])
+    assert _parsed(initialize3) == {"type": "initializeAccount3",
+                                    "info": {"account": str(account), "mint": str(mint), "owner": str(owner)}}
+    mint2 = Instruction(TOKEN_2022_PROGRAM_ID, bytes([20, 6]) + bytes(owner) + bytes([1]) + bytes(delegate),
+                        [AccountMeta(mint, False, True)])
+    keys = [mint, TOKEN_2022_PROGRAM_ID]
+    shown = parse_instruction(keys, 1, [0], bytes(mint2.data), None)
+    assert shown["program"] == "spl-token" and shown["parsed"] == {"type": "initializeMint2", "info": {
+        "mint": str(mint), "decimals": 6, "mintAuthority": str(owner), "freezeAuthority": str(delegate)}}
+    authority = token.set_authority(token.SetAuthorityParams(
+        program_id=TOKEN_PROGRAM_ID, account=account, authority=token.AuthorityType.ACCOUNT_OWNER, current_authority=owner,
+        new_authority=delegate))
+    assert _parsed(authority) == {"type": "setAuthority", "info": {
+        "account": str(account), "authorityType": "accountOwner", "newAuthority": str(delegate), "authority": str(owner)}}
+    frozen = token.freeze_account(token.FreezeAccountParams(program_id=TOKEN_PROGRAM_ID, account=account, mint=mint,
+                                                            authority=owner))
+    assert _parsed(frozen) == {"type": "freezeAccount", "info": {"account": str(account), "mint": str(mint),
+                                                                 "freezeAuthority": str(owner)}}
+    burned = token.burn_checked(token.BurnCheckedParams(program_id=TOKEN_PROGRAM_ID, account=account, mint=mint, owner=owner,
+                                                        amount=1_500, decimals=3))
+    assert _parsed(burned) == {"type": "burnChecked", "info": {
+        "account": str(account), "mint": str(mint), "authority": str(owner),
+        "tokenAmount": {"amount": "1500", "decimals": 3, "uiAmount": 1.5, "uiAmountString": "1.5"}}}

@@ -20,7 +20,7 @@ def block_json(chain: LocalChain, slot: int, cfg: dict) -> dict:
         "blockhash": str(chain.blockhash_of(slot)),
         "previousBlockhash": str(chain.blockhash_of(max(slot - 1, 0))),
         "parentSlot": max(slot - 1, 0),
-        "blockTime": records[0]["blockTime"] if records else None,
+        "blockTime": chain.block_time(slot),
         "blockHeight": slot,
     }
     if details == "full":

@@ -245,10 +245,9 @@ class RpcMethods(ClusterMethods):
 
     def rpc_getBlockTime(self, params):
         slot = p.unsigned(p.positional(params, 0, "slot"), "slot")
-        records = self.chain.by_slot.get(slot)
         if slot > self.chain.slot:
             raise BlockNotAvailable(f"Block not available for slot {slot}")
-        return self.chain.transactions[records[0]]["blockTime"] if records else None
+        return self.chain.block_time(slot)
 
 
 def _matches(data: bytes, flt: Any) -> bool:

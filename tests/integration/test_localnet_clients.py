@@ -29,7 +29,7 @@ async def send(client, instructions, signers):
     return (await client.send_transaction(tx)).value
 
 
-async def test_solana_py_reads_what_it_wrote(client, wallet):
+async def test_solana_py_reads_what_it_wrote(net, client, wallet):
     other = Keypair()
     signature = await send(client, [transfer(TransferParams(from_pubkey=wallet.pubkey(), to_pubkey=other.pubkey(), lamports=SOL))], [wallet])
     assert (await client.get_balance(other.pubkey())).value == SOL
@@ -47,6 +47,11 @@ async def test_solana_py_reads_what_it_wrote(client, wallet):
     block = (await client.get_block(tx.slot)).value
     assert str(block.transactions[0].transaction.signatures[0]) == str(signature)
     assert (await client.get_block_time(tx.slot)).value == tx.block_time
+    net.chain.tick()  # a slot without transactions: its block time is when it began
+    empty = net.chain.slot
+    started = (await client.get_block_time(empty)).value
+    assert started is not None and started >= tx.block_time
+    assert (await client.get_block(empty)).value.block_time == started
 
 
 async def test_cluster_methods(net, client, wallet):

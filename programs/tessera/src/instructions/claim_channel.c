@@ -37,7 +37,8 @@ static uint64_t process_claim_channel(const Context *ctx) {
 
   /* The verifier fronts the rent and is repaid after the creation: a cross-program call only sees the
    * balances of the accounts it is given, so the channel's debit must not precede it. */
-  JobParties parties = {verifier, false, false, market_account, market, job_account, channel_account->key};
+  JobParties parties = {.payer = verifier, .market_account = market_account, .market = market, .job_account = job_account,
+                        .client = channel_account->key};
   TRY(open_job(ctx, &parties, &terms, &cost));
   TRY(move_lamports(channel_account, job_account, cost.escrow));
   TRY(move_lamports(channel_account, verifier, cost.rent));

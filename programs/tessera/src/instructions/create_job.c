@@ -22,6 +22,7 @@ static uint64_t process_create_job(const Context *ctx) {
   JobTerms terms = JOB_TERMS_OF(args);
   JobCost cost;
   TRY(job_cost(market, &terms, &cost));
-  JobParties parties = {client, true, false, market_account, market, job_account, client->key};
+  JobParties parties = {.payer = client, .payer_funds_escrow = true, .market_account = market_account, .market = market,
+                        .job_account = job_account, .client = client->key};
   return open_job(ctx, &parties, &terms, &cost);
 }

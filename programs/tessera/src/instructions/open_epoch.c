@@ -37,7 +37,8 @@ static uint64_t process_open_epoch(const Context *ctx) {
   SolSignerSeed seeds[3] = {{(const uint8_t *)"epoch", 5}, {job_account->key->x, 32}, {&bump, 1}};
   TRY(require_pda(ctx, epoch_account, seeds, 2, &bump));
 
-  JobParties parties = {verifier, false, true, market_account, market, job_account, epoch_account->key};
+  JobParties parties = {.payer = verifier, .epoch = true, .market_account = market_account, .market = market,
+                        .job_account = job_account, .client = epoch_account->key};
   TRY(open_job(ctx, &parties, &terms, &cost));
   NewAccount new_account = {EPOCH_LEN, epoch_rent, {seeds, 3}};
   TRY(create_pda_account(ctx, verifier, epoch_account, &new_account));

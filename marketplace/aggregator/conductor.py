@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
 from solders.pubkey import Pubkey
 from sqlalchemy import or_, select, update
@@ -267,11 +268,15 @@ class Conductor:
             settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted, verdict.evidence))
             if verdict.evidence is not None:
                 log.info("job %s: slashing %s for shard %s", address, owner, verdict.evidence.shard)
-        if settlements:
-            await self._send_settlements(address, job.client, settlements)
+        if settlements and await self._send_settlements(address, job.client, settlements, tasks, recorded):
+            return  # its last settlement closed it
         await self._close_if_done(address, job_key)
 
-    async def _send_settlements(self, address: str, client: str, settlements: list[Settlement]) -> None:
+    async def _send_settlements(self, address: str, client: str, settlements: list[Settlement],
+                                tasks: Sequence[m.Task] = (), recorded: Mapping[str, set[int]] | None = None) -> bool:
+        """Sends the settlements; the last one also closes the job when it pays the job's last work (one transaction
+        less per job). Whether it closed. `tasks`, `recorded`: the job's runs and what was settled before, which tell
+        whether any good work would still be unpaid."""
         async with self.agg.sessions() as session:
             quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
             final = await self._nothing_more_to_submit(session, address)
@@ -285,12 +290,33 @@ class Conductor:
                                       [self.agg.verifier])
             await self._record(address, [slash])
         rest = [s for s in settlements if s.evidence is None]
+        closing = final and recorded is not None and await self._settles_everything(job_key, settlements, tasks, recorded)
         # A settle without entries still reveals the seed when only slashes were left.
-        for start in range(0, max(len(rest), 1 if final else 0), MAX_SETTLE_ENTRIES):
+        starts = range(0, max(len(rest), 1 if final else 0), MAX_SETTLE_ENTRIES)
+        for start in starts:
             chunk = rest[start:start + MAX_SETTLE_ENTRIES]
-            await self.agg.chain.send([ix.settle(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key,
-                                                 market.treasury, seed, chunk)], [self.agg.verifier])
+            instructions = [ix.settle(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key, market.treasury, seed, chunk)]
+            last = start == starts[-1]
+            if last and closing:
+                instructions.append(ix.close_job(job_key, client_key))
+            sent = await self.agg.chain.send(instructions, [self.agg.verifier])
             await self._record(address, chunk)
+            if last and closing:
+                await self._mark_closed(address, str(sent.signature))
+        return closing
+
+    async def _settles_everything(self, job_key: Pubkey, settlements: list[Settlement], tasks: Sequence[m.Task],
+                                  recorded: Mapping[str, set[int]]) -> bool:
+        """Whether these settlements leave the job with every shard paid, nothing pending and no good work unpaid: then
+        the program lets anyone close it, so the last settlement may close it too."""
+        account = await self.agg.chain.fetch(JobAccount, job_key)
+        if account is None or account.pending_assignments != len(settlements):
+            return False
+        paid = {str(s.provider_owner): set(recorded.get(str(s.provider_owner), ())) | s.accepted for s in settlements}
+        if len(account.paid_shards.union(*paid.values())) != account.shard_count:
+            return False
+        return all(t.shard in paid.get(t.provider_owner, recorded.get(t.provider_owner, set()))
+                   for t in tasks if t.fault is False and t.provider_owner)
 
     async def _nothing_more_to_submit(self, session, address: str) -> bool:
         """Past the deadline, or every shard decided and no task handed out still open."""

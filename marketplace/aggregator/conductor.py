@@ -20,8 +20,8 @@ from marketplace.aggregator import decisions
 from marketplace.aggregator import models as m
 from marketplace.aggregator.db import flush_versioned
 from marketplace.aggregator.service import Aggregator, cache_key
-from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProviderAccount, ProviderStatus,
-                              Verdict, assignment_address, provider_address)
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, ProviderAccount,
+                              ProviderStatus, Verdict, assignment_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.merkle import merkle_root
@@ -299,7 +299,14 @@ class Conductor:
             last = start == starts[-1]
             if last and closing:
                 instructions.append(ix.close_job(job_key, client_key))
-            sent = await self.agg.chain.send(instructions, [self.agg.verifier])
+            try:
+                sent = await self.agg.chain.send(instructions, [self.agg.verifier])
+            except ProgramError:
+                if not (last and closing):
+                    raise
+                log.warning("job %s: closing with its last settlement was refused; settling alone", address)
+                closing = False  # the chain moved since it was read: the job closes on a later pass
+                sent = await self.agg.chain.send(instructions[:1], [self.agg.verifier])
             await self._record(address, chunk)
             if last and closing:
                 await self._mark_closed(address, str(sent.signature))

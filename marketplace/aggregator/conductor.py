@@ -284,13 +284,13 @@ class Conductor:
         seed = bytes.fromhex(quote.seed) if final else ix.WITHHELD_SEED
         market = await self.agg.market_account()
         job_key, client_key = Pubkey.from_string(address), Pubkey.from_string(client)
+        closing = final and recorded is not None and await self._settles_everything(job_key, settlements, tasks, recorded)
         for slash in (s for s in settlements if s.evidence is not None):
             await self.agg.chain.send([ix.slash(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key,
                                                 market.treasury, slash.provider_owner, slash.accepted, slash.evidence)],
                                       [self.agg.verifier])
             await self._record(address, [slash])
         rest = [s for s in settlements if s.evidence is None]
-        closing = final and recorded is not None and await self._settles_everything(job_key, settlements, tasks, recorded)
         # A settle without entries still reveals the seed when only slashes were left.
         starts = range(0, max(len(rest), 1 if final else 0), MAX_SETTLE_ENTRIES)
         for start in starts:

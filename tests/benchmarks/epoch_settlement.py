@@ -23,6 +23,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from localnet import LocalRuntime
+from localnet.params import PACKET_DATA_SIZE as PACKET
 from marketplace.chain import ChannelAccount, MarketConfig, Verdict, channel_address, epoch_address, job_address, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
@@ -34,7 +35,6 @@ SOL = 1_000_000_000
 PRICE = 20_000
 AGENTS, PROVIDERS, REQUESTS_PER_AGENT = 10, 3, 100
 SAMPLING_BPS = 1_000
-PACKET = 1_232  # bytes a transaction may take on the wire
 SEED = hashlib.sha256(b"the epoch's sampling seed").digest()
 GOAL_TRANSACTIONS, GOAL_FEES = 0.01, 100
 
@@ -76,13 +76,13 @@ class Chain:
         return channel_address(self.market, self.agents[agent][0].pubkey())[0]
 
     def voucher(self, agent: int, amount: int) -> Voucher:
-        """What agent `agent` authorizes: a voucher for `amount` more than its channel paid so far."""
+        """What agent `agent` authorizes: a voucher for `amount` more than it authorized so far."""
         self.claimed[agent] += amount
         generation = ChannelAccount.decode(self.runtime.account_data(self.channel(agent))).generation
         return Voucher.sign(self.agents[agent][1], self.channel(agent), generation, self.claimed[agent])
 
     def send_one(self, ledger: Ledger, name: str, instructions: list[Instruction], signers: list[Keypair]) -> None:
-        size = len(bytes(Transaction(signers, Message(instructions, signers[0].pubkey()), Hash.default())))
+        size = wire_size(instructions, signers)
         assert size <= PACKET, f"{name}: {size} bytes"
         outcome = self.runtime.send(instructions, signers)
         assert outcome.ok, (name, outcome.logs[-4:])
@@ -96,13 +96,17 @@ class Chain:
         batch: list[Instruction] = []
         for group in groups:
             candidate = batch + group
-            size = len(bytes(Transaction([signer], Message(candidate, signer.pubkey()), Hash.default())))
-            if size > PACKET and batch:
+            if wire_size(candidate, [signer]) > PACKET and batch:
                 self.send_one(ledger, name, batch, [signer])
                 candidate = list(group)
             batch = candidate
         if batch:
             self.send_one(ledger, name, batch, [signer])
+
+
+def wire_size(instructions: list[Instruction], signers: list[Keypair]) -> int:
+    """Bytes the transaction takes in a packet (the blockhash's value does not change its size)."""
+    return len(bytes(Transaction(signers, Message(instructions, signers[0].pubkey()), Hash.default())))
 
 
 def requests() -> list[tuple[int, int]]:

@@ -19,11 +19,9 @@ from marketplace.chain.program import account_size, idl_json
 from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
 from tests.program.conftest import FEE_PER_SIGNATURE, Balances, MarketFixture, expect_error
-from tests.program.test_channel import ChannelFixture, open_channel
+from tests.program.test_channel import PRICE, SEED, ChannelFixture, open_channel
 from tests.program.test_job import result_digest, results_root
 
-PRICE = 100_000
-SEED = hashlib.sha256(b"the epoch's sampling seed").digest()
 JOB_LEN, EPOCH_LEN = account_size("Job"), account_size("Epoch")
 EPOCH_ENTRIES = next(f["type"]["array"][1] for a in idl_json()["accounts"] if a["name"] == "Epoch"
                      for f in a["type"]["fields"] if f["name"] == "entries")  # claims one epoch holds

@@ -56,7 +56,7 @@ from marketplace.merkle import merkle_root
 from marketplace.messages import read_authorization, sign_message
 from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.routing import stage_inputs
-from marketplace.vocabulary import JobStatus, KINDS, Kind, ShardStatus, Verification
+from marketplace.vocabulary import DECIDED, FINAL, JobStatus, KINDS, Kind, ShardStatus, Verification
 
 FINISHED = (JobStatus.CLOSED, JobStatus.CANCELLED)
 MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0  # seconds between attempts to reach an aggregator that is down
@@ -70,12 +70,13 @@ class SubmittedJob:
     shard_count: int
     escrow: int
     job_rent: int
-    create_signature: str  # create_job's, or claim_channel's for a job a channel paid for
+    create_signature: str | None  # create_job's, or claim_channel's for a job a channel paid for (None: in an epoch)
     fee: int
     quote: dict
     channel: str | None = None  # the payment channel that paid, if one did
     voucher: int | None = None  # the voucher total that paid for it
     stages: int = 1  # a pipelined model's spans: each request is that many shards, one per stage
+    epoch: str | None = None  # the epoch job that carries it, where it was served first and is paid with others later
 
 
 def _model_hex(model: str | bytes) -> str:
@@ -262,13 +263,14 @@ class TesseraClient:
         except AggregatorRefused as exc:
             if exc.code != "voucher_too_small":
                 raise
-            # The channel paid more than this process knew: catch up, once.
-            account = await self.chain.fetch(ChannelAccount, channel.address)
-            voucher, answer = await pay(account.claimed if account else 0)
+            # The channel paid (or owes for requests served) more than this process knew: catch up, once.
+            status = await self._call("GET", f"/v1/channels/{channel.address}")
+            voucher, answer = await pay(status["claimed"] + status.get("owed", 0))
         self._readers[job] = channel.authorizer
-        rent = await self.chain.rent_exempt_minimum(account_size("Job"))
+        epoch = answer.get("epoch")  # served in an epoch: no job of its own, so no rent
+        rent = 0 if epoch else await self.chain.rent_exempt_minimum(account_size("Job"))
         return SubmittedJob(job, kind, len(inputs), answer["escrow"], rent, answer["claim_signature"], 0, quote,
-                            str(channel.address), voucher.amount, stages)
+                            str(channel.address), voucher.amount, stages, epoch)
 
     # payment channels
 
@@ -373,6 +375,8 @@ class TesseraClient:
             report = await self._moved_on(job.job, report, deadline)
             if report["status"] in FINISHED or report["status"] == JobStatus.FAILED:
                 break
+            if job.epoch is not None and all(s["status"] in FINAL for s in report["shards"]):
+                return self._served_in_epoch(job, report)
             if time.monotonic() > deadline:
                 raise JobTimeout(job.job, limit)
         shards = _requests([_shard(s) for s in report["shards"]], job.stages)
@@ -387,6 +391,16 @@ class TesseraClient:
         refunded = await self._refunded(report.get("close_signature"), "JobClosed")
         result = JobResult(job.job, shards, self._receipt(job, report, refunded, {"close_job": report.get("close_signature")}))
         if report["status"] != JobStatus.CLOSED or any(s["status"] not in (ShardStatus.VERIFIED, ShardStatus.CACHED) for s in report["shards"]):
+            raise JobFailed(job.job, report["status"], result)
+        return result
+
+    def _served_in_epoch(self, job: SubmittedJob, report: dict) -> JobResult:
+        """A request served in an epoch is done once its shards are decided: its money moves later, with the
+        epoch's (`status` then shows the claim and the close). What was not served is not charged."""
+        shards = [_shard(s) for s in report["shards"]]
+        claim = report["epoch"]["claim_signature"]
+        result = JobResult(job.job, shards, self._receipt(job, report, 0, {"claim_epoch": claim} if claim else {}))
+        if any(s["status"] not in DECIDED for s in report["shards"]):
             raise JobFailed(job.job, report["status"], result)
         return result
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from marketplace.chain.accounts import Verdict
 from marketplace.chain.instructions import SlashEvidence
-from marketplace.economics import BPS
+from marketplace.economics import BPS, bps_ceil
 
 DEFAULT_TIE_TOLERANCE = 1e-3  # logits: a top-2 gap below this is a near-tie, not a lie
 
@@ -28,6 +28,19 @@ def is_sampled(seed: bytes, job: str, shard: int, rate_bps: int) -> bool:
     Anyone can recompute it once the seed is revealed; no provider can before."""
     draw = hashlib.sha256(seed + job.encode() + shard.to_bytes(4, "little")).digest()
     return int.from_bytes(draw[:8], "little") * BPS < rate_bps * 2**64
+
+
+def epoch_sampled(seed: bytes, job: str, channel: str, shard_count: int, rate_bps: int) -> list[int]:
+    """Which of a channel's first `shard_count` shards in an epoch job get a replica, by their place among the
+    channel's shards (which, unlike their index, is known when each is served): drawn from the seed, each within
+    the replicas the channel's escrow for the shards up to it pays for. Growing `shard_count` never changes the
+    draws before it, and the chain's epoch entries give every shard's channel and place, so anyone can audit it."""
+    sampled: list[int] = []
+    for seq in range(shard_count):
+        draw = hashlib.sha256(seed + job.encode() + channel.encode() + seq.to_bytes(4, "little")).digest()
+        if int.from_bytes(draw[:8], "little") * BPS < rate_bps * 2**64 and len(sampled) < bps_ceil(seq + 1, rate_bps):
+            sampled.append(seq)
+    return sampled
 
 
 @dataclass(frozen=True)

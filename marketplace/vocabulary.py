@@ -77,5 +77,15 @@ class SettlementStatus(StrEnum):
 
 class VoucherStatus(StrEnum):
     PENDING = "pending"  # kept with its request; not yet claimed and taken in (a restart finishes either way)
+    IN_EPOCH = "in_epoch"  # taken into an epoch and served; claimed with the others when the epoch opens on chain
     CLAIMED = "claimed"  # its claim opened the job on chain and the request was taken in
     UNSERVED = "unserved"  # never served: the claim was refused or never landed, or its job closed unserved
+
+
+class EpochState(StrEnum):
+    """An epoch job's way to the chain (jobs.epoch_state): requests are served first, paid together after."""
+
+    FILLING = "filling"  # takes requests
+    SEALED = "sealed"  # takes no more; its shards are being decided
+    LAID_OUT = "laid_out"  # shards renumbered channel by channel, as the chain will fund them
+    OPEN = "open"  # open on chain and funded by every channel: providers commit, the conductor settles

@@ -58,6 +58,7 @@ class Task:
     params: DecodingParams | None
     input: dict
     claims: list[dict]
+    epoch_place: tuple[str, int] | None = None  # an epoch job's shard: (channel, place among its shards)
 
     @property
     def generates(self) -> bool:
@@ -93,8 +94,13 @@ class Task:
             if checks_tokens and (not claims or not all(isinstance(c, dict) and isinstance(c.get("output"), dict)
                                                         for c in claims)):
                 raise ValueError("a check needs the claims it checks")
+            place = payload.get("epoch")
+            if place is not None and not (isinstance(place, dict) and isinstance(place.get("channel"), str)
+                                          and isinstance(place.get("seq"), int) and place["seq"] >= 0):
+                raise ValueError("an epoch job's task names its shard's channel and place")
             return cls(int(payload["task"]), str(payload["job"]), int(payload["shard"]), role, kind,
-                       str(payload["model_digest"]), params, payload["input"], claims)
+                       str(payload["model_digest"]), params, payload["input"], claims,
+                       (place["channel"], place["seq"]) if place is not None else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise TaskMalformed(f"cannot read task {payload.get('task') if isinstance(payload, dict) else payload!r}: {exc}") from exc
 

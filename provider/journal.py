@@ -60,6 +60,16 @@ class ResultRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class EpochPlaceRow(Base):
+    """Where a task's shard stands in an epoch job: its channel and its place among that channel's shards. Its index
+    on chain is known once the epoch is open (the channel's first shard there + place); until then it has none."""
+
+    __tablename__ = "epoch_places"
+    task: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(44))
+    seq: Mapped[int] = mapped_column(Integer)
+
+
 @dataclass(frozen=True)
 class Result:
     task: int
@@ -150,6 +160,23 @@ class Journal:
 
     def mark_committed(self, rows: list[ResultRow], signature: str | None) -> None:
         self._set([r.task for r in rows], state=ResultState.COMMITTED, signature=signature)
+
+    def note_places(self, places: dict[int, tuple[str, int]]) -> None:
+        """Tasks of epoch jobs as they were handed out: task -> (channel, place)."""
+        with Session(self.engine) as session, session.begin():
+            for task, (channel, seq) in places.items():
+                session.merge(EpochPlaceRow(task=task, channel=channel, seq=seq))
+
+    def places(self, tasks: list[int]) -> dict[int, tuple[str, int]]:
+        with Session(self.engine) as session:
+            return {row.task: (row.channel, row.seq) for row in session.scalars(
+                select(EpochPlaceRow).where(EpochPlaceRow.task.in_(tasks)))}
+
+    def renumber(self, shards: dict[int, int]) -> None:
+        """Gives tasks of an epoch job their shards' indices on chain: task -> index."""
+        with Session(self.engine) as session, session.begin():
+            for task, shard in shards.items():
+                session.execute(update(ResultRow).where(ResultRow.task == task).values(shard=shard))
 
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as session:

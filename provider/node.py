@@ -29,8 +29,11 @@ from marketplace.chain import (
     AssignmentAccount,
     AssignmentStatus,
     ChainError,
+    EpochAccount,
+    JobAccount,
     ProgramError,
     assignment_address,
+    epoch_address,
     provider_address,
 )
 from marketplace.chain import instructions as ix
@@ -131,6 +134,8 @@ class ProviderNode:
         """One submit_results per job with the Merkle root of this round's digests (sorted by shard)."""
         for job_text, rows in self.journal.to_commit().items():
             job = Pubkey.from_string(job_text)
+            if not await self._numbered(job, rows):
+                continue  # an epoch job not yet open and funded on chain: its work waits (see epochs in the aggregator)
             in_flight = [r for r in rows if r.state == ResultState.COMMITTING]
             assignment = await self.chain.fetch(AssignmentAccount, assignment_address(job, self.provider)[0])
             if in_flight and assignment is not None and {r.shard for r in in_flight} <= assignment.submitted_shards:
@@ -139,6 +144,29 @@ class ProviderNode:
             if assignment is not None and assignment.status == AssignmentStatus.PENDING:
                 continue  # one round at a time: wait for the verifier to settle this one
             await self._submit(job, in_flight or rows)
+
+    async def _numbered(self, job: Pubkey, rows: list[ResultRow]) -> bool:
+        """Whether the rows carry their shards' indices on chain. An epoch job's tasks came with each shard's channel
+        and place, not its final index: once the epoch is funded, its Epoch account gives each channel's first
+        shard, and so the index (read from the chain, not taken from the aggregator)."""
+        places = self.journal.places([r.task for r in rows])
+        if not places:
+            return True
+        account = await self.chain.fetch(JobAccount, job)
+        if account is None or not account.is_epoch or account.unfunded_shards:
+            return False
+        epoch = await self.chain.fetch(EpochAccount, epoch_address(job)[0])
+        first = {str(entry.channel): entry for entry in epoch.entries}
+        shards = {}
+        for task, (channel, seq) in places.items():
+            entry = first.get(channel)
+            if entry is None or seq >= entry.shard_count:
+                raise ProviderError(f"epoch job {job} funds no place {seq} for channel {channel}")
+            shards[task] = entry.first_shard + seq
+        self.journal.renumber(shards)
+        for row in rows:
+            row.shard = shards.get(row.task, row.shard)
+        return True
 
     async def _submit(self, job: Pubkey, rows: list[ResultRow]) -> None:
         rows = sorted(rows, key=lambda r: r.shard)
@@ -188,6 +216,7 @@ class ProviderNode:
             return 0
         known = self.journal.known([p["task"] for p in payloads if isinstance(p, dict) and isinstance(p.get("task"), int)])
         tasks, refused = self._parse([p for p in payloads if p.get("task") not in known])
+        self.journal.note_places({t.id: t.epoch_place for t in tasks if t.epoch_place is not None})
         if known:
             self.journal.post_again(sorted(known))
         if stop.is_set():  # shutting down: hand the new work back at once

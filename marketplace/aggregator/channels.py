@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.aggregator import models as m
+from marketplace.aggregator.epochs import EpochRequest
 from marketplace.aggregator.errors import AggregatorError, BadRequest, Conflict, NotFound, PaymentRequired, Unprocessable
 from marketplace.aggregator.outputs import parse_job_request
 from marketplace.aggregator.payments import ChannelState, check_voucher, parse_voucher
@@ -29,6 +30,7 @@ from marketplace.digests import input_digest
 from marketplace.economics import job_escrow
 from marketplace.merkle import merkle_root
 from marketplace.messages import SignedMessage
+from marketplace.pipeline.routing import STAGE_FIELD
 from marketplace.vocabulary import VoucherStatus
 
 if TYPE_CHECKING:
@@ -84,13 +86,15 @@ class ChannelPayments:
                                 "quote_mismatch")
         market = await self.agg.market_account()
         cost = job_escrow(quote.price_per_shard, len(inputs), market.sampling_rate_bps, market.fee_bps)
+        if self.agg.epochs.enabled and not await self.agg.pipelines.is_pipelined(quote.model_digest):
+            return await self._pay_in_epoch(job_text, quote, kind, inputs, params, streamed, voucher, signer, cost)
         request = {"kind": kind, "params": params, "inputs": inputs, "streamed": streamed}
-        async with self._lock(voucher.channel):
-            state = await self._state(voucher.channel)
+        async with self.lock(voucher.channel):
+            state = await self.state(voucher.channel)
             authorizer = state.account.authorizer
             if signer is None and await self._seen(voucher):  # nothing but the voucher authenticates this request
                 raise Conflict("this voucher already paid for a request: sign a new one", "voucher_replayed")
-            held = await self._highest(voucher.channel, state.account.generation)
+            held = await self.highest(voucher.channel, state.account.generation)
             paying = check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent(), held)
             async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
                 session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(authorizer),
@@ -115,6 +119,35 @@ class ChannelPayments:
         admitted = await self.agg.admit(job_text, job, kind, inputs, params, streamed)
         await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(claimed))
         return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(claimed),
+                "channel": str(voucher.channel)}
+
+    async def _pay_in_epoch(self, key: str, quote: m.Quote, kind: str, inputs: list[dict], params: dict | None,
+                            streamed: bool, voucher: Voucher, signer: Pubkey | None, cost: int) -> dict:
+        """Checks the voucher against what the channel has paid and owes, and serves the request in an epoch at once:
+        it is claimed with the epoch's other requests (epochs.py)."""
+        if any(STAGE_FIELD in item for item in inputs):
+            raise BadRequest(f"inputs name stages, but model {quote.model_digest} is not served as a pipeline")
+        async with self.lock(voucher.channel):
+            # Owed first, then the chain: a claim landing in between is counted twice (a refusal the agent answers
+            # with a larger voucher), never missed.
+            owed = await self.agg.epochs.owed(voucher.channel, voucher.generation)
+            state = await self.state(voucher.channel)
+            account = state.account
+            if account.withdrawable_at:
+                raise PaymentRequired("the channel's owner asked to withdraw: it takes no new requests", "channel_closing")
+            if account.withdraw_delay < self.agg.config.epoch_seconds + self.agg.config.job_lifetime:
+                raise PaymentRequired(f"requests are claimed when their epoch ends, up to "
+                                      f"{self.agg.config.epoch_seconds + self.agg.config.job_lifetime:,.0f} s after they are "
+                                      f"served: a channel paying here needs a withdrawal delay at least that long",
+                                      "channel_delay_short")
+            if signer is None and await self._seen(voucher):
+                raise Conflict("this voucher already paid for a request: sign a new one", "voucher_replayed")
+            held = await self.highest(voucher.channel, account.generation)
+            check_voucher(state, self.agg.market, voucher, signer or account.authorizer, cost, 0, held, owed)
+            admitted = await self.agg.epochs.admit(EpochRequest(
+                key, quote.seed_commitment, quote.model_digest, kind, params, inputs, streamed, quote.price_per_shard,
+                voucher, account.authorizer, cost))
+        return {**admitted, "voucher": voucher.amount, "escrow": cost, "claim_signature": None,
                 "channel": str(voucher.channel)}
 
     async def recover(self) -> None:
@@ -156,7 +189,7 @@ class ChannelPayments:
             channel = Pubkey.from_string(channel_text)
         except ValueError as exc:
             raise BadRequest(f"{channel_text!r} is not an address") from exc
-        state = await self._state(channel)
+        state = await self.state(channel)
         async with self.agg.sessions() as session:
             vouchers = (await session.execute(select(m.Voucher).where(m.Voucher.channel == channel_text)
                                               .order_by(m.Voucher.created_at, m.Voucher.amount))).scalars().all()
@@ -164,14 +197,16 @@ class ChannelPayments:
         return {"channel": channel_text, "owner": str(account.owner), "authorizer": str(account.authorizer),
                 "generation": account.generation, "claimed": account.claimed, "free": state.free,
                 "withdrawable_at": account.withdrawable_at or None, "open_jobs": account.open_jobs,
-                "vouchers": [{"job": v.job, "amount": v.amount, "status": v.status, "claim_signature": v.claim_signature}
+                "owed": await self.agg.epochs.owed(channel, account.generation),  # served in epochs, not claimed yet
+                "vouchers": [{"job": v.job, "amount": v.amount, "status": v.status, "claim_signature": v.claim_signature,
+                              **({"epoch": v.epoch} if v.epoch else {})}
                              for v in vouchers if v.generation == account.generation]}
 
-    def _lock(self, channel: Pubkey) -> asyncio.Lock:
+    def lock(self, channel: Pubkey) -> asyncio.Lock:
         """One claim at a time per channel in this process: vouchers are cumulative, so claims land in order."""
         return self._locks.setdefault(channel, asyncio.Lock())
 
-    async def _state(self, channel: Pubkey) -> ChannelState:
+    async def state(self, channel: Pubkey) -> ChannelState:
         held = await self.agg.chain.fetch_with_lamports(ChannelAccount, channel)
         if held is None:
             raise NotFound(f"no payment channel at {channel}", "channel_not_found")
@@ -181,7 +216,7 @@ class ChannelPayments:
     async def _job_rent(self) -> int:
         return await self.agg.chain.rent_exempt_minimum(account_size("Job"))
 
-    async def _highest(self, channel: Pubkey, generation: int) -> Voucher | None:
+    async def highest(self, channel: Pubkey, generation: int) -> Voucher | None:
         """The highest voucher this market holds for the channel's generation (each was checked when it came)."""
         async with self.agg.sessions() as session:
             row = (await session.execute(select(m.Voucher).where(

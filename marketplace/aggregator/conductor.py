@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import load_only
@@ -20,8 +21,8 @@ from marketplace.aggregator import decisions
 from marketplace.aggregator import models as m
 from marketplace.aggregator.db import flush_versioned
 from marketplace.aggregator.service import Aggregator, cache_key
-from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, ProviderAccount,
-                              ProviderStatus, Verdict, assignment_address, provider_address)
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, EpochAccount, JobAccount, ProgramError, ProviderAccount,
+                              ProviderStatus, Verdict, assignment_address, epoch_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
 from marketplace.merkle import merkle_root
@@ -222,6 +223,8 @@ class Conductor:
                                                        market.treasury, sorted(due))], [self.agg.verifier])
 
     async def settle_job(self, address: str) -> None:
+        if await self.agg.epochs.advance(address):
+            return  # an epoch not yet open on chain: nothing there to settle
         if await self.stop_if_over(address, Pubkey.from_string(address)):
             return
         await self.serve_cached(address, Pubkey.from_string(address))
@@ -298,7 +301,7 @@ class Conductor:
             instructions = [ix.settle(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key, market.treasury, seed, chunk)]
             last = start == starts[-1]
             if last and closing:
-                instructions.append(ix.close_job(job_key, client_key))
+                instructions.append(await self._closing(job_key, client_key))
             try:
                 sent = await self.agg.chain.send(instructions, [self.agg.verifier])
             except ProgramError:
@@ -387,8 +390,16 @@ class Conductor:
             if failed:  # nothing more will be run: its client may close it now and take the rest back
                 await self._mark(address, JobStatus.FAILED)
             return
-        sent = await self.agg.chain.send([ix.close_job(job_key, account.client)], [self.agg.verifier])
+        sent = await self.agg.chain.send([await self._closing(job_key, account.client)], [self.agg.verifier])
         await self._mark_closed(address, str(sent.signature))
+
+    async def _closing(self, job_key: Pubkey, client: Pubkey) -> Instruction:
+        """close_job; an epoch job's names the rent payer and the channels its epoch records, which get back what
+        their shards did not spend."""
+        if client != epoch_address(job_key)[0]:
+            return ix.close_job(job_key, client)
+        epoch = await self.agg.chain.fetch(EpochAccount, client)
+        return ix.close_epoch_job(job_key, epoch.payer, [entry.channel for entry in epoch.entries])
 
     async def _settle_strangers(self, address: str, account: JobAccount) -> None:
         """Rejects rounds committed on this job by providers never given work on it (a griefer's, locking the job): unpaid,

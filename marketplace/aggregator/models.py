@@ -55,10 +55,15 @@ class Job(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(256))
+    # An epoch job (the requests of many channels, served first and paid together): where it stands
+    # (vocabulary.EpochState), and when it stops taking requests. None for a job of its own.
+    epoch_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    epoch_ends_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Shard(Base):
     __tablename__ = "shards"
+    __table_args__ = (UniqueConstraint("job", "channel", "seq", name="uq_shards_job_channel_seq"),)
     job: Mapped[str] = mapped_column(ForeignKey("jobs.address"), primary_key=True)
     index: Mapped[int] = mapped_column(Integer, primary_key=True)
     input: Mapped[Any] = mapped_column(JSON)
@@ -68,6 +73,10 @@ class Shard(Base):
     output: Mapped[Any | None] = mapped_column(JSON)
     verification: Mapped[str | None] = mapped_column(String(32))  # vocabulary.Verification
     decided_at: Mapped[int | None] = mapped_column(BigInteger)  # unix seconds it was verified or served from cache
+    # In an epoch job: the channel that pays for it and its place among that channel's shards, which survive the
+    # epoch's layout (its index is provisional until then: see epochs.py).
+    channel: Mapped[str | None] = mapped_column(String(44))
+    seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class Task(Base):
@@ -163,7 +172,8 @@ class Settlement(Base):
 
 class Voucher(Base):
     """A voucher a request was paid with, kept before its claim is sent: nothing is served on a voucher the chain
-    has not honoured, and the job it pays for (the key) is claimed once."""
+    has not honoured, and the job it pays for (the key) is claimed once. A request served in an epoch keeps its
+    quote's job address as its key (the client's handle on it) and names the epoch job that carries it."""
 
     __tablename__ = "vouchers"
     job: Mapped[str] = mapped_column(String(44), primary_key=True)
@@ -176,3 +186,6 @@ class Voucher(Base):
     status: Mapped[str] = mapped_column(String(16))  # vocabulary.VoucherStatus
     claim_signature: Mapped[str | None] = mapped_column(String(88))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[str | None] = mapped_column(ForeignKey("jobs.address"), index=True)
+    first_seq: Mapped[int | None] = mapped_column(Integer)  # its shards are the channel's seq first_seq, first_seq + 1, ...
+    cost: Mapped[int | None] = mapped_column(BigInteger)  # the most it may cost: what its voucher had to cover

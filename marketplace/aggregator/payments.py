@@ -42,7 +42,7 @@ def parse_voucher(raw: Any) -> Voucher:
 
 
 def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer: Pubkey, cost: int, job_rent: int,
-                  held: Voucher | None = None) -> Voucher:
+                  held: Voucher | None = None, owed: int = 0) -> Voucher:
     """Accepts `voucher` as payment of `cost` (the request's most: its escrow) or raises with a stable code; returns
     the voucher to claim with.
 
@@ -50,7 +50,8 @@ def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer:
     and authorize at least `cost` beyond what the channel has paid so far (amounts only grow, so an older
     voucher authorizes nothing more); the channel must hold that and the job's rent. `held`: the highest voucher
     this market already holds for the channel: a request (never a replay: the caller refuses those) may be paid by
-    what the agent authorized in all, since concurrent requests reach the claim in any order."""
+    what the agent authorized in all, since concurrent requests reach the claim in any order. `owed`: what requests
+    served in epochs and not yet claimed may cost the channel, counted as paid already."""
     account = state.account
     if voucher.channel != state.address or account.market != market:
         raise Forbidden("the voucher names another channel, or the channel belongs to another market", "voucher_wrong_channel")
@@ -62,11 +63,12 @@ def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer:
     if not voucher.verify(account.authorizer):
         raise PaymentRequired("the voucher's signature is not the authorizer's", "voucher_signature_invalid")
     paying = held if held is not None and held.amount > voucher.amount else voucher
-    paid = account.claimed
+    paid = account.claimed + owed
     if paying.amount < paid + cost:
         raise PaymentRequired(f"the voucher authorizes {paying.amount:,} lamports in all; {paid:,} are paid already and "
                               f"this request costs up to {cost:,}: sign at least {paid + cost:,}", "voucher_too_small")
-    if cost + job_rent > state.free:
+    if owed + cost + job_rent > state.free:
         raise PaymentRequired(f"the channel holds {state.free:,} lamports; this request needs {cost:,} plus {job_rent:,} of "
-                              f"rent that comes back when its job closes: top it up", "channel_underfunded")
+                              f"rent that comes back when its job closes, and {owed:,} are owed for requests served: "
+                              f"top it up", "channel_underfunded")
     return paying

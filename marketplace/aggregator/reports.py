@@ -12,7 +12,7 @@ from sqlalchemy.orm import load_only
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import NotFound
 from marketplace.chain.accounts import Verdict
-from marketplace.vocabulary import DECIDED, FINAL, JobStatus, Role, SettlementStatus, TaskStatus
+from marketplace.vocabulary import DECIDED, FINAL, EpochState, JobStatus, Role, SettlementStatus, TaskStatus
 
 
 def _revision(status: str, finished: int, settlements: list[tuple[str, int, list[int]]]) -> str:
@@ -22,64 +22,101 @@ def _revision(status: str, finished: int, settlements: list[tuple[str, int, list
 
 
 async def job_revision(sessions, address: str) -> str:
-    """The job's revision, read without loading any output (long polls ask it on every wake-up)."""
+    """The job's revision, read without loading any output (long polls ask it on every wake-up). A request served
+    in an epoch (known by its quote's job address) has its own: its shards' and its epoch's."""
     async with sessions() as session:
         status = (await session.execute(select(m.Job.status).where(m.Job.address == address))).scalar_one_or_none()
+        shards, job = m.Shard.job == address, address
         if status is None:
-            raise NotFound(f"no job {address}", "job_not_found")
+            request = await _epoch_request(session, address)
+            epoch = await session.get(m.Job, request.epoch)
+            status, shards, job = f"{epoch.status}:{epoch.epoch_state}:{request.status}", _own(request), epoch.address
         finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
-            m.Shard.job == address, m.Shard.status.in_(FINAL)))).scalar_one()
+            shards, m.Shard.status.in_(FINAL)))).scalar_one()
         settled = [tuple(row) for row in (await session.execute(
             select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
-                m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
+                m.Settlement.job == job, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
     return _revision(status, finished, settled)
+
+
+async def _epoch_request(session, address: str) -> m.Voucher:
+    """The request served in an epoch under this address, or NotFound (no job nor request has it)."""
+    request = (await session.execute(select(m.Voucher).where(
+        m.Voucher.job == address, m.Voucher.epoch.is_not(None)))).scalar_one_or_none()
+    if request is None:
+        raise NotFound(f"no job {address}", "job_not_found")
+    return request
+
+
+def _own(request: m.Voucher):
+    """A condition on shards: the request's own, among its epoch's (its channel's places, which its layout keeps)."""
+    count = len(request.request["inputs"])
+    return (m.Shard.job == request.epoch) & (m.Shard.channel == request.channel) & m.Shard.seq.between(
+        request.first_seq, request.first_seq + count - 1)
 
 
 async def job_report(sessions, address: str, private: bool) -> dict:
     """`private`: the reader is the job's client or one of its providers, who see every output. Anyone else
     sees the job's progress, verification and settlements, and the input and outputs of disputed shards only
-    (what an audit of a slash needs)."""
+    (what an audit of a slash needs). A request served in an epoch reports its own shards alone, numbered from 0 in
+    its inputs' order, with its epoch's state (its payer reads its outputs; nobody reads the other channels')."""
     async with sessions() as session:
         job = await session.get(m.Job, address)
+        request = None
         if job is None:
-            raise NotFound(f"no job {address}", "job_not_found")
-        shards = (await session.execute(select(m.Shard).where(m.Shard.job == address).order_by(m.Shard.index))).scalars().all()
-        tasks = (await session.execute(select(m.Task).where(m.Task.job == address).order_by(m.Task.id).options(
+            request = await _epoch_request(session, address)
+            job = await session.get(m.Job, request.epoch)
+        owned = m.Shard.job == address if request is None else _own(request)
+        shards = (await session.execute(select(m.Shard).where(owned).order_by(
+            m.Shard.index if request is None else m.Shard.seq))).scalars().all()
+        indices = [s.index for s in shards]
+        tasks = (await session.execute(select(m.Task).where(m.Task.job == job.address, m.Task.shard.in_(indices))
+                                       .order_by(m.Task.id).options(
             load_only(m.Task.shard, m.Task.role, m.Task.status, m.Task.fault, m.Task.provider_owner)))).scalars().all()
         disputed = {t.shard for t in tasks if t.role == Role.REFEREE}
         # Run outputs are published for disputed shards only: read them for those alone (reports are long-polled).
         audited = dict((await session.execute(select(m.Task.id, m.Task.output).where(
-            m.Task.job == address, m.Task.shard.in_(disputed)))).all()) if disputed else {}
-        settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == address))).scalars().all()
-        quote = (await session.execute(select(m.Quote).where(m.Quote.job == address))).scalar_one()
+            m.Task.job == job.address, m.Task.shard.in_(disputed)))).all()) if disputed else {}
+        settlements = (await session.execute(select(m.Settlement).where(m.Settlement.job == job.address))).scalars().all()
+        quote = (await session.execute(select(m.Quote).where(m.Quote.job == job.address))).scalar_one()
     # The seed is told once nothing more can be submitted (the job is over or past its deadline), as on chain.
     revealed = job.status in (JobStatus.CLOSED, JobStatus.CANCELLED, JobStatus.FAILED) or time.time() > job.deadline
     runs = defaultdict(list)
     for task in tasks:
         runs[task.shard].append(task)
-    return {
+    # A request's shards are known to its client by their place in it; on chain by their index (once laid out).
+    shown = {s.index: (s.index if request is None else s.seq - request.first_seq) for s in shards}
+    laid_out = request is not None and job.epoch_state in (EpochState.LAID_OUT, EpochState.OPEN)
+    confirmed = [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == SettlementStatus.CONFIRMED]
+    report = {
         "job": address, "status": job.status, "kind": job.kind, "model_digest": job.model_digest, "params": job.params,
-        "shard_count": job.shard_count,
-        "cache_hits": job.cache_hits, "deadline": job.deadline, "error": job.last_error,
-        "revision": _revision(job.status, sum(s.status in FINAL for s in shards),
-                              [(s.provider_owner, s.verdict, s.accepted) for s in settlements if s.status == SettlementStatus.CONFIRMED]),
+        "shard_count": len(shards) if request is not None else job.shard_count,
+        "cache_hits": job.cache_hits if request is None else 0, "deadline": job.deadline, "error": job.last_error,
+        "revision": _revision(job.status if request is None else f"{job.status}:{job.epoch_state}:{request.status}",
+                              sum(s.status in FINAL for s in shards), confirmed),
         "shards": [
-            {"index": s.index, "status": s.status, "verification": s.verification, "digest": s.digest,
-             "input_digest": s.input_digest,  # a leaf of the input root the client committed on chain
+            {"index": shown[s.index], "status": s.status, "verification": s.verification, "digest": s.digest,
+             "input_digest": s.input_digest,  # a leaf of the input root committed on chain
              "output": s.output if s.status in DECIDED and (private or s.index in disputed) else None,
              "providers": sorted({t.provider_owner for t in runs[s.index] if t.role != Role.REFEREE and t.fault is False}),
              "runs": [{"provider": t.provider_owner, "role": t.role, "status": t.status, "fault": t.fault,
                        **({"output": audited[t.id]} if s.index in disputed else {})} for t in runs[s.index]],
-             **({"input": s.input} if s.index in disputed else {})}
+             **({"input": s.input} if s.index in disputed else {}),
+             **({"chain_index": s.index if laid_out else None} if request is not None else {})}
             for s in shards
         ],
-        "faults": [{"shard": t.shard, "role": t.role, "provider": t.provider_owner, "reason": "expired" if t.status == TaskStatus.EXPIRED else "wrong_output"}
-                   for t in tasks if t.fault],
+        "faults": [{"shard": shown[t.shard], "role": t.role, "provider": t.provider_owner,
+                    "reason": "expired" if t.status == TaskStatus.EXPIRED else "wrong_output"} for t in tasks if t.fault],
         "settlements": [{"provider": s.provider_owner, "verdict": Verdict(s.verdict).name.lower(), "accepted": s.accepted}
                         for s in settlements],
         "seed": quote.seed if revealed else None,
         "close_signature": job.close_signature,
     }
+    if request is not None:  # how it is paid: by its voucher, claimed with the epoch's others once the epoch opens
+        report["epoch"] = {"job": job.address, "state": job.epoch_state, "ends_at": job.epoch_ends_at,
+                           "channel": request.channel, "voucher": request.amount, "cost": request.cost,
+                           "payment": request.status, "claim_signature": request.claim_signature}
+    return report
 
 
 async def metrics_text(sessions) -> str:

@@ -16,6 +16,7 @@ class Candidate:
     free_stake: int  # lamports not locked by open work
     seconds_per_task: float  # observed; 0 until it has done any
     timeouts: int = 0
+    backlog: int = 0  # tasks placed on it and not yet returned
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def place(shard_count: int, sampled: Sequence[int], candidates: Sequence[Candida
     eligible = [c for c in candidates if c.free_stake >= collateral_per_shard and c.capacity > 0]
     if not eligible:
         raise ValueError("no provider with the model and enough free stake")
-    load = {c.owner: 0.0 for c in eligible}
+    load = {c.owner: float(c.backlog) for c in eligible}
     stake_left = {c.owner: c.free_stake for c in eligible}
     # A provider with no history is assumed as fast as the typical one, not infinitely fast:
     # otherwise a newcomer is handed most of every job.

@@ -16,7 +16,7 @@ from typing import Any
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from marketplace.aggregator import models as m
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.channels import ChannelPayments
+from marketplace.aggregator.epochs import Epochs
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.intake import MAX_RESULTS
 from marketplace.aggregator.provider_results import ProviderResults
@@ -99,6 +100,7 @@ class Aggregator:
         self.progress = Signal()  # the conductor made a pass: clients waiting on a job look again
         self._next_purge = 0
         self.channels = ChannelPayments(self)  # requests paid by voucher
+        self.epochs = Epochs(self)  # paid requests served first, and paid together in epoch jobs
         self.results = ProviderResults(self)  # what providers send about their tasks
         self.pipelines = Pipelines(self)  # jobs on models split over stage providers
         self._market_read: tuple[float, MarketAccount] | None = None  # (monotonic time read, the account)
@@ -250,7 +252,7 @@ class Aggregator:
                 fresh.append(index)
         tasks = []
         if fresh:
-            candidates = await self._candidates(session, model)
+            candidates = await self.candidates(session, model)
             budget = execution_budget(job.shard_count, job.sampling_rate_bps)
             sampled = [s for s in sampled_shards(seed, job_text, job.shard_count, job.sampling_rate_bps, budget) if s in fresh]
             try:
@@ -266,10 +268,14 @@ class Aggregator:
                                     status=TaskStatus.WAITING if waits else TaskStatus.QUEUED))
         return {"shards": shards, "tasks": tasks, "cache_hits": len(inputs) - len(fresh)}
 
-    async def _candidates(self, session, model: str) -> list[Candidate]:
-        """Registered providers with the model, active on chain, at or above the minimum stake."""
+    async def candidates(self, session, model: str) -> list[Candidate]:
+        """Registered providers with the model, active on chain, at or above the minimum stake, with the work
+        already waiting for each."""
         rows = (await session.execute(select(m.Provider))).scalars().all()
         min_stake = (await self.market_account()).min_stake
+        backlog = dict((await session.execute(select(m.Task.provider_owner, func.count()).where(
+            m.Task.status.in_((TaskStatus.QUEUED, TaskStatus.CLAIMED)), m.Task.provider_owner.is_not(None))
+            .group_by(m.Task.provider_owner))).all())
         candidates = []
         for row in rows:
             if model not in row.models or not self.is_live(row):
@@ -278,7 +284,8 @@ class Aggregator:
             if account is None or account.status != ProviderStatus.ACTIVE or account.stake < min_stake:
                 continue
             speed = row.busy_seconds / row.tasks_done if row.tasks_done else 0.0
-            candidates.append(Candidate(row.owner, row.capacity, account.free_stake, speed, row.timeouts))
+            candidates.append(Candidate(row.owner, row.capacity, account.free_stake, speed, row.timeouts,
+                                        backlog.get(row.owner, 0)))
         return candidates
 
     # providers and their work
@@ -449,10 +456,11 @@ class Aggregator:
         signer = str(message.signer)
         async with self.sessions() as session:
             client = (await session.execute(select(m.Job.client).where(m.Job.address == job))).scalar_one_or_none()
-            if client is None:
-                raise NotFound(f"no job {job}", "job_not_found")
-            # A job a channel paid for has the channel as client; its authorizer, who asked, reads it.
+            # A job a channel paid for has the channel as client, and a request served in an epoch has no job of its
+            # own: the channel's authorizer, who asked, reads it.
             payer = (await session.execute(select(m.Voucher.authorizer).where(m.Voucher.job == job))).scalar_one_or_none()
+            if client is None and payer is None:
+                raise NotFound(f"no job {job}", "job_not_found")
             ran = (await session.execute(select(m.Task.id).where(
                 m.Task.job == job, m.Task.provider_owner == signer).limit(1))).first() is not None
         if signer not in (client, payer) and not ran:
@@ -518,6 +526,8 @@ class Aggregator:
                     "task": task.id, "job": task.job, "shard": task.shard, "role": task.role, "kind": job.kind,
                     "model_digest": task.model_digest, "params": job.params, "input": shard.input,
                     "claims": task.claims, "deadline": task.claim_deadline,
+                    # An epoch's shard: what gives its index on chain once the epoch is open (see epochs.py).
+                    **({"epoch": {"channel": shard.channel, "seq": shard.seq}} if shard.channel else {}),
                 })
             try:
                 await session.commit()

@@ -17,7 +17,7 @@ import aiohttp
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from marketplace.chain import ProgramError
+from marketplace.chain import EpochAccount, JobAccount, ProgramError, epoch_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import TesseraChain
 from marketplace.digests import DecodingParams, embedding_digest, generation_digest, input_digest
@@ -96,6 +96,7 @@ class ScriptedProvider:
     unposted: dict[str, tuple[list[dict], dict[int, bytes]]] = field(default_factory=dict)  # job -> results not yet taken
     delivered: set[int] = field(default_factory=set)  # task ids handed to it
     stream_delay: float | None = None  # seconds between tokens shown as they are generated (None: no progress)
+    places: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)  # an epoch's (job, shard) -> (channel, seq)
 
     @property
     def owner(self) -> Pubkey:
@@ -171,6 +172,8 @@ class ScriptedProvider:
             by_job.setdefault(task["job"], []).append(item)
             if task["role"] != "referee":
                 runs.setdefault(task["job"], {})[task["shard"]] = digest
+                if "epoch" in task:
+                    self.places[(task["job"], task["shard"])] = (task["epoch"]["channel"], task["epoch"]["seq"])
         for job, items in by_job.items():
             self.unposted[job] = (items, runs.get(job, {}))
         await self.post_results()
@@ -204,6 +207,10 @@ class ScriptedProvider:
 
     async def commit_backlog(self) -> None:
         for job, by_shard in list(self.backlog.items()):
+            if any((job, shard) in self.places for shard in by_shard):
+                by_shard = await self.numbered(job, by_shard)
+                if by_shard is None:
+                    continue  # an epoch not yet funded on chain: its work waits
             entries = sorted(by_shard.items())
             root = merkle_root([digest for _, digest in entries])
             try:
@@ -212,6 +219,20 @@ class ScriptedProvider:
             except ProgramError as exc:
                 if exc.name not in ("AssignmentPending",):
                     del self.backlog[job]  # the job is gone or closed: nothing to commit
+
+    async def numbered(self, job: str, by_shard: dict[int, bytes]) -> dict[int, bytes] | None:
+        """An epoch's shards by their index on chain (the Epoch account's first shard of each channel + place), once
+        every channel has paid; None before."""
+        key = Pubkey.from_string(job)
+        account = await self.chain.fetch(JobAccount, key)
+        if account is None or account.unfunded_shards:
+            return None
+        first = {str(e.channel): e.first_shard for e in (await self.chain.fetch(EpochAccount, epoch_address(key)[0])).entries}
+        numbered = {}
+        for shard, digest in by_shard.items():
+            channel, seq = self.places[(job, shard)]
+            numbered[first[channel] + seq] = digest
+        return numbered
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

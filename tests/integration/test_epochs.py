@@ -1,0 +1,71 @@
+"""Requests paid by voucher served in epochs, against the aggregator over HTTP and localnet: each is answered at once,
+before anything is on chain; at the epoch's end one job carries every channel's requests, each channel's claim pays
+its own range, providers commit, and at close each channel has paid exactly the work done on its own shards."""
+
+from __future__ import annotations
+
+import asyncio
+
+from solders.pubkey import Pubkey
+
+from marketplace.aggregator.epochs import PROVISIONAL
+from marketplace.chain import JobAccount
+from marketplace.economics import job_escrow
+from tests.integration.market import SOL, expected_tokens, running_market
+from tests.integration.scripted import MODEL_DIGEST
+from tests.integration.test_aggregator_market import providers_running
+from tests.integration.test_channels import agent
+
+EPOCH_SECONDS = 3.0
+PRICE, FEE_BPS = 100_000, 200
+
+
+async def test_requests_from_many_channels_are_served_at_once_and_paid_together_in_one_job(tmp_path):
+    async with running_market(tmp_path, sampling_rate_bps=2_500, epoch_seconds=EPOCH_SECONDS) as market, \
+            providers_running(market, ["honest"] * 3):
+        agents = [await agent(market) for _ in range(3)]
+        try:
+            channels = [await tessera.open_channel(2 * SOL, withdraw_delay=3_600) for tessera in agents]
+            held = [await market.chain.balance(c.address) for c in channels]
+            wallets = [await market.chain.balance(t.keypair.pubkey()) for t in agents]
+            results = await asyncio.gather(*(tessera.generate(f"agent {a} asks {i}", model=MODEL_DIGEST, max_new_tokens=3)
+                                             for a, tessera in enumerate(agents) for i in range(4)))
+            # Answered before the epoch was paid for: nothing moved yet, and no agent signed anything.
+            for n, result in enumerate(results):
+                a, i = divmod(n, 4)
+                assert result.shards[0].output["token_ids"] == expected_tokens(f"agent {a} asks {i}", 3)
+                assert result.receipt.channel == str(channels[a].address) and result.receipt.fees == 0
+            assert [await market.chain.balance(c.address) for c in channels] == held
+            epochs = {r.receipt.job for r in results}
+            assert len(epochs) == 12  # each request keeps its own handle...
+            _, report = await market.request("GET", f"/v1/jobs/{results[0].receipt.job}", reader=channels[0].authorizer)
+            epoch = report["epoch"]["job"]  # ...and all share one epoch job
+            assert report["epoch"]["payment"] == "in_epoch"
+            for n, result in enumerate(results):
+                _, own = await market.request("GET", f"/v1/jobs/{result.receipt.job}", reader=channels[n // 4].authorizer)
+                assert own["epoch"]["job"] == epoch and own["shard_count"] == 1
+
+            closed = await market.wait_for(epoch, timeout=90)
+            assert {s["verdict"] for s in closed["settlements"]} == {"pay"}
+            assert sorted(s["index"] for s in closed["shards"]) == list(range(12))  # laid out: no provisional index left
+            assert await market.chain.fetch(JobAccount, Pubkey.from_string(epoch)) is None
+            # Each channel paid exactly the executions on its own shards (its replicas included), with the fee on them.
+            for a, tessera in enumerate(agents):
+                reports = [(await market.request("GET", f"/v1/jobs/{r.receipt.job}", reader=channels[a].authorizer))[1]
+                           for r in results[4 * a:4 * a + 4]]
+                assert all(r["epoch"]["payment"] == "claimed" and r["epoch"]["claim_signature"] for r in reports)
+                assert len({r["shards"][0]["chain_index"] for r in reports}) == 4
+                executions = sum(len(r["shards"][0]["providers"]) for r in reports)
+                spent = held[a] - await market.chain.balance(channels[a].address)
+                assert spent == executions * (PRICE + PRICE * FEE_BPS // 10_000)
+                assert spent <= 4 * job_escrow(PRICE, 1, 2_500, FEE_BPS)  # never more than its vouchers authorized
+                assert await market.chain.balance(tessera.keypair.pubkey()) == wallets[a]
+                status = await tessera.channel_status()
+                assert status["owed"] == 0 and status["open_jobs"] == 0
+        finally:
+            for tessera in agents:
+                await tessera.close()
+
+
+def test_provisional_indices_never_meet_final_ones():
+    assert PROVISIONAL >= 1_024

@@ -15,18 +15,15 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
 
 from localnet import LocalRuntime
-from localnet.params import PACKET_DATA_SIZE as PACKET
 from marketplace.chain import ChannelAccount, MarketConfig, Verdict, channel_address, epoch_address, job_address, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
+from marketplace.chain.packing import PACKET_DATA_SIZE, pack, wire_size
 from marketplace.chain.vouchers import Voucher
 from marketplace.economics import job_escrow
 from marketplace.merkle import merkle_root
@@ -83,7 +80,7 @@ class Chain:
 
     def send_one(self, ledger: Ledger, name: str, instructions: list[Instruction], signers: list[Keypair]) -> None:
         size = wire_size(instructions, signers)
-        assert size <= PACKET, f"{name}: {size} bytes"
+        assert size <= PACKET_DATA_SIZE, f"{name}: {size} bytes"
         outcome = self.runtime.send(instructions, signers)
         assert outcome.ok, (name, outcome.logs[-4:])
         ledger.transactions += 1
@@ -93,20 +90,8 @@ class Chain:
 
     def send_packed(self, ledger: Ledger, name: str, groups: Sequence[list[Instruction]], signer: Keypair) -> None:
         """Groups of instructions that travel together, as many to a transaction as fit a packet."""
-        batch: list[Instruction] = []
-        for group in groups:
-            candidate = batch + group
-            if wire_size(candidate, [signer]) > PACKET and batch:
-                self.send_one(ledger, name, batch, [signer])
-                candidate = list(group)
-            batch = candidate
-        if batch:
-            self.send_one(ledger, name, batch, [signer])
-
-
-def wire_size(instructions: list[Instruction], signers: list[Keypair]) -> int:
-    """Bytes the transaction takes in a packet (the blockhash's value does not change its size)."""
-    return len(bytes(Transaction(signers, Message(instructions, signers[0].pubkey()), Hash.default())))
+        for batch in pack(groups, [signer]):
+            self.send_one(ledger, name, [i for p in batch for i in groups[p]], [signer])
 
 
 def requests() -> list[tuple[int, int]]:
@@ -194,7 +179,7 @@ def markdown(ledgers: dict[str, Ledger]) -> str:
         f"{requests_count:,} one-shard requests from {AGENTS} agents (a channel each) over {PROVIDERS} providers, the market "
         f"sampling {SAMPLING_BPS // 100}% (a sampled request is also run by another provider), settled in LiteSVM with the "
         "shipped program: every instruction an aggregator and the providers send, packed into as few transactions as fit "
-        f"a {PACKET:,}-byte packet. Fees count every signature, the Ed25519 precompile's included. "
+        f"a {PACKET_DATA_SIZE:,}-byte packet. Fees count every signature, the Ed25519 precompile's included. "
         "`python -m tests.benchmarks.epoch_settlement`.",
         "",
         "| settling | transactions | per request | fees per request (lamports) | largest transaction (bytes) |",

@@ -57,6 +57,20 @@ def test_a_request_behind_its_concurrent_twins_is_paid_by_the_highest_voucher_he
     assert forged.value.code == "voucher_signature_invalid"
 
 
+def test_requests_served_in_epochs_and_not_yet_claimed_count_as_paid():
+    """What a channel owes for requests served ahead of their epoch's claim is counted as claimed already, against
+    its vouchers and its balance: a voucher covering only the claims, or a balance covering only this request,
+    does not pay."""
+    owed = 3 * COST
+    check_voucher(state(), MARKET, voucher(1_000_000 + owed + COST), AUTHORIZER.pubkey(), COST, 0, owed=owed)
+    with pytest.raises(PaymentRequired) as short:
+        check_voucher(state(), MARKET, voucher(1_000_000 + COST), AUTHORIZER.pubkey(), COST, 0, owed=owed)
+    assert short.value.code == "voucher_too_small"
+    with pytest.raises(PaymentRequired) as underfunded:
+        check_voucher(state(free=owed + COST - 1), MARKET, voucher(10**8), AUTHORIZER.pubkey(), COST, 0, owed=owed)
+    assert underfunded.value.code == "channel_underfunded"
+
+
 def test_only_the_authorizer_may_ask():
     with pytest.raises(Forbidden) as refused:
         check_voucher(state(), MARKET, voucher(10**8), Keypair().pubkey(), COST, RENT)

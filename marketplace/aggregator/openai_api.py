@@ -1,7 +1,7 @@
 """The OpenAI API's shapes, translated to and from Tessera jobs. Pure: requests in, a job's kind, inputs and decoding
 parameters out; a shard's output in, OpenAI's response objects and stream chunks out.
 
-One request is one job of one shard. What the API has and Tessera does not do is refused with a 400 naming the
+One request is one shard: a job of its own, or one of an epoch's. What the API has and Tessera does not do is refused with a 400 naming the
 parameter, never ignored: several choices (`n` > 1), tools, logprobs, response formats, penalties.
 """
 

@@ -1,9 +1,10 @@
 """The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings.
 
 A request without payment is answered 402 with what pays for it (x402.py); paid by voucher, it becomes a job
-claimed from the agent's channel (channels.py) and is answered once its shard is decided, or streamed as the
-primary provider generates it and verified after. The answer
-names the job (`X-Tessera-Job`): GET /v1/jobs/{job} tells how it was verified and settled, and what it cost.
+claimed from the agent's channel (channels.py), or a shard of an epoch claimed when the epoch ends (epochs.py), and
+is answered once its shard is decided, or streamed as the primary provider generates it and verified after. The
+answer names the request (`X-Tessera-Job`): GET /v1/jobs/{job} tells how it was verified and settled, and what it
+cost.
 """
 
 from __future__ import annotations
@@ -93,9 +94,13 @@ async def _answer(request: web.Request, parse: Callable[[object], ApiRequest]) -
                                       payment.voucher, None, model=digest, streamed=api.stream)
     job = paid["job"]
     headers = {wire.RESPONSE_HEADER: wire.encode(x402.payment_response(
-        paid["claim_signature"], cluster, paid["channel"], job, paid["voucher"], paid["escrow"])), JOB_HEADER: job}
+        paid["claim_signature"], cluster, paid["channel"], job, paid["voucher"], paid["escrow"], paid.get("epoch"))),
+        JOB_HEADER: job}
     if api.stream:
-        return await _stream(request, service, api, job, headers)
+        # Answers in progress are kept by the job and shard that run them: a request served in an epoch is its
+        # epoch's shard (numbered provisionally while it runs).
+        running = (paid["epoch"], paid["indices"][0]) if "epoch" in paid else (job, 0)
+        return await _stream(request, service, api, job, headers, running)
     shards = await _decided(service, job)
     if api.endpoint == "embedding":
         outputs = [s["output"] for s in shards]
@@ -119,12 +124,14 @@ def _decided_shards(job: str, report: dict) -> list[dict] | None:
     return None
 
 
-async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitable[None]] | None = None) -> list[dict]:
-    """The job's decided shards; `on_wait` runs whenever the job or its answers in progress change meanwhile."""
+async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitable[None]] | None = None,
+                   running: str | None = None) -> list[dict]:
+    """The job's decided shards; `on_wait` runs whenever the job or its answers in progress (kept by the job
+    `running` them, `job` by default) change meanwhile."""
     deadline = asyncio.get_running_loop().time() + service.config.job_lifetime
     revision, look = None, True
     while True:
-        moved, grew = service.progress.mark(), service.results.partials.signal(job).mark()
+        moved, grew = service.progress.mark(), service.results.partials.signal(running or job).mark()
         if look and await job_revision(service.sessions, job) != revision:  # the whole report only when the job moved
             report = await job_report(service.sessions, job, private=True)
             if (shards := _decided_shards(job, report)) is not None:
@@ -144,7 +151,8 @@ async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitabl
         look = moved.is_set() or not grew.is_set()  # an answer that only grew needs no look at the job
 
 
-async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, job: str, headers: dict) -> web.StreamResponse:
+async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, job: str, headers: dict,
+                  running: tuple[str, int]) -> web.StreamResponse:
     """Server-sent events: for chat the role at once; then the answer as the primary provider generates it (verified
     after, like any output); once verified, the rest of it, the finish reason, usage if asked, then [DONE]. If a check
     finds the answer shown wrong, an error event (`answer_refunded`) says the request is not charged; if the provider
@@ -160,7 +168,7 @@ async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, jo
 
     async def show_progress() -> None:
         nonlocal sent
-        partial = service.results.partials.get(job, 0)
+        partial = service.results.partials.get(*running)
         shown = streamable(partial.text, api.stops) if partial is not None else ""
         if shown.startswith(sent) and len(shown) > len(sent):
             await send(delta_chunk(api, api.model, job, created, shown[len(sent):]))
@@ -170,7 +178,7 @@ async def _stream(request: web.Request, service: Aggregator, api: ApiRequest, jo
         for chunk in opening_chunks(api, api.model, job, created):
             await send(chunk)
         try:
-            shards = await _decided(service, job, show_progress)
+            shards = await _decided(service, job, show_progress, running[0])
         except (Unavailable, Unprocessable, Conflict) as exc:
             await send(error_object(exc.status, exc.code, str(exc)))
         else:

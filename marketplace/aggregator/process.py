@@ -13,7 +13,7 @@ from marketplace.process import ServiceProcess, free_port
 class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
                  port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None,
-                 fragment_store: Path | None = None) -> None:
+                 fragment_store: Path | None = None, epoch_seconds: float = 0.0) -> None:
         self.port = port or free_port()
         command = [sys.executable, "-m", "marketplace.aggregator", "--rpc", rpc, "--keypair", str(keypair),
                    "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
@@ -23,6 +23,8 @@ class AggregatorProcess(ServiceProcess):
             command += ["--db-schema", db_schema]
         if fragment_store is not None:
             command += ["--fragment-store", str(fragment_store)]
+        if epoch_seconds:
+            command += ["--epoch-seconds", str(epoch_seconds)]
         super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
 
     @property

@@ -112,6 +112,8 @@ async def job_report(sessions, address: str, private: bool) -> dict:
         "seed": quote.seed if revealed else None,
         "close_signature": job.close_signature,
     }
+    if request is None and job.epoch_state is not None:
+        report["epoch_state"] = job.epoch_state
     if request is not None:  # how it is paid: by its voucher, claimed with the epoch's others once the epoch opens
         report["epoch"] = {"job": job.address, "state": job.epoch_state, "ends_at": job.epoch_ends_at,
                            "channel": request.channel, "voucher": request.amount, "cost": request.cost,

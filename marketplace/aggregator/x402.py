@@ -59,6 +59,9 @@ def parse_payment(header: str) -> Payment:
     return Payment(extra["jobId"], extra["seedCommitment"], parse_voucher(payload.get("voucher")))
 
 
-def payment_response(claim_signature: str, cluster: str, channel: str, job: str, voucher: int, escrow: int) -> dict:
-    return {"success": True, "transaction": claim_signature, "network": cluster, "payer": channel, "job": job,
-            "voucher": voucher, "escrow": escrow}
+def payment_response(claim_signature: str | None, cluster: str, channel: str, job: str, voucher: int, escrow: int,
+                     epoch: str | None = None) -> dict:
+    """`claim_signature`: None for a request served in an epoch, whose claim is sent with the epoch's others when
+    it ends (as x402's batch settlement defers its transaction): `epoch` names the job that will carry it."""
+    return {"success": True, "transaction": claim_signature or "", "network": cluster, "payer": channel, "job": job,
+            "voucher": voucher, "escrow": escrow, **({"epoch": epoch} if epoch else {})}

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from solders.pubkey import Pubkey
 
+from marketplace import x402
 from marketplace.aggregator.epochs import PROVISIONAL
+from marketplace.aggregator.process import AggregatorProcess
 from marketplace.chain import JobAccount
 from marketplace.economics import job_escrow
-from tests.integration.market import SOL, expected_tokens, running_market
-from tests.integration.scripted import MODEL_DIGEST
+from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
+from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_of, text_of
 from tests.integration.test_aggregator_market import providers_running
 from tests.integration.test_channels import agent
+from tests.integration.test_openai_api import api
 
 EPOCH_SECONDS = 3.0
 PRICE, FEE_BPS = 100_000, 200
@@ -69,3 +73,79 @@ async def test_requests_from_many_channels_are_served_at_once_and_paid_together_
 
 def test_provisional_indices_never_meet_final_ones():
     assert PROVISIONAL >= 1_024
+
+
+async def test_the_openai_package_is_answered_at_once_and_its_requests_settle_with_the_epoch(tmp_path):
+    """Plain, streamed and embedding requests through the unmodified `openai` package are answered before anything is
+    on chain (the payment response names the epoch and no transaction yet); the epoch then settles them."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS) as market, \
+            providers_running(market, ["honest"] * 2) as providers:
+        providers[0].stream_delay = providers[1].stream_delay = 0.01
+        async with await agent(market) as tessera:
+            await tessera.open_channel(2 * SOL, withdraw_delay=3_600)
+            client = api(market, tessera)
+            messages = [{"role": "user", "content": "Name a prime."}]
+            chat = await client.chat.completions.with_raw_response.create(model=MODEL_NAME, messages=messages, max_tokens=4,
+                                                                         temperature=0)
+            assert chat.parse().choices[0].message.content == text_of(expected_tokens(prompt_of({"messages": messages}), 4))
+            paid = x402.decode(chat.headers[x402.RESPONSE_HEADER])
+            assert paid["transaction"] == "" and paid["epoch"] and paid["job"] == chat.headers["X-Tessera-Job"]
+
+            stream = await client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=4, temperature=0,
+                                                          stream=True)
+            content = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+            assert content == text_of(expected_tokens(prompt_of({"messages": messages}), 4))
+            vectors = await client.embeddings.create(model=MODEL_NAME, input=["a cat"])
+            assert vectors.data[0].embedding == pytest.approx(embed("a cat"))
+            await client.close()
+
+            status = await tessera.channel_status()
+            assert status["owed"] > 0 and {v["status"] for v in status["vouchers"]} == {"in_epoch"}
+            epochs = {v["epoch"] for v in status["vouchers"]}
+            assert len(epochs) == 3  # an epoch per kind of work: chat shown as generated, chat answered once verified, embeddings
+            for epoch in epochs:
+                await market.wait_for(epoch, timeout=90)
+            status = await tessera.channel_status()
+            assert status["owed"] == 0 and {v["status"] for v in status["vouchers"]} == {"claimed"}
+
+
+@pytest.mark.slow
+async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once(tmp_path):
+    """The aggregator is killed right after it served an epoch's requests, and again while the epoch goes on chain:
+    the requests kept with their vouchers are claimed once, settled and closed; each channel pays exactly the work
+    on its own shards."""
+    async with running_market(tmp_path, sampling_rate_bps=2_500, with_aggregator=False) as market:
+        agg = AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
+                                log=tmp_path / "aggregator.log", epoch_seconds=EPOCH_SECONDS)
+        await agg.start()
+        market.aggregator_url = agg.url
+        try:
+            async with providers_running(market, ["honest"] * 2):
+                agents = [await agent(market) for _ in range(2)]
+                channels = [await tessera.open_channel(2 * SOL, withdraw_delay=3_600) for tessera in agents]
+                held = [await market.chain.balance(c.address) for c in channels]
+                results = await asyncio.gather(*(tessera.generate(f"before the kill {a}.{i}", model=MODEL_DIGEST,
+                                                                  max_new_tokens=2)
+                                                 for a, tessera in enumerate(agents) for i in range(3)))
+                agg.kill()  # served, kept, not claimed: the epoch has not ended
+                await agg.start()
+                _, report = await market.request("GET", f"/v1/jobs/{results[0].receipt.job}", reader=channels[0].authorizer)
+                epoch, kills = report["epoch"]["job"], 1
+                async with asyncio.timeout(90):
+                    while (state := (await market.request("GET", f"/v1/jobs/{epoch}"))[1])["status"] != "closed":
+                        if kills < 2 and state["epoch_state"] in ("laid_out", "open") and not state["settlements"]:
+                            agg.kill()  # on its way on chain, or just there
+                            kills += 1
+                            await agg.start()
+                        await asyncio.sleep(0.05)
+                assert kills == 2
+                for a, tessera in enumerate(agents):
+                    reports = [(await market.request("GET", f"/v1/jobs/{r.receipt.job}", reader=channels[a].authorizer))[1]
+                               for r in results[3 * a:3 * a + 3]]
+                    assert [r["shards"][0]["output"]["token_ids"] for r in reports] == [
+                        expected_tokens(f"before the kill {a}.{i}", 2) for i in range(3)]
+                    executions = sum(len(r["shards"][0]["providers"]) for r in reports)
+                    assert held[a] - await market.chain.balance(channels[a].address) == executions * (PRICE + PRICE * FEE_BPS // 10_000)
+                    await tessera.close()
+        finally:
+            agg.kill()

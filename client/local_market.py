@@ -50,6 +50,8 @@ class LocalMarket:
     capacity: int = 8
     extra_nodes: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, command prefix) run like a provider
     price_per_shard: int = 100_000
+    epoch_seconds: float = 0.0  # requests paid by voucher are served at once and paid together per epoch (0: one by one)
+    epoch_shards: int | None = None  # an epoch holding this many shards ends before its time
     # A pipelined model: the fragment store it was cut into, its digest, and (name, layers) of each stage node. The
     # first node of each span serves from that store; the others start empty and fetch from the first node.
     fragment_store: Path | None = None
@@ -97,7 +99,8 @@ class LocalMarket:
         self.aggregator = await AggregatorProcess(
             self.localnet.url, authority.path, str(self.address), f"sqlite+aiosqlite:///{self.workdir / 'aggregator.sqlite3'}",
             log=self.workdir / "aggregator.log", price=self.price_per_shard,
-            fragment_store=self.workdir / "aggregator-fragments").start()
+            fragment_store=self.workdir / "aggregator-fragments", epoch_seconds=self.epoch_seconds,
+            epoch_shards=self.epoch_shards).start()
         self.processes.append(self.aggregator)
         starts = []
         for name in names:

@@ -12,6 +12,7 @@ from aiohttp import web
 from marketplace import logs
 from marketplace.aggregator.app import create_app
 from marketplace.aggregator.config import AggregatorConfig
+from marketplace.chain.accounts import MAX_SHARDS
 
 
 # The Solana CLI's default keypair, as `solana` and `anchor` use it.
@@ -33,18 +34,21 @@ DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
 @click.option("--epoch-seconds", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="Requests paid by voucher are served at once and paid together, in one job on chain per this many "
                    "seconds (an epoch); 0: each is a job of its own, claimed before it is served.")
+@click.option("--epoch-shards", default=MAX_SHARDS, show_default=True, type=click.IntRange(1, MAX_SHARDS),
+              help="An epoch holding this many shards ends before its time.")
 @click.option("--fragment-store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
               show_default=True, help="Where pipelined models' heads and their jobs' activations are kept.")
 @click.option("--log-level", default="info", show_default=True)
 def command(db: str | None, db_schema: str | None, rpc: str, keypair: Path, market: str, host: str, port: int,
-            price: int, claim_timeout: int, epoch_seconds: float, fragment_store: Path, log_level: str) -> None:
+            price: int, claim_timeout: int, epoch_seconds: float, epoch_shards: int,
+            fragment_store: Path, log_level: str) -> None:
     """The market's orchestrator, verifier and cache (HTTP API on --host/--port). It migrates its database at start;
     to migrate before a rolling deploy, run Alembic itself: `alembic -x db=URL upgrade head` (alembic.ini)."""
     if not keypair.exists():
         raise click.ClickException(f"keypair {keypair} not found (create one with solana-keygen, or pass --keypair)")
     run(AggregatorConfig(rpc_url=rpc, keypair=keypair, market=market, db_url=db or default_db(), db_schema=db_schema,
                          host=host, port=port, price_per_shard=price, claim_timeout=claim_timeout,
-                         epoch_seconds=epoch_seconds, fragment_store=fragment_store), log_level)
+                         epoch_seconds=epoch_seconds, epoch_shards=epoch_shards, fragment_store=fragment_store), log_level)
 
 
 def run(config: AggregatorConfig, log_level: str) -> None:

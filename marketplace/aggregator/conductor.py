@@ -100,8 +100,10 @@ class Conductor:
             open_jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
                 m.Job.address.in_({s.job for s in shards}), m.Job.status.in_((JobStatus.OPEN, JobStatus.SETTLING))))).scalars()}
             live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)
-            for task in (await session.execute(select(m.Task).where(
-                    m.Task.job.in_(open_jobs), m.Task.status.not_in((TaskStatus.EXPIRED, TaskStatus.DECLINED, TaskStatus.CANCELLED))).order_by(m.Task.id))).scalars():
+            # The runs of the shards to decide only: an epoch's decided shards are most of its runs.
+            for task in (await session.execute(select(m.Task).join(m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard)).where(
+                    m.Task.job.in_(open_jobs), m.Shard.status.in_((ShardStatus.RUNNING, ShardStatus.DISPUTED)),
+                    m.Task.status.not_in((TaskStatus.EXPIRED, TaskStatus.DECLINED, TaskStatus.CANCELLED))).order_by(m.Task.id))).scalars():
                 live[(task.job, task.shard)].append(task)
             for shard in shards:
                 job = open_jobs.get(shard.job)

@@ -25,6 +25,7 @@ class AggregatorConfig:
     # Seconds an epoch takes requests paid by voucher before it is paid for on chain, in one job for all of them
     # (epochs.py); 0: each such request is a job of its own, claimed before it is served.
     epoch_seconds: float = 0.0
+    epoch_shards: int = MAX_SHARDS  # an epoch holding this many shards ends before its time
     claim_timeout: int = 60  # seconds a provider has to return claimed work
     provider_timeout: int = 15  # seconds without a heartbeat or claim after which a provider's work moves on
     long_poll: float = 20.0  # seconds a work request waits for work

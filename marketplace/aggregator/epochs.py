@@ -139,7 +139,8 @@ class Epochs:
                 raise Conflict(f"quote already used by request {request.key}", "quote_used")
             epoch = await self._filling(session, request, market)
             start = (await session.execute(update(m.Job).where(
-                m.Job.address == epoch.address, m.Job.epoch_state == EpochState.FILLING, m.Job.shard_count + n <= MAX_SHARDS)
+                m.Job.address == epoch.address, m.Job.epoch_state == EpochState.FILLING,
+                m.Job.shard_count + n <= max(self.agg.config.epoch_shards, n))
                 .values(shard_count=m.Job.shard_count + n).returning(m.Job.shard_count))).scalar_one_or_none()
             if start is None:
                 raise IntegrityError("epoch", None, ValueError("the epoch filled or ended meanwhile"))
@@ -188,7 +189,7 @@ class Epochs:
             m.Job.streamed == request.streamed, m.Job.price_per_shard == request.price_per_shard,
             m.Job.epoch_ends_at > now).order_by(m.Job.created_at))).scalars().all()
         for epoch in candidates:
-            if (epoch.params or {}) != (request.params or {}) or epoch.shard_count + len(request.inputs) > MAX_SHARDS:
+            if (epoch.params or {}) != (request.params or {}) or epoch.shard_count + len(request.inputs) > self.agg.config.epoch_shards:
                 continue
             channels = set((await session.execute(select(m.Shard.channel).where(m.Shard.job == epoch.address).distinct())).scalars())
             if channel in channels or len(channels) < MAX_CHANNELS:
@@ -223,7 +224,8 @@ class Epochs:
             if self.agg.now() > job.deadline:
                 await self._give_up(session, job)
                 return True
-            if state == EpochState.FILLING and job.epoch_ends_at <= self.agg.now():
+            if state == EpochState.FILLING and (job.epoch_ends_at <= self.agg.now()
+                                                 or job.shard_count >= self.agg.config.epoch_shards):
                 job.epoch_state = state = EpochState.SEALED
                 await session.commit()
             if state == EpochState.SEALED and await self._all_decided(session, address):

@@ -13,7 +13,8 @@ from marketplace.process import ServiceProcess, free_port
 class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
                  port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None,
-                 fragment_store: Path | None = None, epoch_seconds: float = 0.0) -> None:
+                 fragment_store: Path | None = None, epoch_seconds: float = 0.0,
+                 epoch_shards: int | None = None) -> None:
         self.port = port or free_port()
         command = [sys.executable, "-m", "marketplace.aggregator", "--rpc", rpc, "--keypair", str(keypair),
                    "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
@@ -25,6 +26,8 @@ class AggregatorProcess(ServiceProcess):
             command += ["--fragment-store", str(fragment_store)]
         if epoch_seconds:
             command += ["--epoch-seconds", str(epoch_seconds)]
+        if epoch_shards is not None:
+            command += ["--epoch-shards", str(epoch_shards)]
         super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
 
     @property

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 AGENTS, REQUESTS, PROVIDERS = 10, 10, 3
+EPOCH_REQUESTS = 100  # per agent, in the epoch run: 1,000 in all, one epoch
 NEW_TOKENS = 4
 
 
@@ -39,6 +40,7 @@ class Mode:
 class ChannelPayments:
     job_per_request: Mode
     voucher: Mode
+    epoch: Mode  # by voucher, served at once and paid together in epochs
     check_us: float  # the aggregator's off-chain voucher check, microseconds
 
 
@@ -76,11 +78,11 @@ async def _prepared_agents(market, by_voucher: bool) -> list:
     return clients
 
 
-async def _requests(clients: list, digest: bytes) -> list[float]:
+async def _requests(clients: list, digest: bytes, requests: int = REQUESTS) -> list[float]:
     latencies: list[float] = []
 
     async def one(index: int, tessera) -> None:
-        for request in range(REQUESTS):
+        for request in range(requests):
             start = time.perf_counter()
             await tessera.generate(f"agent {index} asks question {request}", model=digest, max_new_tokens=NEW_TOKENS)
             latencies.append(time.perf_counter() - start)
@@ -108,6 +110,29 @@ async def _market(model_dir: Path, workdir: Path, digest: bytes) -> tuple[Mode, 
         return modes[0], modes[1]
 
 
+async def _epoch_market(model_dir: Path, workdir: Path, digest: bytes) -> Mode:
+    """The same agents and providers, the aggregator serving paid requests in epochs: every transaction from the first
+    request until the last epoch has closed, its claims, commitments, settlements and close included."""
+    from client.local_market import LocalMarket
+
+    requests = AGENTS * EPOCH_REQUESTS
+    async with LocalMarket(workdir, models=[model_dir], providers=PROVIDERS, sampling_rate_bps=1_000, capacity=8,
+                           epoch_seconds=900, epoch_shards=requests) as market:
+        clients = await _prepared_agents(market, by_voucher=True)
+        _, seen = await _program_transactions(market, set())
+        latencies = await _requests(clients, digest, EPOCH_REQUESTS)  # each returns once its answer is verified
+        epochs = {voucher["epoch"] for tessera in clients for voucher in (await tessera.channel_status())["vouchers"]}
+        async with asyncio.timeout(600):
+            for epoch in epochs:  # its public report: settled and closed
+                while (await clients[0].api.request("GET", f"/v1/jobs/{epoch}", None, None))["status"] != "closed":
+                    await asyncio.sleep(0.5)
+        signatures, _ = await _program_transactions(market, seen)
+        for tessera in clients:
+            await tessera.close()
+        return Mode(f"by voucher, served at once and paid together ({len(epochs)} epoch{'s' * (len(epochs) > 1)})",
+                    requests, len(signatures), await _fees(market, signatures), statistics.median(latencies))
+
+
 def _check_voucher_us() -> float:
     from solders.keypair import Keypair
     from solders.pubkey import Pubkey
@@ -132,7 +157,8 @@ def measure() -> ChannelPayments:
         model_dir = build_causal_lm(Path(directory) / "gpt2", "gpt2", seed=5, layers=2, width=64, heads=2)
         digest = load_model(model_dir).digest
         per_job, voucher = asyncio.run(_market(model_dir, Path(directory) / "market", digest))
-    return ChannelPayments(per_job, voucher, _check_voucher_us())
+        epoch = asyncio.run(_epoch_market(model_dir, Path(directory) / "epoch-market", digest))
+    return ChannelPayments(per_job, voucher, epoch, _check_voucher_us())
 
 
 def markdown(result: ChannelPayments) -> str:

@@ -12,7 +12,7 @@ from solders.pubkey import Pubkey
 from marketplace import x402
 from marketplace.aggregator.epochs import PROVISIONAL
 from marketplace.aggregator.process import AggregatorProcess
-from marketplace.chain import JobAccount
+from marketplace.chain import JobAccount, ProviderAccount, provider_address
 from marketplace.economics import job_escrow
 from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
 from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_of, text_of
@@ -149,3 +149,39 @@ async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once
                     await tessera.close()
         finally:
             agg.kill()
+
+
+async def test_a_liar_in_an_epoch_is_slashed_and_the_channel_it_cheated_is_credited(tmp_path):
+    """A provider lies on every shard it runs in an epoch (every shard checked): its lies are caught before the epoch
+    opens, its shards run again, and at settlement it is slashed with evidence; half the slash goes to the channel
+    whose shard it faked, and each channel pays exactly the good work on its own shards, less that credit."""
+    async with running_market(tmp_path, sampling_rate_bps=10_000, epoch_seconds=EPOCH_SECONDS) as market, \
+            providers_running(market, ["honest", "honest", "liar"]) as providers:
+        liar = providers[2]
+        liar.lie_on = set(range(PROVISIONAL, 2 * PROVISIONAL))
+        stake_before = (await market.chain.fetch(ProviderAccount, provider_address(market.address, liar.owner)[0])).stake
+        agents = [await agent(market) for _ in range(2)]
+        try:
+            channels = [await tessera.open_channel(2 * SOL, withdraw_delay=3_600) for tessera in agents]
+            held = [await market.chain.balance(c.address) for c in channels]
+            results = await asyncio.gather(*(tessera.generate(f"liar's epoch {a}.{i}", model=MODEL_DIGEST, max_new_tokens=2)
+                                             for a, tessera in enumerate(agents) for i in range(4)))
+            for n, result in enumerate(results):  # every lie was caught and run again: each answer is right
+                assert result.shards[0].output["token_ids"] == expected_tokens(f"liar's epoch {n // 4}.{n % 4}", 2)
+            _, report = await market.request("GET", f"/v1/jobs/{results[0].receipt.job}", reader=channels[0].authorizer)
+            closed = await market.wait_for(report["epoch"]["job"], timeout=90)
+            assert "slash" in {s["verdict"] for s in closed["settlements"]}
+            slashed = stake_before - (await market.chain.fetch(ProviderAccount, provider_address(market.address, liar.owner)[0])).stake
+            credit = slashed // 2
+            assert credit > 0
+            credits = []
+            for a in range(2):
+                reports = [(await market.request("GET", f"/v1/jobs/{r.receipt.job}", reader=channels[a].authorizer))[1]
+                           for r in results[4 * a:4 * a + 4]]
+                executions = sum(len(r["shards"][0]["providers"]) for r in reports)
+                spent = held[a] - await market.chain.balance(channels[a].address)
+                credits.append(executions * (PRICE + PRICE * FEE_BPS // 10_000) - spent)
+            assert sorted(credits) == [0, credit]
+        finally:
+            for tessera in agents:
+                await tessera.close()

@@ -32,6 +32,7 @@ from marketplace.vocabulary import FINAL, JobStatus, Role, SettlementStatus, Sha
 log = logging.getLogger("tessera.aggregator")
 MAX_SETTLE_ENTRIES = 3  # what fits in one transaction: an entry is 129 bytes of data and 3 accounts
 MAX_BACKOFF = 60  # seconds a job whose pass keeps failing waits between tries
+EPOCH_GATHERING = 15  # seconds after an epoch opens that its settlement waits for every provider's commitment
 
 
 class Conductor:
@@ -154,6 +155,11 @@ class Conductor:
                            provider_owner=None, excluded_owners=sorted(request.excluded)))
         self._work_queued = True
 
+    def _gathering(self, job: m.Job) -> bool:
+        """Whether an epoch opened on chain moments ago still waits for its providers' commitments before settling
+        (settled one by one, they would cost a transaction each)."""
+        return job.epoch_opened_at is not None and self.agg.now() < job.epoch_opened_at + EPOCH_GATHERING
+
     def _too_late(self, job: m.Job) -> bool:
         """Past its deadline a job takes no new work: what is undecided then stays unpaid (settle_job)."""
         return self.agg.now() > job.deadline
@@ -249,6 +255,7 @@ class Conductor:
             recorded = {row.provider_owner: set(row.accepted) for row in (await session.execute(
                 select(m.Settlement).where(m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).scalars()}
         settlements: list[Settlement] = []
+        uncommitted = False  # some provider's work (a liar's too, to be slashed) is not yet committed on chain
         for owner, owned in sorted(by_owner.items()):
             if not past_deadline and all(t.shard in recorded.get(owner, ()) or _in_flight(t) for t in owned):
                 continue  # nothing of its could be settled yet: spare the chain a read
@@ -258,6 +265,7 @@ class Conductor:
                 # Settled on chain by a pass that died before writing it down: the chain is the record.
                 await self._record(address, [Settlement(Pubkey.from_string(owner), assignment.last_verdict, assignment.paid_shards)])
             if assignment is None or assignment.status != AssignmentStatus.PENDING:
+                uncommitted |= any(t.status == TaskStatus.DONE and t.shard not in recorded.get(owner, ()) for t in owned)
                 continue  # nothing on chain to settle (yet, or any more: never twice)
             pending = sorted(assignment.pending_shards)
             undecided = {t.shard for t in owned if t.shard in assignment.pending_shards and _in_flight(t)}
@@ -273,6 +281,8 @@ class Conductor:
             settlements.append(Settlement(Pubkey.from_string(owner), verdict.verdict, verdict.accepted, verdict.evidence))
             if verdict.evidence is not None:
                 log.info("job %s: slashing %s for shard %s", address, owner, verdict.evidence.shard)
+        if settlements and uncommitted and not past_deadline and self._gathering(job):
+            return  # an epoch's providers commit within moments of each other: one settlement for them all
         if settlements and await self._send_settlements(address, job.client, settlements, tasks, recorded):
             return  # its last settlement closed it
         await self._close_if_done(address, job_key)

@@ -293,7 +293,8 @@ class Epochs:
             signature = await self.agg.chain.send_and_confirm([i for p in batch for i in groups[p]], [verifier])
             await self._mark_claimed(address, [paying[p] for p in batch if paying[p] is not None], signature)
         async with self.agg.sessions() as session:
-            await session.execute(update(m.Job).where(m.Job.address == address).values(epoch_state=EpochState.OPEN))
+            await session.execute(update(m.Job).where(m.Job.address == address).values(
+                epoch_state=EpochState.OPEN, epoch_opened_at=int(self.agg.now())))
             await session.commit()
         log.info("epoch %s: opened with %d shards from %d channels", address, len(digests), len(entries))
 

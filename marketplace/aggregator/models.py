@@ -59,6 +59,7 @@ class Job(Base):
     # (vocabulary.EpochState), and when it stops taking requests. None for a job of its own.
     epoch_state: Mapped[str | None] = mapped_column(String(16), index=True)
     epoch_ends_at: Mapped[int | None] = mapped_column(BigInteger)
+    epoch_opened_at: Mapped[int | None] = mapped_column(BigInteger)  # when it was open and funded on chain
 
 
 class Shard(Base):

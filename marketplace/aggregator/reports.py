@@ -26,16 +26,19 @@ async def job_revision(sessions, address: str) -> str:
     in an epoch (known by its quote's job address) has its own: its shards' and its epoch's."""
     async with sessions() as session:
         status = (await session.execute(select(m.Job.status).where(m.Job.address == address))).scalar_one_or_none()
-        shards, job = m.Shard.job == address, address
-        if status is None:
-            request = await _epoch_request(session, address)
-            epoch = await session.get(m.Job, request.epoch)
-            status, shards, job = f"{epoch.status}:{epoch.epoch_state}:{request.status}", _own(request), epoch.address
+        if status is None:  # a request's settlements are its epoch's, told by its payment's status
+            request, epoch_status, state = (await session.execute(select(m.Voucher, m.Job.status, m.Job.epoch_state).join(
+                m.Job, m.Job.address == m.Voucher.epoch).where(m.Voucher.job == address))).first() or (None, None, None)
+            if request is None:
+                raise NotFound(f"no job {address}", "job_not_found")
+            finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
+                _own(request), m.Shard.status.in_(FINAL)))).scalar_one()
+            return _revision(f"{epoch_status}:{state}:{request.status}", finished, [])
         finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
-            shards, m.Shard.status.in_(FINAL)))).scalar_one()
+            m.Shard.job == address, m.Shard.status.in_(FINAL)))).scalar_one()
         settled = [tuple(row) for row in (await session.execute(
             select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
-                m.Settlement.job == job, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
+                m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
     return _revision(status, finished, settled)
 
 
@@ -92,8 +95,8 @@ async def job_report(sessions, address: str, private: bool) -> dict:
         "job": address, "status": job.status, "kind": job.kind, "model_digest": job.model_digest, "params": job.params,
         "shard_count": len(shards) if request is not None else job.shard_count,
         "cache_hits": job.cache_hits if request is None else 0, "deadline": job.deadline, "error": job.last_error,
-        "revision": _revision(job.status if request is None else f"{job.status}:{job.epoch_state}:{request.status}",
-                              sum(s.status in FINAL for s in shards), confirmed),
+        "revision": _revision(job.status, sum(s.status in FINAL for s in shards), confirmed) if request is None else
+                    _revision(f"{job.status}:{job.epoch_state}:{request.status}", sum(s.status in FINAL for s in shards), []),
         "shards": [
             {"index": shown[s.index], "status": s.status, "verification": s.verification, "digest": s.digest,
              "input_digest": s.input_digest,  # a leaf of the input root committed on chain

@@ -104,6 +104,7 @@ class Aggregator:
         self.results = ProviderResults(self)  # what providers send about their tasks
         self.pipelines = Pipelines(self)  # jobs on models split over stage providers
         self._market_read: tuple[float, MarketAccount] | None = None  # (monotonic time read, the account)
+        self._provider_reads: dict[Pubkey, tuple[float, ProviderAccount | None]] = {}  # the same, per provider
 
     async def market_account(self) -> MarketAccount:
         """The Market account, read again once it is MARKET_TTL old: every request reads it, and its terms change
@@ -280,13 +281,22 @@ class Aggregator:
         for row in rows:
             if model not in row.models or not self.is_live(row):
                 continue
-            account = await self.chain.fetch(ProviderAccount, Pubkey.from_string(row.address))
+            account = await self._provider_account(Pubkey.from_string(row.address))
             if account is None or account.status != ProviderStatus.ACTIVE or account.stake < min_stake:
                 continue
             speed = row.busy_seconds / row.tasks_done if row.tasks_done else 0.0
             candidates.append(Candidate(row.owner, row.capacity, account.free_stake, speed, row.timeouts,
                                         backlog.get(row.owner, 0)))
         return candidates
+
+    async def _provider_account(self, address: Pubkey) -> ProviderAccount | None:
+        """A provider's account for placing work, read again once it is MARKET_TTL old: every request places work,
+        and a stake read a moment late only shifts where work goes (the program checks the stake at commit)."""
+        now = time.monotonic()
+        read = self._provider_reads.get(address)
+        if read is None or now - read[0] > MARKET_TTL:
+            read = self._provider_reads[address] = (now, await self.chain.fetch(ProviderAccount, address))
+        return read[1]
 
     # providers and their work
 

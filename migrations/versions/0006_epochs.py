@@ -19,6 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs') as batch:
         batch.add_column(sa.Column('epoch_state', sa.String(length=16), nullable=True))
         batch.add_column(sa.Column('epoch_ends_at', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('epoch_opened_at', sa.BigInteger(), nullable=True))
         batch.create_index('ix_jobs_epoch_state', ['epoch_state'])
     with op.batch_alter_table('shards') as batch:
         batch.add_column(sa.Column('channel', sa.String(length=44), nullable=True))
@@ -45,5 +46,6 @@ def downgrade() -> None:
         batch.drop_column('channel')
     with op.batch_alter_table('jobs') as batch:
         batch.drop_index('ix_jobs_epoch_state')
+        batch.drop_column('epoch_opened_at')
         batch.drop_column('epoch_ends_at')
         batch.drop_column('epoch_state')

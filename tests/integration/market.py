@@ -83,7 +83,8 @@ RAREST_SAMPLING_BPS = 2
 async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url: str | None = None, db_schema: str | None = None,
                          claim_timeout: int = 60, slot_interval: float = 0.4, job_lifetime: int = 600,
                          with_aggregator: bool = True, cache_fee_bps: int = 2_500, long_poll: float = 1.0,
-                         provider_timeout: int = 15, grace_period: int = 3_600, epoch_seconds: float = 0.0):
+                         provider_timeout: int = 15, grace_period: int = 3_600, epoch_seconds: float = 0.0,
+                         epoch_shards: int = 1_024):
     """A market on an in-process localnet; with `with_aggregator`, an in-process aggregator serves it."""
     async with Localnet(LocalnetConfig(port=0, slot_interval=slot_interval)) as net:
         chain = TesseraChain(net.url)
@@ -100,7 +101,7 @@ async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url:
             rpc_url=net.url, keypair=keypair_file, market=str(market),
             db_url=db_url or f"sqlite+aiosqlite:///{tmp_path / 'aggregator.sqlite3'}", db_schema=db_schema,
             port=0, claim_timeout=claim_timeout, long_poll=long_poll, tick=0.1, job_lifetime=job_lifetime,
-            provider_timeout=provider_timeout, epoch_seconds=epoch_seconds,
+            provider_timeout=provider_timeout, epoch_seconds=epoch_seconds, epoch_shards=epoch_shards,
         )
         runner = web.AppRunner(create_app(config), access_log=None)
         url = ""

@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from solders.pubkey import Pubkey
 
+from client.errors import AggregatorRefused
 from marketplace import x402
 from marketplace.aggregator.epochs import PROVISIONAL
 from marketplace.aggregator.process import AggregatorProcess
@@ -25,7 +26,7 @@ PRICE, FEE_BPS = 100_000, 200
 
 
 async def test_requests_from_many_channels_are_served_at_once_and_paid_together_in_one_job(tmp_path):
-    async with running_market(tmp_path, sampling_rate_bps=2_500, epoch_seconds=EPOCH_SECONDS) as market, \
+    async with running_market(tmp_path, sampling_rate_bps=2_500, epoch_seconds=60, epoch_shards=12) as market, \
             providers_running(market, ["honest"] * 3):
         agents = [await agent(market) for _ in range(3)]
         try:
@@ -116,7 +117,7 @@ async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once
     on its own shards."""
     async with running_market(tmp_path, sampling_rate_bps=2_500, with_aggregator=False) as market:
         agg = AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
-                                log=tmp_path / "aggregator.log", epoch_seconds=EPOCH_SECONDS)
+                                log=tmp_path / "aggregator.log", epoch_seconds=60, epoch_shards=6)
         await agg.start()
         market.aggregator_url = agg.url
         try:
@@ -127,7 +128,7 @@ async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once
                 results = await asyncio.gather(*(tessera.generate(f"before the kill {a}.{i}", model=MODEL_DIGEST,
                                                                   max_new_tokens=2)
                                                  for a, tessera in enumerate(agents) for i in range(3)))
-                agg.kill()  # served, kept, not claimed: the epoch has not ended
+                agg.kill()  # served, kept, not claimed: the epoch is full, and has not gone on chain yet
                 await agg.start()
                 _, report = await market.request("GET", f"/v1/jobs/{results[0].receipt.job}", reader=channels[0].authorizer)
                 epoch, kills = report["epoch"]["job"], 1
@@ -155,7 +156,7 @@ async def test_a_liar_in_an_epoch_is_slashed_and_the_channel_it_cheated_is_credi
     """A provider lies on every shard it runs in an epoch (every shard checked): its lies are caught before the epoch
     opens, its shards run again, and at settlement it is slashed with evidence; half the slash goes to the channel
     whose shard it faked, and each channel pays exactly the good work on its own shards, less that credit."""
-    async with running_market(tmp_path, sampling_rate_bps=10_000, epoch_seconds=EPOCH_SECONDS) as market, \
+    async with running_market(tmp_path, sampling_rate_bps=10_000, epoch_seconds=60, epoch_shards=8) as market, \
             providers_running(market, ["honest", "honest", "liar"]) as providers:
         liar = providers[2]
         liar.lie_on = set(range(PROVISIONAL, 2 * PROVISIONAL))
@@ -185,3 +186,59 @@ async def test_a_liar_in_an_epoch_is_slashed_and_the_channel_it_cheated_is_credi
         finally:
             for tessera in agents:
                 await tessera.close()
+
+
+@pytest.mark.slow
+async def test_an_agent_pays_a_thousand_requests_through_one_channel_in_one_epoch(tmp_path):
+    """1,000 requests through one channel, twenty at a time: each answered as it is verified, all paid by one claim
+    in one epoch job; the channel pays exactly their work and the agent's wallet nothing."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=600, epoch_shards=1_000) as market, \
+            providers_running(market, ["honest"] * 3):
+        async with await agent(market) as tessera:
+            channel = await tessera.open_channel(2 * SOL, withdraw_delay=3_600)
+            held, wallet = await market.chain.balance(channel.address), await market.chain.balance(tessera.keypair.pubkey())
+            at_once = asyncio.Semaphore(20)
+
+            async def ask(i: int):
+                async with at_once:
+                    return await tessera.generate(f"one of a thousand: {i}", model=MODEL_DIGEST, max_new_tokens=1)
+
+            results = await asyncio.gather(*(ask(i) for i in range(1_000)))
+            assert [r.shards[0].output["token_ids"] for r in results] == [
+                expected_tokens(f"one of a thousand: {i}", 1) for i in range(1_000)]
+            status = await tessera.channel_status()
+            [epoch] = {v["epoch"] for v in status["vouchers"]}
+            closed = await market.wait_for(epoch, timeout=120)
+            assert closed["shard_count"] == 1_000
+            status = await tessera.channel_status()
+            assert status["owed"] == 0 and len({v["claim_signature"] for v in status["vouchers"]}) == 1  # one claim
+            executions = sum(len(s["providers"]) for s in closed["shards"])
+            assert held - await market.chain.balance(channel.address) == executions * (PRICE + PRICE * FEE_BPS // 10_000)
+            assert await market.chain.balance(tessera.keypair.pubkey()) == wallet
+
+
+async def test_an_agent_that_leaves_after_being_served_still_pays_and_channels_that_could_leave_first_are_refused(tmp_path):
+    """Served in an epoch, the agent asks to withdraw at once: it is refused new requests, and the epoch's claim still
+    takes what it owes, since a channel paying in epochs must wait longer to withdraw than an epoch takes to be
+    claimed. A channel with a shorter delay is refused before anything is served."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS,
+                              job_lifetime=30) as market, providers_running(market, ["honest"] * 2):
+        async with await agent(market) as hasty, await agent(market) as leaving:
+            await hasty.open_channel(SOL, withdraw_delay=30)
+            with pytest.raises(AggregatorRefused) as refused:
+                await hasty.generate("too hasty", model=MODEL_DIGEST, max_new_tokens=2)
+            assert refused.value.code == "channel_delay_short"
+            assert (await hasty.channel_status())["vouchers"] == []
+
+            channel = await leaving.open_channel(SOL, withdraw_delay=60)
+            held = await market.chain.balance(channel.address)
+            served = await leaving.generate("served, then gone", model=MODEL_DIGEST, max_new_tokens=2)
+            await leaving.request_withdraw()
+            with pytest.raises(AggregatorRefused) as closing:
+                await leaving.generate("one more?", model=MODEL_DIGEST, max_new_tokens=2)
+            assert closing.value.code == "channel_closing"
+            _, report = await market.request("GET", f"/v1/jobs/{served.receipt.job}", reader=channel.authorizer)
+            await market.wait_for(report["epoch"]["job"], timeout=60)
+            executions = len(served.shards[0].providers)
+            assert held - await market.chain.balance(channel.address) == executions * (PRICE + PRICE * FEE_BPS // 10_000)
+            assert (await leaving.channel_status())["vouchers"][0]["status"] == "claimed"

@@ -7,6 +7,8 @@ import contextlib
 
 from solders.keypair import Keypair
 
+from client import TesseraClient
+
 from marketplace.chain import AssignmentAccount, ProviderAccount, assignment_address, provider_address
 from marketplace.digests import DecodingParams, generation_digest, input_digest
 from provider.executor import Executor
@@ -121,3 +123,40 @@ async def test_restart_after_a_lost_confirmation_does_not_submit_twice(tmp_path,
             __import__("solders.pubkey", fromlist=["Pubkey"]).Pubkey.from_string(job), node.provider)[0])
         assert assignment is None or assignment.submitted_shards == {0, 1}
         journal.close()
+
+
+async def test_nodes_serve_an_epoch_first_and_commit_it_by_the_indices_the_chain_gives(tmp_path, gpt2):
+    """Requests of two channels served in an epoch by real nodes: each node runs its tasks before the epoch exists on
+    chain, waits for it to be funded, reads each channel's first shard from the Epoch account, and commits by those
+    indices; every shard is checked (sampling 100%) and paid, nothing slashed, nothing left to commit."""
+    async with running_market(tmp_path, sampling_rate_bps=10_000, epoch_seconds=2.0) as market, \
+            nodes(market, tmp_path, [gpt2], count=2) as running:
+        agents = []
+        for _ in range(2):
+            wallet = Keypair()
+            await market.chain.airdrop(wallet.pubkey(), 10 * SOL)
+            agents.append(TesseraClient(market.aggregator_url, market.net.url, wallet, timeout=90))
+        try:
+            for tessera in agents:
+                await tessera.open_channel(2 * SOL, withdraw_delay=3_600)
+            prompts = [[f"Epoch agent {a} asks {i}" for i in range(3)] for a in range(2)]
+            results = await asyncio.gather(*(tessera.generate(p, model=gpt2.digest, max_new_tokens=4)
+                                             for tessera, asked in zip(agents, prompts) for p in asked))
+            params = DecodingParams(max_new_tokens=4)
+            expected = generate_batch(gpt2, [GenerationRequest(p, params, input_digest({"prompt": p}))
+                                             for asked in prompts for p in asked])
+            assert [r.shards[0].output["token_ids"] for r in results] == [g.token_ids for g in expected]
+            _, report = await market.request("GET", f"/v1/jobs/{results[0].receipt.job}", reader=agents[0].channel.authorizer)
+            closed = await market.wait_for(report["epoch"]["job"], "closed", timeout=120)
+            assert {s["verdict"] for s in closed["settlements"]} == {"pay"}
+            assert {s["verification"] for s in closed["shards"]} == {"checked"}
+            served = 0
+            for node in running:
+                account = await market.chain.fetch(ProviderAccount, provider_address(market.address, node.keypair.pubkey())[0])
+                assert account.shards_slashed == 0 and account.locked_stake == 0
+                served += account.shards_served
+                assert set(node.journal.counts()) <= {"committed", "done"}  # everything it ran went on chain
+            assert served == 2 * len(results)  # each shard twice: its run and its check
+        finally:
+            for tessera in agents:
+                await tessera.close()

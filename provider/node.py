@@ -51,6 +51,7 @@ log = logging.getLogger("tessera.provider")
 GONE = (400, 404, 409)  # the aggregator will never take these results: refused, or the task moved on
 ROUND_RETRY = 0.5  # seconds a claim waits while a committed round awaits settlement
 MIN_BACKOFF, MAX_BACKOFF = 0.5, 15.0  # seconds the work loop waits after a failure, doubling
+EPOCH_LOOK = 1.0  # seconds between looks at an epoch job not yet funded on chain
 FINAL_PROGRAM_ERRORS = {"DeadlinePassed", "ShardOutOfRange", "WrongMarket", "InvalidAccountOwner", "InvalidDiscriminator"}
 
 
@@ -88,6 +89,7 @@ class ProviderNode:
         self.stats = NodeStats()
         self.draining = False
         self.health_url = ""
+        self._unfunded: dict[Pubkey, float] = {}  # epoch jobs the chain showed unfunded, and when it did
 
     # the aggregator
 
@@ -152,9 +154,13 @@ class ProviderNode:
         places = self.journal.places([r.task for r in rows])
         if not places:
             return True
+        if time.monotonic() - self._unfunded.get(job, -EPOCH_LOOK) < EPOCH_LOOK:
+            return False  # the chain showed it unfunded a moment ago
         account = await self.chain.fetch(JobAccount, job)
         if account is None or not account.is_epoch or account.unfunded_shards:
+            self._unfunded[job] = time.monotonic()
             return False
+        self._unfunded.pop(job, None)
         epoch = await self.chain.fetch(EpochAccount, epoch_address(job)[0])
         first = {str(entry.channel): entry for entry in epoch.entries}
         shards = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -97,6 +98,7 @@ class ScriptedProvider:
     delivered: set[int] = field(default_factory=set)  # task ids handed to it
     stream_delay: float | None = None  # seconds between tokens shown as they are generated (None: no progress)
     places: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)  # an epoch's (job, shard) -> (channel, seq)
+    unfunded: dict[str, float] = field(default_factory=dict)  # epoch job -> when the chain last showed it unfunded
 
     @property
     def owner(self) -> Pubkey:
@@ -224,8 +226,11 @@ class ScriptedProvider:
         """An epoch's shards by their index on chain (the Epoch account's first shard of each channel + place), once
         every channel has paid; None before."""
         key = Pubkey.from_string(job)
+        if time.monotonic() - self.unfunded.get(job, -1.0) < 0.5:
+            return None  # looked a moment ago
         account = await self.chain.fetch(JobAccount, key)
         if account is None or account.unfunded_shards:
+            self.unfunded[job] = time.monotonic()
             return None
         first = {str(e.channel): e.first_shard for e in (await self.chain.fetch(EpochAccount, epoch_address(key)[0])).entries}
         numbered = {}

@@ -192,9 +192,11 @@ async def test_a_liar_in_an_epoch_is_slashed_and_the_channel_it_cheated_is_credi
 async def test_an_agent_pays_a_thousand_requests_through_one_channel_in_one_epoch(tmp_path):
     """1,000 requests through one channel, twenty at a time: each answered as it is verified, all paid by one claim
     in one epoch job; the channel pays exactly their work and the agent's wallet nothing."""
-    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=600, epoch_shards=1_000) as market, \
-            providers_running(market, ["honest"] * 3):
-        async with await agent(market) as tessera:
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, with_aggregator=False) as market, \
+            AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
+                              log=tmp_path / "aggregator.log", epoch_seconds=600, epoch_shards=1_000) as aggregator:
+        market.aggregator_url = aggregator.url  # its own process: the test's is busy with the agent and providers
+        async with providers_running(market, ["honest"] * 3), await agent(market) as tessera:
             channel = await tessera.open_channel(2 * SOL, withdraw_delay=3_600)
             held, wallet = await market.chain.balance(channel.address), await market.chain.balance(tessera.keypair.pubkey())
             at_once = asyncio.Semaphore(20)

@@ -26,9 +26,11 @@ QUESTIONS = ["What is Solana?", "Describe the sea in one sentence.", "Give one f
 @dataclass(frozen=True)
 class ApiBench:
     plain_first_s: float
-    api_first_s: float
+    api_first_s: float  # each request claimed (a job opened on chain) before it is served
     plain_tokens_s: float
     api_tokens_s: float
+    epoch_first_s: float  # served at once in an epoch, claimed with the others when it ends
+    epoch_tokens_s: float
 
 
 def _plain(questions: list[str]) -> tuple[list[float], list[float]]:
@@ -53,14 +55,15 @@ def _plain(questions: list[str]) -> tuple[list[float], list[float]]:
     return firsts, rates
 
 
-async def _api(workdir: Path, questions: list[str]) -> tuple[list[float], list[float]]:
+async def _api(workdir: Path, questions: list[str], epoch_seconds: float = 0.0) -> tuple[list[float], list[float]]:
     import openai
     from solana.constants import LAMPORTS_PER_SOL
 
     from client.local_market import LocalMarket
 
     firsts, rates = [], []
-    async with LocalMarket(workdir, models=[MODEL], providers=1, threads_per_provider=THREADS, capacity=2) as market:
+    async with LocalMarket(workdir, models=[MODEL], providers=1, threads_per_provider=THREADS, capacity=2,
+                           epoch_seconds=epoch_seconds) as market:
         agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
         async with market.client(agent, timeout=600) as tessera:
             await tessera.open_channel(LAMPORTS_PER_SOL, withdraw_delay=3_600)
@@ -88,8 +91,10 @@ def measure() -> ApiBench:
     plain_first, plain_rate = _plain(questions)
     with tempfile.TemporaryDirectory() as directory:
         api_first, api_rate = asyncio.run(_api(Path(directory) / "market", questions))
+        epoch_first, epoch_rate = asyncio.run(_api(Path(directory) / "epoch-market", questions, epoch_seconds=60))
     median = statistics.median
-    return ApiBench(median(plain_first), median(api_first), median(plain_rate), median(api_rate))
+    return ApiBench(median(plain_first), median(api_first), median(plain_rate), median(api_rate), median(epoch_first),
+                    median(epoch_rate))
 
 
 def markdown(result: ApiBench) -> str:
@@ -100,16 +105,22 @@ def markdown(result: ApiBench) -> str:
         f"paid by voucher (402 and the paid retry included); one provider process on {THREADS} threads vs "
         f"`generate` on {THREADS}; medians.",
         "",
-        "| | plain transformers | through the API | API ÷ plain | goal |",
-        "|---|---:|---:|---:|---:|",
+        "| | plain transformers | API, claimed first | ÷ plain | API, in an epoch | ÷ plain | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         f"| time to first token (s) | {result.plain_first_s:.3f} | {result.api_first_s:.3f} | "
-        f"{result.api_first_s / result.plain_first_s:.2f} | ≤ 1.5 |",
+        f"{result.api_first_s / result.plain_first_s:.2f} | {result.epoch_first_s:.3f} | "
+        f"{result.epoch_first_s / result.plain_first_s:.2f} | ≤ 1.5 |",
         f"| tokens/s, whole request | {result.plain_tokens_s:.1f} | {result.api_tokens_s:.1f} | "
-        f"{result.api_tokens_s / result.plain_tokens_s:.2f} | ≥ 0.8 |",
+        f"{result.api_tokens_s / result.plain_tokens_s:.2f} | {result.epoch_tokens_s:.1f} | "
+        f"{result.epoch_tokens_s / result.plain_tokens_s:.2f} | ≥ 0.8 |",
+        "",
+        "Claimed first: the aggregator started without epochs, each request's claim opens its job on chain before it "
+        "is served. In an epoch (`--epoch-seconds 60`): served at once, claimed with the epoch's other requests after.",
         "",
         "The answer streams as the provider generates it (its node posts a task's first tokens at once, then what grew every 50 ms; verified after). "
         "What the first token still waits for, beyond the prefill and one token: the 402 and the paid retry, the "
-        "voucher's claim on chain (which opens the job), the provider's claim of the task, and the first progress post.",
+        "voucher's claim on chain (which opens the job; not in an epoch), the provider's claim of the task, and the first "
+        "progress post.",
         "",
     ])
 

@@ -203,7 +203,25 @@ class Conductor:
             if gone:
                 job.status = await self._status_when_gone(session, address)
             await session.commit()
-            return gone
+        if gone:
+            await self._reconcile(address, job_key)
+        return gone
+
+    async def _reconcile(self, address: str, job_key: Pubkey) -> None:
+        """A closed job's settlements as its assignments show them: one settled (and the job closed with it) by a
+        pass that died before writing it down is recorded from the chain, which keeps each provider's
+        assignment until the provider closes it."""
+        async with self.agg.sessions() as session:
+            owners = set((await session.execute(select(m.Task.provider_owner).where(
+                m.Task.job == address, m.Task.provider_owner.is_not(None)))).scalars())
+            recorded = {row.provider_owner: set(row.accepted) for row in (await session.execute(
+                select(m.Settlement).where(m.Settlement.job == address))).scalars()}
+        for owner in sorted(owners):
+            provider = provider_address(self.agg.market, Pubkey.from_string(owner))[0]
+            assignment = await self.agg.chain.fetch(AssignmentAccount, assignment_address(job_key, provider)[0])
+            if assignment is not None and assignment.last_verdict and assignment.paid_shards - recorded.get(owner, set()):
+                await self._record(address, [Settlement(Pubkey.from_string(owner), assignment.last_verdict,
+                                                        assignment.paid_shards)])
 
     @staticmethod
     async def _status_when_gone(session, address: str) -> str:
@@ -368,7 +386,8 @@ class Conductor:
                 if s.verdict == Verdict.SLASH and provider is not None:  # a stranger may never have registered here
                     provider.faults += 1
             job = await session.get(m.Job, address)
-            job.status = JobStatus.SETTLING
+            if job.status not in (JobStatus.CLOSED, JobStatus.CANCELLED):  # a closed job's records may come late
+                job.status = JobStatus.SETTLING
             await session.commit()
 
     async def _close_if_done(self, address: str, job_key: Pubkey) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import pytest
@@ -10,7 +11,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from marketplace.aggregator.process import AggregatorProcess
-from marketplace.chain import JobAccount
+from marketplace.chain import JobAccount, ProgramError
 from marketplace.chain import instructions as ix
 from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
 from tests.integration.test_aggregator_market import providers_running
@@ -73,7 +74,8 @@ async def _run(market, agg) -> None:
                 earned[s["provider"]] += PRICE * len(s["accepted"])
         for owner, provider in owners.items():
             for job in jobs:  # assignments return their rent once the job is closed
-                await provider.send(ix.close_assignment(provider.owner, market.address, Pubkey.from_string(job)))
+                with contextlib.suppress(ProgramError):  # it had no assignment in this job
+                    await provider.send(ix.close_assignment(provider.owner, market.address, Pubkey.from_string(job)))
             assert await market.chain.balance(provider.owner) - before[owner] == earned[owner] - (provider.fees_paid - fees_before[owner])
         total_paid = sum(earned.values())
         assert await market.chain.balance(market.treasury) - treasury_before == sum(

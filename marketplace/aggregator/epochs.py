@@ -53,6 +53,10 @@ MAX_CHANNELS = 16  # claims one Epoch account records
 ADMIT_TRIES = 3  # a request racing another for the same places is taken again this often
 
 
+class _EpochMoved(Exception):
+    """The epoch chosen for a request filled or ended before the request took its places: choose again."""
+
+
 @dataclass(frozen=True)
 class Placed:
     """An epoch's shard before its layout: its provisional index, its channel and its place among that channel's."""
@@ -126,9 +130,9 @@ class Epochs:
             try:
                 async with self._admitting:
                     return await self._admit(request)
-            except IntegrityError:  # another request took the same places first
+            except (IntegrityError, _EpochMoved):  # another request took the same places first, or the epoch ended
                 continue
-        raise Conflict("too many requests raced for places in the epoch: send it again", "epoch_busy")
+        raise Conflict("too many requests raced for places in an epoch: send it again", "epoch_busy")
 
     async def _admit(self, request: EpochRequest) -> dict:
         channel, n = str(request.voucher.channel), len(request.inputs)
@@ -143,7 +147,7 @@ class Epochs:
                 m.Job.shard_count + n <= max(self.agg.config.epoch_shards, n))
                 .values(shard_count=m.Job.shard_count + n).returning(m.Job.shard_count))).scalar_one_or_none()
             if start is None:
-                raise IntegrityError("epoch", None, ValueError("the epoch filled or ended meanwhile"))
+                raise _EpochMoved
             start -= n
             first_seq = (await session.execute(select(func.coalesce(func.max(m.Shard.seq) + 1, 0)).where(
                 m.Shard.job == epoch.address, m.Shard.channel == channel))).scalar_one()

@@ -25,6 +25,7 @@ from marketplace.chain import (AssignmentAccount, AssignmentStatus, EpochAccount
                               ProviderStatus, Verdict, assignment_address, epoch_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
+from marketplace.chain.packing import PACKET_DATA_SIZE, wire_size
 from marketplace.merkle import merkle_root
 from marketplace.verification import assignment_verdict
 from marketplace.vocabulary import FINAL, JobStatus, Role, SettlementStatus, ShardStatus, TaskStatus, Verification
@@ -331,7 +332,11 @@ class Conductor:
             instructions = [ix.settle(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key, market.treasury, seed, chunk)]
             last = start == starts[-1]
             if last and closing:
-                instructions.append(await self._closing(job_key, client_key))
+                close = await self._closing(job_key, client_key)
+                if wire_size([*instructions, close], [self.agg.verifier]) <= PACKET_DATA_SIZE:
+                    instructions.append(close)
+                else:  # an epoch's close names every channel it pays back: it goes alone, right after
+                    closing = False
             try:
                 sent = await self.agg.chain.send(instructions, [self.agg.verifier])
             except ProgramError:

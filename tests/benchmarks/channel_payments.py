@@ -29,7 +29,7 @@ class Mode:
     requests: int
     transactions: int
     fees: int  # lamports of every transaction fee on chain, whoever paid
-    latency_s: float  # median, quote to the closed job
+    latency_s: float  # median, quote to the closed job (in an epoch: to the verified answer)
 
     @property
     def per_request(self) -> float:

@@ -53,3 +53,15 @@ def test_a_newcomer_is_assumed_typical_not_infinitely_fast():
     newcomer = Candidate("newcomer", 32, 10**12, seconds_per_task=0.0)
     owners = [p.owner for p in place(64, [], [veteran, newcomer], 1)]
     assert owners.count("veteran") == owners.count("newcomer") == 32
+
+
+def test_one_shard_requests_go_round_the_providers_by_what_each_has_waiting():
+    """Requests of one shard each, placed one at a time, spread as their predecessors' work waits on each provider:
+    the least busy takes the next, not always the same one."""
+    backlog = {"a": 0, "b": 0, "c": 0}
+    for _ in range(9):
+        [placement] = place(1, [], [Candidate(o, 8, 10**9, 0.0, backlog=n) for o, n in backlog.items()], 1_000)
+        backlog[placement.owner] += 1
+    assert backlog == {"a": 3, "b": 3, "c": 3}
+    [placement] = place(1, [], [Candidate("a", 8, 10**9, 0.0, backlog=5), Candidate("b", 8, 10**9, 0.0, backlog=1)], 1_000)
+    assert placement.owner == "b"

@@ -73,10 +73,6 @@ async def test_requests_from_many_channels_are_served_at_once_and_paid_together_
                 await tessera.close()
 
 
-def test_provisional_indices_never_meet_final_ones():
-    assert PROVISIONAL >= 1_024
-
-
 async def test_the_openai_package_is_answered_at_once_and_its_requests_settle_with_the_epoch(tmp_path):
     """Plain, streamed and embedding requests through the unmodified `openai` package are answered before anything is
     on chain (the payment response names the epoch and no transaction yet); the epoch then settles them."""

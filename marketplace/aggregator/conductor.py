@@ -21,7 +21,7 @@ from marketplace.aggregator import decisions
 from marketplace.aggregator import models as m
 from marketplace.aggregator.db import flush_versioned
 from marketplace.aggregator.service import Aggregator, cache_key
-from marketplace.chain import (AssignmentAccount, AssignmentStatus, EpochAccount, JobAccount, ProgramError, ProviderAccount,
+from marketplace.chain import (AssignmentAccount, AssignmentStatus, JobAccount, ProgramError, ProviderAccount,
                               ProviderStatus, Verdict, assignment_address, epoch_address, provider_address)
 from marketplace.chain import instructions as ix
 from marketplace.chain.instructions import Settlement
@@ -220,9 +220,7 @@ class Conductor:
         for owner in sorted(owners):
             provider = provider_address(self.agg.market, Pubkey.from_string(owner))[0]
             assignment = await self.agg.chain.fetch(AssignmentAccount, assignment_address(job_key, provider)[0])
-            if assignment is not None and assignment.last_verdict and assignment.paid_shards - recorded.get(owner, set()):
-                await self._record(address, [Settlement(Pubkey.from_string(owner), assignment.last_verdict,
-                                                        assignment.paid_shards)])
+            await self._record_missed(address, owner, assignment, recorded)
 
     @staticmethod
     async def _status_when_gone(session, address: str) -> str:
@@ -280,9 +278,7 @@ class Conductor:
                 continue  # nothing of its could be settled yet: spare the chain a read
             assignment = await self.agg.chain.fetch(
                 AssignmentAccount, assignment_address(job_key, Pubkey.from_string(providers[owner].address))[0])
-            if assignment is not None and assignment.last_verdict and assignment.paid_shards - recorded.get(owner, set()):
-                # Settled on chain by a pass that died before writing it down: the chain is the record.
-                await self._record(address, [Settlement(Pubkey.from_string(owner), assignment.last_verdict, assignment.paid_shards)])
+            await self._record_missed(address, owner, assignment, recorded)
             if assignment is None or assignment.status != AssignmentStatus.PENDING:
                 uncommitted |= any(t.status == TaskStatus.DONE and t.shard not in recorded.get(owner, ()) for t in owned)
                 continue  # nothing on chain to settle (yet, or any more: never twice)
@@ -305,6 +301,12 @@ class Conductor:
         if settlements and await self._send_settlements(address, job.client, settlements, tasks, recorded):
             return  # its last settlement closed it
         await self._close_if_done(address, job_key)
+
+    async def _record_missed(self, address: str, owner: str, assignment: AssignmentAccount | None,
+                             recorded: Mapping[str, set[int]]) -> None:
+        """Settled on chain by a pass that died before writing it down: the chain is the record."""
+        if assignment is not None and assignment.last_verdict and assignment.paid_shards - recorded.get(owner, set()):
+            await self._record(address, [Settlement(Pubkey.from_string(owner), assignment.last_verdict, assignment.paid_shards)])
 
     async def _send_settlements(self, address: str, client: str, settlements: list[Settlement],
                                 tasks: Sequence[m.Task] = (), recorded: Mapping[str, set[int]] | None = None) -> bool:
@@ -430,12 +432,10 @@ class Conductor:
         await self._mark_closed(address, str(sent.signature))
 
     async def _closing(self, job_key: Pubkey, client: Pubkey) -> Instruction:
-        """close_job; an epoch job's names the rent payer and the channels its epoch records, which get back what
-        their shards did not spend."""
+        """close_job, or an epoch job's (Epochs.closing)."""
         if client != epoch_address(job_key)[0]:
             return ix.close_job(job_key, client)
-        epoch = await self.agg.chain.fetch(EpochAccount, client)
-        return ix.close_epoch_job(job_key, epoch.payer, [entry.channel for entry in epoch.entries])
+        return await self.agg.epochs.closing(job_key)
 
     async def _settle_strangers(self, address: str, account: JobAccount) -> None:
         """Rejects rounds committed on this job by providers never given work on it (a griefer's, locking the job): unpaid,

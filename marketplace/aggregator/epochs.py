@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from sqlalchemy import bindparam, func, select, update
@@ -319,6 +320,12 @@ class Epochs:
                                   .values(status=VoucherStatus.CLAIMED, claim_signature=str(signature)))
             await session.commit()
 
+    async def closing(self, key: Pubkey) -> Instruction:
+        """close_job for an epoch job: it names the rent payer and the channels its epoch records, which get back what
+        their shards did not spend."""
+        epoch = await self.agg.chain.fetch(EpochAccount, epoch_address(key)[0])
+        return ix.close_epoch_job(key, epoch.payer, [entry.channel for entry in epoch.entries])
+
     async def _give_up(self, session, job: m.Job) -> None:
         """Past its deadline and never funded in full: no provider can commit its work, so nothing is paid. What
         the chain holds (a job opened with some claims) goes back to its channels and the verifier's rent with it;
@@ -326,9 +333,7 @@ class Epochs:
         key = Pubkey.from_string(job.address)
         account = await self.agg.chain.fetch(JobAccount, key)
         if account is not None:
-            epoch = await self.agg.chain.fetch(EpochAccount, epoch_address(key)[0])
-            await self.agg.chain.send([ix.close_epoch_job(key, epoch.payer, [e.channel for e in epoch.entries])],
-                                      [self.agg.verifier])
+            await self.agg.chain.send([await self.closing(key)], [self.agg.verifier])
         for task in (await session.execute(select(m.Task).where(m.Task.job == job.address, m.Task.status.in_(OPEN_TASK)))).scalars():
             task.status = TaskStatus.CANCELLED
         await session.execute(update(m.Voucher).where(m.Voucher.epoch == job.address, m.Voucher.status == VoucherStatus.IN_EPOCH)

@@ -109,6 +109,8 @@ def _token_later(ix: Instruction) -> dict:
         elif rest[33] != 0 or len(rest) != 34:
             raise ValueError("initializeMint2's freeze authority is malformed")
         return {"type": "initializeMint2", "info": info}
+    if kind == 19 and len(rest) == 1 and len(keys) >= 2:
+        return {"type": "initializeMultisig2", "info": {"multisig": keys[0], "signers": keys[1:], "m": rest[0]}}
     if kind == 22 and not rest and len(keys) >= 1:
         return {"type": "initializeImmutableOwner", "info": {"account": keys[0]}}
     if kind == 23 and len(rest) == 8 and len(keys) >= 1:
@@ -116,71 +118,87 @@ def _token_later(ix: Instruction) -> dict:
     raise ValueError(f"token instruction {kind} is not parsed")
 
 
+def _signed(info: dict, keys: list[str], authority_at: int, single: str, multisig: str) -> dict:
+    """The validator's rule for a token authority: accounts beyond it mean a multisig and the keys that signed for it."""
+    if len(keys) > authority_at + 1:
+        info[multisig], info["signers"] = keys[authority_at], keys[authority_at + 1:]
+    else:
+        info[single] = keys[authority_at]
+    return info
+
+
 def _token(ix: Instruction) -> dict:
     if bytes(ix.data)[0] not in {t.value for t in token.InstructionType}:
         return _token_later(ix)
     kind = token.InstructionType(bytes(ix.data)[0])
     T = token.InstructionType
+    keys = _keys(ix)
     if kind == T.INITIALIZE_MINT:
         p = token.decode_initialize_mint(ix)
         info = {"mint": str(p.mint), "decimals": p.decimals, "mintAuthority": str(p.mint_authority),
-                "rentSysvar": str(ix.accounts[1].pubkey)}
+                "rentSysvar": keys[1]}
         if p.freeze_authority is not None:
             info["freezeAuthority"] = str(p.freeze_authority)
         return {"type": "initializeMint", "info": info}
     if kind == T.INITIALIZE_ACCOUNT:
         p = token.decode_initialize_account(ix)
         return {"type": "initializeAccount", "info": {"account": str(p.account), "mint": str(p.mint), "owner": str(p.owner),
-                                                      "rentSysvar": str(ix.accounts[3].pubkey)}}
+                                                      "rentSysvar": keys[3]}}
+    if kind == T.INITIALIZE_MULTISIG and len(ix.data) == 2 and len(keys) >= 3:
+        # solana-py's decoder takes the last m accounts as the signers; the validator shows every account after the rent sysvar
+        return {"type": "initializeMultisig", "info": {"multisig": keys[0], "rentSysvar": keys[1], "signers": keys[2:],
+                                                       "m": bytes(ix.data)[1]}}
     if kind == T.TRANSFER:
         p = token.decode_transfer(ix)
-        return {"type": "transfer", "info": {"source": str(p.source), "destination": str(p.dest), "amount": str(p.amount),
-                                             "authority": str(p.owner)}}
+        return {"type": "transfer", "info": _signed({"source": str(p.source), "destination": str(p.dest),
+                                                     "amount": str(p.amount)}, keys, 2, "authority", "multisigAuthority")}
     if kind == T.APPROVE:
         p = token.decode_approve(ix)
-        return {"type": "approve", "info": {"source": str(p.source), "delegate": str(p.delegate), "amount": str(p.amount),
-                                            "owner": str(p.owner)}}
+        return {"type": "approve", "info": _signed({"source": str(p.source), "delegate": str(p.delegate),
+                                                    "amount": str(p.amount)}, keys, 2, "owner", "multisigOwner")}
     if kind == T.SET_AUTHORITY:
         p = token.decode_set_authority(ix)
         owned = "mint" if p.authority.value in (0, 1) else "account"
-        return {"type": "setAuthority", "info": {
+        return {"type": "setAuthority", "info": _signed({
             owned: str(p.account), "authorityType": AUTHORITY_TYPES[p.authority.value],
-            "newAuthority": str(p.new_authority) if p.new_authority is not None else None,
-            "authority": str(p.current_authority)}}
+            "newAuthority": str(p.new_authority) if p.new_authority is not None else None},
+            keys, 1, "authority", "multisigAuthority")}
     if kind in (T.FREEZE_ACCOUNT, T.THAW_ACCOUNT):
-        p = (token.decode_freeze_account if kind == T.FREEZE_ACCOUNT else token.decode_thaw_account)(ix)
         return {"type": "freezeAccount" if kind == T.FREEZE_ACCOUNT else "thawAccount",
-                "info": {"account": str(p.account), "mint": str(p.mint), "freezeAuthority": str(p.authority)}}
+                "info": _signed({"account": keys[0], "mint": keys[1]}, keys, 2, "freezeAuthority", "multisigFreezeAuthority")}
     if kind == T.APPROVE2:
         p = token.decode_approve_checked(ix)
-        return {"type": "approveChecked", "info": {"source": str(p.source), "mint": str(p.mint), "delegate": str(p.delegate),
-                                                   "tokenAmount": _ui_amount(p.amount, p.decimals), "owner": str(p.owner)}}
+        return {"type": "approveChecked", "info": _signed({
+            "source": str(p.source), "mint": str(p.mint), "delegate": str(p.delegate),
+            "tokenAmount": _ui_amount(p.amount, p.decimals)}, keys, 3, "owner", "multisigOwner")}
     if kind == T.BURN2:
         p = token.decode_burn_checked(ix)
-        return {"type": "burnChecked", "info": {"account": str(p.account), "mint": str(p.mint),
-                                                "tokenAmount": _ui_amount(p.amount, p.decimals), "authority": str(p.owner)}}
+        return {"type": "burnChecked", "info": _signed({"account": str(p.account), "mint": str(p.mint),
+                                                        "tokenAmount": _ui_amount(p.amount, p.decimals)},
+                                                       keys, 2, "authority", "multisigAuthority")}
     if kind == T.REVOKE:
-        p = token.decode_revoke(ix)
-        return {"type": "revoke", "info": {"source": str(p.account), "owner": str(p.owner)}}
+        return {"type": "revoke", "info": _signed({"source": keys[0]}, keys, 1, "owner", "multisigOwner")}
     if kind == T.MINT_TO:
         p = token.decode_mint_to(ix)
-        return {"type": "mintTo", "info": {"mint": str(p.mint), "account": str(p.dest), "amount": str(p.amount),
-                                           "mintAuthority": str(p.mint_authority)}}
+        return {"type": "mintTo", "info": _signed({"mint": str(p.mint), "account": str(p.dest), "amount": str(p.amount)},
+                                                  keys, 2, "mintAuthority", "multisigMintAuthority")}
     if kind == T.BURN:
         p = token.decode_burn(ix)
-        return {"type": "burn", "info": {"account": str(p.account), "mint": str(p.mint), "amount": str(p.amount),
-                                         "authority": str(p.owner)}}
+        return {"type": "burn", "info": _signed({"account": str(p.account), "mint": str(p.mint), "amount": str(p.amount)},
+                                                keys, 2, "authority", "multisigAuthority")}
     if kind == T.CLOSE_ACCOUNT:
-        p = token.decode_close_account(ix)
-        return {"type": "closeAccount", "info": {"account": str(p.account), "destination": str(p.dest), "owner": str(p.owner)}}
+        return {"type": "closeAccount", "info": _signed({"account": keys[0], "destination": keys[1]},
+                                                        keys, 2, "owner", "multisigOwner")}
     if kind == T.TRANSFER2:
         p = token.decode_transfer_checked(ix)
-        return {"type": "transferChecked", "info": {"source": str(p.source), "mint": str(p.mint), "destination": str(p.dest),
-                                                    "tokenAmount": _ui_amount(p.amount, p.decimals), "authority": str(p.owner)}}
+        return {"type": "transferChecked", "info": _signed({
+            "source": str(p.source), "mint": str(p.mint), "destination": str(p.dest),
+            "tokenAmount": _ui_amount(p.amount, p.decimals)}, keys, 3, "authority", "multisigAuthority")}
     if kind == T.MINT_TO2:
         p = token.decode_mint_to_checked(ix)
-        return {"type": "mintToChecked", "info": {"mint": str(p.mint), "account": str(p.dest),
-                                                  "tokenAmount": _ui_amount(p.amount, p.decimals), "mintAuthority": str(p.mint_authority)}}
+        return {"type": "mintToChecked", "info": _signed({"mint": str(p.mint), "account": str(p.dest),
+                                                          "tokenAmount": _ui_amount(p.amount, p.decimals)},
+                                                         keys, 2, "mintAuthority", "multisigMintAuthority")}
     if kind == T.SYNC_NATIVE:
         return {"type": "syncNative", "info": {"account": str(token.decode_sync_native(ix).account)}}
     raise ValueError(f"token instruction {kind.name} is not parsed")

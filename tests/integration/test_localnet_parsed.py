@@ -64,3 +64,29 @@ async def test_a_durable_nonce_account_is_parsed_as_a_validator_parses_it(client
         ("system", "createAccount"), ("system", "initializeNonce"), ("system", "authorizeNonce")]
     assert parsed[-1].parsed["info"] == {"nonceAccount": str(nonce.pubkey()), "nonceAuthority": str(wallet.pubkey()),
                                  "newAuthorized": str(authority.pubkey())}
+
+
+async def test_a_multisig_mint_authority_is_shown_with_the_keys_that_signed(client, wallet):
+    mint, multisig, first, second, holder = Keypair(), Keypair(), Keypair(), Keypair(), Keypair()
+    mint_rent = (await client.get_minimum_balance_for_rent_exemption(82)).value
+    multisig_rent = (await client.get_minimum_balance_for_rent_exemption(355)).value
+    await send(client, [
+        create_account(CreateAccountParams(from_pubkey=wallet.pubkey(), to_pubkey=multisig.pubkey(), lamports=multisig_rent,
+                                           space=355, owner=TOKEN_PROGRAM_ID)),
+        token.initialize_multisig(token.InitializeMultisigParams(program_id=TOKEN_PROGRAM_ID, multisig=multisig.pubkey(),
+                                                                 signers=[first.pubkey(), second.pubkey()], m=2)),
+        create_account(CreateAccountParams(from_pubkey=wallet.pubkey(), to_pubkey=mint.pubkey(), lamports=mint_rent, space=82,
+                                           owner=TOKEN_PROGRAM_ID)),
+        token.initialize_mint(token.InitializeMintParams(decimals=0, program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(),
+                                                         mint_authority=multisig.pubkey())),
+        token.create_associated_token_account(wallet.pubkey(), holder.pubkey(), mint.pubkey()),
+    ], [wallet, multisig, mint])
+    account = token.get_associated_token_address(holder.pubkey(), mint.pubkey())
+    signature = await send(client, [token.mint_to(token.MintToParams(
+        program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(), dest=account, mint_authority=multisig.pubkey(), amount=9,
+        signers=[first.pubkey(), second.pubkey()]))], [wallet, first, second])
+    [minted] = (await client.get_transaction(signature, encoding="jsonParsed")).value.transaction.transaction.message.instructions
+    assert minted.parsed == {"type": "mintTo", "info": {
+        "mint": str(mint.pubkey()), "account": str(account), "amount": "9", "multisigMintAuthority": str(multisig.pubkey()),
+        "signers": [str(first.pubkey()), str(second.pubkey())]}}
+    assert (await client.get_token_account_balance(account)).value.amount == "9"

@@ -97,3 +97,31 @@ def test_later_token_instructions_and_token_2022_read_as_the_validator_shows_the
     assert _parsed(burned) == {"type": "burnChecked", "info": {
         "account": str(account), "mint": str(mint), "authority": str(owner),
         "tokenAmount": {"amount": "1500", "decimals": 3, "uiAmount": 1.5, "uiAmountString": "1.5"}}}
+
+
+def test_a_token_authority_that_is_a_multisig_shows_the_keys_that_signed_for_it():
+    source, mint, destination, multisig, first, second = (Keypair().pubkey() for _ in range(6))
+    signed = [AccountMeta(first, True, False), AccountMeta(second, True, False)]
+    transfer = Instruction(TOKEN_PROGRAM_ID, bytes([12]) + (7).to_bytes(8, "little") + bytes([0]),
+                           [AccountMeta(source, False, True), AccountMeta(mint, False, False),
+                            AccountMeta(destination, False, True), AccountMeta(multisig, False, False), *signed])
+    assert _parsed(transfer)["info"] == {
+        "source": str(source), "mint": str(mint), "destination": str(destination),
+        "tokenAmount": {"amount": "7", "decimals": 0, "uiAmount": 7.0, "uiAmountString": "7"},
+        "multisigAuthority": str(multisig), "signers": [str(first), str(second)]}
+    close = Instruction(TOKEN_PROGRAM_ID, bytes([9]), [AccountMeta(source, False, True), AccountMeta(destination, False, True),
+                                                       AccountMeta(multisig, False, False), *signed])
+    assert _parsed(close) == {"type": "closeAccount", "info": {"account": str(source), "destination": str(destination),
+                                                               "multisigOwner": str(multisig),
+                                                               "signers": [str(first), str(second)]}}
+    revoke = Instruction(TOKEN_PROGRAM_ID, bytes([5]), [AccountMeta(source, False, True), AccountMeta(source, True, False)])
+    assert _parsed(revoke) == {"type": "revoke", "info": {"source": str(source), "owner": str(source)}}
+    initialize = Instruction(TOKEN_PROGRAM_ID, bytes([2, 2]), [AccountMeta(multisig, False, True), AccountMeta(RENT, False, False),
+                                                               AccountMeta(first, False, False), AccountMeta(second, False, False),
+                                                               AccountMeta(source, False, False)])
+    assert _parsed(initialize) == {"type": "initializeMultisig", "info": {
+        "multisig": str(multisig), "rentSysvar": str(RENT), "signers": [str(first), str(second), str(source)], "m": 2}}
+    initialize2 = Instruction(TOKEN_2022_PROGRAM_ID, bytes([19, 1]), [AccountMeta(multisig, False, True),
+                                                                      AccountMeta(first, False, False)])
+    assert _parsed(initialize2) == {"type": "initializeMultisig2", "info": {"multisig": str(multisig), "signers": [str(first)],
+                                                                            "m": 1}}

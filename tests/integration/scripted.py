@@ -99,6 +99,7 @@ class ScriptedProvider:
     stream_delay: float | None = None  # seconds between tokens shown as they are generated (None: no progress)
     places: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)  # an epoch's (job, shard) -> (channel, seq)
     unfunded: dict[str, float] = field(default_factory=dict)  # epoch job -> when the chain last showed it unfunded
+    committing: bool = True  # False: it posts results but holds its commitments back (a node slow to reach the chain)
 
     @property
     def owner(self) -> Pubkey:
@@ -208,6 +209,8 @@ class ScriptedProvider:
         await self.commit_backlog()
 
     async def commit_backlog(self) -> None:
+        if not self.committing:
+            return
         for job, by_shard in list(self.backlog.items()):
             if any((job, shard) in self.places for shard in by_shard):
                 by_shard = await self.numbered(job, by_shard)

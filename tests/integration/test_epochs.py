@@ -109,31 +109,36 @@ async def test_the_openai_package_is_answered_at_once_and_its_requests_settle_wi
 
 @pytest.mark.slow
 async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once(tmp_path):
-    """The aggregator is killed right after it served an epoch's requests, and again while the epoch goes on chain:
-    the requests kept with their vouchers are claimed once, settled and closed; each channel pays exactly the work
-    on its own shards."""
+    """The aggregator is killed right after it served an epoch's requests, and again once the epoch is on chain and
+    not settled: the requests kept with their vouchers are claimed once, settled and closed; each channel pays
+    exactly the work on its own shards."""
     async with running_market(tmp_path, sampling_rate_bps=2_500, with_aggregator=False) as market:
         agg = AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
                                 log=tmp_path / "aggregator.log", epoch_seconds=60, epoch_shards=6)
         await agg.start()
         market.aggregator_url = agg.url
         try:
-            async with providers_running(market, ["honest"] * 2):
+            async with providers_running(market, ["honest"] * 2) as providers:
                 agents = [await agent(market) for _ in range(2)]
                 channels = [await tessera.open_channel(2 * SOL, withdraw_delay=3_600) for tessera in agents]
                 held = [await market.chain.balance(c.address) for c in channels]
                 results = await asyncio.gather(*(tessera.generate(f"before the kill {a}.{i}", model=MODEL_DIGEST,
                                                                   max_new_tokens=2)
                                                  for a, tessera in enumerate(agents) for i in range(3)))
+                for provider in providers:  # the epoch, once on chain, waits for their commitments
+                    provider.committing = False
                 agg.kill()  # served, kept, not claimed: the epoch is full, and has not gone on chain yet
                 await agg.start()
                 _, report = await market.request("GET", f"/v1/jobs/{results[0].receipt.job}", reader=channels[0].authorizer)
                 epoch, kills = report["epoch"]["job"], 1
                 async with asyncio.timeout(90):
                     while (state := (await market.request("GET", f"/v1/jobs/{epoch}"))[1])["status"] != "closed":
-                        if kills < 2 and state["epoch_state"] in ("laid_out", "open") and not state["settlements"]:
-                            agg.kill()  # on its way on chain, or just there
+                        if kills < 2 and state["epoch_state"] == "open":
+                            assert not state["settlements"]
+                            agg.kill()  # opened and claimed on chain, not settled
                             kills += 1
+                            for provider in providers:
+                                provider.committing = True
                             await agg.start()
                         await asyncio.sleep(0.05)
                 assert kills == 2

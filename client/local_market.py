@@ -188,7 +188,12 @@ class LocalMarket:
         return total + sum(a.account.lamports for a in accounts)
 
     async def stop(self) -> None:
-        for process in reversed(getattr(self, "processes", [])):
+        """The nodes together (each finishes what it holds), then the aggregator, then localnet: nobody loses the
+        party it is still talking to."""
+        processes = getattr(self, "processes", [])
+        services = [p for p in processes if p is getattr(self, "localnet", None) or p is getattr(self, "aggregator", None)]
+        await asyncio.gather(*(p.stop() for p in processes if p not in services), return_exceptions=True)
+        for process in reversed(services):
             with contextlib.suppress(Exception):
                 await process.stop()
         if getattr(self, "chain", None) is not None:

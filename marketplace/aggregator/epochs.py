@@ -121,9 +121,10 @@ class Epochs:
     async def owed(self, channel: Pubkey, generation: int) -> int:
         """What the channel owes for requests served in epochs and not claimed yet."""
         async with self.agg.sessions() as session:
-            return (await session.execute(select(func.coalesce(func.sum(m.Voucher.cost), 0)).where(
+            owed = (await session.execute(select(func.coalesce(func.sum(m.Voucher.cost), 0)).where(
                 m.Voucher.channel == str(channel), m.Voucher.generation == generation,
                 m.Voucher.status == VoucherStatus.IN_EPOCH))).scalar_one()
+            return int(owed)  # PostgreSQL sums BIGINT as NUMERIC (a Decimal)
 
     async def admit(self, request: EpochRequest) -> dict:
         """Takes the request into a filling epoch, with its voucher, in one database transaction; it is served from now."""

@@ -20,6 +20,7 @@ from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_o
 from tests.integration.test_aggregator_market import providers_running
 from tests.integration.test_channels import agent
 from tests.integration.test_openai_api import api
+from tests.storage.conftest import postgres_schema
 
 EPOCH_SECONDS = 3.0
 PRICE, FEE_BPS = 100_000, 200
@@ -193,9 +194,11 @@ async def test_a_liar_in_an_epoch_is_slashed_and_the_channel_it_cheated_is_credi
 @pytest.mark.slow
 async def test_an_agent_pays_a_thousand_requests_through_one_channel_in_one_epoch(tmp_path):
     """1,000 requests through one channel, twenty at a time: each answered as it is verified, all paid by one claim
-    in one epoch job; the channel pays exactly their work and the agent's wallet nothing."""
-    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, with_aggregator=False) as market, \
-            AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
+    in one epoch job; the channel pays exactly their work and the agent's wallet nothing. The aggregator keeps its
+    state in PostgreSQL, as a market serving this many would."""
+    async with postgres_schema("thousand") as (url, schema), \
+            running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, with_aggregator=False) as market, \
+            AggregatorProcess(market.net.url, market.config.keypair, str(market.address), url, schema,
                               log=tmp_path / "aggregator.log", epoch_seconds=600, epoch_shards=1_000) as aggregator:
         market.aggregator_url = aggregator.url  # its own process: the test's is busy with the agent and providers
         async with providers_running(market, ["honest"] * 3), await agent(market) as tessera:

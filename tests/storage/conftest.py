@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -11,6 +13,24 @@ import pytest
 from marketplace.aggregator.db import create_engine, migrate
 
 POSTGRES = os.environ.get("TESSERA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.asynccontextmanager
+async def postgres_schema(prefix: str = "test") -> AsyncIterator[tuple[str, str]]:
+    """(url, schema) of a fresh, migrated schema in the test PostgreSQL; dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {POSTGRES} is required for this test and did not answer: {exc}")
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    url = POSTGRES.replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        await migrate(url, schema)
+        yield url, schema
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,19 +41,8 @@ async def database(request, tmp_path):
         await migrate(url)
         yield url, None
         return
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(POSTGRES)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {POSTGRES} is required for the storage tests and did not answer: {exc}")
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    url = POSTGRES.replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        await migrate(url, schema)
-        yield url, schema
-    finally:
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with postgres_schema() as database:
+        yield database
 
 
 @pytest.fixture

@@ -1,0 +1,37 @@
+"""What a channel owes for requests served in epochs (Epochs.owed) on SQLite and PostgreSQL: a plain int of lamports,
+counting only its unclaimed requests of its current generation."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from solders.keypair import Keypair
+
+from marketplace.aggregator import models as m
+from marketplace.aggregator.config import AggregatorConfig
+from marketplace.aggregator.db import sessions
+from marketplace.aggregator.service import Aggregator
+from marketplace.chain.client import TesseraChain
+from marketplace.vocabulary import VoucherStatus
+
+
+async def test_what_a_channel_owes_is_an_int_of_its_unclaimed_requests(engine):
+    config = AggregatorConfig(rpc_url="http://127.0.0.1:1", keypair=Path("/dev/null"), market=str(Keypair().pubkey()))
+    async with TesseraChain(config.rpc_url) as chain:  # never called: what is owed is the database's
+        aggregator = Aggregator(config, sessions(engine), chain, Keypair())
+        channel, other = Keypair().pubkey(), Keypair().pubkey()
+        rows = [(channel, 0, VoucherStatus.IN_EPOCH, 3_000_000_000), (channel, 0, VoucherStatus.IN_EPOCH, 7),
+                (channel, 0, VoucherStatus.CLAIMED, 100), (channel, 1, VoucherStatus.IN_EPOCH, 50),
+                (other, 0, VoucherStatus.IN_EPOCH, 11)]
+        async with aggregator.sessions() as session:
+            for n, (payer, generation, status, cost) in enumerate(rows):
+                session.add(m.Voucher(job=str(Keypair().pubkey()), channel=str(payer), authorizer=str(payer),
+                                      generation=generation, amount=cost, signature="s" * 88, request={}, status=status,
+                                      created_at=int(time.time()), cost=cost))
+            await session.commit()
+        owed = await aggregator.epochs.owed(channel, 0)
+        assert owed == 3_000_000_007 and type(owed) is int  # PostgreSQL's SUM is a NUMERIC: not JSON
+        assert json.dumps({"owed": owed}) == '{"owed": 3000000007}'
+        assert await aggregator.epochs.owed(channel, 2) == 0

@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 
 import asyncpg
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from marketplace.aggregator.db import migrate
 from marketplace.aggregator.process import AggregatorProcess
 from marketplace.chain import JobAccount, ProgramError
 from marketplace.chain import instructions as ix
 from tests.integration.market import SOL, expected_tokens, prompt_inputs, running_market
 from tests.integration.scripted import ScriptedProvider
-from tests.storage.conftest import POSTGRES
+from tests.storage.conftest import POSTGRES, postgres_schema
 
 pytestmark = pytest.mark.slow
 PRICE = 100_000
 
 
 async def test_two_aggregators_share_one_postgres(tmp_path):
-    schema = f"scale_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    url = POSTGRES.replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        await migrate(url, schema)
+    async with postgres_schema("scale") as (url, schema):
         async with running_market(tmp_path, sampling_rate_bps=3_000, with_aggregator=False) as market:
             aggregators = [AggregatorProcess(market.net.url, market.config.keypair, str(market.address), url, schema,
                                              log=tmp_path / f"aggregator{i}.log") for i in range(2)]
@@ -77,10 +70,11 @@ async def test_two_aggregators_share_one_postgres(tmp_path):
                         await p.send(ix.close_assignment(p.owner, market.address, Pubkey.from_string(job)))
                 balance, fees = before[p.owner]
                 assert await market.chain.balance(p.owner) - balance == earned[str(p.owner)] - (p.fees_paid - fees)
-            tasks = await admin.fetchval(f'SELECT count(*) FROM "{schema}".tasks')
-            duplicate_settlements = await admin.fetchval(
-                f'SELECT count(*) FROM (SELECT job, provider_owner FROM "{schema}".settlements GROUP BY 1, 2 HAVING count(*) > 1) d')
+            database = await asyncpg.connect(POSTGRES)
+            try:
+                tasks = await database.fetchval(f'SELECT count(*) FROM "{schema}".tasks')
+                duplicate_settlements = await database.fetchval(
+                    f'SELECT count(*) FROM (SELECT job, provider_owner FROM "{schema}".settlements GROUP BY 1, 2 HAVING count(*) > 1) d')
+            finally:
+                await database.close()
             assert tasks > 0 and duplicate_settlements == 0
-    finally:
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()

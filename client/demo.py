@@ -3,12 +3,15 @@
 localnet (the program in the Solana runtime, over JSON-RPC) -> a market -> the
 aggregator -> three staked provider nodes serving SmolLM2-135M-Instruct (a real
 pretrained chat model, from its wheel's GGUF) -> an agent that pays for a handful
-of questions as one chat job. Then the same model cut into fragments and served
-as a pipeline: six stage nodes each holding 10 of its 30 layers (none holds the
-whole model), the aggregator driving it, the agent asking it questions too. It
-prints the answers, what they cost, the transactions, how each was verified,
-the stage table, and checks that every lamport is accounted for; then stops
-everything.
+of questions as one chat job. Then the agent pays per request: it opens a
+payment channel once and asks through the OpenAI API (the unmodified `openai`
+package), each request paid by a voucher and answered at once in an epoch that
+is paid for on chain in one job when it ends. Then the same model cut into
+fragments and served as a pipeline: six stage nodes each holding 10 of its 30
+layers (none holds the whole model), the aggregator driving it, the agent
+asking it questions too. It prints the answers, what they cost, the
+transactions, how each was verified, the stage table, and checks that every
+lamport is accounted for; then stops everything.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import openai
 from rich.console import Console
 from rich.table import Table
 from solana.constants import LAMPORTS_PER_SOL
+from solders.pubkey import Pubkey
 
 from client.formatting import short, sol
 from client.local_market import LocalMarket
+from marketplace import x402
 from marketplace.pipeline.cutting import cut_model
 from marketplace.pipeline.store import FragmentStore
 from marketplace.vocabulary import Kind
@@ -43,6 +49,11 @@ QUESTIONS = [
 ]
 MAX_NEW_TOKENS = 48
 PIPELINE_QUESTIONS = QUESTIONS[:3]
+# Asked through the OpenAI API, a request each; the epoch ends once it holds them all (or after EPOCH_SECONDS).
+CHANNEL_QUESTIONS = ["What is Solana, in one sentence?", "Name a planet.", "What is 7 plus 5?"]
+CHANNEL_MAX_TOKENS = 32
+EPOCH_SECONDS = 20
+CHANNEL_DEPOSIT = LAMPORTS_PER_SOL // 10
 # Stage nodes: (name, layers). Two hold each span, so a sampled stage is checked by an owner that did not serve it.
 STAGES = [("stage-a", "0-9"), ("stage-b", "10-19"), ("stage-c", "20-29"),
           ("stage-d", "0-9"), ("stage-e", "10-19"), ("stage-f", "20-29")]
@@ -59,14 +70,15 @@ async def _demo(console: Console, workdir: Path) -> None:
         digest = model_digest(model_dir)
     console.print(f"model [bold]{MODEL}[/bold] digest {digest.hex()[:16]}…")
     with console.status("cutting it into fragments: the head and three spans of 10 layers"):
-        manifest = cut_model(model_dir, FragmentStore(workdir / "fragments"), 3, name=MODEL)
+        manifest = cut_model(model_dir, FragmentStore(workdir / "fragments"), 3, name=f"{MODEL}-pipelined")
     console.print(f"pipelined {MODEL}: " + ", ".join(f"{f.label} ({f.size / 1e6:.0f} MB)" for f in manifest.fragments)
                   + f"; model digest (Merkle root) {manifest.hex[:16]}…")
     async with contextlib.AsyncExitStack() as stack:
         with console.status("starting localnet, the aggregator, three provider nodes and six stage nodes"):
             market = await stack.enter_async_context(
-                LocalMarket(workdir / "market", models=[model_dir], providers=3, sampling_rate_bps=3_000,
-                            fragment_store=workdir / "fragments", pipeline_model=manifest.hex, stages=STAGES))
+                LocalMarket(workdir / "market", models=[MODEL], providers=3, sampling_rate_bps=3_000,
+                            fragment_store=workdir / "fragments", pipeline_model=manifest.hex, stages=STAGES,
+                            epoch_seconds=EPOCH_SECONDS, epoch_shards=len(CHANNEL_QUESTIONS)))
         console.print(f"localnet {market.localnet.url} · aggregator {market.aggregator.url} · market {market.address}")
         agent = await market.fund("agent", 10 * LAMPORTS_PER_SOL)
         fees_before, lamports_before = await market.fees_paid(), await market.lamports()
@@ -99,6 +111,7 @@ async def _demo(console: Console, workdir: Path) -> None:
         outcome = ", ".join(f"{count} {how}" for how, count in sorted(receipt.verification.items()))
         console.print(f"verification: {outcome}")
 
+        await _channel_act(console, market, agent)
         await _pipeline_act(console, market, agent, manifest.hex)
 
         fees = await market.fees_paid() - fees_before
@@ -110,6 +123,55 @@ async def _demo(console: Console, workdir: Path) -> None:
             raise DemoError("lamports were not conserved")
         console.print("stopping every process")
     console.print(f"done in {time.monotonic() - started:.0f} s")
+
+
+async def _channel_act(console: Console, market: LocalMarket, agent) -> None:
+    """Paying per request: a channel opened once, then each question through the OpenAI API paid by a voucher
+    (HTTP 402, answered by the SDK's http client), served at once in an epoch and paid for with the epoch's others."""
+    async with market.client(agent, timeout=120) as tessera:
+        channel = await tessera.open_channel(CHANNEL_DEPOSIT, withdraw_delay=3600)
+        console.print(f"payment channel {short(channel.address)} opened with {sol(CHANNEL_DEPOSIT)}; a session key "
+                      "signs its vouchers, the wallet signs nothing more")
+        paid = []
+        async with tessera.async_http_client() as http:
+            ai = openai.AsyncOpenAI(base_url=market.aggregator.url + "/v1", api_key="unused", max_retries=0, http_client=http)
+            for question in CHANNEL_QUESTIONS:
+                console.print(f"[bold]{question}[/bold] ", end="")
+                # Streamed: the text shows as the provider generates it, and is verified after.
+                async with ai.chat.completions.with_streaming_response.create(
+                        model=MODEL, messages=[{"role": "user", "content": question}], max_tokens=CHANNEL_MAX_TOKENS,
+                        temperature=0, stream=True) as response:
+                    async for chunk in await response.parse():
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            console.print(chunk.choices[0].delta.content, end="", highlight=False)
+                    console.print()
+                    paid.append(x402.decode(response.headers[x402.RESPONSE_HEADER]))
+            epochs = sorted({request["epoch"] for request in paid})
+            with console.status(f"the {len(paid)} requests' epoch is claimed, settled and closed on chain"):
+                deadline = time.monotonic() + 120
+                for request in paid:  # its public report (GET /v1/jobs/<request>): its epoch's state and settlements
+                    while (report := (await http.get(f"{market.aggregator.url}/v1/jobs/{request['job']}")).json())["status"] != "closed":
+                        if time.monotonic() > deadline:
+                            raise DemoError(f"the epoch of request {request['job']} did not close: {report['status']}")
+                        await asyncio.sleep(0.5)
+        transactions = [item.signature for epoch in epochs
+                        for item in (await market.chain.rpc.get_signatures_for_address(Pubkey.from_string(epoch))).value]
+        fees = 0
+        for signature in transactions:
+            fees += (await market.chain.rpc.get_transaction(signature, encoding="json")).value.transaction.meta.fee
+        account = await tessera.channel_status()
+    table = Table(title="Paid per request by voucher (OpenAI API, in an epoch)", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("requests", f"{len(paid)}, each authorized by a voucher (the last authorizes {paid[-1]['voucher']:,} lamports in all)")
+    table.add_row("epoch job", f"{', '.join(short(e) for e in epochs)}: {len(transactions)} transactions for all of them "
+                               "(open and claim, commitments, settlement, close)")
+    table.add_row("transaction fees per request", f"{fees // len(paid):,} lamports")
+    returned = account["free"] - (CHANNEL_DEPOSIT - account["claimed"])
+    table.add_row("from the channel", f"{account['claimed']:,} lamports claimed once the shards were decided, "
+                                      f"{returned:,} returned at close: {(CHANNEL_DEPOSIT - account['free']) // len(paid):,} a request")
+    table.add_row("settled", ", ".join(f"{short(s['provider'])} {s['verdict']}" for s in report["settlements"]))
+    console.print(table)
 
 
 async def _pipeline_act(console: Console, market: LocalMarket, agent, model: str) -> None:

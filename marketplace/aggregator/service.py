@@ -38,7 +38,7 @@ from marketplace.chain.client import TesseraChain
 from marketplace.digests import input_digest
 from marketplace.economics import execution_budget, job_escrow
 from marketplace.merkle import merkle_root
-from marketplace.model_ids import MODEL_ID
+from marketplace.model_ids import MODEL_ID, model_ids
 from marketplace.pipeline.errors import PipelineError
 from marketplace.pipeline.fragments import Span
 from marketplace.pipeline.routing import STAGE_FIELD
@@ -301,8 +301,7 @@ class Aggregator:
     # providers and their work
 
     async def served_models(self) -> dict[str, tuple[str, int]]:
-        """Models live providers serve: readable id -> (digest, when first registered). A model is known by the name
-        its providers give it, or by its digest where they give none or disagree."""
+        """Models live providers serve: readable id (model_ids) -> (digest, when first registered)."""
         async with self.sessions() as session:
             live = [p for p in (await session.execute(select(m.Provider))).scalars() if self.is_live(p)]
         names: dict[str, set[str]] = {}
@@ -311,7 +310,7 @@ class Aggregator:
             for digest in provider.models:
                 names.setdefault(digest, set()).add((provider.model_names or {}).get(digest, digest))
                 created[digest] = min(created.get(digest, provider.registered_at), provider.registered_at)
-        return {(next(iter(n)) if len(n) == 1 else digest): (digest, created[digest]) for digest, n in names.items()}
+        return {name: (digest, created[digest]) for name, digest in model_ids(names).items()}
 
     def is_live(self, provider: m.Provider) -> bool:
         """Heard from lately and not stopping: only such a provider is given work."""

@@ -12,10 +12,11 @@ from tests.cli import TESSERA
 pytestmark = pytest.mark.slow
 
 
-def test_the_demo_pays_for_a_batch_and_conserves_lamports():
-    proc = subprocess.run([TESSERA, "demo"], capture_output=True, text=True, timeout=170,
+def test_the_demo_pays_for_a_batch_and_per_request_and_conserves_lamports():
+    proc = subprocess.run([TESSERA, "demo"], capture_output=True, text=True, timeout=240,
                           env={**os.environ, "COLUMNS": "160"})  # wide enough that rich does not wrap the tables
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    for text in ("Results", "create_job", "close_job", "settled", "verification:", "conserved"):
+    for text in ("Results", "create_job", "close_job", "settled", "verification:", "conserved",
+                 "Paid per request by voucher (OpenAI API, in an epoch)", "Pipelined answers"):
         assert text in proc.stdout
     assert "NOT conserved" not in proc.stdout

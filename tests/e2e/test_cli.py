@@ -1,4 +1,5 @@
-"""The `tessera` CLI and the sync SDK against a local market in separate processes."""
+"""The `tessera` CLI and the sync SDK against a local market in separate processes: one market for the module
+(each test its own agent), as starting one takes longer than most of these tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from solana.constants import LAMPORTS_PER_SOL
 
 from client import BudgetExceeded, TesseraSyncClient
@@ -17,7 +19,7 @@ from marketplace.chain import JobAccount
 from marketplace.chain.program import account_size
 from tests.cli import TESSERA
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 
 def tessera(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -27,14 +29,15 @@ def tessera(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return done
 
 
-@pytest.fixture
-async def market(tmp_path, gpt2_dir):
-    async with LocalMarket(tmp_path / "market", models=[gpt2_dir], providers=2, sampling_rate_bps=5_000) as running:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def market(tmp_path_factory, gpt2_dir):
+    async with LocalMarket(tmp_path_factory.mktemp("market"), models=[gpt2_dir], providers=2,
+                           sampling_rate_bps=5_000) as running:
         yield running
 
 
 async def test_the_cli_pays_follows_and_reports(market, gpt2):
-    agent = market.participant("agent")
+    agent = market.participant("cli-agent")
     funded = await asyncio.to_thread(tessera, "airdrop", "5", "--keypair", str(agent.path), "--rpc", market.localnet.url)
     assert "5.0000 SOL" in funded.stdout
     where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
@@ -62,7 +65,7 @@ async def test_the_cli_pays_follows_and_reports(market, gpt2):
 
 
 async def test_an_agent_pays_from_a_channel_without_signing_a_transaction_per_request(market, gpt2, tmp_path):
-    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    agent = await market.fund("channel-agent", 5 * LAMPORTS_PER_SOL)
     where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
     authorizer = tmp_path / "authorizer.json"
     opened = json.loads((await asyncio.to_thread(tessera, "channel", "open", "1", "--withdraw-delay", "1", "--authorizer",
@@ -96,7 +99,7 @@ async def test_an_agent_pays_from_a_channel_without_signing_a_transaction_per_re
 
 
 async def test_bad_input_gets_a_clear_error_and_moves_nothing(market, gpt2):
-    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    agent = await market.fund("careless-agent", 5 * LAMPORTS_PER_SOL)
     where = ["--keypair", str(agent.path), "--rpc", market.localnet.url, "--aggregator", market.aggregator.url]
     before = await market.chain.balance(agent.keypair.pubkey())
     bad_model = await asyncio.to_thread(tessera, "generate", "hi", "--model", "xyz", *where, check=False)
@@ -111,7 +114,7 @@ async def test_bad_input_gets_a_clear_error_and_moves_nothing(market, gpt2):
 
 
 async def test_the_sync_client_is_refused_a_model_nobody_serves_before_anything_is_signed(market, gpt2):
-    agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
+    agent = await market.fund("sync-agent", 5 * LAMPORTS_PER_SOL)
 
     def use_sync_client():
         from client import AggregatorRefused
@@ -124,19 +127,13 @@ async def test_the_sync_client_is_refused_a_model_nobody_serves_before_anything_
             assert refused.value.status == 503 and refused.value.code == "no_provider"
 
     before = await market.chain.balance(agent.keypair.pubkey())
+    jobs = await market.chain.all(JobAccount, market.address)
     await asyncio.to_thread(use_sync_client)
-    assert await asyncio.to_thread(lambda: asyncio.run(_jobs(market))) == []
+    assert await market.chain.all(JobAccount, market.address) == jobs
     assert await market.chain.balance(agent.keypair.pubkey()) == before
 
 
-async def _jobs(market):
-    from marketplace.chain.client import TesseraChain
-
-    async with TesseraChain(market.localnet.url) as chain:
-        return await chain.all(JobAccount, market.address)
-
-
-async def test_a_provider_node_stops_cleanly_on_sigterm(market):
+async def test_a_provider_node_stops_cleanly_on_sigterm(market):  # last: the module's market loses a node
     node = market.nodes[0]
     async with aiohttp.ClientSession() as session:
         async with session.get(node.health_url) as response:

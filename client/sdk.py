@@ -77,6 +77,7 @@ class SubmittedJob:
     voucher: int | None = None  # the voucher total that paid for it
     stages: int = 1  # a pipelined model's spans: each request is that many shards, one per stage
     epoch: str | None = None  # the epoch job that carries it, where it was served first and is paid with others later
+    revision: str | None = None  # its report's revision when it was taken in, where the aggregator said
 
 
 def _model_hex(model: str | bytes) -> str:
@@ -270,7 +271,7 @@ class TesseraClient:
         epoch = answer.get("epoch")  # served in an epoch: no job of its own, so no rent
         rent = 0 if epoch else await self.chain.rent_exempt_minimum(account_size("Job"))
         return SubmittedJob(job, kind, len(inputs), answer["escrow"], rent, answer["claim_signature"], 0, quote,
-                            str(channel.address), voucher.amount, stages, epoch)
+                            str(channel.address), voucher.amount, stages, epoch, answer.get("revision"))
 
     # payment channels
 
@@ -338,13 +339,13 @@ class TesseraClient:
         """The aggregator's report of a job: status, shards, verification, settlements."""
         return await self._call("GET", f"/v1/jobs/{job}", patience=patience, reading=job)
 
-    async def _moved_on(self, job: str, report: dict | None, deadline: float) -> dict:
-        """The job's report: at once the first time, then once it differs from `report` (or the wait ran out)."""
+    async def _moved_on(self, job: str, revision: str | None, deadline: float) -> dict:
+        """The job's report once it differs from `revision` (or the wait ran out); at once without one."""
         patience = max(0.0, deadline - time.monotonic())
-        if report is None:
+        if revision is None:
             return await self.status(job, patience)
         wait = min(self.long_poll, patience)
-        return await self._call("GET", f"/v1/jobs/{job}?" + urlencode({"revision": report["revision"], "wait": f"{wait:.2f}"}),
+        return await self._call("GET", f"/v1/jobs/{job}?" + urlencode({"revision": revision, "wait": f"{wait:.2f}"}),
                                 patience=patience, reading=job)
 
     async def stream(self, job: str | SubmittedJob, timeout: float | None = None) -> AsyncIterator[ShardResult]:
@@ -352,9 +353,10 @@ class TesseraClient:
         address = job.job if isinstance(job, SubmittedJob) else job
         deadline = time.monotonic() + (timeout or self.timeout)
         seen: set[int] = set()
-        report = None
+        revision = job.revision if isinstance(job, SubmittedJob) else None
         while True:
-            report = await self._moved_on(address, report, deadline)
+            report = await self._moved_on(address, revision, deadline)
+            revision = report["revision"]
             for shard in report["shards"]:
                 if shard["index"] not in seen and shard["status"] in (ShardStatus.VERIFIED, ShardStatus.CACHED):
                     seen.add(shard["index"])
@@ -370,9 +372,10 @@ class TesseraClient:
         by this client at once, so the unspent escrow comes back now. JobTimeout leaves it to `refund`."""
         limit = timeout or self.timeout
         deadline = time.monotonic() + limit
-        report = None
+        revision = job.revision
         while True:
-            report = await self._moved_on(job.job, report, deadline)
+            report = await self._moved_on(job.job, revision, deadline)
+            revision = report["revision"]
             if report["status"] in FINISHED or report["status"] == JobStatus.FAILED:
                 break
             if job.epoch is not None and all(s["status"] in FINAL for s in report["shards"]):

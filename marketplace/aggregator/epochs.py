@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.aggregator import models as m
 from marketplace.aggregator.errors import Conflict, Unavailable
+from marketplace.aggregator.reports import epoch_request_revision
 from marketplace.aggregator.scheduling import place
 from marketplace.chain import EpochAccount, JobAccount, MarketAccount, epoch_address, job_address
 from marketplace.chain import instructions as ix
@@ -182,8 +183,11 @@ class Epochs:
             await session.commit()
         self.agg.work_available.fire()
         self.agg.activity.fire()
+        # Its report's revision as admitted: the client's first long poll waits from it rather than asking at once.
+        revision = epoch_request_revision(epoch.status, EpochState.FILLING, VoucherStatus.IN_EPOCH, 0)
         return {"job": request.key, "epoch": epoch.address, "shards": n, "first_seq": first_seq,
-                "indices": [PROVISIONAL + start + i for i in range(n)], "tasks": len(placements), "cache_hits": 0}
+                "indices": [PROVISIONAL + start + i for i in range(n)], "tasks": len(placements), "cache_hits": 0,
+                "revision": revision}
 
     async def _filling(self, session, request: EpochRequest, market: MarketAccount) -> m.Job:
         """The filling epoch the request fits (same model, kind, parameters, price and streaming; room for its shards

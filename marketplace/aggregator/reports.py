@@ -21,6 +21,11 @@ def _revision(status: str, finished: int, settlements: list[tuple[str, int, list
     return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
 
 
+def epoch_request_revision(epoch_status: str, epoch_state: str, payment: str, finished: int) -> str:
+    """A request served in an epoch changes with its epoch's status and state, its payment and its own shards."""
+    return _revision(f"{epoch_status}:{epoch_state}:{payment}", finished, [])
+
+
 async def job_revision(sessions, address: str) -> str:
     """The job's revision, read without loading any output (long polls ask it on every wake-up). A request served
     in an epoch (known by its quote's job address) has its own: its shards' and its epoch's."""
@@ -33,7 +38,7 @@ async def job_revision(sessions, address: str) -> str:
                 raise NotFound(f"no job {address}", "job_not_found")
             finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
                 _own(request), m.Shard.status.in_(FINAL)))).scalar_one()
-            return _revision(f"{epoch_status}:{state}:{request.status}", finished, [])
+            return epoch_request_revision(epoch_status, state, request.status, finished)
         finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
             m.Shard.job == address, m.Shard.status.in_(FINAL)))).scalar_one()
         settled = [tuple(row) for row in (await session.execute(
@@ -96,7 +101,7 @@ async def job_report(sessions, address: str, private: bool) -> dict:
         "shard_count": len(shards) if request is not None else job.shard_count,
         "cache_hits": job.cache_hits if request is None else 0, "deadline": job.deadline, "error": job.last_error,
         "revision": _revision(job.status, sum(s.status in FINAL for s in shards), confirmed) if request is None else
-                    _revision(f"{job.status}:{job.epoch_state}:{request.status}", sum(s.status in FINAL for s in shards), []),
+                    epoch_request_revision(job.status, job.epoch_state, request.status, sum(s.status in FINAL for s in shards)),
         "shards": [
             {"index": shown[s.index], "status": s.status, "verification": s.verification, "digest": s.digest,
              "input_digest": s.input_digest,  # a leaf of the input root committed on chain

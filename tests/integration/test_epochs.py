@@ -108,6 +108,18 @@ async def test_the_openai_package_is_answered_at_once_and_its_requests_settle_wi
             assert status["owed"] == 0 and {v["status"] for v in status["vouchers"]} == {"claimed"}
 
 
+async def test_a_request_taken_in_tells_its_revision_so_the_client_waits_without_asking_first(tmp_path):
+    """The answer to a paid request carries its report's revision as taken in: the client's first long poll waits
+    from it (no report is read before anything changes). A provider that claims and never answers keeps it there."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS) as market, \
+            providers_running(market, ["lazy"]):
+        async with await agent(market) as tessera:
+            await tessera.open_channel(2 * SOL, withdraw_delay=3_600)
+            submitted = await tessera.submit("generate", [{"prompt": "waiting"}], MODEL_DIGEST, {"max_new_tokens": 2})
+            assert submitted.epoch and submitted.revision
+            assert (await tessera.status(submitted.job))["revision"] == submitted.revision
+
+
 @pytest.mark.slow
 async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once(tmp_path):
     """The aggregator is killed right after it served an epoch's requests, and again once the epoch is on chain and

@@ -50,7 +50,9 @@ class LocalMarket:
     capacity: int = 8
     extra_nodes: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, command prefix) run like a provider
     price_per_shard: int = 100_000
-    epoch_seconds: float = 0.0  # requests paid by voucher are served at once and paid together per epoch (0: one by one)
+    # Requests paid by voucher are served at once and paid together per epoch of this many seconds (0: each claimed
+    # before it is served; None: the aggregator's default).
+    epoch_seconds: float | None = None
     epoch_shards: int | None = None  # an epoch holding this many shards ends before its time
     # A pipelined model: the fragment store it was cut into, its digest, and (name, layers) of each stage node. The
     # first node of each span serves from that store; the others start empty and fetch from the first node.

@@ -31,7 +31,7 @@ DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
 @click.option("--port", default=8080, show_default=True)
 @click.option("--price", default=100_000, show_default=True, help="Lamports quoted per shard execution.")
 @click.option("--claim-timeout", default=60, show_default=True, help="Seconds a provider has to return claimed work.")
-@click.option("--epoch-seconds", default=0.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--epoch-seconds", default=AggregatorConfig.epoch_seconds, show_default=True, type=click.FloatRange(min=0),
               help="Requests paid by voucher are served at once and paid together, in one job on chain per this many "
                    "seconds (an epoch); 0: each is a job of its own, claimed before it is served.")
 @click.option("--epoch-shards", default=MAX_SHARDS, show_default=True, type=click.IntRange(1, MAX_SHARDS),

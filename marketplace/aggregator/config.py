@@ -23,8 +23,8 @@ class AggregatorConfig:
     quote_burst: int = 200  # quotes one caller may ask for at once
     job_lifetime: int = 600  # seconds from quote to the job's deadline
     # Seconds an epoch takes requests paid by voucher before it is paid for on chain, in one job for all of them
-    # (epochs.py); 0: each such request is a job of its own, claimed before it is served.
-    epoch_seconds: float = 0.0
+    # (epochs.py); 0: each such request is a job of its own, claimed before it is served (a transaction or more each).
+    epoch_seconds: float = 30.0
     epoch_shards: int = MAX_SHARDS  # an epoch holding this many shards ends before its time
     claim_timeout: int = 60  # seconds a provider has to return claimed work
     provider_timeout: int = 15  # seconds without a heartbeat or claim after which a provider's work moves on

@@ -13,7 +13,7 @@ from marketplace.process import ServiceProcess, free_port
 class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
                  port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None,
-                 fragment_store: Path | None = None, epoch_seconds: float = 0.0,
+                 fragment_store: Path | None = None, epoch_seconds: float | None = None,
                  epoch_shards: int | None = None) -> None:
         self.port = port or free_port()
         command = [sys.executable, "-m", "marketplace.aggregator", "--rpc", rpc, "--keypair", str(keypair),
@@ -24,7 +24,7 @@ class AggregatorProcess(ServiceProcess):
             command += ["--db-schema", db_schema]
         if fragment_store is not None:
             command += ["--fragment-store", str(fragment_store)]
-        if epoch_seconds:
+        if epoch_seconds is not None:  # None: the aggregator's default
             command += ["--epoch-seconds", str(epoch_seconds)]
         if epoch_shards is not None:
             command += ["--epoch-shards", str(epoch_shards)]

@@ -95,7 +95,7 @@ async def _market(model_dir: Path, workdir: Path, digest: bytes) -> tuple[Mode, 
     from client.local_market import LocalMarket
 
     async with LocalMarket(workdir, models=[model_dir], providers=PROVIDERS, sampling_rate_bps=1_000,
-                           capacity=8) as market:
+                           capacity=8, epoch_seconds=0) as market:  # a voucher-paid request claimed before it is served
         modes = []
         for name, by_voucher in (("a job per request, signed by the agent (create_job)", False),
                                  ("by voucher from a payment channel (claim_channel)", True)):

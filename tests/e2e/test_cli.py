@@ -31,8 +31,9 @@ def tessera(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def market(tmp_path_factory, gpt2_dir):
+    # Requests paid by voucher are claimed before they are served (each receipt shows its claim).
     async with LocalMarket(tmp_path_factory.mktemp("market"), models=[gpt2_dir], providers=2,
-                           sampling_rate_bps=5_000) as running:
+                           sampling_rate_bps=5_000, epoch_seconds=0) as running:
         yield running
 
 

@@ -19,7 +19,9 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 async def test_an_agent_chats_with_smollm2_through_the_openai_package(tmp_path, smollm2):
-    async with LocalMarket(tmp_path / "market", models=[MODEL], providers=1, threads_per_provider=2, capacity=2) as market:
+    # Each request claimed before it is served: the payment response names its claim (epochs: tests/integration/test_epochs.py).
+    async with LocalMarket(tmp_path / "market", models=[MODEL], providers=1, threads_per_provider=2, capacity=2,
+                           epoch_seconds=0) as market:
         agent = await market.fund("agent", 5 * LAMPORTS_PER_SOL)
         async with market.client(agent, timeout=300) as tessera:
             await tessera.open_channel(LAMPORTS_PER_SOL, withdraw_delay=60)

@@ -12,6 +12,8 @@ import aiohttp
 import pytest
 
 from localnet.process import LocalnetProcess
+from marketplace.chain.client import TesseraChain
+from marketplace.keys import load_keypair
 from marketplace.aggregator.process import AggregatorProcess
 from provider.process import ProviderProcess
 from tests.cli import TESSERA
@@ -27,6 +29,11 @@ async def tessera(cwd, *args: str) -> str:
     out, err = await process.communicate()
     assert process.returncode == 0, (args, out.decode(), err.decode())
     return out.decode()
+
+
+async def chain_balance(rpc: str, keypair) -> int:
+    async with TesseraChain(rpc) as chain:
+        return await chain.balance(load_keypair(keypair).pubkey())
 
 
 async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, smollm2):
@@ -76,11 +83,24 @@ async def test_the_readme_market_settles_and_recovers_from_kill_9(tmp_path, smol
             recovered = time.monotonic() - restarted
             chat = json.loads(await tessera(tmp_path, "chat", "What is the capital of France?", "--model", digest,
                                             "--keypair", "agent.json", "--aggregator", service.url, "--json", *rpc))
+            # Paying per request from a channel: the aggregator's default serves it at once, in an epoch paid later.
+            agent_where = ["--keypair", "agent.json", "--aggregator", service.url, *rpc]
+            await tessera(tmp_path, "channel", "open", "1", "--authorizer", "session.json", *agent_where)
+            wallet = await chain_balance(net.url, tmp_path / "agent.json")
+            by_voucher = json.loads(await tessera(tmp_path, "chat", "Hi", "--model", digest, "--channel", "session.json",
+                                                  "--max-new-tokens", "8", "--json", *agent_where))
+            channel = json.loads(await tessera(tmp_path, "channel", "status", "--authorizer", "session.json", "--json",
+                                               *agent_where))
+            assert await chain_balance(net.url, tmp_path / "agent.json") == wallet  # a voucher, no transaction
         finally:
             for process in (*nodes, service):
                 await process.stop()
         assert all(o["token_ids"] for o in answer["outputs"]) and len(answer["outputs"]) == 12, answer
         assert "Paris" in chat["message"]["content"] and chat["receipt"]["status"] == "closed"
+        assert by_voucher["message"]["content"] and by_voucher["receipt"]["voucher"] > 0
+        assert "claim_channel" not in by_voucher["receipt"]["signatures"]  # not claimed before it was served
+        assert [(v["job"], v["status"]) for v in channel["vouchers"]] == [(by_voucher["job"], "in_epoch")]
+        assert channel["owed"] > 0 and channel["claimed"] == 0
         assert answer["receipt"]["status"] == "closed" and answer["receipt"]["signatures"]["close_job"]
         assert answer["error"] is None
         assert recovered < CLAIM_TIMEOUT + 15, recovered

@@ -24,7 +24,7 @@ from marketplace.aggregator.errors import Conflict, NotFound, Unavailable, Unpro
 from marketplace.aggregator.openai_api import (ApiRequest, answer_chunks, chat_response, completion_of, completion_response,
                                                delta_chunk, embedding_response, error_object, model_object, opening_chunks,
                                                parse_chat, parse_completion, parse_embedding, streamable)
-from marketplace.aggregator.reports import job_report, job_revision
+from marketplace.aggregator.reports import job_report, revision_reader
 from marketplace.aggregator.service import Aggregator
 from marketplace.aggregator.signals import RECHECK
 from marketplace.chain import PROGRAM_ID
@@ -129,10 +129,10 @@ async def _decided(service: Aggregator, job: str, on_wait: Callable[[], Awaitabl
     """The job's decided shards; `on_wait` runs whenever the job or its answers in progress (kept by the job
     `running` them, `job` by default) change meanwhile."""
     deadline = asyncio.get_running_loop().time() + service.config.job_lifetime
-    revision, look = None, True
+    revision, look, read_revision = None, True, await revision_reader(service.sessions, job)
     while True:
         moved, grew = service.progress.mark(), service.results.partials.signal(running or job).mark()
-        if look and await job_revision(service.sessions, job) != revision:  # the whole report only when the job moved
+        if look and await read_revision() != revision:  # the whole report only when the job moved
             report = await job_report(service.sessions, job, private=True)
             if (shards := _decided_shards(job, report)) is not None:
                 return shards

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import load_only
@@ -26,25 +27,35 @@ def epoch_request_revision(epoch_status: str, epoch_state: str, payment: str, fi
     return _revision(f"{epoch_status}:{epoch_state}:{payment}", finished, [])
 
 
-async def job_revision(sessions, address: str) -> str:
-    """The job's revision, read without loading any output (long polls ask it on every wake-up). A request served
-    in an epoch (known by its quote's job address) has its own: its shards' and its epoch's."""
+async def revision_reader(sessions, address: str) -> Callable[[], Awaitable[str]]:
+    """What reads the revision of `address`, a job or a request served in an epoch (its own: its shards' and its
+    epoch's), without loading any output. Long polls read it on every wake-up, so what the address is is settled
+    once here and each read is one statement (a job's settlements a second)."""
     async with sessions() as session:
-        status = (await session.execute(select(m.Job.status).where(m.Job.address == address))).scalar_one_or_none()
-        if status is None:  # a request's settlements are its epoch's, told by its payment's status
-            request, epoch_status, state = (await session.execute(select(m.Voucher, m.Job.status, m.Job.epoch_state).join(
-                m.Job, m.Job.address == m.Voucher.epoch).where(m.Voucher.job == address))).first() or (None, None, None)
-            if request is None:
-                raise NotFound(f"no job {address}", "job_not_found")
-            finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
-                _own(request), m.Shard.status.in_(FINAL)))).scalar_one()
-            return epoch_request_revision(epoch_status, state, request.status, finished)
-        finished = (await session.execute(select(func.count()).select_from(m.Shard).where(
-            m.Shard.job == address, m.Shard.status.in_(FINAL)))).scalar_one()
-        settled = [tuple(row) for row in (await session.execute(
-            select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
-                m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED))).all()]
-    return _revision(status, finished, settled)
+        is_job = (await session.execute(select(m.Job.address).where(m.Job.address == address))).first() is not None
+        request = None if is_job else await _epoch_request(session, address)
+    if request is not None:  # a request's settlements are its epoch's, told by its payment's status
+        own_finished = select(func.count()).select_from(m.Shard).where(_own(request), m.Shard.status.in_(FINAL))
+        query = select(m.Job.status, m.Job.epoch_state, m.Voucher.status, own_finished.scalar_subquery()).join(
+            m.Job, m.Job.address == m.Voucher.epoch).where(m.Voucher.job == address)
+
+        async def read_request() -> str:
+            async with sessions() as session:
+                return epoch_request_revision(*(await session.execute(query)).one())
+
+        return read_request
+    finished = select(func.count()).select_from(m.Shard).where(m.Shard.job == address, m.Shard.status.in_(FINAL))
+    job = select(m.Job.status, finished.scalar_subquery()).where(m.Job.address == address)
+    settled = select(m.Settlement.provider_owner, m.Settlement.verdict, m.Settlement.accepted).where(
+        m.Settlement.job == address, m.Settlement.status == SettlementStatus.CONFIRMED)
+
+    async def read_job() -> str:
+        async with sessions() as session:
+            status, done = (await session.execute(job)).one()
+            confirmed = [tuple(row) for row in (await session.execute(settled)).all()]
+        return _revision(status, done, confirmed)
+
+    return read_job
 
 
 async def _epoch_request(session, address: str) -> m.Voucher:

@@ -30,7 +30,7 @@ from marketplace.aggregator.intake import MAX_RESULTS
 from marketplace.aggregator.provider_results import ProviderResults
 from marketplace.aggregator.outputs import parse_job_request
 from marketplace.aggregator.pipelines import Pipelines
-from marketplace.aggregator.reports import job_revision
+from marketplace.aggregator.reports import revision_reader
 from marketplace.aggregator.scheduling import Candidate, place, sampled_shards
 from marketplace.aggregator.signals import Signal, long_poll
 from marketplace.chain import JobAccount, MarketAccount, ProviderAccount, ProviderStatus, job_address, provider_address
@@ -488,7 +488,7 @@ class Aggregator:
 
     async def wait_for_progress(self, job: str, revision: str, wait: float) -> None:
         """Returns once the job's revision differs from `revision`, or after `wait` seconds."""
-        await long_poll(self.progress, lambda: job_revision(self.sessions, job), lambda current: current != revision, wait)
+        await long_poll(self.progress, await revision_reader(self.sessions, job), lambda current: current != revision, wait)
 
     async def claim_work(self, message: SignedMessage) -> dict:
         await self.verify(message, "claim")

@@ -151,7 +151,7 @@ def epoch_run() -> Ledger:
 
 
 def job_per_request_run() -> Ledger:
-    """Each request its own job, opened by its channel's claim (what the aggregator sends today)."""
+    """Each request its own job, opened by its channel's claim (what the aggregator sends with `--epoch-seconds 0`)."""
     chain, ledger = Chain(), Ledger()
     escrow = job_escrow(PRICE, 1, SAMPLING_BPS, 200)
     for job_id, (agent, _) in enumerate(requests(), start=100):

@@ -114,8 +114,9 @@ def markdown(result: ApiBench) -> str:
         f"{result.api_tokens_s / result.plain_tokens_s:.2f} | {result.epoch_tokens_s:.1f} | "
         f"{result.epoch_tokens_s / result.plain_tokens_s:.2f} | ≥ 0.8 |",
         "",
-        "Claimed first: the aggregator started without epochs, each request's claim opens its job on chain before it "
-        "is served. In an epoch (`--epoch-seconds 60`): served at once, claimed with the epoch's other requests after.",
+        "Claimed first (`--epoch-seconds 0`): each request's claim opens its job on chain before it is served. In an "
+        "epoch (`--epoch-seconds 60`; the aggregator's default is 30): served at once, claimed with the epoch's other "
+        "requests after.",
         "",
         "The answer streams as the provider generates it (its node posts a task's first tokens at once, then what grew every 50 ms; verified after). "
         "What the first token still waits for, beyond the prefill and one token: the 402 and the paid retry, the "

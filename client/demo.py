@@ -156,9 +156,8 @@ async def _channel_act(console: Console, market: LocalMarket, agent) -> None:
                         await asyncio.sleep(0.5)
         transactions = [item.signature for epoch in epochs
                         for item in (await market.chain.rpc.get_signatures_for_address(Pubkey.from_string(epoch))).value]
-        fees = 0
-        for signature in transactions:
-            fees += (await market.chain.rpc.get_transaction(signature, encoding="json")).value.transaction.meta.fee
+        fees = sum([(await market.chain.rpc.get_transaction(s, encoding="json")).value.transaction.meta.fee
+                    for s in transactions])
         account = await tessera.channel_status()
     table = Table(title="Paid per request by voucher (OpenAI API, in an epoch)", show_header=False, title_justify="left")
     table.add_column(style="bold")

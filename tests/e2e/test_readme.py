@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 
 from localnet.process import LocalnetProcess
+from marketplace.aggregator.process import AggregatorProcess
 from marketplace.chain.client import TesseraChain
 from marketplace.keys import load_keypair
-from marketplace.aggregator.process import AggregatorProcess
 from provider.process import ProviderProcess
 from tests.cli import TESSERA
 

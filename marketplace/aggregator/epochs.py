@@ -201,8 +201,12 @@ class Epochs:
         for epoch in candidates:
             if (epoch.params or {}) != (request.params or {}) or epoch.shard_count + len(request.inputs) > self.agg.config.epoch_shards:
                 continue
-            channels = set((await session.execute(select(m.Shard.channel).where(m.Shard.job == epoch.address).distinct())).scalars())
-            if channel in channels or len(channels) < MAX_CHANNELS:
+            # A channel already in the epoch is one indexed look; counting its channels reads all its shards, so only
+            # a channel joining it pays for that.
+            joined = (await session.execute(select(m.Shard.index).where(
+                m.Shard.job == epoch.address, m.Shard.channel == channel).limit(1))).first() is not None
+            if joined or (await session.execute(select(func.count(m.Shard.channel.distinct())).where(
+                    m.Shard.job == epoch.address))).scalar_one() < MAX_CHANNELS:
                 return epoch
         job_id = secrets.randbits(63)
         address = str(job_address(self.agg.market, job_id)[0])

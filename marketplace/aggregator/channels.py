@@ -1,7 +1,9 @@
 """Requests paid by voucher from payment channels: intake (check, keep, claim, take in), finishing what a stopped
 intake left, and a channel's report. The voucher checks themselves are pure (payments.py).
 
-A paid request is claimed at once: the claim opens its job on chain, funded by the channel (never through the
+With epochs (the default) a paid request is checked against this market's view of the channel (channel_views.py)
+and served at once; it is claimed with its epoch's other requests (epochs.py). Without, or for a model served as a
+pipeline, it is claimed at once: the claim opens its job on chain, funded by the channel (never through the
 aggregator), and the request is served as any job. Everything is kept before it is sent, so a restart finishes
 it either way.
 """
@@ -14,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.aggregator import models as m
+from marketplace.aggregator.channel_views import VIEW_SECONDS, ChannelViews
 from marketplace.aggregator.epochs import EpochRequest
 from marketplace.aggregator.errors import AggregatorError, BadRequest, Conflict, NotFound, PaymentRequired, Unprocessable
 from marketplace.aggregator.outputs import parse_job_request
@@ -46,6 +49,7 @@ class ChannelPayments:
         self.agg = aggregator
         self._locks: dict[Pubkey, asyncio.Lock] = {}
         self._next_recovery = 0.0
+        self.views = ChannelViews(self.state)
 
     async def intake(self, message: SignedMessage) -> dict:
         """A request paid by voucher: checked off chain, kept, then claimed: the claim opens the job on chain, funded
@@ -94,12 +98,16 @@ class ChannelPayments:
             authorizer = state.account.authorizer
             if signer is None and await self._seen(voucher):  # nothing but the voucher authenticates this request
                 raise Conflict("this voucher already paid for a request: sign a new one", "voucher_replayed")
-            held = await self.highest(voucher.channel, state.account.generation)
-            paying = check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent(), held)
+            generation = state.account.generation
+            held = await self.highest(voucher.channel, generation)
+            owed = await self.owed(voucher.channel, generation, state.slot)
+            paying = check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent(),
+                                   held, owed)
             async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
                 session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(authorizer),
                                       generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
-                                      request=request, status=VoucherStatus.PENDING, created_at=int(self.agg.now())))
+                                      request=request, status=VoucherStatus.PENDING, created_at=int(self.agg.now()),
+                                      cost=cost))
                 try:
                     await session.commit()
                 except IntegrityError as exc:
@@ -117,36 +125,39 @@ class ChannelPayments:
         # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
         job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(job_text))
         admitted = await self.agg.admit(job_text, job, kind, inputs, params, streamed)
-        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(claimed))
-        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(claimed),
+        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(claimed.signature), claimed.slot)
+        return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(claimed.signature),
                 "channel": str(voucher.channel)}
 
     async def _pay_in_epoch(self, key: str, quote: m.Quote, kind: str, inputs: list[dict], params: dict | None,
                             streamed: bool, voucher: Voucher, signer: Pubkey | None, cost: int) -> dict:
-        """Checks the voucher against what the channel has paid and owes, and serves the request in an epoch at once:
-        it is claimed with the epoch's other requests (epochs.py)."""
+        """Checks the voucher against this market's view of the channel and what its requests may still take from it,
+        and serves the request in an epoch at once: it is claimed with the epoch's other requests (epochs.py)."""
         if any(STAGE_FIELD in item for item in inputs):
             raise BadRequest(f"inputs name stages, but model {quote.model_digest} is not served as a pipeline")
-        async with self.lock(voucher.channel):
-            # Owed first, then the chain: a claim landing in between is counted twice (a refusal the agent answers
-            # with a larger voucher), never missed.
-            owed = await self.agg.epochs.owed(voucher.channel, voucher.generation)
-            state = await self.state(voucher.channel)
+        # A request served now is claimed up to this long after, and the view it is checked on may be VIEW_SECONDS old.
+        delay_needed = self.agg.config.epoch_seconds + self.agg.config.job_lifetime + VIEW_SECONDS
+
+        async def checked(state: ChannelState) -> ChannelState:
             account = state.account
             if account.withdrawable_at:
                 raise PaymentRequired("the channel's owner asked to withdraw: it takes no new requests", "channel_closing")
-            if account.withdraw_delay < self.agg.config.epoch_seconds + self.agg.config.job_lifetime:
-                raise PaymentRequired(f"requests are claimed when their epoch ends, up to "
-                                      f"{self.agg.config.epoch_seconds + self.agg.config.job_lifetime:,.0f} s after they are "
-                                      f"served: a channel paying here needs a withdrawal delay at least that long",
+            if account.withdraw_delay < delay_needed:
+                raise PaymentRequired(f"requests are claimed when their epoch ends, up to {delay_needed:,.0f} s after "
+                                      f"they are served: a channel paying here needs a withdrawal delay at least that long",
                                       "channel_delay_short")
+            held = await self.highest(voucher.channel, account.generation)
+            owed = await self.owed(voucher.channel, account.generation, state.slot)
+            check_voucher(state, self.agg.market, voucher, signer or account.authorizer, cost, 0, held, owed)
+            return state
+
+        async with self.lock(voucher.channel):
             if signer is None and await self._seen(voucher):
                 raise Conflict("this voucher already paid for a request: sign a new one", "voucher_replayed")
-            held = await self.highest(voucher.channel, account.generation)
-            check_voucher(state, self.agg.market, voucher, signer or account.authorizer, cost, 0, held, owed)
+            state = await self.views.check(voucher.channel, checked)
             admitted = await self.agg.epochs.admit(EpochRequest(
                 key, quote.seed_commitment, quote.model_digest, kind, params, inputs, streamed, quote.price_per_shard,
-                voucher, account.authorizer, cost))
+                voucher, state.account.authorizer, cost))
         return {**admitted, "voucher": voucher.amount, "escrow": cost, "claim_signature": None,
                 "channel": str(voucher.channel)}
 
@@ -167,18 +178,21 @@ class ChannelPayments:
                 log.warning("voucher for job %s stays pending: %s", voucher.job, exc)
 
     async def _recover(self, voucher: m.Voucher) -> None:
-        job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(voucher.job))
+        # A claim found here landed by the slot it was read at: kept as its claim's slot, the cost counts until the
+        # channel's view is that recent. (A job already closed landed longer ago than any view is kept.)
+        read = await self.agg.chain.read(JobAccount, Pubkey.from_string(voucher.job))
+        job, seen_at = (read.account, read.slot) if read else (None, None)
         async with self.agg.sessions() as session:
             admitted = await session.get(m.Job, voucher.job) is not None
         if job is None:
             await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED if admitted else VoucherStatus.UNSERVED)
         elif admitted:
-            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED, claim_slot=seen_at)
         elif job.deadline > self.agg.now():
             request = voucher.request
             await self.agg.admit(voucher.job, job, request["kind"], request["inputs"], request["params"],
                                  request.get("streamed", False))
-            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED)
+            await self._settle_voucher(voucher.job, VoucherStatus.CLAIMED, claim_slot=seen_at)
         else:
             await self.agg.chain.send([ix.close_job(Pubkey.from_string(voucher.job), job.client)], [self.agg.verifier])
             await self._settle_voucher(voucher.job, VoucherStatus.UNSERVED)
@@ -207,11 +221,23 @@ class ChannelPayments:
         return self._locks.setdefault(channel, asyncio.Lock())
 
     async def state(self, channel: Pubkey) -> ChannelState:
-        held = await self.agg.chain.fetch_with_lamports(ChannelAccount, channel)
-        if held is None:
+        """The channel as the chain shows it now (one read; requests paid in epochs use its view instead)."""
+        read = await self.agg.chain.read(ChannelAccount, channel)
+        if read is None:
             raise NotFound(f"no payment channel at {channel}", "channel_not_found")
-        account, lamports = held
-        return ChannelState(channel, account, lamports - await self.agg.chain.rent_exempt_minimum(account_size("Channel")))
+        rent = await self.agg.chain.rent_exempt_minimum(account_size("Channel"))
+        return ChannelState(channel, read.account, read.lamports - rent, read.slot)
+
+    async def owed(self, channel: Pubkey, generation: int, seen_slot: int) -> int:
+        """What this market's requests may still take from the channel beyond what the chain showed at `seen_slot`:
+        each voucher not claimed yet (kept before its claim, or served in an epoch) and each claim landed after that
+        slot, at its request's most. A claim landing while this is read is counted twice, never missed."""
+        async with self.agg.sessions() as session:
+            owed = (await session.execute(select(func.coalesce(func.sum(m.Voucher.cost), 0)).where(
+                m.Voucher.channel == str(channel), m.Voucher.generation == generation,
+                or_(m.Voucher.status.in_([VoucherStatus.PENDING, VoucherStatus.IN_EPOCH]),
+                    and_(m.Voucher.status == VoucherStatus.CLAIMED, m.Voucher.claim_slot > seen_slot))))).scalar_one()
+            return int(owed)  # PostgreSQL sums BIGINT as NUMERIC (a Decimal)
 
     async def _job_rent(self) -> int:
         return await self.agg.chain.rent_exempt_minimum(account_size("Job"))
@@ -237,8 +263,11 @@ class ChannelPayments:
         async with self.agg.sessions() as session:
             return await session.get(m.Voucher, job)
 
-    async def _settle_voucher(self, job: str, status: str, claim_signature: str | None = None) -> None:
-        values = {"status": status} if claim_signature is None else {"status": status, "claim_signature": claim_signature}
+    async def _settle_voucher(self, job: str, status: str, claim_signature: str | None = None,
+                              claim_slot: int | None = None) -> None:
+        values = {"status": status, "claim_slot": claim_slot}
+        if claim_signature is not None:
+            values["claim_signature"] = claim_signature
         async with self.agg.sessions() as session:
             await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(**values))
             await session.commit()

@@ -295,17 +295,21 @@ class Epochs:
                                          shard_count=job.shard_count)])
             funded = 0
         else:
-            recorded = [str(e.channel) for e in (await self.agg.chain.fetch(EpochAccount, epoch_address(key)[0])).entries]
+            epoch = await self.agg.chain.read(EpochAccount, epoch_address(key)[0])
+            recorded = [str(e.channel) for e in epoch.account.entries]
             funded = len(recorded)
             if recorded != [channel for channel, _, _ in entries[:funded]]:
                 raise Unavailable(f"epoch {address} on chain records other claims than its layout", "epoch_mismatch")
+            # Claims that landed though their confirmation did not come: they landed by the slot read.
+            await self._mark_claimed(address, recorded, None, epoch.slot)
         for channel, _, count in entries[funded:]:
             voucher, authorizer = await self._paying(Pubkey.from_string(channel))
             paying.append(channel)
             groups.append(ix.claim_epoch(verifier.pubkey(), self.agg.market, key, voucher, authorizer, count))
         for batch in pack(groups, [verifier]):
-            signature = await self.agg.chain.send_and_confirm([i for p in batch for i in groups[p]], [verifier])
-            await self._mark_claimed(address, [paying[p] for p in batch if paying[p] is not None], signature)
+            landed = await self.agg.chain.send_and_confirm([i for p in batch for i in groups[p]], [verifier])
+            await self._mark_claimed(address, [paying[p] for p in batch if paying[p] is not None], landed.signature,
+                                     landed.slot)
         async with self.agg.sessions() as session:
             await session.execute(update(m.Job).where(m.Job.address == address).values(
                 epoch_state=EpochState.OPEN, epoch_opened_at=int(self.agg.now())))
@@ -321,12 +325,16 @@ class Epochs:
                               "voucher_missing")
         return held, state.account.authorizer
 
-    async def _mark_claimed(self, address: str, channels: list[str], signature: Signature) -> None:
+    async def _mark_claimed(self, address: str, channels: list[str], signature: Signature | None, slot: int) -> None:
+        """The channels' requests in the epoch are claimed, in `slot` (ChannelPayments.owed counts them until the
+        channel's view is that recent)."""
         if not channels:
             return
         async with self.agg.sessions() as session:
-            await session.execute(update(m.Voucher).where(m.Voucher.epoch == address, m.Voucher.channel.in_(channels))
-                                  .values(status=VoucherStatus.CLAIMED, claim_signature=str(signature)))
+            await session.execute(update(m.Voucher).where(
+                m.Voucher.epoch == address, m.Voucher.channel.in_(channels), m.Voucher.status == VoucherStatus.IN_EPOCH)
+                .values(status=VoucherStatus.CLAIMED, claim_slot=slot,
+                        claim_signature=None if signature is None else str(signature)))
             await session.commit()
 
     async def closing(self, key: Pubkey) -> Instruction:

@@ -190,3 +190,6 @@ class Voucher(Base):
     epoch: Mapped[str | None] = mapped_column(ForeignKey("jobs.address"), index=True)
     first_seq: Mapped[int | None] = mapped_column(Integer)  # its shards are the channel's seq first_seq, first_seq + 1, ...
     cost: Mapped[int | None] = mapped_column(BigInteger)  # the most it may cost: what its voucher had to cover
+    # The slot its claim landed in: until this market's view of the channel reaches it, its cost still counts
+    # against the channel (channel_views.py).
+    claim_slot: Mapped[int | None] = mapped_column(BigInteger)

@@ -19,12 +19,12 @@ from marketplace.chain.instructions import I64_MAX  # more lamports than exist; 
 from marketplace.chain.vouchers import Voucher
 
 
-
 @dataclass(frozen=True)
 class ChannelState:
     address: Pubkey
     account: ChannelAccount
     free: int  # lamports above the channel's rent
+    slot: int  # the chain's slot it was read at
 
 
 def parse_voucher(raw: Any) -> Voucher:
@@ -50,8 +50,9 @@ def check_voucher(state: ChannelState, market: Pubkey, voucher: Voucher, signer:
     and authorize at least `cost` beyond what the channel has paid so far (amounts only grow, so an older
     voucher authorizes nothing more); the channel must hold that and the job's rent. `held`: the highest voucher
     this market already holds for the channel: a request (never a replay: the caller refuses those) may be paid by
-    what the agent authorized in all, since concurrent requests reach the claim in any order. `owed`: what requests
-    served in epochs and not yet claimed may cost the channel, counted as paid already."""
+    what the agent authorized in all, since concurrent requests reach the claim in any order. `owed`: what this
+    market's requests may still take from the channel beyond what `state` shows (ChannelPayments.owed), counted as
+    paid already."""
     account = state.account
     if voucher.channel != state.address or account.market != market:
         raise Forbidden("the voucher names another channel, or the channel belongs to another market", "voucher_wrong_channel")

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 from solana.exceptions import SolanaRpcException
@@ -30,7 +30,7 @@ from marketplace.chain.errors import ChainError, program_error
 from marketplace.chain.events import ProgramEvent, decode_events
 from marketplace.chain.program import PROGRAM_ID, account_size
 
-A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount)
+A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount, ChannelAccount)
 IDL_NAMES = {MarketAccount: "Market", ProviderAccount: "Provider", JobAccount: "Job", AssignmentAccount: "Assignment",
              ChannelAccount: "Channel"}
 CONFIRM_TIMEOUT = 30.0  # seconds
@@ -45,6 +45,23 @@ class Sent:
     signature: Signature
     events: list[ProgramEvent]
     fee: int
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A confirmed transaction and the slot it landed in: reads of that slot or later show what it did."""
+
+    signature: Signature
+    slot: int
+
+
+@dataclass(frozen=True)
+class Read(Generic[A]):
+    """An account as the chain showed it at `slot`, with the lamports it held."""
+
+    account: A
+    lamports: int
+    slot: int
 
 
 @asynccontextmanager
@@ -85,18 +102,19 @@ class TesseraChain:
 
     async def fetch(self, cls: type[A], address: Pubkey) -> A | None:
         """A typed account, or None if there is none at `address`."""
-        held = await self.fetch_with_lamports(cls, address)
-        return held[0] if held else None
+        held = await self.read(cls, address)
+        return held.account if held else None
 
-    async def fetch_with_lamports(self, cls: type[A], address: Pubkey) -> tuple[A, int] | None:
-        """A typed account and the lamports it holds, from one read; None if there is none at `address`."""
+    async def read(self, cls: type[A], address: Pubkey) -> Read[A] | None:
+        """A typed account, the lamports it holds and the slot it was read at, from one read; None if there is none
+        at `address`."""
         async with _transient(f"reading {address}"):
             response = await self.rpc.get_account_info(address, encoding="base64")
         if response.value is None:
             return None
         if response.value.owner != self.program_id:
             raise ChainError(f"{address} is not a Tessera account (owner {response.value.owner})")
-        return cls.decode(bytes(response.value.data)), response.value.lamports
+        return Read(cls.decode(bytes(response.value.data)), response.value.lamports, response.context.slot)
 
     async def all(self, cls: type[A], owner: Pubkey | None = None) -> list[tuple[Pubkey, A]]:
         """Every account of a type, optionally only those whose first field is `owner` (a market; a job for assignments)."""
@@ -130,7 +148,8 @@ class TesseraChain:
             signature = (await self.rpc.request_airdrop(address, lamports)).value
         await self.confirm(signature)
 
-    async def confirm(self, signature: Signature) -> None:
+    async def confirm(self, signature: Signature) -> int:
+        """Waits for the transaction to be confirmed; returns the slot it landed in."""
         deadline = asyncio.get_running_loop().time() + CONFIRM_TIMEOUT
         while asyncio.get_running_loop().time() < deadline:
             async with _transient(f"confirming {signature}"):
@@ -138,23 +157,23 @@ class TesseraChain:
             if status is not None:
                 if status.err is not None:
                     raise RpcFailure(f"transaction {signature} failed: {status.err}")
-                return
+                return status.slot
             await asyncio.sleep(0.1)
         raise RpcFailure(f"transaction {signature} was not confirmed within {CONFIRM_TIMEOUT:.0f} s")
 
     async def send(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Sent:
         """Sends and confirms one transaction (signers[0] pays), then reads back its events and fee; program errors
         come back named."""
-        signature = await self.send_and_confirm(instructions, signers)
+        signature = (await self.send_and_confirm(instructions, signers)).signature
         async with _transient(f"reading {signature}"):
             tx_info = (await self.rpc.get_transaction(signature, encoding="json")).value
         logs = list(tx_info.transaction.meta.log_messages or []) if tx_info else []
         fee = tx_info.transaction.meta.fee if tx_info else 0
         return Sent(signature, decode_events(logs), fee)
 
-    async def send_and_confirm(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Signature:
+    async def send_and_confirm(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> Landed:
         """`send` without reading the transaction back: for callers on a request's path that need only its
-        signature."""
+        signature and slot."""
         async with _transient("fetching a blockhash"):
             blockhash = (await self.rpc.get_latest_blockhash()).value.blockhash
         tx = Transaction(list(signers), Message(list(instructions), signers[0].pubkey()), blockhash)
@@ -168,6 +187,5 @@ class TesseraChain:
             if named is not None:
                 raise named from exc
             raise RpcFailure(f"transaction refused: {getattr(error, 'message', error)}") from exc
-        await self.confirm(signature)
-        return signature
+        return Landed(signature, await self.confirm(signature))
 

@@ -142,7 +142,7 @@ def _check_voucher_us() -> float:
     from marketplace.chain.vouchers import Voucher
 
     market, channel, authorizer = Pubkey.new_unique(), Pubkey.new_unique(), Keypair()
-    state = ChannelState(channel, ChannelAccount(market, Pubkey.new_unique(), authorizer.pubkey(), 0, 1, 60, 0, 0, 255), 10**9)
+    state = ChannelState(channel, ChannelAccount(market, Pubkey.new_unique(), authorizer.pubkey(), 0, 1, 60, 0, 0, 255), 10**9, 1)
     voucher = Voucher.sign(authorizer, channel, 1, 10**6)
     runs = 2_000
     seconds = timeit.timeit(lambda: check_voucher(state, market, voucher, authorizer.pubkey(), 204_000, 2_500_000), number=runs)

@@ -5,12 +5,14 @@ its own range, providers commit, and at close each channel has paid exactly the 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from solders.pubkey import Pubkey
 
 from client.errors import AggregatorRefused
 from marketplace import x402
+from marketplace.aggregator.channel_views import VIEW_SECONDS
 from marketplace.aggregator.epochs import PROVISIONAL
 from marketplace.aggregator.process import AggregatorProcess
 from marketplace.chain import JobAccount, ProviderAccount, provider_address
@@ -237,9 +239,10 @@ async def test_an_agent_pays_a_thousand_requests_through_one_channel_in_one_epoc
 
 
 async def test_an_agent_that_leaves_after_being_served_still_pays_and_channels_that_could_leave_first_are_refused(tmp_path):
-    """Served in an epoch, the agent asks to withdraw at once: it is refused new requests, and the epoch's claim still
-    takes what it owes, since a channel paying in epochs must wait longer to withdraw than an epoch takes to be
-    claimed. A channel with a shorter delay is refused before anything is served."""
+    """Served in an epoch, the agent asks to withdraw at once: it is refused new requests (once the market's view of the
+    channel is that recent), and the epochs' claims still take what it owes, since a channel paying in epochs must wait
+    longer to withdraw than an epoch takes to be claimed. A channel with a shorter delay is refused before anything is
+    served."""
     async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS,
                               job_lifetime=30) as market, providers_running(market, ["honest"] * 2):
         async with await agent(market) as hasty, await agent(market) as leaving:
@@ -251,13 +254,22 @@ async def test_an_agent_that_leaves_after_being_served_still_pays_and_channels_t
 
             channel = await leaving.open_channel(SOL, withdraw_delay=60)
             held = await market.chain.balance(channel.address)
-            served = await leaving.generate("served, then gone", model=MODEL_DIGEST, max_new_tokens=2)
+            served = [await leaving.generate("served, then gone", model=MODEL_DIGEST, max_new_tokens=2)]
             await leaving.request_withdraw()
+            asked_to_leave = time.monotonic()
+            # The market sees it within the time it pays on a channel's view of the chain: a request meanwhile may
+            # still be served, and is paid for as well.
+            try:
+                served.append(await leaving.generate("right after", model=MODEL_DIGEST, max_new_tokens=2))
+            except AggregatorRefused as refused_at_once:
+                assert refused_at_once.code == "channel_closing"
+            await asyncio.sleep(max(0.0, asked_to_leave + VIEW_SECONDS - time.monotonic()))
             with pytest.raises(AggregatorRefused) as closing:
                 await leaving.generate("one more?", model=MODEL_DIGEST, max_new_tokens=2)
             assert closing.value.code == "channel_closing"
-            _, report = await market.request("GET", f"/v1/jobs/{served.receipt.job}", reader=channel.authorizer)
-            await market.wait_for(report["epoch"]["job"], timeout=60)
-            executions = len(served.shards[0].providers)
+            for answer in served:
+                _, report = await market.request("GET", f"/v1/jobs/{answer.receipt.job}", reader=channel.authorizer)
+                await market.wait_for(report["epoch"]["job"], timeout=60)
+            executions = sum(len(answer.shards[0].providers) for answer in served)
             assert held - await market.chain.balance(channel.address) == executions * (PRICE + PRICE * FEE_BPS // 10_000)
-            assert (await leaving.channel_status())["vouchers"][0]["status"] == "claimed"
+            assert [v["status"] for v in (await leaving.channel_status())["vouchers"]] == ["claimed"] * len(served)

@@ -18,7 +18,7 @@ COST, RENT = 204_000, 2_500_000
 
 def state(claimed: int = 1_000_000, free: int = 10**9, market: Pubkey = MARKET) -> ChannelState:
     account = ChannelAccount(market, Pubkey.new_unique(), AUTHORIZER.pubkey(), claimed, 7, 3_600, 0, 0, 255)
-    return ChannelState(CHANNEL, account, free)
+    return ChannelState(CHANNEL, account, free, slot=1)
 
 
 def voucher(amount: int, signer: Keypair = AUTHORIZER, generation: int = 7, channel: Pubkey = CHANNEL) -> Voucher:

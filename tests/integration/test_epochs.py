@@ -12,15 +12,16 @@ from solders.pubkey import Pubkey
 
 from client.errors import AggregatorRefused
 from marketplace import x402
+from marketplace.aggregator import channel_views
 from marketplace.aggregator.channel_views import VIEW_SECONDS
 from marketplace.aggregator.epochs import PROVISIONAL
 from marketplace.aggregator.process import AggregatorProcess
-from marketplace.chain import JobAccount, ProviderAccount, provider_address
+from marketplace.chain import ChannelAccount, JobAccount, ProviderAccount, provider_address
 from marketplace.economics import job_escrow
 from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
 from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_of, text_of
 from tests.integration.test_aggregator_market import providers_running
-from tests.integration.test_channels import agent
+from tests.integration.test_channels import agent, paid_request
 from tests.integration.test_openai_api import api
 from tests.storage.conftest import postgres_schema
 
@@ -273,3 +274,25 @@ async def test_an_agent_that_leaves_after_being_served_still_pays_and_channels_t
             executions = sum(len(answer.shards[0].providers) for answer in served)
             assert held - await market.chain.balance(channel.address) == executions * (PRICE + PRICE * FEE_BPS // 10_000)
             assert [v["status"] for v in (await leaving.channel_status())["vouchers"]] == ["claimed"] * len(served)
+
+
+async def test_a_voucher_counting_on_a_claim_the_markets_view_does_not_show_yet_is_refused(tmp_path, monkeypatch):
+    """The market checks vouchers on its view of the channel, here read before the epoch's claim landed and kept for
+    the whole test: the claim still counts (vouchers keep the slot their claim landed in), so a voucher that would pay
+    only if it were missed is refused, and one that covers it is served."""
+    monkeypatch.setattr(channel_views, "VIEW_SECONDS", 600.0)
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS,
+                              job_lifetime=30) as market, providers_running(market, ["honest"]):
+        async with await agent(market) as tessera:
+            channel = await tessera.open_channel(SOL, withdraw_delay=3_600)
+            cost = job_escrow(PRICE, 1, RAREST_SAMPLING_BPS, FEE_BPS)
+            status, first = await paid_request(market, tessera, channel.voucher(cost))
+            assert status == 201 and first["epoch"], first
+            async with asyncio.timeout(60):
+                while (await tessera.channel_status())["vouchers"][0]["status"] != "claimed":
+                    await asyncio.sleep(0.2)
+            assert (await market.chain.fetch(ChannelAccount, channel.address)).claimed == cost
+            status, refused = await paid_request(market, tessera, channel.voucher(2 * cost - 1))
+            assert (status, refused["error"]["code"]) == (402, "voucher_too_small"), refused
+            status, second = await paid_request(market, tessera, channel.voucher(2 * cost))
+            assert status == 201 and second["epoch"] != first["epoch"], second

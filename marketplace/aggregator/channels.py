@@ -27,6 +27,7 @@ from marketplace.aggregator.outputs import parse_job_request
 from marketplace.aggregator.payments import ChannelState, check_voucher, parse_voucher
 from marketplace.chain import ChainError, ChannelAccount, JobAccount, ProgramError, job_address
 from marketplace.chain import instructions as ix
+from marketplace.chain.client import Landed
 from marketplace.chain.program import account_size
 from marketplace.chain.vouchers import Voucher
 from marketplace.digests import input_digest
@@ -122,10 +123,11 @@ class ChannelPayments:
             except ProgramError as exc:
                 await self._settle_voucher(job_text, VoucherStatus.UNSERVED)
                 raise PaymentRequired(f"the program refused the claim: {exc}", "claim_refused") from exc
+            await self._landed(job_text, claimed)  # still pending (not taken in), but no longer owed beyond the chain
         # Taken in, then marked: a stop in between leaves it pending, and the next pass finds it taken in.
         job = await self.agg.chain.fetch(JobAccount, Pubkey.from_string(job_text))
         admitted = await self.agg.admit(job_text, job, kind, inputs, params, streamed)
-        await self._settle_voucher(job_text, VoucherStatus.CLAIMED, str(claimed.signature), claimed.slot)
+        await self._settle_voucher(job_text, VoucherStatus.CLAIMED)
         return {**admitted, "voucher": voucher.amount, "escrow": job.escrow, "claim_signature": str(claimed.signature),
                 "channel": str(voucher.channel)}
 
@@ -229,14 +231,17 @@ class ChannelPayments:
         return ChannelState(channel, read.account, read.lamports - rent, read.slot)
 
     async def owed(self, channel: Pubkey, generation: int, seen_slot: int) -> int:
-        """What this market's requests may still take from the channel beyond what the chain showed at `seen_slot`:
-        each voucher not claimed yet (kept before its claim, or served in an epoch) and each claim landed after that
-        slot, at its request's most. A claim landing while this is read is counted twice, never missed."""
+        """What this market's requests may still take from the channel beyond what the chain showed at `seen_slot`,
+        each at its request's most: a voucher whose claim has not landed yet (kept before its claim, or served in an
+        epoch) and one whose claim landed after that slot. A claim landing while this is read is counted twice,
+        never missed."""
+        voucher = m.Voucher
         async with self.agg.sessions() as session:
-            owed = (await session.execute(select(func.coalesce(func.sum(m.Voucher.cost), 0)).where(
-                m.Voucher.channel == str(channel), m.Voucher.generation == generation,
-                or_(m.Voucher.status.in_([VoucherStatus.PENDING, VoucherStatus.IN_EPOCH]),
-                    and_(m.Voucher.status == VoucherStatus.CLAIMED, m.Voucher.claim_slot > seen_slot))))).scalar_one()
+            owed = (await session.execute(select(func.coalesce(func.sum(voucher.cost), 0)).where(
+                voucher.channel == str(channel), voucher.generation == generation, voucher.status != VoucherStatus.UNSERVED,
+                or_(voucher.claim_slot > seen_slot,
+                    and_(voucher.claim_slot.is_(None),
+                         voucher.status.in_([VoucherStatus.PENDING, VoucherStatus.IN_EPOCH])))))).scalar_one()
             return int(owed)  # PostgreSQL sums BIGINT as NUMERIC (a Decimal)
 
     async def _job_rent(self) -> int:
@@ -259,15 +264,18 @@ class ChannelPayments:
                 m.Voucher.channel == str(voucher.channel), m.Voucher.generation == voucher.generation,
                 m.Voucher.amount == voucher.amount).limit(1))).first() is not None
 
+    async def _landed(self, job: str, claim: Landed) -> None:
+        async with self.agg.sessions() as session:
+            await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(
+                claim_signature=str(claim.signature), claim_slot=claim.slot))
+            await session.commit()
+
     async def _voucher_for(self, job: str) -> m.Voucher | None:
         async with self.agg.sessions() as session:
             return await session.get(m.Voucher, job)
 
-    async def _settle_voucher(self, job: str, status: str, claim_signature: str | None = None,
-                              claim_slot: int | None = None) -> None:
-        values = {"status": status, "claim_slot": claim_slot}
-        if claim_signature is not None:
-            values["claim_signature"] = claim_signature
+    async def _settle_voucher(self, job: str, status: str, claim_slot: int | None = None) -> None:
+        values = {"status": status} if claim_slot is None else {"status": status, "claim_slot": claim_slot}
         async with self.agg.sessions() as session:
             await session.execute(update(m.Voucher).where(m.Voucher.job == job).values(**values))
             await session.commit()

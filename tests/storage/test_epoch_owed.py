@@ -38,24 +38,25 @@ async def test_what_a_channel_owes_is_an_int_of_its_unclaimed_requests(engine):
 
 
 async def test_what_a_channels_requests_may_still_take_beyond_a_view_of_it(engine):
-    """Checked against a view of the channel read at some slot: every voucher not claimed yet counts, pending or in an
-    epoch, and every claim that landed after the view's slot; claims the view already shows, requests never served and
-    other generations do not."""
+    """Checked against a view of the channel read at some slot: a voucher whose claim has not landed counts (kept
+    before its claim, or served in an epoch), and so does one whose claim landed after the view's slot, taken in or
+    not yet; claims the view already shows, requests never served and other generations do not."""
     config = AggregatorConfig(rpc_url="http://127.0.0.1:1", keypair=Path("/dev/null"), market=str(Keypair().pubkey()))
     async with TesseraChain(config.rpc_url) as chain:  # never called
         aggregator = Aggregator(config, sessions(engine), chain, Keypair())
         channel = Keypair().pubkey()
         rows = [(VoucherStatus.PENDING, None, 1), (VoucherStatus.IN_EPOCH, None, 20),
-                (VoucherStatus.CLAIMED, 500, 300), (VoucherStatus.CLAIMED, 501, 4_000), (VoucherStatus.CLAIMED, None, 50_000),
-                (VoucherStatus.UNSERVED, None, 600_000)]
+                (VoucherStatus.PENDING, 500, 300), (VoucherStatus.CLAIMED, 501, 4_000),
+                (VoucherStatus.CLAIMED, None, 50_000),  # claimed longer ago than any view is kept
+                (VoucherStatus.UNSERVED, 502, 600_000), (VoucherStatus.UNSERVED, None, 7_000_000)]
         async with aggregator.sessions() as session:
             for status, claim_slot, cost in rows:
                 session.add(m.Voucher(job=str(Keypair().pubkey()), channel=str(channel), authorizer=str(channel),
                                       generation=0, amount=cost, signature="s" * 88, request={}, status=status,
                                       created_at=int(time.time()), cost=cost, claim_slot=claim_slot))
             session.add(m.Voucher(job=str(Keypair().pubkey()), channel=str(channel), authorizer=str(channel),
-                                  generation=1, amount=7_000_000, signature="s" * 88, request={},
-                                  status=VoucherStatus.IN_EPOCH, created_at=int(time.time()), cost=7_000_000))
+                                  generation=1, amount=80_000_000, signature="s" * 88, request={},
+                                  status=VoucherStatus.IN_EPOCH, created_at=int(time.time()), cost=80_000_000))
             await session.commit()
         owed = aggregator.channels.owed
         assert await owed(channel, 0, 499) == 4_321 and type(await owed(channel, 0, 499)) is int

@@ -25,12 +25,13 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction
 
-from marketplace.chain.accounts import AssignmentAccount, ChannelAccount, JobAccount, MarketAccount, ProviderAccount
+from marketplace.chain.accounts import (AssignmentAccount, ChannelAccount, EpochAccount, JobAccount, MarketAccount,
+                                        ProviderAccount)
 from marketplace.chain.errors import ChainError, program_error
 from marketplace.chain.events import ProgramEvent, decode_events
 from marketplace.chain.program import PROGRAM_ID, account_size
 
-A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount, ChannelAccount)
+A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount, ChannelAccount, EpochAccount)
 IDL_NAMES = {MarketAccount: "Market", ProviderAccount: "Provider", JobAccount: "Job", AssignmentAccount: "Assignment",
              ChannelAccount: "Channel"}
 CONFIRM_TIMEOUT = 30.0  # seconds

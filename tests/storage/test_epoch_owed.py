@@ -1,5 +1,5 @@
-"""What a channel owes for requests served in epochs (Epochs.owed) on SQLite and PostgreSQL: a plain int of lamports,
-counting only its unclaimed requests of its current generation."""
+"""What a channel owes, on SQLite and PostgreSQL, as a plain int of lamports: for requests served in epochs and not
+claimed yet (Epochs.owed, its report), and beyond a view of it read at some slot (ChannelPayments.owed, its checks)."""
 
 from __future__ import annotations
 

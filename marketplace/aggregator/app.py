@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from marketplace.aggregator import openai_routes
 from marketplace.aggregator.appkeys import CONFIG, QUOTE_LIMIT, SERVICE
 from marketplace.aggregator.bodies import read_json
+from marketplace.aggregator.channel_watch import ChannelWatch
 from marketplace.aggregator.conductor import Conductor
 from marketplace.aggregator.config import AggregatorConfig
 from marketplace.aggregator.db import create_engine, migrate, sessions
@@ -30,7 +31,7 @@ from marketplace.aggregator.reports import job_report, metrics_text
 from marketplace.aggregator import dashboard
 from marketplace.aggregator.service import Aggregator
 from marketplace.aggregator.signals import fired
-from marketplace.chain.client import TesseraChain
+from marketplace.chain.client import TesseraChain, pubsub_url
 from marketplace.errors import KeypairError, MessageError, MessageFormatError
 from marketplace.keys import load_keypair
 from marketplace.messages import SignedMessage
@@ -221,11 +222,15 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             service.progress.fire()
             await fired(woken, config.tick)  # activity starts the next pass at once; claim expiry and deadlines wait for the tick
 
-    task = asyncio.create_task(conduct())
+    channels = service.channels
+    watch = ChannelWatch(config.pubsub_url or pubsub_url(config.rpc_url), channels.views, channels.decoded)
+    tasks = [asyncio.create_task(conduct()), asyncio.create_task(watch.run())]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await service.pipelines.close()
     await chain.close()
     await engine.dispose()

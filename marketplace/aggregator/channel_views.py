@@ -10,6 +10,9 @@ Why paying on a view a few seconds old leaves no one short:
   can leave.
 - Everything else that changes a channel (a top-up, a closed job's refund, a slash's credit) adds to it, so a stale
   view refuses what a fresh one would accept: a refusal reads the chain again before it is given.
+
+Between reads, a subscription to each viewed channel (channel_watch.py) replaces its view as the chain changes it, so
+an owner's `request_withdraw` or top-up counts at once; safety does not depend on it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from solders.pubkey import Pubkey
 
@@ -29,20 +32,54 @@ MAX_VIEWS = 100_000  # channels kept; the least recently used is read again when
 T = TypeVar("T")
 
 
+class Watcher(Protocol):
+    def watch(self, channel: Pubkey) -> None: ...
+    def unwatch(self, channel: Pubkey) -> None: ...
+
+
 class ChannelViews:
-    def __init__(self, read: Callable[[Pubkey], Awaitable[ChannelState]], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, read: Callable[[Pubkey], Awaitable[ChannelState]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._read = read
         self._clock = clock
-        self._views: OrderedDict[Pubkey, tuple[float, ChannelState]] = OrderedDict()  # (when read, the state)
+        self._views: OrderedDict[Pubkey, tuple[float, ChannelState]] = OrderedDict()  # (when seen, the state)
+        self.watcher: Watcher | None = None  # told which channels have views, to keep them current
 
     async def fresh(self, channel: Pubkey) -> ChannelState:
         """The channel read from the chain now; the view from now on."""
         state = await self._read(channel)
+        self._keep(channel, state)
+        return state
+
+    def peek(self, channel: Pubkey) -> ChannelState | None:
+        """The channel's view as held now, however old (None: none)."""
+        held = self._views.get(channel)
+        return held[1] if held else None
+
+    def seen(self, channel: Pubkey, state: ChannelState | None) -> None:
+        """The chain's latest word on a viewed channel (None: it is gone), unless the view is already as recent. The
+        view keeps the time it was read: a notification that came late must not make it look younger."""
+        held = self._views.get(channel)
+        if held is None or (state is not None and state.slot < held[1].slot):
+            return
+        if state is None:
+            self._drop(channel)
+        else:
+            self._views[channel] = (held[0], state)
+
+    def _keep(self, channel: Pubkey, state: ChannelState) -> None:
+        new = channel not in self._views
         self._views[channel] = (self._clock(), state)
         self._views.move_to_end(channel)
+        if new and self.watcher is not None:
+            self.watcher.watch(channel)
         while len(self._views) > MAX_VIEWS:
-            self._views.popitem(last=False)
-        return state
+            self._drop(next(iter(self._views)))
+
+    def _drop(self, channel: Pubkey) -> None:
+        del self._views[channel]
+        if self.watcher is not None:
+            self.watcher.unwatch(channel)
 
     async def check(self, channel: Pubkey, checking: Callable[[ChannelState], Awaitable[T]]) -> T:
         """Runs `checking` on the channel's view (read first if it has none, or none younger than VIEW_SECONDS). A

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from sqlalchemy import and_, func, or_, select, update
@@ -51,6 +52,7 @@ class ChannelPayments:
         self._locks: dict[Pubkey, asyncio.Lock] = {}
         self._next_recovery = 0.0
         self.views = ChannelViews(self.state)
+        self._rent = 0  # a channel account's rent-exempt minimum, once read
 
     async def intake(self, message: SignedMessage) -> dict:
         """A request paid by voucher: checked off chain, kept, then claimed: the claim opens the job on chain, funded
@@ -227,8 +229,15 @@ class ChannelPayments:
         read = await self.agg.chain.read(ChannelAccount, channel)
         if read is None:
             raise NotFound(f"no payment channel at {channel}", "channel_not_found")
-        rent = await self.agg.chain.rent_exempt_minimum(account_size("Channel"))
+        self._rent = rent = await self.agg.chain.rent_exempt_minimum(account_size("Channel"))
         return ChannelState(channel, read.account, read.lamports - rent, read.slot)
+
+    def decoded(self, channel: Pubkey, account: Account | None, slot: int) -> ChannelState | None:
+        """A channel's state from its account as a subscription sent it (channel_watch.py); None if it is no channel
+        of this program any more (closed). Only channels already read come this way, so the rent is known."""
+        if account is None or account.owner != self.agg.chain.program_id or len(account.data) != account_size("Channel"):
+            return None  # closed: its lamports went back to its owner
+        return ChannelState(channel, ChannelAccount.decode(bytes(account.data)), account.lamports - self._rent, slot)
 
     async def owed(self, channel: Pubkey, generation: int, seen_slot: int) -> int:
         """What this market's requests may still take from the channel beyond what the chain showed at `seen_slot`,

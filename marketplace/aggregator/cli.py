@@ -24,6 +24,8 @@ DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
               "postgresql+asyncpg://... for several aggregators on one database.")
 @click.option("--db-schema", default=None, help="PostgreSQL schema for the tables.")
 @click.option("--rpc", default="http://127.0.0.1:8899", show_default=True, help="Solana JSON-RPC URL.")
+@click.option("--ws", default=None, help="Solana PubSub (WebSocket) URL, for payment channels' subscriptions "
+              "[default: the RPC URL's, port + 1].")
 @click.option("--keypair", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_KEYPAIR, show_default=True,
               help="The market's verifier keypair (Solana CLI JSON).")
 @click.option("--market", required=True, help="The Market account's address.")
@@ -39,14 +41,14 @@ DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
 @click.option("--fragment-store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
               show_default=True, help="Where pipelined models' heads and their jobs' activations are kept.")
 @click.option("--log-level", default="info", show_default=True)
-def command(db: str | None, db_schema: str | None, rpc: str, keypair: Path, market: str, host: str, port: int,
+def command(db: str | None, db_schema: str | None, rpc: str, ws: str | None, keypair: Path, market: str, host: str, port: int,
             price: int, claim_timeout: int, epoch_seconds: float, epoch_shards: int,
             fragment_store: Path, log_level: str) -> None:
     """The market's orchestrator, verifier and cache (HTTP API on --host/--port). It migrates its database at start;
     to migrate before a rolling deploy, run Alembic itself: `alembic -x db=URL upgrade head` (alembic.ini)."""
     if not keypair.exists():
         raise click.ClickException(f"keypair {keypair} not found (create one with solana-keygen, or pass --keypair)")
-    run(AggregatorConfig(rpc_url=rpc, keypair=keypair, market=market, db_url=db or default_db(), db_schema=db_schema,
+    run(AggregatorConfig(rpc_url=rpc, pubsub_url=ws, keypair=keypair, market=market, db_url=db or default_db(), db_schema=db_schema,
                          host=host, port=port, price_per_shard=price, claim_timeout=claim_timeout,
                          epoch_seconds=epoch_seconds, epoch_shards=epoch_shards, fragment_store=fragment_store), log_level)
 

@@ -34,3 +34,6 @@ class AggregatorConfig:
     max_body: int = 4 * 1024 * 1024  # bytes of one HTTP body
     max_shards: int = MAX_SHARDS  # what one Job account holds
     fragment_store: Path = Path("tessera-fragments")  # pipelined models' heads, and the activations of their jobs
+    # Solana PubSub (WebSocket) for subscriptions to payment channels; None: the RPC URL's, at its port + 1 (as the
+    # Solana CLI derives it).
+    pubsub_url: str | None = None

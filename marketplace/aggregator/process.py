@@ -14,10 +14,12 @@ class AggregatorProcess(ServiceProcess):
     def __init__(self, rpc: str, keypair: Path, market: str, db: str, db_schema: str | None = None,
                  port: int | None = None, claim_timeout: int = 60, log: Path | None = None, price: int | None = None,
                  fragment_store: Path | None = None, epoch_seconds: float | None = None,
-                 epoch_shards: int | None = None) -> None:
+                 epoch_shards: int | None = None, ws: str | None = None) -> None:
         self.port = port or free_port()
         command = [sys.executable, "-m", "marketplace.aggregator", "--rpc", rpc, "--keypair", str(keypair),
                    "--market", market, "--db", db, "--port", str(self.port), "--claim-timeout", str(claim_timeout)]
+        if ws is not None:  # None: the RPC URL's, port + 1
+            command += ["--ws", ws]
         if price is not None:
             command += ["--price", str(price)]
         if db_schema:

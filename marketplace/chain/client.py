@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from solana.exceptions import SolanaRpcException
@@ -35,6 +36,17 @@ A = TypeVar("A", MarketAccount, ProviderAccount, JobAccount, AssignmentAccount, 
 IDL_NAMES = {MarketAccount: "Market", ProviderAccount: "Provider", JobAccount: "Job", AssignmentAccount: "Assignment",
              ChannelAccount: "Channel"}
 CONFIRM_TIMEOUT = 30.0  # seconds
+
+
+def pubsub_url(rpc_url: str) -> str:
+    """The PubSub (WebSocket) URL beside a JSON-RPC URL, as the Solana CLI derives it: ws(s), the port + 1 when one is
+    given (solana-test-validator and localnet listen there)."""
+    parts = urlsplit(rpc_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{rpc_url!r} is not an http(s) URL")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if parts.port is None else f"{host}:{parts.port + 1}"
+    return urlunsplit(("wss" if parts.scheme == "https" else "ws", netloc, parts.path, parts.query, ""))
 
 
 class RpcFailure(ChainError):

@@ -16,7 +16,9 @@ from solders.pubkey import Pubkey
 
 from localnet.server import Localnet, LocalnetConfig
 from marketplace.aggregator.app import create_app
+from marketplace.aggregator.appkeys import SERVICE
 from marketplace.aggregator.config import AggregatorConfig
+from marketplace.aggregator.service import Aggregator
 from marketplace.chain import MarketConfig, job_address, market_address
 from marketplace.chain import instructions as ix
 from marketplace.chain.client import TesseraChain
@@ -37,6 +39,7 @@ class Market:
     address: Pubkey
     aggregator_url: str
     config: AggregatorConfig
+    service: Aggregator | None = None  # the in-process aggregator, for tests that look inside it
     clients: dict[str, Keypair] = field(default_factory=dict)  # job -> the keypair that paid for it
 
     async def request(self, method: str, path: str, body=None, reader: Keypair | None = None) -> tuple[int, dict]:
@@ -98,20 +101,21 @@ async def running_market(tmp_path: Path, sampling_rate_bps: int = 5_000, db_url:
         keypair_file.write_text(json.dumps(list(bytes(authority))))
         market = market_address(authority.pubkey())[0]
         config = AggregatorConfig(
-            rpc_url=net.url, keypair=keypair_file, market=str(market),
+            rpc_url=net.url, pubsub_url=net.ws_url, keypair=keypair_file, market=str(market),
             db_url=db_url or f"sqlite+aiosqlite:///{tmp_path / 'aggregator.sqlite3'}", db_schema=db_schema,
             port=0, claim_timeout=claim_timeout, long_poll=long_poll, tick=0.1, job_lifetime=job_lifetime,
             provider_timeout=provider_timeout, epoch_seconds=epoch_seconds, epoch_shards=epoch_shards,
         )
         runner = web.AppRunner(create_app(config), access_log=None)
-        url = ""
+        url, service = "", None
         if with_aggregator:
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+            service = runner.app[SERVICE]
         try:
-            yield Market(net, chain, authority, treasury, market, url, config)
+            yield Market(net, chain, authority, treasury, market, url, config, service)
         finally:
             await runner.cleanup()
             await chain.close()

@@ -23,7 +23,7 @@ PRICE = 100_000
 async def test_kill_9_during_settlement_pays_once_and_loses_nothing(tmp_path):
     async with running_market(tmp_path, sampling_rate_bps=5_000, with_aggregator=False) as market:
         agg = AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
-                                log=tmp_path / "aggregator.log")
+                                ws=market.net.ws_url, log=tmp_path / "aggregator.log")
         await agg.start()
         market.aggregator_url = agg.url
         try:

@@ -25,7 +25,7 @@ async def test_two_aggregators_share_one_postgres(tmp_path):
     async with postgres_schema("scale") as (url, schema):
         async with running_market(tmp_path, sampling_rate_bps=3_000, with_aggregator=False) as market:
             aggregators = [AggregatorProcess(market.net.url, market.config.keypair, str(market.address), url, schema,
-                                             log=tmp_path / f"aggregator{i}.log") for i in range(2)]
+                                             ws=market.net.ws_url, log=tmp_path / f"aggregator{i}.log") for i in range(2)]
             for agg in aggregators:
                 await agg.start()
             try:

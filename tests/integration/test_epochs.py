@@ -17,6 +17,7 @@ from marketplace.aggregator.channel_views import VIEW_SECONDS
 from marketplace.aggregator.epochs import PROVISIONAL
 from marketplace.aggregator.process import AggregatorProcess
 from marketplace.chain import ChannelAccount, JobAccount, ProviderAccount, provider_address
+from marketplace.chain import instructions as ix
 from marketplace.economics import job_escrow
 from tests.integration.market import RAREST_SAMPLING_BPS, SOL, expected_tokens, running_market
 from tests.integration.scripted import MODEL_DIGEST, MODEL_NAME, embed, prompt_of, text_of
@@ -130,7 +131,7 @@ async def test_kill_9_between_serving_and_claiming_loses_nothing_and_claims_once
     exactly the work on its own shards."""
     async with running_market(tmp_path, sampling_rate_bps=2_500, with_aggregator=False) as market:
         agg = AggregatorProcess(market.net.url, market.config.keypair, str(market.address), market.config.db_url,
-                                log=tmp_path / "aggregator.log", epoch_seconds=60, epoch_shards=6)
+                                ws=market.net.ws_url, log=tmp_path / "aggregator.log", epoch_seconds=60, epoch_shards=6)
         await agg.start()
         market.aggregator_url = agg.url
         try:
@@ -214,7 +215,7 @@ async def test_an_agent_pays_a_thousand_requests_through_one_channel_in_one_epoc
     async with postgres_schema("thousand") as (url, schema), \
             running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, with_aggregator=False) as market, \
             AggregatorProcess(market.net.url, market.config.keypair, str(market.address), url, schema,
-                              log=tmp_path / "aggregator.log", epoch_seconds=600, epoch_shards=1_000) as aggregator:
+                              ws=market.net.ws_url, log=tmp_path / "aggregator.log", epoch_seconds=600, epoch_shards=1_000) as aggregator:
         market.aggregator_url = aggregator.url  # its own process: the test's is busy with the agent and providers
         async with providers_running(market, ["honest"] * 3), await agent(market) as tessera:
             channel = await tessera.open_channel(2 * SOL, withdraw_delay=3_600)
@@ -258,8 +259,8 @@ async def test_an_agent_that_leaves_after_being_served_still_pays_and_channels_t
             served = [await leaving.generate("served, then gone", model=MODEL_DIGEST, max_new_tokens=2)]
             await leaving.request_withdraw()
             asked_to_leave = time.monotonic()
-            # The market sees it within the time it pays on a channel's view of the chain: a request meanwhile may
-            # still be served, and is paid for as well.
+            # The market sees it through its subscription to the channel, or at worst once its view is read again: a
+            # request meanwhile may still be served, and is paid for as well.
             try:
                 served.append(await leaving.generate("right after", model=MODEL_DIGEST, max_new_tokens=2))
             except AggregatorRefused as refused_at_once:
@@ -296,3 +297,31 @@ async def test_a_voucher_counting_on_a_claim_the_markets_view_does_not_show_yet_
             assert (status, refused["error"]["code"]) == (402, "voucher_too_small"), refused
             status, second = await paid_request(market, tessera, channel.voucher(2 * cost))
             assert status == 201 and second["epoch"] != first["epoch"], second
+
+
+async def test_an_owner_topping_up_or_leaving_reaches_the_markets_view_at_once(tmp_path):
+    """The market keeps its view of a channel current through an account subscription: a top-up and a
+    request_withdraw show in it well before the view would be read again, and the next request is refused at once."""
+    async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS,
+                              job_lifetime=30) as market, providers_running(market, ["honest"]):
+        async with await agent(market) as tessera:
+            channel = await tessera.open_channel(SOL, withdraw_delay=3_600)
+            await tessera.generate("seen once", model=MODEL_DIGEST, max_new_tokens=2)
+            views = market.service.channels.views
+            viewed = views.peek(channel.address)
+            asked = time.monotonic()
+
+            async def until(shown) -> None:
+                async with asyncio.timeout(VIEW_SECONDS / 2):
+                    while not shown(views.peek(channel.address)):
+                        await asyncio.sleep(0.02)
+
+            await market.chain.send([ix.top_up_channel(tessera.keypair.pubkey(), channel.address, SOL // 2)],
+                                    [tessera.keypair])
+            await until(lambda state: state.free == viewed.free + SOL // 2)
+            await tessera.request_withdraw()
+            await until(lambda state: state.account.withdrawable_at > 0)
+            with pytest.raises(AggregatorRefused) as closing:
+                await tessera.generate("one more?", model=MODEL_DIGEST, max_new_tokens=2)
+            assert closing.value.code == "channel_closing"
+            assert time.monotonic() - asked < VIEW_SECONDS

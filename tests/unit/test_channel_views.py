@@ -107,3 +107,43 @@ async def test_views_are_bounded_dropping_the_least_recently_used(views, chain, 
     assert chain.reads == 4
     await views.check(channels[1], affording(1))
     assert chain.reads == 5
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.watched: set[Pubkey] = set()
+
+    def watch(self, channel: Pubkey) -> None:
+        self.watched.add(channel)
+
+    def unwatch(self, channel: Pubkey) -> None:
+        self.watched.discard(channel)
+
+
+async def test_what_a_subscription_hears_replaces_a_view_unless_older_and_never_makes_it_younger(views, chain, clock):
+    views.watcher = watcher = Watcher()
+    views.seen(CHANNEL, await chain.read(CHANNEL))  # no view yet: nothing to keep current
+    assert views.peek(CHANNEL) is None and watcher.watched == set()
+    await views.check(CHANNEL, affording(1))
+    assert watcher.watched == {CHANNEL} and chain.reads == 2
+    chain.free[CHANNEL], chain.slot = 7_000, 12
+    views.seen(CHANNEL, await chain.read(CHANNEL))
+    chain.free[CHANNEL], chain.slot = 3, 11
+    views.seen(CHANNEL, await chain.read(CHANNEL))  # came late: older than the view
+    assert (views.peek(CHANNEL).free, views.peek(CHANNEL).slot) == (7_000, 12)
+    assert (await views.check(CHANNEL, affording(6_000))).free == 7_000 and chain.reads == 4
+    clock.now += VIEW_SECONDS + 0.01  # read at the start: read again, whatever was heard since
+    await views.check(CHANNEL, affording(1))
+    assert chain.reads == 5
+    views.seen(CHANNEL, None)  # closed
+    assert views.peek(CHANNEL) is None and watcher.watched == set()
+
+
+async def test_a_channel_dropped_for_room_is_no_longer_watched(views, chain, monkeypatch):
+    monkeypatch.setattr(channel_views, "MAX_VIEWS", 1)
+    views.watcher = watcher = Watcher()
+    other = Pubkey.new_unique()
+    chain.free[other] = 1_000
+    await views.check(CHANNEL, affording(1))
+    await views.check(other, affording(1))
+    assert watcher.watched == {other}

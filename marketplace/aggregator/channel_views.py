@@ -42,7 +42,7 @@ class ChannelViews:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._read = read
         self._clock = clock
-        self._views: OrderedDict[Pubkey, tuple[float, ChannelState]] = OrderedDict()  # (when seen, the state)
+        self._views: OrderedDict[Pubkey, tuple[float, ChannelState]] = OrderedDict()  # (when read, the state)
         self.watcher: Watcher | None = None  # told which channels have views, to keep them current
 
     async def fresh(self, channel: Pubkey) -> ChannelState:

@@ -279,9 +279,11 @@ async def test_an_agent_that_leaves_after_being_served_still_pays_and_channels_t
 
 async def test_a_voucher_counting_on_a_claim_the_markets_view_does_not_show_yet_is_refused(tmp_path, monkeypatch):
     """The market checks vouchers on its view of the channel, here read before the epoch's claim landed and kept for
-    the whole test: the claim still counts (vouchers keep the slot their claim landed in), so a voucher that would pay
-    only if it were missed is refused, and one that covers it is served."""
+    the whole test (neither read again nor replaced by what its subscription hears): the claim still counts (vouchers
+    keep the slot their claim landed in), so a voucher that would pay only if it were missed is refused, and one that
+    covers it is served."""
     monkeypatch.setattr(channel_views, "VIEW_SECONDS", 600.0)
+    monkeypatch.setattr(channel_views.ChannelViews, "seen", lambda views, channel, state: None)
     async with running_market(tmp_path, sampling_rate_bps=RAREST_SAMPLING_BPS, epoch_seconds=EPOCH_SECONDS,
                               job_lifetime=30) as market, providers_running(market, ["honest"]):
         async with await agent(market) as tessera:

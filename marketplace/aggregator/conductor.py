@@ -8,6 +8,7 @@ several processes (or a restarted one) never settle anything twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -41,12 +42,10 @@ class Conductor:
         self.agg = aggregator
         self._to_cache: dict[str, m.CachedResult] = {}
         self._work_queued = False  # this pass queued tasks: providers hear of it once they are committed
+        self._next_sweep = 0.0
 
     async def step(self) -> None:
-        await self.agg.expire_claims()
-        await self.agg.release_absent()
-        await self.agg.fail_unrunnable()
-        await self.agg.channels.recover()
+        await self._sweep()
         await self.agg.pipelines.step()
         jobs = await self._due_jobs()
         try:
@@ -56,6 +55,19 @@ class Conductor:
                 await self._isolated(job, failures, self.decide_shards([job]))
         for job, failures in jobs.items():
             await self._isolated(job, failures, self.settle_job(job))
+
+    async def _sweep(self) -> None:
+        """What waits on the clock rather than on activity (claim deadlines, silent providers, work nobody may take,
+        pending vouchers, expired nonces): once a tick. Activity (a request, a claim, a result) wakes the conductor
+        many times a second under load, and these would scan their tables each time."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.agg.config.tick
+        await self.agg.expire_claims()
+        await self.agg.release_absent()
+        await self.agg.fail_unrunnable()
+        await self.agg.channels.recover()
         await self.agg.purge_expired()
 
     async def _due_jobs(self) -> dict[str, int]:
@@ -99,6 +111,8 @@ class Conductor:
                 m.Shard.job.in_(jobs), m.Shard.status.in_((ShardStatus.RUNNING, ShardStatus.DISPUTED)),
                 m.Shard.job.not_in(select(m.PipelineRun.job))).with_for_update(skip_locked=True)  # driven by pipelines.py
             )).scalars().all()
+            if not shards:  # most passes under load: every shard of every due job is decided already
+                return
             open_jobs = {j.address: j for j in (await session.execute(select(m.Job).where(
                 m.Job.address.in_({s.job for s in shards}), m.Job.status.in_((JobStatus.OPEN, JobStatus.SETTLING))))).scalars()}
             live: dict[tuple[str, int], list[m.Task]] = defaultdict(list)

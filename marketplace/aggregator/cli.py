@@ -41,15 +41,15 @@ DEFAULT_KEYPAIR = Path.home() / ".config" / "solana" / "id.json"
 @click.option("--fragment-store", type=click.Path(file_okay=False, path_type=Path), default=Path("tessera-fragments"),
               show_default=True, help="Where pipelined models' heads and their jobs' activations are kept.")
 @click.option("--log-level", default="info", show_default=True)
-def command(db: str | None, db_schema: str | None, rpc: str, ws: str | None, keypair: Path, market: str, host: str, port: int,
-            price: int, claim_timeout: int, epoch_seconds: float, epoch_shards: int,
+def command(db: str | None, db_schema: str | None, rpc: str, ws: str | None, keypair: Path, market: str, host: str,
+            port: int, price: int, claim_timeout: int, epoch_seconds: float, epoch_shards: int,
             fragment_store: Path, log_level: str) -> None:
     """The market's orchestrator, verifier and cache (HTTP API on --host/--port). It migrates its database at start;
     to migrate before a rolling deploy, run Alembic itself: `alembic -x db=URL upgrade head` (alembic.ini)."""
     if not keypair.exists():
         raise click.ClickException(f"keypair {keypair} not found (create one with solana-keygen, or pass --keypair)")
-    run(AggregatorConfig(rpc_url=rpc, pubsub_url=ws, keypair=keypair, market=market, db_url=db or default_db(), db_schema=db_schema,
-                         host=host, port=port, price_per_shard=price, claim_timeout=claim_timeout,
+    run(AggregatorConfig(rpc_url=rpc, pubsub_url=ws, keypair=keypair, market=market, db_url=db or default_db(),
+                         db_schema=db_schema, host=host, port=port, price_per_shard=price, claim_timeout=claim_timeout,
                          epoch_seconds=epoch_seconds, epoch_shards=epoch_shards, fragment_store=fragment_store), log_level)
 
 

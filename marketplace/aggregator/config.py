@@ -29,7 +29,7 @@ class AggregatorConfig:
     claim_timeout: int = 60  # seconds a provider has to return claimed work
     provider_timeout: int = 15  # seconds without a heartbeat or claim after which a provider's work moves on
     long_poll: float = 20.0  # seconds a work request waits for work
-    tick: float = 1.0  # seconds between conductor passes when no activity starts one sooner
+    tick: float = 1.0  # seconds between conductor passes when no activity starts one sooner; its sweeps' period
     tie_tolerance: float = 1e-3  # logits: a top-2 gap below this is a tie
     max_body: int = 4 * 1024 * 1024  # bytes of one HTTP body
     max_shards: int = MAX_SHARDS  # what one Job account holds

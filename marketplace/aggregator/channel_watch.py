@@ -28,8 +28,8 @@ MIN_BACKOFF, MAX_BACKOFF = 0.5, 30.0  # seconds between attempts to connect
 
 
 class ChannelWatch:
-    """Subscriptions for the channels `views` holds; `decode` turns an account the node sent into a channel's state
-    (None: not a channel any more)."""
+    """Subscriptions for the channels `views` holds (it makes itself their watcher, told of each channel viewed and
+    dropped); `decode` turns an account the node sent into a channel's state (None: not a channel any more)."""
 
     def __init__(self, url: str, views: ChannelViews,
                  decode: Callable[[Pubkey, Account, int], ChannelState | None]) -> None:

@@ -101,11 +101,7 @@ class ChannelPayments:
             authorizer = state.account.authorizer
             if signer is None and await self._seen(voucher):  # nothing but the voucher authenticates this request
                 raise Conflict("this voucher already paid for a request: sign a new one", "voucher_replayed")
-            generation = state.account.generation
-            held = await self.highest(voucher.channel, generation)
-            owed = await self.owed(voucher.channel, generation, state.slot)
-            paying = check_voucher(state, self.agg.market, voucher, signer or authorizer, cost, await self._job_rent(),
-                                   held, owed)
+            paying = await self._accepted(state, voucher, signer, cost, await self._job_rent())
             async with self.agg.sessions() as session:  # kept, with the request, before the claim: a restart finishes it
                 session.add(m.Voucher(job=job_text, channel=str(voucher.channel), authorizer=str(authorizer),
                                       generation=voucher.generation, amount=voucher.amount, signature=str(voucher.signature),
@@ -150,9 +146,7 @@ class ChannelPayments:
                 raise PaymentRequired(f"requests are claimed when their epoch ends, up to {delay_needed:,.0f} s after "
                                       f"they are served: a channel paying here needs a withdrawal delay at least that long",
                                       "channel_delay_short")
-            held = await self.highest(voucher.channel, account.generation)
-            owed = await self.owed(voucher.channel, account.generation, state.slot)
-            check_voucher(state, self.agg.market, voucher, signer or account.authorizer, cost, 0, held, owed)
+            await self._accepted(state, voucher, signer, cost, 0)
             return state
 
         async with self.lock(voucher.channel):
@@ -164,6 +158,16 @@ class ChannelPayments:
                 voucher, state.account.authorizer, cost))
         return {**admitted, "voucher": voucher.amount, "escrow": cost, "claim_signature": None,
                 "channel": str(voucher.channel)}
+
+    async def _accepted(self, state: ChannelState, voucher: Voucher, signer: Pubkey | None, cost: int,
+                        job_rent: int) -> Voucher:
+        """check_voucher against what this market holds and may still take from the channel: the voucher to claim
+        with. `signer` None: the voucher's own signature is the only one (an HTTP 402 payment)."""
+        generation = state.account.generation
+        held = await self.highest(voucher.channel, generation)
+        owed = await self.owed(voucher.channel, generation, state.slot)
+        return check_voucher(state, self.agg.market, voucher, signer or state.account.authorizer, cost, job_rent,
+                             held, owed)
 
     async def recover(self) -> None:
         """Finishes what intake left pending when it stopped (or could not yet take the request in): a claim that

@@ -28,14 +28,13 @@ from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.rpc.responses import RpcSimulateTransactionResult
-from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorInstructionError
 
 from localnet.errors import InvalidParams, TransactionRejected
 from localnet.ledger import Ledger, StoredAccount
-from localnet.runtime import LocalRuntime, TransactionOutcome, transaction_fee
+from localnet.runtime import LocalRuntime, TransactionOutcome
 from marketplace.chain import PROGRAM_ID
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
@@ -157,6 +156,7 @@ class LocalChain:
             for record in self.ledger.transactions():
                 if "signature" in record:
                     self._index(record)
+                    self.known_accounts.update(Pubkey.from_string(key) for key in record["accountKeys"])
         self._enter_slot(self.slot)
 
     def _state(self) -> dict[str, str]:
@@ -274,11 +274,12 @@ class LocalChain:
                 return {"writable": [], "readonly": []}
         return loaded
 
-    def send(self, tx: VersionedTransaction, preflight: bool = True) -> Signature:
+    def send(self, tx: VersionedTransaction, preflight: bool = True) -> str:
         """Commits a transaction, or raises TransactionRejected as the validator would (a duplicate or a stale
-        blockhash sent without preflight is answered with its signature and dropped, as a leader drops it)."""
-        signature = tx.signatures[0]
-        if not self._admitted(tx, preflight):
+        blockhash sent without preflight is answered with its signature and dropped, as a leader drops it).
+        Returns the signature in base58, written once: encoding 64 bytes costs more than a transfer's bookkeeping."""
+        signature = str(tx.signatures[0])
+        if not self._admitted(tx, signature, preflight):
             return signature  # the validator forwards it unchecked and the leader drops it: it never lands
         loaded = self.loaded_addresses(tx.message)
         keys = list(tx.message.account_keys) + loaded["writable"] + loaded["readonly"]
@@ -287,7 +288,7 @@ class LocalChain:
         self._enter_slot(self.slot + 1)
         touched = {k: self.account(k) for k in keys}
         record = {
-            "signature": str(signature),
+            "signature": signature,
             "slot": self.slot,
             "blockTime": int(self._clock()),
             "transaction": base64.b64encode(bytes(tx)).decode(),
@@ -297,7 +298,7 @@ class LocalChain:
             "logs": outcome.logs,
             "innerInstructions": outcome.inner_instructions,
             "unitsConsumed": outcome.compute_units,
-            "fee": transaction_fee(tx.message),
+            "fee": outcome.fee,
             "preBalances": pre_balances,
             "postBalances": [a.lamports if a else 0 for a in touched.values()],
             "returnData": outcome.return_data if outcome.err is None else None,
@@ -305,9 +306,9 @@ class LocalChain:
         self._commit(record, touched)
         return signature
 
-    def _admitted(self, tx: VersionedTransaction, preflight: bool) -> bool:
+    def _admitted(self, tx: VersionedTransaction, signature: str, preflight: bool) -> bool:
         """Whether the transaction may run; with preflight, the validator's refusal instead of False."""
-        duplicate, expired = str(tx.signatures[0]) in self.transactions, not self.is_blockhash_valid(tx.message.recent_blockhash)
+        duplicate, expired = signature in self.transactions, not self.is_blockhash_valid(tx.message.recent_blockhash)
         if preflight and duplicate:
             raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
                                       _rejection("AlreadyProcessed"))
@@ -341,6 +342,7 @@ class LocalChain:
                        for k, a in touched.items() if self._persistable(a)]
             self.ledger.commit(record["signature"], record, durable, self._state())
         self._index(record)
+        self.known_accounts.update(touched)
         commit = Commit(self.slot, record, touched)
         for notify in list(self.subscribers):
             notify(commit)
@@ -369,9 +371,8 @@ class LocalChain:
         self.by_slot[record["slot"]].append(record["signature"])
         for key in record["accountKeys"]:
             self.by_address[key].append(record["signature"])
-            self.known_accounts.add(Pubkey.from_string(key))
 
-    def airdrop(self, pubkey: Pubkey, lamports: int) -> Signature:
+    def airdrop(self, pubkey: Pubkey, lamports: int) -> str:
         if lamports <= 0 or lamports > self.balance(self.faucet.pubkey()) // 2:
             raise InvalidParams(f"airdrop of {lamports} lamports is out of the faucet's range")
         message = Message([transfer(TransferParams(from_pubkey=self.faucet.pubkey(), to_pubkey=pubkey, lamports=lamports))],

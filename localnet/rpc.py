@@ -167,12 +167,12 @@ class RpcMethods(ClusterMethods):
     def rpc_requestAirdrop(self, params):
         key = p.pubkey(p.positional(params, 0, "pubkey"))
         lamports = p.unsigned(p.positional(params, 1, "lamports"), "lamports")
-        return str(self.chain.airdrop(key, lamports))
+        return self.chain.airdrop(key, lamports)
 
     def rpc_sendTransaction(self, params):
         cfg = p.config(params, 1)
         tx = p.transaction(p.positional(params, 0, "transaction"), cfg)
-        return str(self.chain.send(tx, preflight=not cfg.get("skipPreflight", False)))
+        return self.chain.send(tx, preflight=not cfg.get("skipPreflight", False))
 
     def rpc_simulateTransaction(self, params):
         cfg = p.config(params, 1)

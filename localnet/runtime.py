@@ -41,6 +41,8 @@ def transaction_fee(message: Message | MessageV0) -> int:
     """What a validator charges for a message: its signatures, and those its precompile instructions verify (the
     first byte of their data counts them)."""
     keys = message.account_keys
+    if PRECOMPILES.isdisjoint(keys):  # nearly every transaction: skip decoding its instructions
+        return LAMPORTS_PER_SIGNATURE * message.header.num_required_signatures
     verified = sum(ix.data[0] for ix in message.instructions if keys[ix.program_id_index] in PRECOMPILES and ix.data)
     return LAMPORTS_PER_SIGNATURE * (message.header.num_required_signatures + verified)
 

@@ -125,6 +125,8 @@ class Subscriptions:
 
     def _on_slot(self, slot: int) -> None:
         """The slot's block is made, voted on and rooted at once: each subscription hears its part."""
+        if not self.active:  # the common case, at every committed transaction
+            return
         mentioned = {key for signature in self.chain.by_slot.get(slot, [])
                      for key in self.chain.transactions[signature]["accountKeys"]}
         now_ms = int(time.time() * 1000)

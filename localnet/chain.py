@@ -18,6 +18,7 @@ from array import array
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from solders.account import Account
 from solders.address_lookup_table_account import ID as ADDRESS_LOOKUP_TABLE_ID
@@ -56,6 +57,11 @@ LOADED_AT_START = {  # owners of what LiteSVM itself provides: builtins, sysvars
     Pubkey.from_string("Sysvar1111111111111111111111111111111111111"),
     Pubkey.from_string("BPFLoader2111111111111111111111111111111111"),
 }
+
+
+# An address in base58, remembered: the same few accounts (payers, programs, sysvars) recur in most transactions,
+# and encoding one costs more than looking it up.
+address_text = lru_cache(maxsize=1 << 16)(Pubkey.__str__)
 
 
 def error_json(err: object) -> object:
@@ -292,7 +298,7 @@ class LocalChain:
             "slot": self.slot,
             "blockTime": int(self._clock()),
             "transaction": base64.b64encode(bytes(tx)).decode(),
-            "accountKeys": [str(k) for k in keys],  # the message's own, then those its lookup tables loaded
+            "accountKeys": [address_text(k) for k in keys],  # the message's own, then those its lookup tables loaded
             "loadedAddresses": {kind: [str(k) for k in addresses] for kind, addresses in loaded.items()},
             "err": error_json(outcome.err),
             "logs": outcome.logs,

@@ -21,7 +21,6 @@ from provider.models import LoadedModel
 log = logging.getLogger("tessera.provider")
 
 PROGRESS_INTERVAL = 0.05  # seconds between posts of what grew
-FIRST_TOKEN_POLL = 0.01  # a task's first tokens go out within this: they are what a stream waits for most
 
 
 class ProgressReporter:
@@ -30,17 +29,27 @@ class ProgressReporter:
         self._lock = threading.Lock()  # `hear` runs on the executor's thread, posting on the event loop's
         self._latest: dict[int, tuple[Task, list[int]]] = {}
         self._posted: dict[int, int] = {}  # task -> tokens the aggregator has
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = asyncio.Event()  # a task's first tokens were heard: set on the event loop's thread
 
     def hear(self, task: Task, tokens: list[int]) -> None:
         with self._lock:
+            first = task.id not in self._latest
             self._latest[task.id] = (task, list(tokens))
+        if first and self._loop is not None:  # a task's first tokens are what a stream waits for most: wake the poster
+            self._loop.call_soon_threadsafe(self._started.set)
 
     async def post_until(self, api: JsonApi, running: asyncio.Future) -> None:
-        """Posts what grew every PROGRESS_INTERVAL, and a task's first tokens at once, until `running` is done."""
-        loop = asyncio.get_running_loop()
+        """Posts a task's first tokens as soon as they are heard, then what grew every PROGRESS_INTERVAL, until
+        `running` is done."""
+        loop = self._loop = asyncio.get_running_loop()
         last_post = loop.time()
         while not running.done():
-            await asyncio.wait([running], timeout=FIRST_TOKEN_POLL)
+            started = asyncio.ensure_future(self._started.wait())
+            await asyncio.wait([running, started], timeout=max(last_post + PROGRESS_INTERVAL - loop.time(), 0),
+                               return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            self._started.clear()  # what set it is in `_latest` already: the check below sees it
             if not running.done() and (self._started_unposted() or loop.time() - last_post >= PROGRESS_INTERVAL):
                 await self.post(api)
                 last_post = loop.time()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -49,7 +50,10 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     try:
         return await handler(request)
     except AggregatorError as exc:
-        return _error(exc.status, exc.code, str(exc), getattr(exc, "param", None))
+        response = _error(exc.status, exc.code, str(exc), getattr(exc, "param", None))
+        if exc.retry_after is not None:  # HTTP's delay is whole seconds
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
     except MessageFormatError as exc:
         return _error(400, exc.code, str(exc))
     except MessageError as exc:

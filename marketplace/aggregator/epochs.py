@@ -151,6 +151,7 @@ class Epochs:
                 .values(shard_count=m.Job.shard_count + n).returning(m.Job.shard_count))).scalar_one_or_none()
             if start is None:
                 raise _EpochMoved
+            full = start >= self.agg.config.epoch_shards
             start -= n
             first_seq = (await session.execute(select(func.coalesce(func.max(m.Shard.seq) + 1, 0)).where(
                 m.Shard.job == epoch.address, m.Shard.channel == channel))).scalar_one()
@@ -182,7 +183,8 @@ class Epochs:
                                   first_seq=first_seq, cost=request.cost))
             await session.commit()
         self.agg.work_available.fire()
-        self.agg.activity.fire()
+        if full:  # it ends now: the conductor seals it at once. Otherwise a pass would find nothing to do, and take
+            self.agg.activity.fire()  # the cores from the request's provider as it starts; the epoch ends on the tick
         # Its report's revision as admitted: the client's first long poll waits from it rather than asking at once.
         revision = epoch_request_revision(epoch.status, EpochState.FILLING, VoucherStatus.IN_EPOCH, 0)
         return {"job": request.key, "epoch": epoch.address, "shards": n, "first_seq": first_seq,

@@ -18,6 +18,7 @@ from marketplace.errors import MarketplaceError
 class AggregatorError(MarketplaceError):
     status = 500
     code = "internal_error"
+    retry_after: float | None = None  # seconds after which the same request may succeed (sent as Retry-After)
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)

@@ -13,6 +13,10 @@ MAX_CALLERS = 10_000  # buckets kept; the fullest (idle longest) are forgotten f
 class RateLimited(AggregatorError):
     status, code = 429, "rate_limited"
 
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class RateLimit:
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -28,5 +32,6 @@ class RateLimit:
             self.buckets.pop(next(iter(self.buckets)))
         if tokens < 1:
             self.buckets[caller] = (tokens, now)
-            raise RateLimited(f"too many quotes from {caller}: at most {self.rate:g} per second (bursts of {self.burst})")
+            raise RateLimited(f"too many quotes from {caller}: at most {self.rate:g} per second (bursts of {self.burst})",
+                              retry_after=(1 - tokens) / self.rate)
         self.buckets[caller] = (tokens - 1, now)

@@ -15,6 +15,7 @@ def test_a_caller_gets_its_burst_then_the_rate_and_others_are_unaffected():
     with pytest.raises(RateLimited) as refused:
         limit.take("a")
     assert refused.value.status == 429 and refused.value.code == "rate_limited"
+    assert refused.value.retry_after == pytest.approx(0.5)  # when a token is back: sent as Retry-After
     limit.take("b")  # another caller has its own bucket
     now[0] += 0.5  # one token back at 2 per second
     limit.take("a")

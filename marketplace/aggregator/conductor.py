@@ -339,6 +339,7 @@ class Conductor:
             await self.agg.chain.send([ix.slash(self.agg.verifier.pubkey(), self.agg.market, job_key, client_key,
                                                 market.treasury, slash.provider_owner, slash.accepted, slash.evidence)],
                                       [self.agg.verifier])
+            self.agg.stake_changed(slash.provider_owner)
             await self._record(address, [slash])
         rest = [s for s in settlements if s.evidence is None]
         # A settle without entries still reveals the seed when only slashes were left.

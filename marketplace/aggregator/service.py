@@ -298,6 +298,12 @@ class Aggregator:
             read = self._provider_reads[address] = (now, await self.chain.fetch(ProviderAccount, address))
         return read[1]
 
+    def stake_changed(self, owner: Pubkey) -> None:
+        """A provider's stake moved (it was slashed): its account is read again before work is next placed on it, so
+        a stake fallen below the minimum gets none (it could not commit it, and its job would wait until its
+        deadline)."""
+        self._provider_reads.pop(provider_address(self.market, owner)[0], None)
+
     # providers and their work
 
     async def served_models(self) -> dict[str, tuple[str, int]]:

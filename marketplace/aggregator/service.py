@@ -519,30 +519,31 @@ class Aggregator:
             # Claims are at-least-once: work this provider claimed and has not returned is
             # handed again (its answer may have been lost), then work placed on it, then
             # work anyone with the model may take. Providers deduplicate by task id.
+            # Each task with what runs it (its job's kind and parameters, its shard's input) in one statement: this
+            # look stands between a paid request and its first token.
             query = (
-                select(m.Task)
+                select(m.Task, m.Job.kind, m.Job.params, m.Shard.input, m.Shard.channel, m.Shard.seq)
+                .join(m.Job, m.Job.address == m.Task.job)
+                .join(m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard))
                 .where(m.Task.model_digest.in_(provider.models), or_(
                     (m.Task.provider_owner == owner) & m.Task.status.in_((TaskStatus.QUEUED, TaskStatus.CLAIMED)),
                     m.Task.provider_owner.is_(None) & (m.Task.status == TaskStatus.QUEUED)))
                 .order_by(m.Task.provider_owner.is_(None), m.Task.id)
                 .limit(limit * 4)
-                .with_for_update(skip_locked=True)
+                .with_for_update(of=m.Task, skip_locked=True)
             )
-            tasks = [t for t in (await session.execute(query)).scalars() if owner not in (t.excluded_owners or [])][:limit]
+            rows = [row for row in (await session.execute(query)).all() if owner not in (row.Task.excluded_owners or [])]
             payloads = []
-            for task in tasks:
-                if task.status == TaskStatus.QUEUED:
+            for task, kind, params, shard_input, channel, seq in rows[:limit]:
+                if task.status == TaskStatus.QUEUED:  # written at the commit, where a lost race is caught
                     task.status, task.provider_owner = TaskStatus.CLAIMED, owner
                     task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout
-                with session.no_autoflush:  # the claims are written at the commit, where a lost race is caught
-                    job = await session.get(m.Job, task.job)
-                    shard = await session.get(m.Shard, (task.job, task.shard))
                 payloads.append({
-                    "task": task.id, "job": task.job, "shard": task.shard, "role": task.role, "kind": job.kind,
-                    "model_digest": task.model_digest, "params": job.params, "input": shard.input,
+                    "task": task.id, "job": task.job, "shard": task.shard, "role": task.role, "kind": kind,
+                    "model_digest": task.model_digest, "params": params, "input": shard_input,
                     "claims": task.claims, "deadline": task.claim_deadline,
                     # An epoch's shard: what gives its index on chain once the epoch is open (see epochs.py).
-                    **({"epoch": {"channel": shard.channel, "seq": shard.seq}} if shard.channel else {}),
+                    **({"epoch": {"channel": channel, "seq": seq}} if channel else {}),
                 })
             try:
                 await session.commit()

@@ -79,8 +79,9 @@ class ProviderResults:
             if terms.params is None or terms.kind not in GENERATIVE:
                 raise BadRequest("only generation streams its progress", "not_streamed")
             partials = parse_progress(message.body, terms.params.max_new_tokens)
-            tasks = {t.id: t for t in (await session.execute(
-                select(m.Task).where(m.Task.id.in_([p["task"] for p in partials])))).scalars()}
+            tasks = {t.id: t for t in (await session.execute(  # columns, not entities: a stream's tokens wait on it
+                select(m.Task.id, m.Task.job, m.Task.shard, m.Task.provider_owner, m.Task.role, m.Task.status)
+                .where(m.Task.id.in_([p["task"] for p in partials])))).all()}
         taken = []
         for item in partials:
             task = tasks.get(item["task"])
@@ -101,8 +102,15 @@ class ProviderResults:
             row = await session.get(m.Job, job)
             if row is None:
                 raise NotFound(f"no job {job}", "job_not_found")
-            terms = JobTerms(job, Kind(row.kind), bytes.fromhex(row.model_digest), parse_params(row.kind, row.params or None))
-            self._terms[job] = terms
+            terms = self.know(job, row.kind, row.model_digest, row.params)
+        return terms
+
+    def know(self, job: str, kind: str, model_digest: str, params: dict | None) -> JobTerms:
+        """Keeps a job's terms as read with its row (a claim reads them too: the first progress a provider posts,
+        which a stream's first token waits for, then needs no read of the job)."""
+        terms = self._terms.get(job)
+        if terms is None:
+            terms = self._terms[job] = JobTerms(job, Kind(kind), bytes.fromhex(model_digest), parse_params(kind, params or None))
             if len(self._terms) > KEPT_JOB_TERMS:
                 self._terms.popitem(last=False)
         return terms

@@ -522,7 +522,7 @@ class Aggregator:
             # Each task with what runs it (its job's kind and parameters, its shard's input) in one statement: this
             # look stands between a paid request and its first token.
             query = (
-                select(m.Task, m.Job.kind, m.Job.params, m.Shard.input, m.Shard.channel, m.Shard.seq)
+                select(m.Task, m.Job.kind, m.Job.params, m.Job.model_digest, m.Shard.input, m.Shard.channel, m.Shard.seq)
                 .join(m.Job, m.Job.address == m.Task.job)
                 .join(m.Shard, (m.Shard.job == m.Task.job) & (m.Shard.index == m.Task.shard))
                 .where(m.Task.model_digest.in_(provider.models), or_(
@@ -534,7 +534,8 @@ class Aggregator:
             )
             rows = [row for row in (await session.execute(query)).all() if owner not in (row.Task.excluded_owners or [])]
             payloads = []
-            for task, kind, params, shard_input, channel, seq in rows[:limit]:
+            for task, kind, params, job_model, shard_input, channel, seq in rows[:limit]:
+                self.results.know(task.job, kind, job_model, params)
                 if task.status == TaskStatus.QUEUED:  # written at the commit, where a lost race is caught
                     task.status, task.provider_owner = TaskStatus.CLAIMED, owner
                     task.claimed_at, task.claim_deadline = now, now + self.config.claim_timeout

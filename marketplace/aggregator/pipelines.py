@@ -93,8 +93,7 @@ class Pipelines:
         return holders
 
     async def is_pipelined(self, model: str) -> bool:
-        async with self.agg.sessions() as session:
-            return any((p.stages or {}).get(model) for p in (await session.execute(select(m.Provider))).scalars())
+        return any((p.stages or {}).get(model) for p in await self.agg.roster())
 
     async def staged(self, model: str, inputs: list[dict]) -> list[dict]:
         """A request's inputs as the job's: once per span for a pipelined model, unchanged for a whole one."""

@@ -50,6 +50,7 @@ from marketplace.vocabulary import GENERATIVE, JobStatus, KINDS, Kind, Role, Sha
 MAX_CLAIM = MAX_RESULTS  # tasks handed out per work request: their results fit one message
 PURGE_INTERVAL = 60  # seconds between sweeps of expired nonces
 MARKET_TTL = 1.0  # seconds the market's account, once read, is used without reading it again
+ROSTER_TTL = 1.0  # seconds the providers' rows, once read, list models and answer quotes (see roster)
 
 
 def cache_key(model_digest: str, shard_input_digest: str, params: dict | None) -> str:
@@ -105,6 +106,7 @@ class Aggregator:
         self.pipelines = Pipelines(self)  # jobs on models split over stage providers
         self._market_read: tuple[float, MarketAccount] | None = None  # (monotonic time read, the account)
         self._provider_reads: dict[Pubkey, tuple[float, ProviderAccount | None]] = {}  # the same, per provider
+        self._roster: tuple[float, list[m.Provider]] | None = None  # (monotonic time read, the rows)
 
     async def market_account(self) -> MarketAccount:
         """The Market account, read again once it is MARKET_TTL old: every request reads it, and its terms change
@@ -137,8 +139,7 @@ class Aggregator:
             raise BadRequest(f"shard_count must be 1 to {self.config.max_shards}")
         if kind not in KINDS:
             raise BadRequest(f"kind must be one of {KINDS}")
-        async with self.sessions() as session:
-            serving = [p for p in (await session.execute(select(m.Provider))).scalars() if model in p.models and self.is_live(p)]
+        serving = [p for p in await self.roster() if model in p.models and self.is_live(p)]
         if not serving:
             raise Unavailable(f"no live provider serves model {model} now", "no_provider")
         market = await self.market_account()
@@ -306,10 +307,21 @@ class Aggregator:
 
     # providers and their work
 
+    async def roster(self) -> list[m.Provider]:
+        """Every registered provider's row, read again once ROSTER_TTL old or when one registers or leaves through
+        this process: a paid request lists the models, is quoted and asks whether its model is pipelined, each a
+        read of every row otherwise. Detached copies: read them, never write them. Work is placed on fresh rows."""
+        now = time.monotonic()
+        if self._roster is None or now - self._roster[0] > ROSTER_TTL:
+            async with self.sessions() as session:
+                rows = list((await session.execute(select(m.Provider))).scalars())
+                session.expunge_all()
+            self._roster = (now, rows)
+        return self._roster[1]
+
     async def served_models(self) -> dict[str, tuple[str, int]]:
         """Models live providers serve: readable id (model_ids) -> (digest, when first registered)."""
-        async with self.sessions() as session:
-            live = [p for p in (await session.execute(select(m.Provider))).scalars() if self.is_live(p)]
+        live = [p for p in await self.roster() if self.is_live(p)]
         names: dict[str, set[str]] = {}
         created: dict[str, int] = {}
         for provider in live:
@@ -357,6 +369,7 @@ class Aggregator:
             row.stages = stages or None
             row.left_at = None
             await session.commit()
+        self._roster = None
         return {"provider": str(address), "owner": str(message.signer), "stake": account.stake, "free_stake": account.free_stake}
 
     async def heartbeat(self, message: SignedMessage) -> dict:
@@ -367,6 +380,7 @@ class Aggregator:
     async def leave(self, message: SignedMessage) -> dict:
         """A node stopping says so: work placed on it and not claimed moves to others at once."""
         provider = await self._note_provider(message, "leave", left_at=int(self.now()))
+        self._roster = None
         return {"owner": provider.owner, "released": await self.release_absent()}
 
     async def _note_provider(self, message: SignedMessage, kind: str, **values: int) -> m.Provider:

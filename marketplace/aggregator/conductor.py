@@ -144,6 +144,7 @@ class Conductor:
             tasks[run].fault = fault
         for run in decision.cancel:
             tasks[run].status = TaskStatus.CANCELLED
+        self.agg.results.forget(list(decision.cancel))
         for run, claims in decision.queue.items():
             tasks[run].claims, tasks[run].status = claims, TaskStatus.QUEUED
             self._work_queued = True
@@ -215,6 +216,7 @@ class Conductor:
                 m.Task.job == address, m.Task.status.in_((TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED))))).scalars().all()
             for task in open_tasks:
                 task.status = TaskStatus.CANCELLED
+            self.agg.results.forget([task.id for task in open_tasks])
             if gone:
                 job.status = await self._status_when_gone(session, address)
             await session.commit()

@@ -5,6 +5,8 @@ reads and writes around it."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -24,6 +26,18 @@ if TYPE_CHECKING:
     from marketplace.aggregator.service import Aggregator
 
 KEPT_JOB_TERMS = 4_096
+KEPT_HANDED = 10_000  # primary runs this process handed out that progress is checked against without a read
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """What a progress report's task is checked against."""
+
+    id: int
+    job: str
+    shard: int
+    provider_owner: str | None
+    streams: bool  # a primary run still claimed: what it reports is shown
 
 
 class ProviderResults:
@@ -31,6 +45,19 @@ class ProviderResults:
         self.agg = agg
         self.partials = Partials()  # answers in progress, for streams (each job's signal wakes its streams)
         self._terms: OrderedDict[str, JobTerms] = OrderedDict()  # recent jobs' terms (see _job_terms)
+        # Primary runs claimed through this process, with their claim deadlines: until then the run cannot have been
+        # handed on, so its progress (a stream's first token waits on the first report) needs no read of the task.
+        self._handed: OrderedDict[int, tuple[RunningTask, int]] = OrderedDict()
+
+    def handed(self, task: RunningTask, claim_deadline: int) -> None:
+        self._handed[task.id] = (task, claim_deadline)
+        if len(self._handed) > KEPT_HANDED:
+            self._handed.popitem(last=False)
+
+    def forget(self, task_ids: Sequence[int]) -> None:
+        """These runs were cancelled: what they report is checked against the database again (and not shown)."""
+        for task_id in task_ids:
+            self._handed.pop(task_id, None)
 
     async def accept(self, job: str, message: SignedMessage) -> dict:
         authenticate(message, "results", job=job, now=self.agg.now)
@@ -62,7 +89,9 @@ class ProviderResults:
                 await session.commit()
             except StaleDataError as exc:  # a declined task expired (and was handed on) meanwhile
                 raise stale from exc
-        self.partials.drop(job, {row["id"] for row in intake.done} | set(intake.declined))
+        finished = {row["id"] for row in intake.done} | set(intake.declined)
+        self.partials.drop(job, finished)
+        self.forget(list(finished))
         self.agg.activity.fire()
         if intake.declined:
             self.agg.work_available.fire()
@@ -74,14 +103,22 @@ class ProviderResults:
         again changes nothing."""
         authenticate(message, "progress", job=job, now=self.agg.now)
         owner = str(message.signer)
-        async with self.agg.sessions() as session:
-            terms = await self._job_terms(session, job)
-            if terms.params is None or terms.kind not in GENERATIVE:
-                raise BadRequest("only generation streams its progress", "not_streamed")
-            partials = parse_progress(message.body, terms.params.max_new_tokens)
-            tasks = {t.id: t for t in (await session.execute(  # columns, not entities: a stream's tokens wait on it
-                select(m.Task.id, m.Task.job, m.Task.shard, m.Task.provider_owner, m.Task.role, m.Task.status)
-                .where(m.Task.id.in_([p["task"] for p in partials])))).all()}
+        terms = self._terms.get(job)
+        if terms is None:
+            async with self.agg.sessions() as session:
+                terms = await self._job_terms(session, job)
+        if terms.params is None or terms.kind not in GENERATIVE:
+            raise BadRequest("only generation streams its progress", "not_streamed")
+        partials = parse_progress(message.body, terms.params.max_new_tokens)
+        ids = [p["task"] for p in partials]
+        tasks = self._claimed_here(ids)
+        if tasks is None:
+            async with self.agg.sessions() as session:
+                tasks = {t.id: RunningTask(t.id, t.job, t.shard, t.provider_owner,
+                                           t.role == Role.PRIMARY and t.status == TaskStatus.CLAIMED)
+                         for t in (await session.execute(
+                             select(m.Task.id, m.Task.job, m.Task.shard, m.Task.provider_owner, m.Task.role, m.Task.status)
+                             .where(m.Task.id.in_(ids)))).all()}
         taken = []
         for item in partials:
             task = tasks.get(item["task"])
@@ -89,10 +126,20 @@ class ProviderResults:
                 raise NotFound(f"task {item['task']} is not part of job {job}", "task_not_found")
             if task.provider_owner != owner:
                 raise Forbidden(f"task {task.id} was not handed to {owner}", "task_not_yours")
-            if task.role == Role.PRIMARY and task.status == TaskStatus.CLAIMED and self.partials.offer(
-                    job, task.shard, task.id, item["token_ids"], item["text"]):
+            if task.streams and self.partials.offer(job, task.shard, task.id, item["token_ids"], item["text"]):
                 taken.append(task.id)
         return {"taken": taken}
+
+    def _claimed_here(self, ids: Sequence[int]) -> dict[int, RunningTask] | None:
+        """The tasks, if this process handed out every one and none is past its claim's deadline; None otherwise."""
+        now = self.agg.now()
+        found = {}
+        for task_id in ids:
+            handed = self._handed.get(task_id)
+            if handed is None or now >= handed[1]:
+                return None
+            found[task_id] = handed[0]
+        return found
 
     async def _job_terms(self, session, job: str) -> JobTerms:
         """What a job's results are checked against. A job's terms never change once it exists, so each process

@@ -27,7 +27,7 @@ from marketplace.aggregator.channels import ChannelPayments
 from marketplace.aggregator.epochs import Epochs
 from marketplace.aggregator.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from marketplace.aggregator.intake import MAX_RESULTS
-from marketplace.aggregator.provider_results import ProviderResults
+from marketplace.aggregator.provider_results import ProviderResults, RunningTask
 from marketplace.aggregator.outputs import parse_job_request
 from marketplace.aggregator.pipelines import Pipelines
 from marketplace.aggregator.reports import revision_reader
@@ -564,6 +564,10 @@ class Aggregator:
                 await session.commit()
             except StaleDataError:  # another process took some of them first: ask again
                 return []
+        for payload in payloads:
+            if payload["role"] == Role.PRIMARY:
+                self.results.handed(RunningTask(payload["task"], payload["job"], payload["shard"], owner, True),
+                                    payload["deadline"])
         return payloads
 
     @staticmethod

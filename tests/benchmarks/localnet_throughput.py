@@ -142,7 +142,7 @@ def markdown(measured: Measured) -> str:
     lines = [
         "## localnet over HTTP vs LiteSVM in-process",
         "",
-        f"{TRANSACTIONS} pre-signed transfers and {READS} account reads, {CONCURRENCY} concurrent HTTP clients in one",
+        f"{TRANSACTIONS:,} pre-signed transfers and {READS:,} account reads, {CONCURRENCY} concurrent HTTP clients in one",
         f"process, the server in its own, medians of {ROUNDS} interleaved rounds. Goal for transactions: ratio ≥ 0.3.",
         "",
         "| work | in-process /s | HTTP /s | ratio |",
@@ -155,11 +155,13 @@ def markdown(measured: Measured) -> str:
         f"Each round's transaction ratio: {', '.join(f'{r:.2f}' for r in measured.tx_ratios)} (the in-process rate "
         "alone swings twofold between runs on this shared machine).",
         "",
-        "Where a sent transaction's time went in the server (py-spy, 2,000 transfers, 2026-11-28): LiteSVM's simulation ~30%, "
-        "aiohttp reading and writing ~25%, the chain's own bookkeeping (balances, record, slot) ~11%, JSON ~10% "
-        "(now orjson), anchorpy's event decoding ~7% (now only when asked for). The client process, on the same two "
-        "cores, spends as much CPU as the server. The goal is not met: what is left is LiteSVM itself and aiohttp's "
-        "per-request cost, which a second process would only split across the same two cores.",
+        "Where a sent transaction's time goes in the server (py-spy, 20,000 transfers, 2026-11-29): LiteSVM's "
+        "simulation ~35%, aiohttp ~25% (a bare aiohttp JSON handler costs ~30 µs a request of server CPU here), the "
+        "chain's own bookkeeping and parsing the rest. Cut on 2026-11-29, from 0.24 that day: the signature's base58 "
+        "(~4 µs, written three times a transaction, now once), the fee's instruction decoding (skipped without "
+        "precompiles), the slot's subscription notices (skipped with no subscriber), addresses' base58 (remembered), "
+        "and the cyclic garbage collector rescanning the kept history (~5%: the server collects rarely). The client "
+        "process, on the same two cores, spends about half as much CPU as the server.",
         "",
         f"Startup, from spawning `python -m localnet` to its first answered request: {measured.startup_seconds:.2f} s "
         "(median of 3). No startup figure for `solana-test-validator` is published; it cannot run here (no Solana "

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODEL = "smollm2-135m-instruct"
-THREADS, NEW_TOKENS, ROUNDS = 2, 32, 5
+THREADS, NEW_TOKENS, ROUNDS = 2, 32, 10  # ten: a few milliseconds of this machine's noise moved five's median
 QUESTIONS = ["What is Solana?", "Describe the sea in one sentence.", "Give one fact about bread.",
-             "Why do people like chess?", "What is a library?"]
+             "Why do people like chess?", "What is a library?", "Name a color of the sky.", "What do bees make?",
+             "How does rain form?", "What is a prime number?", "Say hello in French."]
 
 
 @dataclass(frozen=True)

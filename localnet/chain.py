@@ -299,7 +299,7 @@ class LocalChain:
             "blockTime": int(self._clock()),
             "transaction": base64.b64encode(bytes(tx)).decode(),
             "accountKeys": [address_text(k) for k in keys],  # the message's own, then those its lookup tables loaded
-            "loadedAddresses": {kind: [str(k) for k in addresses] for kind, addresses in loaded.items()},
+            "loadedAddresses": {kind: [address_text(k) for k in addresses] for kind, addresses in loaded.items()},
             "err": error_json(outcome.err),
             "logs": outcome.logs,
             "innerInstructions": outcome.inner_instructions,

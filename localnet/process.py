@@ -32,12 +32,16 @@ class LocalnetProcess(ServiceProcess):
                  log: Path | None = None) -> None:
         self.host = host
         self.port = port or free_port_pair(host)
+        port_flag = None if port else "--port"
         command = [sys.executable, "-m", "localnet", "--quiet", "--port", str(self.port), "--host", host]
         if ledger is not None:
             command += ["--ledger", str(ledger)]
         if reset:
             command.append("--reset")
-        super().__init__(command, self._healthy, log)
+        super().__init__(command, self._healthy, log, port_flag=port_flag)
+
+    def pick_port(self) -> int:
+        return free_port_pair(self.host)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 import aiohttp
 
 STARTUP_TIMEOUT = 60.0  # seconds; importing torch, solders and anchorpy dominates on a busy machine
+HEALTH_TIMEOUT = 5.0  # seconds one readiness check may take (whatever holds the port may never answer)
+PORT_TRIES = 5  # a port picked free can be taken by another process before the service binds it: pick again
 
 
 class ServiceStartError(RuntimeError):
@@ -27,26 +29,42 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServiceProcess:
-    """`ready` is asked until it returns True; the service's output goes to `log` (or a pipe)."""
+    """`ready` is asked until it returns True; the service's output goes to `log` (or a pipe). `port_flag`: the
+    command's option carrying a port this object picked (`self.port`), picked again if another process takes it
+    first; None when the caller chose the port."""
 
     def __init__(self, command: list[str], ready: Callable[[aiohttp.ClientSession], Awaitable[bool]],
-                 log: Path | None = None, env: dict[str, str] | None = None) -> None:
-        self.command, self.ready, self.log, self.env = command, ready, log, env
+                 log: Path | None = None, env: dict[str, str] | None = None, port_flag: str | None = None) -> None:
+        self.command, self.ready, self.log, self.env, self.port_flag = command, ready, log, env, port_flag
         self.process: subprocess.Popen | None = None
 
+    def pick_port(self) -> int:
+        return free_port()
+
     async def start(self) -> ServiceProcess:
+        for _ in range(PORT_TRIES - 1):
+            try:
+                return await self._start()
+            except ServiceStartError as exc:
+                if self.port_flag is None or "address already in use" not in str(exc).lower():
+                    raise
+            self.port = self.pick_port()
+            self.command[self.command.index(self.port_flag) + 1] = str(self.port)
+        return await self._start()
+
+    async def _start(self) -> ServiceProcess:
         output = open(self.log, "ab") if self.log else subprocess.PIPE  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(self.command, stdout=output, stderr=subprocess.STDOUT,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **(self.env or {})})
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT)) as session:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise ServiceStartError(f"{self.command[2:5]} exited with {self.process.returncode}:\n{self.output()}")
                 try:
                     if await self.ready(session):
                         return self
-                except aiohttp.ClientError:
+                except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.1)
         self.kill()

@@ -21,7 +21,8 @@ class ProviderProcess(ServiceProcess):
             command += ["--model", str(model)]
         if threads:
             command += ["--threads", str(threads)]
-        super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+        super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+                         port_flag=None if port else "--health-port")
 
     @property
     def health_url(self) -> str:

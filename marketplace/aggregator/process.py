@@ -30,7 +30,8 @@ class AggregatorProcess(ServiceProcess):
             command += ["--epoch-seconds", str(epoch_seconds)]
         if epoch_shards is not None:
             command += ["--epoch-shards", str(epoch_shards)]
-        super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+        super().__init__(command, self._healthy, log, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+                         port_flag=None if port else "--port")
 
     @property
     def url(self) -> str:

@@ -44,13 +44,17 @@ class ServiceProcess:
     async def start(self) -> ServiceProcess:
         for _ in range(PORT_TRIES - 1):
             try:
-                return await self._start()
+                started = await self._start()
+                break
             except ServiceStartError as exc:
                 if self.port_flag is None or "address already in use" not in str(exc).lower():
                     raise
             self.port = self.pick_port()
             self.command[self.command.index(self.port_flag) + 1] = str(self.port)
-        return await self._start()
+        else:
+            started = await self._start()
+        self.port_flag = None  # others know the service by this port now: a restart (after a kill) keeps it
+        return started
 
     async def _start(self) -> ServiceProcess:
         output = open(self.log, "ab") if self.log else subprocess.PIPE  # noqa: SIM115 - closed with the process

@@ -142,9 +142,7 @@ class Conductor:
     def _apply(self, session, job: m.Job, shard: m.Shard, tasks: dict[int, m.Task], decision: decisions.Decision) -> None:
         for run, fault in decision.faults.items():
             tasks[run].fault = fault
-        for run in decision.cancel:
-            tasks[run].status = TaskStatus.CANCELLED
-        self.agg.results.forget(list(decision.cancel))
+        self.agg.cancel([tasks[run] for run in decision.cancel])
         for run, claims in decision.queue.items():
             tasks[run].claims, tasks[run].status = claims, TaskStatus.QUEUED
             self._work_queued = True
@@ -214,9 +212,7 @@ class Conductor:
                 return False
             open_tasks = (await session.execute(select(m.Task).where(
                 m.Task.job == address, m.Task.status.in_((TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.CLAIMED))))).scalars().all()
-            for task in open_tasks:
-                task.status = TaskStatus.CANCELLED
-            self.agg.results.forget([task.id for task in open_tasks])
+            self.agg.cancel(open_tasks)
             if gone:
                 job.status = await self._status_when_gone(session, address)
             await session.commit()

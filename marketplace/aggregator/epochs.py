@@ -353,10 +353,8 @@ class Epochs:
         account = await self.agg.chain.fetch(JobAccount, key)
         if account is not None:
             await self.agg.chain.send([await self.closing(key)], [self.agg.verifier])
-        cancelled = (await session.execute(select(m.Task).where(m.Task.job == job.address, m.Task.status.in_(OPEN_TASK)))).scalars().all()
-        for task in cancelled:
-            task.status = TaskStatus.CANCELLED
-        self.agg.results.forget([task.id for task in cancelled])
+        self.agg.cancel((await session.execute(select(m.Task).where(
+            m.Task.job == job.address, m.Task.status.in_(OPEN_TASK)))).scalars().all())
         await session.execute(update(m.Voucher).where(m.Voucher.epoch == job.address, m.Voucher.status == VoucherStatus.IN_EPOCH)
                               .values(status=VoucherStatus.UNSERVED))
         job.status = JobStatus.CANCELLED

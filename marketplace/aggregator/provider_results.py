@@ -5,7 +5,7 @@ reads and writes around it."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,7 +54,7 @@ class ProviderResults:
         if len(self._handed) > KEPT_HANDED:
             self._handed.popitem(last=False)
 
-    def forget(self, task_ids: Sequence[int]) -> None:
+    def forget(self, task_ids: Iterable[int]) -> None:
         """These runs were cancelled: what they report is checked against the database again (and not shown)."""
         for task_id in task_ids:
             self._handed.pop(task_id, None)
@@ -91,7 +91,7 @@ class ProviderResults:
                 raise stale from exc
         finished = {row["id"] for row in intake.done} | set(intake.declined)
         self.partials.drop(job, finished)
-        self.forget(list(finished))
+        self.forget(finished)
         self.agg.activity.fire()
         if intake.declined:
             self.agg.work_available.fire()

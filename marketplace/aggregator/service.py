@@ -10,7 +10,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -299,6 +299,12 @@ class Aggregator:
             read = self._provider_reads[address] = (now, await self.chain.fetch(ProviderAccount, address))
         return read[1]
 
+    def cancel(self, tasks: Sequence[m.Task]) -> None:
+        """Cancels these runs (written at the caller's commit); what they report is no longer taken on trust."""
+        for task in tasks:
+            task.status = TaskStatus.CANCELLED
+        self.results.forget(task.id for task in tasks)
+
     def stake_changed(self, owner: Pubkey) -> None:
         """A provider's stake moved (it was slashed): its account is read again before work is next placed on it, so
         a stake fallen below the minimum gets none (it could not commit it, and its job would wait until its
@@ -439,8 +445,7 @@ class Aggregator:
                     # Declined, late or wrong; and whoever already checked it (a shard's runs need two owners).
                     refused = {r.provider_owner for r in runs if r.role == Role.PRIMARY or r.status == TaskStatus.DONE}
                     if self._eligible(live, task.model_digest, refused):
-                        for replica in checking:
-                            replica.status = TaskStatus.CANCELLED
+                        self.cancel(checking)
                         task.excluded_owners = sorted(refused)
                         changed += 1
                         continue
@@ -448,7 +453,7 @@ class Aggregator:
                         continue  # its runs failed or went silent: a provider may yet come back for it
                     shard = await session.get(m.Shard, (task.job, task.shard))
                     shard.status = ShardStatus.FAILED
-                task.status = TaskStatus.CANCELLED
+                self.cancel([task])
                 changed += 1
             try:
                 await session.commit()

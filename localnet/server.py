@@ -1,4 +1,5 @@
-"""The localnet server: Solana JSON-RPC over HTTP and PubSub over WebSocket, on the local chain.
+"""The localnet server: Solana JSON-RPC over HTTP (`http_server`) and PubSub over WebSocket (aiohttp), on the local
+chain.
 
 `Localnet` runs it in-process as an async context manager (tests, the demo);
 `tessera localnet` runs it in the foreground.
@@ -10,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from localnet.chain import LocalChain
 from localnet.errors import InvalidRequest, ParseError, RpcError
+from localnet.http_server import HttpRpcServer
 from localnet.ledger import Ledger
 from localnet.rpc import RpcMethods
 from localnet.subscriptions import Subscriptions
@@ -27,8 +28,6 @@ from localnet.subscriptions import Subscriptions
 log = logging.getLogger("tessera.localnet")
 
 MAX_BODY_BYTES = 50 * 1024  # the validator's limit on a request body
-CHAIN = web.AppKey("chain", LocalChain)
-METHODS = web.AppKey("methods", RpcMethods)
 SUBSCRIPTIONS = web.AppKey("subscriptions", Subscriptions)
 
 
@@ -73,21 +72,21 @@ def _run(methods: RpcMethods, request: dict) -> dict:
         return _response(id_, error=RpcError("Internal error"))
 
 
-async def handle_http(request: web.Request) -> web.Response:
-    """As the validator answers: a batch gets a list in order with an error per failed entry, nothing for
-    notifications (an empty body when nothing is left to answer); an empty batch is one invalid request."""
-    methods = request.app[METHODS]
+def answer_http(methods: RpcMethods, body: bytes) -> bytes:
+    """A POSTed body to the response body, as the validator answers: a batch gets a list in order with an error per
+    failed entry, nothing for notifications (an empty body when nothing is left to answer); an empty batch is one
+    invalid request."""
     try:
-        payload = _loads(await request.read())
+        payload = _loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth: still a parse error
-        return _json(_response(None, error=ParseError("Parse error")))
+        return orjson.dumps(_response(None, error=ParseError("Parse error")))
     if payload == []:
-        return _json(_response(None, error=InvalidRequest("Invalid request")))
+        return orjson.dumps(_response(None, error=InvalidRequest("Invalid request")))
     if isinstance(payload, list):  # as many as fit the body limit
         answers = [answer for item in payload if (answer := run_call(methods, item)) is not None]
     else:
         answers = run_call(methods, payload)
-    return _json(answers) if answers else web.Response(status=200)
+    return orjson.dumps(answers) if answers else b""
 
 
 def _loads(body: bytes) -> Any:
@@ -97,10 +96,6 @@ def _loads(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return json.loads(body)
-
-
-def _json(answer: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
 
 async def handle_ws(request: web.Request) -> web.WebSocketResponse:
@@ -141,27 +136,8 @@ async def _slot_clock(chain: LocalChain, interval: float) -> None:
         chain.tick()
 
 
-def create_app(chain: LocalChain, slot_interval: float = 0.4) -> web.Application:
-    """The HTTP JSON-RPC app; the WebSocket app shares its chain (see `Localnet`)."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[CHAIN] = chain
-    app[METHODS] = RpcMethods(chain)
-    app.router.add_post("/", handle_http)
-
-    async def clock(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_slot_clock(app[CHAIN], slot_interval))
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(clock)
-    return app
-
-
 def create_ws_app(chain: LocalChain) -> web.Application:
     app = web.Application()
-    app[CHAIN] = chain
     app[SUBSCRIPTIONS] = Subscriptions(chain)
     app.router.add_get("/", handle_ws)
     return app
@@ -180,7 +156,9 @@ class Localnet:
     def __init__(self, config: LocalnetConfig = LocalnetConfig()) -> None:
         self.config = config
         self.chain: LocalChain | None = None
-        self._runners: list[web.AppRunner] = []
+        self._http: HttpRpcServer | None = None
+        self._ws: web.AppRunner | None = None
+        self._clock: asyncio.Task | None = None
         self.port = self.ws_port = 0
 
     @property
@@ -193,25 +171,28 @@ class Localnet:
 
     async def start(self) -> Localnet:
         self.chain = open_chain(self.config)
-        http = web.AppRunner(create_app(self.chain, self.config.slot_interval), access_log=None)
-        ws = web.AppRunner(create_ws_app(self.chain), access_log=None)
-        for runner in (http, ws):
-            await runner.setup()
-            self._runners.append(runner)
-        http_site = web.TCPSite(http, self.config.host, self.config.port)
-        await http_site.start()
-        self.port = http_site._server.sockets[0].getsockname()[1]
-        ws_site = web.TCPSite(ws, self.config.host, self.port + 1 if self.config.port else 0)
+        methods = RpcMethods(self.chain)
+        self._http = HttpRpcServer(lambda body: answer_http(methods, body), MAX_BODY_BYTES)
+        self.port = await self._http.start(self.config.host, self.config.port)
+        self._ws = web.AppRunner(create_ws_app(self.chain), access_log=None)
+        await self._ws.setup()
+        ws_site = web.TCPSite(self._ws, self.config.host, self.port + 1 if self.config.port else 0)
         await ws_site.start()
         self.ws_port = ws_site._server.sockets[0].getsockname()[1]
-        methods = http.app[METHODS]  # getClusterNodes tells where this node listens
         methods.rpc_address, methods.pubsub_address = f"{self.config.host}:{self.port}", f"{self.config.host}:{self.ws_port}"
+        self._clock = asyncio.create_task(_slot_clock(self.chain, self.config.slot_interval))
         return self
 
     async def stop(self) -> None:
-        for runner in reversed(self._runners):
-            await runner.cleanup()
-        self._runners.clear()
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+        if self._ws is not None:
+            await self._ws.cleanup()
+        if self._http is not None:
+            await self._http.close()
+        self._clock = self._ws = self._http = None
         if self.chain is not None and self.chain.ledger is not None:
             self.chain.ledger.close()
 

@@ -36,6 +36,7 @@ from solders.transaction_status import TransactionErrorInstructionError
 from localnet.errors import InvalidParams, TransactionRejected
 from localnet.ledger import Ledger, StoredAccount
 from localnet.runtime import LocalRuntime, TransactionOutcome
+from localnet.transactions import is_writable
 from marketplace.chain import PROGRAM_ID
 
 MAX_PROCESSING_AGE = 150  # slots a blockhash stays valid, as on mainnet
@@ -101,7 +102,7 @@ class Commit:
 
     slot: int
     record: dict  # the transaction record, as getTransaction serves it
-    accounts: dict[Pubkey, Account | None]
+    accounts: dict[Pubkey, Account | None]  # the accounts it could write, as it left them (None: closed)
 
 
 def _rejection(err: object) -> dict:
@@ -284,15 +285,15 @@ class LocalChain:
         """Commits a transaction, or raises TransactionRejected as the validator would (a duplicate or a stale
         blockhash sent without preflight is answered with its signature and dropped, as a leader drops it).
         Returns the signature in base58, written once: encoding 64 bytes costs more than a transfer's bookkeeping."""
+        message = tx.message  # solders copies the message on each read
         signature = str(tx.signatures[0])
-        if not self._admitted(tx, signature, preflight):
+        if not self._admitted(message, signature, preflight):
             return signature  # the validator forwards it unchecked and the leader drops it: it never lands
-        loaded = self.loaded_addresses(tx.message)
-        keys = list(tx.message.account_keys) + loaded["writable"] + loaded["readonly"]
+        loaded = self.loaded_addresses(message)
+        keys = list(message.account_keys) + loaded["writable"] + loaded["readonly"]
         pre_balances = [self.balance(k) for k in keys]
-        outcome = self._run(tx, preflight)
+        outcome, written = self._run(tx, message, loaded, preflight)
         self._enter_slot(self.slot + 1)
-        touched = {k: self.account(k) for k in keys}
         record = {
             "signature": signature,
             "slot": self.slot,
@@ -306,15 +307,16 @@ class LocalChain:
             "unitsConsumed": outcome.compute_units,
             "fee": outcome.fee,
             "preBalances": pre_balances,
-            "postBalances": [a.lamports if a else 0 for a in touched.values()],
+            "postBalances": [(account.lamports if (account := written[k]) else 0) if k in written else before
+                             for k, before in zip(keys, pre_balances)],
             "returnData": outcome.return_data if outcome.err is None else None,
         }
-        self._commit(record, touched)
+        self._commit(record, keys, written)
         return signature
 
-    def _admitted(self, tx: VersionedTransaction, signature: str, preflight: bool) -> bool:
+    def _admitted(self, message, signature: str, preflight: bool) -> bool:
         """Whether the transaction may run; with preflight, the validator's refusal instead of False."""
-        duplicate, expired = signature in self.transactions, not self.is_blockhash_valid(tx.message.recent_blockhash)
+        duplicate, expired = signature in self.transactions, not self.is_blockhash_valid(message.recent_blockhash)
         if preflight and duplicate:
             raise TransactionRejected("Transaction simulation failed: This transaction has already been processed",
                                       _rejection("AlreadyProcessed"))
@@ -322,16 +324,17 @@ class LocalChain:
             raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
         return not (duplicate or expired)
 
-    def _run(self, tx: VersionedTransaction, preflight: bool) -> TransactionOutcome:
-        """Runs the transaction and keeps what it wrote; its outcome, or TransactionRejected if nothing commits."""
+    def _run(self, tx: VersionedTransaction, message, loaded: dict[str, list[Pubkey]],
+             preflight: bool) -> tuple[TransactionOutcome, dict[Pubkey, Account | None]]:
+        """Runs the transaction and keeps what it wrote: its outcome and the accounts it wrote (None: closed), or
+        TransactionRejected if nothing commits."""
         if preflight:
             # LiteSVM verifies signatures in simulation as in execution.
             simulation = self.simulate(tx)
             if simulation.err is not None:
                 raise TransactionRejected(f"Transaction simulation failed: {describe_error(simulation.err)}",
                                           simulation_json(simulation))
-            self._apply(tx, simulation)
-            return simulation
+            return simulation, self._apply(tx, message, loaded, simulation)
         self._prepare(tx)
         outcome = self.runtime.execute(tx)
         # Errors before execution (bad signature, unknown payer, no funds for the fee) are never committed;
@@ -339,23 +342,10 @@ class LocalChain:
         if outcome.err is not None and not isinstance(outcome.err, TransactionErrorInstructionError):
             raise TransactionRejected(f"Transaction simulation failed: {describe_error(outcome.err)}",
                                       {**_rejection(error_json(outcome.err)), "logs": outcome.logs})
-        return outcome
+        return outcome, self._writable_accounts(message, loaded)
 
-    def _commit(self, record: dict, touched: dict[Pubkey, Account | None]) -> None:
-        """Durable first (with a ledger), then indexed and announced."""
-        if self.ledger:
-            durable = [StoredAccount(k, a if a is not None else Account(0, b"", Pubkey.default(), False, 0))
-                       for k, a in touched.items() if self._persistable(a)]
-            self.ledger.commit(record["signature"], record, durable, self._state())
-        self._index(record)
-        self.known_accounts.update(touched)
-        commit = Commit(self.slot, record, touched)
-        for notify in list(self.subscribers):
-            notify(commit)
-        for notify in self.slot_subscribers:
-            notify(self.slot)
-
-    def _apply(self, tx: VersionedTransaction, simulation: TransactionOutcome) -> None:
+    def _apply(self, tx: VersionedTransaction, message, loaded: dict[str, list[Pubkey]],
+               simulation: TransactionOutcome) -> dict[Pubkey, Account | None]:
         """Commits a successful simulation's writes (its post-accounts are the writable
         accounts), so the transaction runs once, not twice. Nothing ran in between (one
         thread), so they are exactly what running it again would write. Transactions that
@@ -363,9 +353,30 @@ class LocalChain:
         written = simulation.post_accounts
         if any(a.executable or a.owner in NATIVE_LOADERS for a in written.values()):
             self.runtime.execute(tx)
-            return
+            return self._writable_accounts(message, loaded)
         for key, account in written.items():
             self.runtime.set_account(key, account)
+        return {key: account if account.lamports > 0 else None for key, account in written.items()}
+
+    def _writable_accounts(self, message, loaded: dict[str, list[Pubkey]]) -> dict[Pubkey, Account | None]:
+        """After a transaction ran: the accounts it could write, as they are now."""
+        writable = is_writable(message)
+        keys = [k for i, k in enumerate(message.account_keys) if writable(i)] + loaded["writable"]
+        return {k: self.account(k) for k in keys}
+
+    def _commit(self, record: dict, keys: list[Pubkey], written: dict[Pubkey, Account | None]) -> None:
+        """Durable first (with a ledger), then indexed and announced."""
+        if self.ledger:
+            durable = [StoredAccount(k, a if a is not None else Account(0, b"", Pubkey.default(), False, 0))
+                       for k, a in written.items() if self._persistable(a)]
+            self.ledger.commit(record["signature"], record, durable, self._state())
+        self._index(record)
+        self.known_accounts.update(keys)
+        commit = Commit(self.slot, record, written)
+        for notify in list(self.subscribers):
+            notify(commit)
+        for notify in self.slot_subscribers:
+            notify(self.slot)
 
     def _persistable(self, account: Account | None) -> bool:
         """Builtins, sysvars and the programs loaded at start are loaded anew; everything else is state, programs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from functools import partial
 
 import based58
@@ -46,7 +47,7 @@ def _lookups_json(message: MessageV0) -> list[dict]:
 def _parsed_message_json(tx: VersionedTransaction, record: dict) -> dict:
     message = tx.message
     static = list(message.account_keys)
-    writable = message.is_maybe_writable if isinstance(message, MessageV0) else partial(_legacy_writable, message)
+    writable = is_writable(message)
     loaded = record.get("loadedAddresses", {"writable": [], "readonly": []})
     account_keys = [{"pubkey": str(k), "writable": writable(i), "signer": message.is_signer(i), "source": "transaction"}
                     for i, k in enumerate(static)]
@@ -68,6 +69,11 @@ def _all_keys(tx: VersionedTransaction, record: dict) -> list[Pubkey]:
     """The keys instruction indexes point into: the message's, then the addresses its lookups loaded."""
     loaded = record.get("loadedAddresses", {"writable": [], "readonly": []})
     return list(tx.message.account_keys) + [Pubkey.from_string(k) for k in loaded["writable"] + loaded["readonly"]]
+
+
+def is_writable(message: Message | MessageV0) -> Callable[[int], bool]:
+    """Whether the message's static key at an index is written, as the runtime decides it."""
+    return message.is_maybe_writable if isinstance(message, MessageV0) else partial(_legacy_writable, message)
 
 
 def _legacy_writable(message: Message, index: int) -> bool:

@@ -188,20 +188,21 @@ class LocalChain:
         return self._slot_times[offset] if 0 <= offset < len(self._slot_times) else None
 
     def _enter_slot(self, slot: int) -> None:
+        now = int(self._clock())
         if not self._slot_times:
             self._first_timed_slot = slot
-        self._slot_times.extend([int(self._clock())] * (slot - self._first_timed_slot + 1 - len(self._slot_times)))
+        self._slot_times.extend([now] * (slot - self._first_timed_slot + 1 - len(self._slot_times)))
         self.slot = slot
         self._blockhashes[self.blockhash_of(slot)] = self.block_height
-        while next(iter(self._blockhashes.values())) < self.block_height - MAX_PROCESSING_AGE:
-            self._blockhashes.popitem(last=False)
-        now = int(self._clock())
         self.runtime.set_clock(Clock(slot, now, slot // SLOTS_PER_EPOCH, slot // SLOTS_PER_EPOCH + 1, now))
 
     def tick(self) -> None:
         """One slot passes on the clock (the server calls this every ~400 ms)."""
         self.block_height += 1
         self._enter_slot(self.slot + 1)
+        # Blockhashes expire only here: a transaction's slot leaves the block height as it is.
+        while next(iter(self._blockhashes.values())) < self.block_height - MAX_PROCESSING_AGE:
+            self._blockhashes.popitem(last=False)
         if self.ledger and self.slot >= self._slot_floor:
             self._slot_floor = self.slot + SLOT_RESERVATION
             self.ledger.set_state("slot_floor", str(self._slot_floor))
@@ -291,7 +292,7 @@ class LocalChain:
             return signature  # the validator forwards it unchecked and the leader drops it: it never lands
         loaded = self.loaded_addresses(message)
         keys = list(message.account_keys) + loaded["writable"] + loaded["readonly"]
-        pre_balances = [self.balance(k) for k in keys]
+        pre_balances = [self.runtime.balance(k) for k in keys]
         outcome, written = self._run(tx, message, loaded, preflight)
         self._enter_slot(self.slot + 1)
         record = {

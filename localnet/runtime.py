@@ -24,6 +24,7 @@ from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
 from marketplace.chain import PROGRAM_ID, ProgramEvent, decode_events, program_so
@@ -191,7 +192,7 @@ class LocalRuntime:
     @staticmethod
     def _outcome(tx, result, simulated: bool) -> TransactionOutcome:
         fee = transaction_fee(tx.message)
-        if hasattr(result, "err"):
+        if isinstance(result, FailedTransactionMetadata):
             meta, err = result.meta(), result.err()
             custom = None
             if isinstance(err, TransactionErrorInstructionError) and isinstance(err.err, InstructionErrorCustom):

@@ -164,6 +164,7 @@ class LocalChain:
                 if "signature" in record:
                     self._index(record)
                     self.known_accounts.update(Pubkey.from_string(key) for key in record["accountKeys"])
+        self._genesis_bytes = bytes(self.genesis_hash)  # hashed into every slot's blockhash
         self._enter_slot(self.slot)
 
     def _state(self) -> dict[str, str]:
@@ -176,7 +177,7 @@ class LocalChain:
         return Pubkey(hashlib.sha256(bytes(self.genesis_hash) + b"tessera-vote").digest())
 
     def blockhash_of(self, slot: int) -> Hash:
-        return Hash(hashlib.sha256(bytes(self.genesis_hash) + slot.to_bytes(8, "little")).digest())
+        return Hash(hashlib.sha256(self._genesis_bytes + slot.to_bytes(8, "little")).digest())
 
     def block_time(self, slot: int) -> int | None:
         """When the slot's block was made: its first transaction's time, else the slot's start (known for the slots

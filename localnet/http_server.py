@@ -5,8 +5,9 @@ request) cost ~75 µs of server CPU a request, as much as LiteSVM runs a transfe
 in; the methods are synchronous, so a request needs none of it. This answers
 POST / with what `answer` makes of the body, in order (pipelined requests
 too), with keep-alive, chunked bodies, `Expect: 100-continue`, the body limit
-(413), other methods (405) and paths (404); idle connections are closed after
-a while, as aiohttp did.
+(413), other methods (405) and paths (404); like the validator it answers
+GET /health and lets browser pages call it (CORS, any origin). Idle
+connections are closed after a while, as aiohttp did.
 """
 
 from __future__ import annotations
@@ -80,10 +81,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self, server: HttpRpcServer) -> None:
         self.server = server
         self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
         self.body: list[bytes] = []
-        self.body_size = 0
-        self.expects_continue = False
+        self.on_message_begin()
         self.active_at = 0.0  # when its last bytes arrived: a connection quiet for IDLE_SECONDS is closed
 
     # asyncio.Protocol
@@ -122,6 +121,8 @@ class _Connection(asyncio.Protocol):
         self.body.clear()
         self.body_size = 0
         self.expects_continue = False
+        self.cors = b""  # the header that lets a browser page read the answer, for requests that name an Origin
+        self.cors_request_headers = b"content-type"
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -130,8 +131,12 @@ class _Connection(asyncio.Protocol):
         name = name.lower()
         if name == b"content-length" and value.strip().isdigit() and int(value) > self.server.max_body:
             raise _Refused("413 Request Entity Too Large")
-        if name == b"expect" and value.lower() == b"100-continue":
+        elif name == b"expect" and value.lower() == b"100-continue":
             self.expects_continue = True
+        elif name == b"origin":
+            self.cors = b"Access-Control-Allow-Origin: *\r\n"
+        elif name == b"access-control-request-headers":
+            self.cors_request_headers = value
 
     def on_headers_complete(self) -> None:
         if self.expects_continue and self.parser.get_method() == b"POST":
@@ -145,13 +150,20 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         keep_alive = self.parser.should_keep_alive()
-        if self.parser.get_method() != b"POST":
-            self._write("405 Method Not Allowed", b"Used HTTP Method is not allowed. POST is required", b"Allow: POST\r\n",
-                        content_type=b"text/plain")
-        elif httptools.parse_url(self.url).path != b"/":
-            self._write("404 Not Found", b"Not Found", content_type=b"text/plain")
-        else:
+        method, path = self.parser.get_method(), httptools.parse_url(self.url).path
+        if method == b"POST" and path == b"/":
             self._write("200 OK", self.server.answer(b"".join(self.body)))
+        elif method == b"GET" and path == b"/health":  # the validator's own health check, beside getHealth
+            self._write("200 OK", b"ok", content_type=b"text/plain")
+        elif method == b"OPTIONS":  # a browser's CORS preflight: any origin may call, as on the validator
+            self.cors = b"Access-Control-Allow-Origin: *\r\n"
+            self._write("200 OK", b"", b"Access-Control-Allow-Methods: POST, OPTIONS\r\nAccess-Control-Allow-Headers: "
+                        + self.cors_request_headers + b"\r\nAccess-Control-Max-Age: 86400\r\n")
+        elif method != b"POST":
+            self._write("405 Method Not Allowed", b"Used HTTP Method is not allowed. POST or OPTIONS is required",
+                        b"Allow: POST, OPTIONS\r\n", content_type=b"text/plain")
+        else:
+            self._write("404 Not Found", b"Not Found", content_type=b"text/plain")
         if not keep_alive:
             self.transport.close()
 
@@ -159,7 +171,7 @@ class _Connection(asyncio.Protocol):
 
     def _write(self, status: str, body: bytes, extra_headers: bytes = b"", content_type: bytes = b"application/json") -> None:
         headers = b"Content-Type: " + content_type + b"\r\n" if body else b""
-        self.transport.write(b"HTTP/1.1 " + status.encode() + b"\r\n" + self.server.date + headers + extra_headers
+        self.transport.write(b"HTTP/1.1 " + status.encode() + b"\r\n" + self.server.date + headers + self.cors + extra_headers
                              + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
     def _refuse(self, status: str) -> None:

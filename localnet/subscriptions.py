@@ -104,6 +104,8 @@ class Subscriptions:
         self.active.pop(sub.id, None)  # a signature subscription ends with its notification
 
     def _on_commit(self, commit: Commit) -> None:
+        if not self.active:  # the common case, at every committed transaction
+            return
         record = commit.record
         for sub in list(self.active.values()):
             if sub.kind == "account" and sub.key in commit.accounts:

@@ -107,12 +107,31 @@ async def test_http_1_0_and_connection_close_are_answered_then_closed(net):
 
 @pytest.mark.parametrize("request_bytes,status", [
     (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 405),
+    (b"PUT / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}", 405),
     (post(call(1), path=b"/rpc"), 404),
 ])
 async def test_other_methods_and_paths_are_refused_and_the_connection_serves_on(net, request_bytes, status):
     refused, answer = await exchange(net.port, request_bytes + post(call(9)), 2)
     assert refused.status == status
     assert answer.json["id"] == 9
+
+
+async def test_get_health_answers_as_the_validators_does(net):
+    [answer] = await exchange(net.port, b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n", 1)
+    assert (answer.status, answer.body) == (200, b"ok")
+
+
+async def test_a_browser_page_may_call_it_from_any_origin(net):
+    preflight = (b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost:3000\r\n"
+                 b"Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type, solana-client\r\n\r\n")
+    allowed, answer = await exchange(net.port, preflight + post(call(3), b"Origin: http://localhost:3000"), 2)
+    assert allowed.status == 200
+    assert allowed.headers["access-control-allow-origin"] == "*"
+    assert "POST" in allowed.headers["access-control-allow-methods"]
+    assert allowed.headers["access-control-allow-headers"] == "content-type, solana-client"
+    assert answer.headers["access-control-allow-origin"] == "*" and answer.json["id"] == 3
+    [plain] = await exchange(net.port, post(call(4)), 1)
+    assert "access-control-allow-origin" not in plain.headers  # only where a page asked
 
 
 @pytest.mark.parametrize("request_bytes,status", [

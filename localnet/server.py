@@ -171,17 +171,24 @@ class Localnet:
 
     async def start(self) -> Localnet:
         self.chain = open_chain(self.config)
-        methods = RpcMethods(self.chain)
+        try:
+            await self._serve(self.chain)
+        except BaseException:  # a port taken, say: nothing is left listening or open
+            await self.stop()
+            raise
+        return self
+
+    async def _serve(self, chain: LocalChain) -> None:
+        methods = RpcMethods(chain)
         self._http = HttpRpcServer(lambda body: answer_http(methods, body), MAX_BODY_BYTES)
         self.port = await self._http.start(self.config.host, self.config.port)
-        self._ws = web.AppRunner(create_ws_app(self.chain), access_log=None)
+        self._ws = web.AppRunner(create_ws_app(chain), access_log=None)
         await self._ws.setup()
         ws_site = web.TCPSite(self._ws, self.config.host, self.port + 1 if self.config.port else 0)
         await ws_site.start()
         self.ws_port = ws_site._server.sockets[0].getsockname()[1]
         methods.rpc_address, methods.pubsub_address = f"{self.config.host}:{self.port}", f"{self.config.host}:{self.ws_port}"
-        self._clock = asyncio.create_task(_slot_clock(self.chain, self.config.slot_interval))
-        return self
+        self._clock = asyncio.create_task(_slot_clock(chain, self.config.slot_interval))
 
     async def stop(self) -> None:
         if self._clock is not None:

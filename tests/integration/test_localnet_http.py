@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from dataclasses import dataclass, field
 
 import httptools
 import pytest
 
 from localnet import http_server
+from localnet.process import free_port_pair
+from localnet.server import Localnet, LocalnetConfig
 from tests.integration.conftest import rpc_call
 
 
@@ -167,3 +170,14 @@ async def test_idle_connections_are_closed(net, monkeypatch):
     await asyncio.wait_for(reader.readuntil(b'"id":1}'), 5)
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server within a housekeeping round
     writer.close()
+
+
+async def test_a_start_that_cannot_bind_leaves_nothing_listening():
+    port = free_port_pair()
+    with socket.socket() as squatter:  # the WebSocket port (HTTP's + 1) is taken
+        squatter.bind(("127.0.0.1", port + 1))
+        squatter.listen()
+        with pytest.raises(OSError):
+            await Localnet(LocalnetConfig(port=port)).start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the HTTP port was let go

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from anchorpy import EventParser
-
 from marketplace.chain.program import PROGRAM_ID, coder
 
 
@@ -19,5 +17,7 @@ class ProgramEvent:
 def decode_events(logs: list[str]) -> list[ProgramEvent]:
     """Every Tessera event in a transaction's logs, in order."""
     events: list[ProgramEvent] = []
+    from anchorpy import EventParser  # lazily, as in program.py
+
     EventParser(PROGRAM_ID, coder()).parse_logs(logs, lambda e: events.append(ProgramEvent(e.name, e.data)))
     return events

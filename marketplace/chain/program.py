@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from anchorpy import Idl
-from anchorpy.coder.coder import Coder
 from solders.pubkey import Pubkey
+
+if TYPE_CHECKING:
+    from anchorpy import Idl
+    from anchorpy.coder.coder import Coder
 
 IDL_PATH = Path(__file__).with_name("tessera.json")
 SO_PATH = Path(__file__).with_name("tessera.so")
@@ -23,13 +26,21 @@ def idl_json() -> dict:
     return json.loads(IDL_PATH.read_text())
 
 
+# anchorpy is imported where it is first needed: importing it takes ~0.3 s, which localnet's startup need not pay
+# (it uses the program's id and bytes, never its coder).
+
+
 @cache
 def idl() -> Idl:
+    from anchorpy import Idl
+
     return Idl.from_json(IDL_PATH.read_text())
 
 
 @cache
 def coder() -> Coder:
+    from anchorpy.coder.coder import Coder
+
     return Coder(idl())
 
 

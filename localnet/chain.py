@@ -26,7 +26,7 @@ from solders.address_lookup_table_account import AddressLookupTable
 from solders.clock import Clock  # type: ignore[attr-defined]
 from solders.hash import Hash
 from solders.keypair import Keypair
-from solders.message import Message
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.rpc.responses import RpcSimulateTransactionResult
 from solders.system_program import TransferParams, transfer
@@ -316,7 +316,7 @@ class LocalChain:
         self._commit(record, keys, written)
         return signature
 
-    def _admitted(self, message, signature: str, preflight: bool) -> bool:
+    def _admitted(self, message: Message | MessageV0, signature: str, preflight: bool) -> bool:
         """Whether the transaction may run; with preflight, the validator's refusal instead of False."""
         duplicate, expired = signature in self.transactions, not self.is_blockhash_valid(message.recent_blockhash)
         if preflight and duplicate:
@@ -326,7 +326,7 @@ class LocalChain:
             raise TransactionRejected("Transaction simulation failed: Blockhash not found", _rejection("BlockhashNotFound"))
         return not (duplicate or expired)
 
-    def _run(self, tx: VersionedTransaction, message, loaded: dict[str, list[Pubkey]],
+    def _run(self, tx: VersionedTransaction, message: Message | MessageV0, loaded: dict[str, list[Pubkey]],
              preflight: bool) -> tuple[TransactionOutcome, dict[Pubkey, Account | None]]:
         """Runs the transaction and keeps what it wrote: its outcome and the accounts it wrote (None: closed), or
         TransactionRejected if nothing commits."""
@@ -346,7 +346,7 @@ class LocalChain:
                                       {**_rejection(error_json(outcome.err)), "logs": outcome.logs})
         return outcome, self._writable_accounts(message, loaded)
 
-    def _apply(self, tx: VersionedTransaction, message, loaded: dict[str, list[Pubkey]],
+    def _apply(self, tx: VersionedTransaction, message: Message | MessageV0, loaded: dict[str, list[Pubkey]],
                simulation: TransactionOutcome) -> dict[Pubkey, Account | None]:
         """Commits a successful simulation's writes (its post-accounts are the writable
         accounts), so the transaction runs once, not twice. Nothing ran in between (one
@@ -360,7 +360,8 @@ class LocalChain:
             self.runtime.set_account(key, account)
         return {key: account if account.lamports > 0 else None for key, account in written.items()}
 
-    def _writable_accounts(self, message, loaded: dict[str, list[Pubkey]]) -> dict[Pubkey, Account | None]:
+    def _writable_accounts(self, message: Message | MessageV0,
+                           loaded: dict[str, list[Pubkey]]) -> dict[Pubkey, Account | None]:
         """After a transaction ran: the accounts it could write, as they are now."""
         writable = is_writable(message)
         keys = [k for i, k in enumerate(message.account_keys) if writable(i)] + loaded["writable"]

@@ -169,10 +169,11 @@ class _Connection(asyncio.Protocol):
 
     # writing
 
-    def _write(self, status: str, body: bytes, extra_headers: bytes = b"", content_type: bytes = b"application/json") -> None:
+    def _write(self, status: str, body: bytes, extra_headers: bytes = b"",
+               content_type: bytes = b"application/json") -> None:
         headers = b"Content-Type: " + content_type + b"\r\n" if body else b""
-        self.transport.write(b"HTTP/1.1 " + status.encode() + b"\r\n" + self.server.date + headers + self.cors + extra_headers
-                             + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        self.transport.write(b"HTTP/1.1 " + status.encode() + b"\r\n" + self.server.date + headers + self.cors
+                             + extra_headers + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
     def _refuse(self, status: str) -> None:
         self._write(status, status.split(" ", 1)[1].encode(), b"Connection: close\r\n", content_type=b"text/plain")

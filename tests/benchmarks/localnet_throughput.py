@@ -175,7 +175,8 @@ def markdown(measured: Measured) -> str:
         "LiteSVM's simulation ~78 µs (~65 µs in a tight in-process loop: the caches are cold between requests), the "
         "chain's bookkeeping ~63 µs (~48 µs in a loop), JSON and dispatch ~15 µs, the transport (read, parse, "
         "write) ~43 µs. The server is the bottleneck: a load generator spending ~40 µs a request instead of aiohttp's "
-        "client (~170 µs) sends no faster.",
+        "client (~170 µs) sends no faster. With 16 clients instead of 8, one run gave 0.35 (its rounds 0.33-0.37): "
+        "the server then finds several requests at each wake-up and runs them with warm caches.",
         "",
         f"Startup, from spawning `python -m localnet` to its first answered request: {measured.startup_seconds:.2f} s "
         "(median of 3). No startup figure for `solana-test-validator` is published; it cannot run here (no Solana "

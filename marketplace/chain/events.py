@@ -16,8 +16,8 @@ class ProgramEvent:
 
 def decode_events(logs: list[str]) -> list[ProgramEvent]:
     """Every Tessera event in a transaction's logs, in order."""
-    events: list[ProgramEvent] = []
     from anchorpy import EventParser  # lazily, as in program.py
 
+    events: list[ProgramEvent] = []
     EventParser(PROGRAM_ID, coder()).parse_logs(logs, lambda e: events.append(ProgramEvent(e.name, e.data)))
     return events

@@ -164,7 +164,7 @@ class LocalChain:
                 if "signature" in record:
                     self._index(record)
                     self.known_accounts.update(Pubkey.from_string(key) for key in record["accountKeys"])
-        self._genesis_bytes = bytes(self.genesis_hash)  # hashed into every slot's blockhash
+        self._genesis_bytes = bytes(self.genesis_hash)  # hashed into every slot's blockhash and the vote account
         self._enter_slot(self.slot)
 
     def _state(self) -> dict[str, str]:
@@ -174,7 +174,7 @@ class LocalChain:
     @property
     def vote_account(self) -> Pubkey:
         """The one validator's vote account address (its identity is the faucet's key)."""
-        return Pubkey(hashlib.sha256(bytes(self.genesis_hash) + b"tessera-vote").digest())
+        return Pubkey(hashlib.sha256(self._genesis_bytes + b"tessera-vote").digest())
 
     def blockhash_of(self, slot: int) -> Hash:
         return Hash(hashlib.sha256(self._genesis_bytes + slot.to_bytes(8, "little")).digest())
